@@ -1,0 +1,68 @@
+"""An MQTT broker for the demo and the tests: Mosquitto when installed, else an embedded one.
+
+`python -m anju.broker --port N` runs the embedded pure-Python broker (amqtt) in the foreground.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from anju.processes import Child, free_port, port_open, python_module, wait_until
+
+
+def mosquitto_available() -> bool:
+    return shutil.which("mosquitto") is not None
+
+
+def start_mosquitto(workdir: Path, port: int | None = None) -> tuple[Child, str]:
+    """A private Mosquitto on a free loopback port, with its own config."""
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 1000\n",
+        encoding="utf-8",
+    )
+    binary = shutil.which("mosquitto") or "mosquitto"
+    child = Child("mosquitto", [binary, "-c", str(config)], workdir / "mosquitto.log").start()
+    wait_until(lambda: port_open("127.0.0.1", port), 10, "mosquitto to listen")
+    return child, f"mqtt://127.0.0.1:{port}"
+
+
+def start_embedded(workdir: Path, port: int | None = None) -> tuple[Child, str]:
+    port = port or free_port()
+    child = python_module("broker", "anju.broker", ["--port", str(port)], workdir).start()
+    wait_until(lambda: port_open("127.0.0.1", port), 20, "the embedded broker to listen")
+    return child, f"mqtt://127.0.0.1:{port}"
+
+
+async def _serve_embedded(port: int) -> None:
+    from amqtt.broker import Broker  # noqa: PLC0415 (only this process needs amqtt)
+
+    broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}}})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await broker.start()
+    print(f"embedded broker on 127.0.0.1:{port}", flush=True)
+    await stop.wait()
+    await broker.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m anju.broker", description=__doc__)
+    parser.add_argument("--port", type=int, default=1883)
+    args = parser.parse_args(argv)
+    asyncio.run(_serve_embedded(args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

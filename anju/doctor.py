@@ -1,0 +1,91 @@
+"""`python -m anju.doctor`: check the install for the traps that break it silently.
+
+- face_recognition calls `quit()` at import time when face_recognition_models cannot be
+  imported (it needs `pkg_resources`, gone from setuptools 81): a test run would just stop.
+- Two OpenCV distributions providing `cv2` overwrite each other's files.
+- face_recognition must run on the prebuilt `dlib-bin`, never on a dlib compiled by pip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+OPENCV_DISTRIBUTIONS = (
+    "opencv-python",
+    "opencv-python-headless",
+    "opencv-contrib-python",
+    "opencv-contrib-python-headless",
+)
+
+
+class InstallError(Exception):
+    """The environment is missing something, or has something twice."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    ok: bool
+    detail: str
+
+
+def installed(name: str) -> bool:
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def check_opencv() -> Finding:
+    present = [name for name in OPENCV_DISTRIBUTIONS if installed(name)]
+    ok = present == ["opencv-python-headless"]
+    return Finding("one OpenCV distribution (headless)", ok, ", ".join(present) or "none")
+
+
+def check_face_models() -> Finding:
+    try:
+        models = importlib.import_module("face_recognition_models")
+        path = models.pose_predictor_model_location()
+    except Exception as exc:  # any failure here is what makes face_recognition quit()
+        return Finding("face_recognition_models importable", False, repr(exc))
+    return Finding("face_recognition_models importable", True, path)
+
+
+def check_dlib() -> Finding:
+    ok = installed("dlib-bin") and not installed("dlib")
+    detail = "dlib-bin" if ok else "expected dlib-bin and no compiled dlib"
+    return Finding("prebuilt dlib", ok, detail)
+
+
+def check_face_recognition() -> Finding:
+    if not installed("face_recognition"):
+        return Finding(
+            "face_recognition installed", False, "pip install --no-deps face_recognition"
+        )
+    return Finding("face_recognition installed", True, metadata.version("face_recognition"))
+
+
+def findings() -> list[Finding]:
+    return [check_opencv(), check_face_models(), check_dlib(), check_face_recognition()]
+
+
+def require_face_stack() -> None:
+    """Call before `import face_recognition`: a broken install raises instead of quitting."""
+    failed = [f for f in (check_face_models(), check_dlib()) if not f.ok]
+    if failed:
+        raise InstallError("; ".join(f"{f.check}: {f.detail}" for f in failed))
+
+
+def main() -> int:
+    results = findings()
+    for finding in results:
+        print(f"{'ok ' if finding.ok else 'BAD'}  {finding.check}: {finding.detail}")
+    return 0 if all(f.ok for f in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

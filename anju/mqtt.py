@@ -1,0 +1,178 @@
+"""One wrapper around paho-mqtt that owns all connection state, for the edge and the hub.
+
+It subscribes again on every connect, publishes a retained status with a Last Will, reconnects
+with backoff, reports `connected` only after an accepted CONNACK, and stops (instead of retrying
+for ever) when the broker refuses the credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+logger = logging.getLogger(__name__)
+
+_REFUSED_FOR_GOOD = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
+
+
+class MqttError(Exception):
+    """The link is misconfigured, or the broker refused it for good."""
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise MqttError(f"expected mqtt://host:port, got {url!r}")
+        return cls(parts.hostname, parts.port or 1883, parts.username, parts.password)
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+Handler = Callable[[str, bytes], None]
+
+
+class MqttLink:
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        *,
+        client_id: str,
+        clean_session: bool = True,
+        will: Message | None = None,
+        keepalive_s: int = 30,
+        max_inflight: int = 200,
+    ) -> None:
+        self._broker = broker
+        self._keepalive_s = keepalive_s
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=paho.MQTTv311,
+        )
+        self._client.max_inflight_messages_set(max_inflight)
+        self._client.max_queued_messages_set(0)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if broker.username:
+            self._client.username_pw_set(broker.username, broker.password)
+        if will is not None:
+            self._client.will_set(will.topic, will.payload, will.qos, will.retain)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._subscriptions: dict[str, tuple[int, Handler]] = {}
+        self._on_connected: list[Callable[[], None]] = []
+        self._connected = threading.Event()
+        self._stopping = False
+        self.refused: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def subscribe(self, topic: str, handler: Handler, qos: int = 1) -> None:
+        """Register before `start`; the link subscribes again after every reconnect."""
+        self._subscriptions[topic] = (qos, handler)
+
+    def on_connected(self, callback: Callable[[], None]) -> None:
+        """Run `callback` (on the network thread) after every accepted connect."""
+        self._on_connected.append(callback)
+
+    def start(self) -> None:
+        self._client.connect_async(self._broker.host, self._broker.port, self._keepalive_s)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
+
+    def publish(self, message: Message) -> bool:
+        """Hand `message` to paho; False when not connected (the caller keeps it)."""
+        if not self.connected:
+            return False
+        info = self._client.publish(message.topic, message.payload, message.qos, message.retain)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def stop(self, last: Message | None = None, timeout_s: float = 2.0) -> None:
+        """Publish `last` if connected (waiting briefly for it), then disconnect cleanly."""
+        self._stopping = True
+        if last is not None and self.connected:
+            info = self._client.publish(last.topic, last.payload, last.qos, last.retain)
+            try:
+                info.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError):
+                logger.warning("final message on %s not delivered", last.topic)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
+        if reason.is_failure:
+            self._refuse(str(reason))
+            return
+        logger.info("connected to mqtt://%s:%d", self._broker.host, self._broker.port)
+        for topic, (qos, _) in self._subscriptions.items():
+            client.subscribe(topic, qos)
+        self._connected.set()
+        for callback in self._on_connected:
+            callback()
+
+    def _refuse(self, reason: str) -> None:
+        if reason in _REFUSED_FOR_GOOD:
+            self.refused = reason
+            logger.error("broker refused the connection (%s); not retrying", reason)
+            self._client.disconnect()
+        else:
+            logger.warning("broker refused the connection (%s); retrying", reason)
+
+    def _on_disconnect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.DisconnectFlags,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
+        if self._connected.is_set() and not self._stopping:
+            logger.warning("disconnected from broker (%s)", reason)
+        self._connected.clear()
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        for topic, (_, handler) in self._subscriptions.items():
+            if paho.topic_matches_sub(topic, msg.topic):
+                self._dispatch(handler, msg)
+
+    @staticmethod
+    def _dispatch(handler: Handler, msg: paho.MQTTMessage) -> None:
+        # The network thread must survive a handler's bug: paho would stop the loop.
+        try:
+            handler(msg.topic, msg.payload)
+        except Exception:
+            logger.exception("handler for %s failed", msg.topic)

@@ -1,0 +1,53 @@
+"""The access decision. For now: a known, valid card of a known person opens the gate.
+
+A pure function of the evidence, the cached registry and the time; it needs neither the hub
+nor the broker. The decision issue replaces its body, not its shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from edge.registry import RegistryCache
+from models.events import Decision, Outcome, Subject, SubjectKind
+
+
+@dataclass(frozen=True)
+class CardEvidence:
+    number: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    subject: Subject
+    decision: Decision
+
+    @property
+    def granted(self) -> bool:
+        return self.decision.outcome is Outcome.GRANTED
+
+
+def _deny(code: str, reason: str, subject: Subject | None = None) -> Verdict:
+    return Verdict(
+        subject=subject or Subject(kind=SubjectKind.UNKNOWN),
+        decision=Decision(outcome=Outcome.DENIED, reason_code=code, reason=reason),
+    )
+
+
+def decide_card(evidence: CardEvidence, registry: RegistryCache, now: datetime) -> Verdict:
+    card = registry.cards_by_number.get(evidence.number)
+    if card is None:
+        return _deny("card_unknown", "This card is not registered in the compound.")
+    person = registry.people.get(card.person_id)
+    if person is None:
+        return _deny("person_unknown", "The card's holder is no longer registered.")
+    subject = Subject(kind=person.subject_kind, id=person.id)
+    if not card.valid_at(now):
+        return _deny("card_expired", "The card is outside its validity period.", subject)
+    return Verdict(
+        subject=subject,
+        decision=Decision(
+            outcome=Outcome.GRANTED, reason_code="card_valid", reason="Registered card."
+        ),
+    )

@@ -1,0 +1,185 @@
+"""Delivery of events to the hub: outbox first, then MQTT QoS 1, until the hub confirms.
+
+One sender thread publishes what is due (never sent, or unconfirmed for `resend_after_s`),
+keeping at most `window` events unconfirmed. Confirmations from the hub delete rows; a reconnect
+makes every unconfirmed event due again. The retained status reports the outbox's backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
+
+from anju.mqtt import Message, MqttLink
+from edge.config import OutboxSection
+from edge.errors import OutboxError
+from edge.outbox import FillAlarm, Outbox
+from models.events import AlarmEvent, Confirmation, EdgeEvent, EdgeStatus, Position, Severity
+from models.signing import seal
+from models.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+EventFactory = Callable[[Position], EdgeEvent]
+
+
+class Delivery:
+    def __init__(
+        self,
+        *,
+        compound_id: str,
+        edge_id: str,
+        outbox: Outbox,
+        link: MqttLink,
+        key: Ed25519PrivateKey,
+        topics: Topics,
+        settings: OutboxSection,
+        status_interval_s: float = 30.0,
+        registry_version: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self._compound_id = compound_id
+        self._edge_id = edge_id
+        self._outbox = outbox
+        self._link = link
+        self._key = key
+        self._settings = settings
+        self._status_interval_s = status_interval_s
+        self._registry_version = registry_version
+        self._events_topic = topics.events(compound_id, edge_id)
+        self._confirm_topic = topics.confirm(compound_id, edge_id)
+        self._status_topic = topics.status(compound_id, edge_id)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
+        self._last_status = 0.0
+
+    def start(self) -> None:
+        self._link.subscribe(self._confirm_topic, self._on_confirmation)
+        self._link.on_connected(self._on_connected)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def emit(self, make: EventFactory) -> EdgeEvent:
+        """Commit the event `make` builds at the next position, then schedule its sending."""
+        made: list[EdgeEvent] = []
+
+        def sealer(position: Position) -> tuple[uuid.UUID, bytes]:
+            event = make(position)
+            made.append(event)
+            return event.event_id, seal(event, self._key)
+
+        _, crossed = self._outbox.append(sealer)
+        for alarm in crossed:
+            self._emit_fill_alarm(alarm)
+        self._wake.set()
+        return made[0]
+
+    def _emit_fill_alarm(self, alarm: FillAlarm) -> None:
+        text = (
+            f"Outbox {alarm.threshold:.0%} full: {alarm.rows} of {alarm.capacity} events"
+            " not yet confirmed by the hub."
+        )
+        logger.warning(text)
+        severity = Severity.CRITICAL if alarm.threshold >= 0.9 else Severity.WARNING
+        self._outbox.append_alarm(
+            lambda position: self._sealed(
+                AlarmEvent(
+                    event_id=uuid.uuid4(),
+                    position=position,
+                    compound_id=self._compound_id,
+                    occurred_at=datetime.now(UTC),
+                    code="outbox_filling",
+                    severity=severity,
+                    text=text,
+                )
+            )
+        )
+
+    def _sealed(self, event: EdgeEvent) -> tuple[uuid.UUID, bytes]:
+        return event.event_id, seal(event, self._key)
+
+    def _on_connected(self) -> None:
+        try:
+            self._outbox.mark_all_unsent()
+        except OutboxError:
+            logger.exception("cannot reset in-flight events after reconnect")
+        self._last_status = 0.0
+        self._wake.set()
+
+    def _on_confirmation(self, topic: str, payload: bytes) -> None:
+        try:
+            confirmation = Confirmation.model_validate_json(payload)
+        except ValidationError as exc:
+            logger.warning("ignoring malformed confirmation: %s", exc.errors()[0]["msg"])
+            return
+        if confirmation.edge_id != self._edge_id:
+            logger.warning("ignoring confirmation for edge %s", confirmation.edge_id)
+            return
+        self._outbox.confirm(confirmation.event_ids)
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if self._stopping.is_set() or not self._link.connected:
+                continue
+            try:
+                self._send_due()
+                self._refresh_status()
+            except OutboxError:
+                logger.exception("outbox unavailable; retrying")
+                self._stopping.wait(1.0)
+
+    def _send_due(self) -> None:
+        now = time.time()
+        resend_after = self._settings.resend_after_s
+        room = self._settings.window - self._outbox.in_flight(now, resend_after)
+        if room <= 0:
+            return
+        due = self._outbox.due(now, resend_after, room)
+        sent = [
+            pending.seq
+            for pending in due
+            if self._link.publish(Message(self._events_topic, pending.payload))
+        ]
+        self._outbox.mark_sent(sent, now)
+        if len(due) == room and len(sent) == len(due):
+            self._wake.set()
+
+    def _refresh_status(self) -> None:
+        if time.monotonic() - self._last_status >= self._status_interval_s:
+            self._last_status = time.monotonic()
+            self._link.publish(self._status_message(online=True))
+
+    def _status_message(self, *, online: bool) -> Message:
+        status = EdgeStatus(
+            edge_id=self._edge_id,
+            online=online,
+            at=datetime.now(UTC),
+            outbox=self._outbox.health(time.time()),
+            registry_version=self._registry_version(),
+        )
+        return Message(self._status_topic, status.model_dump_json().encode(), qos=1, retain=True)
+
+    def offline_message(self) -> Message:
+        """The status published on a clean shutdown."""
+        return self._status_message(online=False)
+
+
+def last_will(topics: Topics, compound_id: str, edge_id: str) -> Message:
+    """What the broker publishes for an edge that vanished without saying goodbye."""
+    status = EdgeStatus(edge_id=edge_id, online=False, at=datetime.now(UTC))
+    payload = status.model_dump_json().encode()
+    return Message(topics.status(compound_id, edge_id), payload, qos=1, retain=True)

@@ -1,0 +1,17 @@
+"""The edge's exception tree."""
+
+
+class EdgeError(Exception):
+    """Something at the edge failed in a way its caller must handle."""
+
+
+class ConfigError(EdgeError):
+    """The configuration file or environment is invalid."""
+
+
+class OutboxError(EdgeError):
+    """The outbox could not store an event (disk full, database damaged)."""
+
+
+class OutboxFull(OutboxError):
+    """The outbox holds as many events as it is allowed to."""

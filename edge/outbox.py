@@ -1,0 +1,244 @@
+"""The durable outbox: every event is committed to disk before it is published.
+
+SQLite in WAL mode with `synchronous=FULL`, so a committed event survives a power cut. A row
+leaves only when the hub confirms that it has committed the event; until then it is re-sent
+after a confirmation timeout, after every reconnect and after a restart. `seq` is monotonic per
+edge and `epoch` is chosen when the file is created, so a replaced disk starts a new epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+from edge.errors import OutboxError, OutboxFull
+from models.events import OutboxHealth, Position
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    payload BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at);
+"""
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    seq: int
+    event_id: UUID
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class FillAlarm:
+    """The outbox crossed `threshold` (a fraction of capacity) on the way up."""
+
+    threshold: float
+    rows: int
+    capacity: int
+
+
+Sealer = Callable[[Position], tuple[UUID, bytes]]
+
+
+class Outbox:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        edge_id: str,
+        capacity: int,
+        alarm_thresholds: Sequence[float] = (0.8, 0.9),
+    ) -> None:
+        self._path = path
+        self._edge_id = edge_id
+        self._capacity = capacity
+        self._thresholds = tuple(sorted(alarm_thresholds))
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._epoch: UUID | None = None
+        self._rows = 0
+        self._armed: set[float] = set(self._thresholds)
+
+    def open(self) -> None:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+            self._conn = conn
+            self._epoch = self._load_epoch()
+            self._rows = self._count()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot open outbox {self._path}: {exc}") from exc
+        self._armed = {t for t in self._thresholds if self._rows < t * self._capacity}
+        logger.info("outbox %s: epoch %s, %d unconfirmed", self._path, self._epoch, self._rows)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    @property
+    def epoch(self) -> UUID:
+        if self._epoch is None:
+            raise OutboxError("outbox is not open")
+        return self._epoch
+
+    def append(self, seal: Sealer) -> tuple[Position, list[FillAlarm]]:
+        """Give the next position to `seal`, then commit the sealed event it returns."""
+        with self._lock:
+            if self._rows >= self._capacity:
+                raise OutboxFull(f"outbox holds {self._rows} events, its capacity")
+            position = self._insert(seal)
+            self._rows += 1
+            return position, self._crossed()
+
+    def append_alarm(self, seal: Sealer) -> Position | None:
+        """Like `append`, but an alarm may use the room kept above capacity for alarms."""
+        with self._lock:
+            if self._rows >= self._capacity + len(self._thresholds) + 1:
+                logger.error("outbox full: alarm dropped")
+                return None
+            position = self._insert(seal)
+            self._rows += 1
+            return position
+
+    def due(self, now: float, resend_after_s: float, limit: int) -> list[PendingEvent]:
+        """Events never sent, or sent more than `resend_after_s` ago without confirmation."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, event_id, payload FROM outbox"
+                " WHERE sent_at IS NULL OR sent_at < ? ORDER BY seq LIMIT ?",
+                (now - resend_after_s, limit),
+            ).fetchall()
+        return [PendingEvent(seq, UUID(eid), bytes(payload)) for seq, eid, payload in rows]
+
+    def in_flight(self, now: float, resend_after_s: float) -> int:
+        with self._lock:
+            (count,) = self._db.execute(
+                "SELECT count(*) FROM outbox WHERE sent_at >= ?", (now - resend_after_s,)
+            ).fetchone()
+        return int(count)
+
+    def mark_sent(self, seqs: Iterable[int], now: float) -> None:
+        with self._lock:
+            self._write_many(
+                "UPDATE outbox SET sent_at = ? WHERE seq = ?", [(now, s) for s in seqs]
+            )
+
+    def mark_all_unsent(self) -> None:
+        """After a reconnect nothing in flight can be trusted to arrive: send it all again."""
+        with self._lock:
+            self._write_many("UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL", [()])
+
+    def confirm(self, event_ids: Iterable[UUID]) -> int:
+        """Forget events the hub has committed; returns how many rows left."""
+        with self._lock:
+            before = self._db.total_changes
+            self._write_many(
+                "DELETE FROM outbox WHERE event_id = ?", [(str(e),) for e in event_ids]
+            )
+            removed = self._db.total_changes - before
+            self._rows -= removed
+            self._armed |= {t for t in self._thresholds if self._rows < t * self._capacity}
+            return removed
+
+    def health(self, now: float) -> OutboxHealth:
+        with self._lock:
+            (oldest,) = self._db.execute("SELECT min(created_at) FROM outbox").fetchone()
+        age = None if oldest is None else max(0.0, now - oldest)
+        return OutboxHealth(rows=self._rows, capacity=self._capacity, oldest_age_s=age)
+
+    def next_seq(self) -> int:
+        with self._lock:
+            return self._next_seq()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise OutboxError("outbox is not open")
+        return self._conn
+
+    def _insert(self, seal: Sealer) -> Position:
+        position = Position(edge_id=self._edge_id, epoch=self.epoch, seq=self._next_seq())
+        event_id, payload = seal(position)
+        try:
+            with self._transaction():
+                self._db.execute(
+                    "INSERT INTO outbox (seq, event_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                    (position.seq, str(event_id), payload, time.time()),
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)", (str(position.seq + 1),)
+                )
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot commit event {position.seq}: {exc}") from exc
+        return position
+
+    def _crossed(self) -> list[FillAlarm]:
+        crossed = [
+            t for t in self._thresholds if t in self._armed and self._rows >= t * self._capacity
+        ]
+        self._armed -= set(crossed)
+        return [FillAlarm(t, self._rows, self._capacity) for t in crossed]
+
+    def _write_many(self, sql: str, params: list[tuple[object, ...]]) -> None:
+        try:
+            with self._transaction():
+                self._db.executemany(sql, params)
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox write failed: {exc}") from exc
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _next_seq(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
+        return 1 if row is None else int(row[0])
+
+    def _load_epoch(self) -> UUID:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        if row is not None:
+            return UUID(row[0])
+        epoch = uuid.uuid4()
+        with self._transaction():
+            self._db.execute("INSERT INTO meta VALUES ('epoch', ?)", (str(epoch),))
+        return epoch
+
+    def _count(self) -> int:
+        (count,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+        return int(count)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        elif self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")

@@ -1,0 +1,1 @@
+"""Simulated gate hardware that speaks the protocols real devices speak."""

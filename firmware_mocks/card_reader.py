@@ -1,0 +1,110 @@
+"""A Wiegand-to-network converter with a card reader behind it.
+
+It connects to the edge over TCP, sends one Wiegand frame a line for every card presented, and
+reads the LED answer (G granted, R denied, E rejected frame). When the connection drops before
+an answer, it reconnects and presents the card again, as a person would swipe again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from models.wiegand import encode
+
+_ANSWERS = {"G": "granted", "R": "denied", "E": "rejected"}
+
+
+@dataclass(frozen=True)
+class Swipe:
+    card: int
+    bits: int = 26
+
+
+@dataclass(frozen=True)
+class Answer:
+    card: int
+    result: str
+    attempts: int
+
+
+class CardReader:
+    def __init__(self, host: str, port: int, *, timeout_s: float = 5.0) -> None:
+        self._address = (host, port)
+        self._timeout_s = timeout_s
+        self._sock: socket.socket | None = None
+        self._stream: socket.SocketIO | None = None
+
+    def present(self, swipe: Swipe, *, give_up_after_s: float = 60.0) -> Answer:
+        deadline = time.monotonic() + give_up_after_s
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return Answer(swipe.card, self._send(encode(swipe.bits, swipe.card)), attempts)
+            except OSError:
+                self.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def send_raw(self, line: bytes) -> str:
+        """Send an arbitrary line (for testing the edge against a faulty converter)."""
+        return self._send(line)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        self._sock = None
+
+    def _send(self, line: bytes) -> str:
+        sock = self._connect()
+        sock.sendall(line)
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = sock.recv(16)
+            if not chunk:
+                raise ConnectionResetError("edge closed the connection")
+            answer += chunk
+        code = answer.decode("ascii", errors="replace").strip()
+        return _ANSWERS.get(code, f"unexpected:{code}")
+
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            self._sock = socket.create_connection(self._address, timeout=self._timeout_s)
+        return self._sock
+
+
+def play(reader: CardReader, swipes: Iterable[Swipe], interval_s: float) -> list[Answer]:
+    answers = []
+    for swipe in swipes:
+        answers.append(reader.present(swipe))
+        time.sleep(interval_s)
+    return answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m firmware_mocks.card_reader", description=__doc__
+    )
+    parser.add_argument("--edge", required=True, help="HOST:PORT of the edge's reader listener")
+    parser.add_argument("--cards", required=True, help="comma-separated card numbers, in order")
+    parser.add_argument("--bits", type=int, default=26, choices=(26, 34))
+    parser.add_argument("--interval", type=float, default=0.3, help="seconds between swipes")
+    args = parser.parse_args(argv)
+    host, _, port = args.edge.rpartition(":")
+    reader = CardReader(host, int(port))
+    swipes = [Swipe(int(card), args.bits) for card in args.cards.split(",") if card]
+    for answer in play(reader, swipes, args.interval):
+        print(json.dumps({"card": answer.card, "result": answer.result}), flush=True)
+    reader.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The compound hub: ingests every gate's events, and serves staff and officers."""

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from hub import crud
+from hub.api.deps import SessionDep
+from hub.tables import Entry, EntryPublic, as_utc
+from models.events import Method, Outcome
+
+router = APIRouter(prefix="/api", tags=["events"])
+
+
+class EventQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime | None = Field(None, description="Occurred at or after (with timezone)")
+    until: AwareDatetime | None = Field(None, description="Occurred before (with timezone)")
+    gate_id: str | None = None
+    method: Method | None = None
+    decision: Outcome | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class EntryPage(BaseModel):
+    items: list[EntryPublic]
+    next_cursor: str | None
+
+
+@router.get("/events")
+def list_events(session: SessionDep, query: Annotated[EventQuery, Query()]) -> EntryPage:
+    """Entry events, newest first, keyset-paged."""
+    filters = crud.EntryFilter(
+        since=query.since,
+        until=query.until,
+        gate_id=query.gate_id,
+        method=query.method.value if query.method else None,
+        outcome=query.decision.value if query.decision else None,
+    )
+    rows, next_cursor = crud.list_entries(
+        session=session, filters=filters, limit=query.limit, cursor=query.cursor
+    )
+    return EntryPage(items=[_public(row) for row in rows], next_cursor=next_cursor)
+
+
+def _public(row: Entry) -> EntryPublic:
+    entry = EntryPublic.model_validate(row)
+    return entry.model_copy(update={"occurred_at": as_utc(entry.occurred_at)})

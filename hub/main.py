@@ -1,0 +1,32 @@
+"""The hub's FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from hub.api.errors import install_error_handlers
+from hub.api.routes import edges, events, health, occupancy
+from hub.core.config import HubSettings
+from hub.services import HubServices
+
+
+def create_app(settings: HubSettings | None = None) -> FastAPI:
+    services = HubServices.build(settings or HubSettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.start()
+        try:
+            yield
+        finally:
+            services.stop()
+
+    app = FastAPI(title="Anju hub", version="0.1.0", lifespan=lifespan)
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (health, events, occupancy, edges):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,148 @@
+"""Entry events, alarm events and the confirmations the hub returns.
+
+Version 1. Later versions may only add optional fields, so a hub accepts every version it
+has seen. An event carries no face image and no template: evidence is a reference and a score.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+KNOWN_VERSIONS = frozenset({1})
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+class Contract(BaseModel):
+    """Base of every payload: immutable, and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class SubjectKind(StrEnum):
+    RESIDENT = "resident"
+    VISITOR = "visitor"
+    STAFF = "staff"
+    UNKNOWN = "unknown"
+
+
+class Method(StrEnum):
+    FACE = "face"
+    PLATE = "plate"
+    CARD = "card"
+    PIN = "pin"
+    QR = "qr"
+    REMOTE = "remote"
+
+
+class Outcome(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Position(Contract):
+    """Where an event sits in its edge's stream: `seq` counts up within one `epoch`.
+
+    An edge that starts with a fresh outbox picks a new epoch, so a reset `seq` is never
+    mistaken for a replay of old events.
+    """
+
+    edge_id: Identifier
+    epoch: UUID
+    seq: int = Field(ge=1)
+
+
+class Subject(Contract):
+    kind: SubjectKind
+    id: Identifier | None = None
+
+
+class Credential(Contract):
+    """What was presented. `reference` names it (a card number, a plate, a pass id), never a
+    PIN, a face crop or a template; `score` is the matcher's similarity where one applies."""
+
+    method: Method
+    reference: str | None = Field(default=None, max_length=128)
+    score: float | None = None
+
+
+class Decision(Contract):
+    outcome: Outcome
+    reason_code: Identifier
+    reason: str = Field(max_length=500)
+
+
+class EntryEvent(Contract):
+    kind: Literal["entry"] = "entry"
+    event_id: UUID
+    position: Position
+    compound_id: Identifier
+    gate_id: Identifier
+    lane: Identifier
+    direction: Direction
+    occurred_at: UtcDatetime
+    subject: Subject
+    credential: Credential
+    decision: Decision
+
+
+class AlarmEvent(Contract):
+    kind: Literal["alarm"] = "alarm"
+    event_id: UUID
+    position: Position
+    compound_id: Identifier
+    gate_id: Identifier | None = None
+    occurred_at: UtcDatetime
+    code: Identifier
+    severity: Severity
+    text: str = Field(max_length=1000)
+
+
+EdgeEvent = Annotated[EntryEvent | AlarmEvent, Field(discriminator="kind")]
+
+
+class Confirmation(Contract):
+    """Sent by the hub to one edge: these events are committed; the edge may forget them."""
+
+    edge_id: Identifier
+    event_ids: list[UUID] = Field(max_length=10_000)
+
+
+class OutboxHealth(Contract):
+    rows: int = Field(ge=0)
+    capacity: int = Field(ge=1)
+    oldest_age_s: float | None = None
+
+
+class EdgeStatus(Contract):
+    """Retained on the edge's status topic; the broker publishes the `offline` Last Will."""
+
+    edge_id: Identifier
+    online: bool
+    at: UtcDatetime
+    outbox: OutboxHealth | None = None
+    registry_version: int | None = None

@@ -1,0 +1,75 @@
+"""The registry-delta format: how the hub's registry reaches an edge's cache.
+
+A delta takes a cache from `from_version` to `to_version`; a snapshot is a delta from version 0.
+Records are upserted or deleted by id; later versions may add record kinds and optional fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from models.events import Contract, Identifier, SubjectKind, UtcDatetime
+
+
+class Op(StrEnum):
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class PersonRecord(Contract):
+    kind: Literal["person"] = "person"
+    id: Identifier
+    subject_kind: SubjectKind
+    unit_id: Identifier | None = None
+    display_name: str = Field(default="", max_length=100)
+
+
+class CardRecord(Contract):
+    """A card as its reader reports it: the Wiegand data bits as a decimal number."""
+
+    kind: Literal["card"] = "card"
+    id: Identifier
+    person_id: Identifier
+    number: str = Field(pattern=r"^[0-9]{1,20}$")
+    valid_from: UtcDatetime | None = None
+    valid_until: UtcDatetime | None = None
+
+    def valid_at(self, moment: datetime) -> bool:
+        starts_ok = self.valid_from is None or self.valid_from <= moment
+        return starts_ok and (self.valid_until is None or moment < self.valid_until)
+
+
+Record = Annotated[PersonRecord | CardRecord, Field(discriminator="kind")]
+
+
+class Change(Contract):
+    op: Op
+    record_kind: Literal["person", "card"]
+    id: Identifier
+    record: Record | None = None
+
+    @model_validator(mode="after")
+    def _record_matches(self) -> Change:
+        if self.op is Op.UPSERT and (self.record is None or self.record.id != self.id):
+            raise ValueError("an upsert carries the record it names")
+        if self.record is not None and self.record.kind != self.record_kind:
+            raise ValueError("record kind differs from record_kind")
+        return self
+
+
+class RegistryDelta(Contract):
+    v: Literal[1] = 1
+    compound_id: Identifier
+    from_version: int = Field(ge=0)
+    to_version: int = Field(ge=0)
+    changes: list[Change]
+
+    @model_validator(mode="after")
+    def _versions_ascend(self) -> RegistryDelta:
+        if self.to_version < self.from_version:
+            raise ValueError("to_version precedes from_version")
+        return self

@@ -1,0 +1,71 @@
+"""Wiegand frames as Wiegand-to-network converters forward them over TCP.
+
+One frame per line, ASCII: ``W<bits>:<hex>\\r\\n``, where ``<hex>`` is the raw frame (parity bits
+included), most significant bit first. 26-bit frames (H10301: even parity, 8-bit facility, 16-bit
+card, odd parity) and 34-bit frames (even parity, 32 data bits, odd parity) are understood. The
+card number Anju stores is the frame's data bits as a decimal number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from models.errors import ContractError
+
+SUPPORTED_BITS = (26, 34)
+MAX_LINE_BYTES = 64
+_LINE = re.compile(r"^W(\d{2}):([0-9A-Fa-f]{1,16})$")
+
+
+class WiegandError(ContractError):
+    reason = "bad_wiegand_frame"
+
+
+@dataclass(frozen=True)
+class WiegandRead:
+    bits: int
+    data: int
+
+    @property
+    def card_number(self) -> str:
+        return str(self.data)
+
+
+def _parity(value: int) -> int:
+    return value.bit_count() & 1
+
+
+def encode(bits: int, data: int) -> bytes:
+    """The converter's line for a card whose data bits are `data`."""
+    if bits not in SUPPORTED_BITS:
+        raise WiegandError(f"unsupported frame length {bits}")
+    data_bits = bits - 2
+    if not 0 <= data < (1 << data_bits):
+        raise WiegandError(f"card data does not fit in {data_bits} bits")
+    half = data_bits // 2
+    high, low = data >> half, data & ((1 << half) - 1)
+    even = _parity(high)
+    odd = 1 - _parity(low)
+    frame = (even << (bits - 1)) | (data << 1) | odd
+    width = (bits + 3) // 4
+    return f"W{bits}:{frame:0{width}X}\r\n".encode("ascii")
+
+
+def decode(line: bytes) -> WiegandRead:
+    """Parse and parity-check one converter line."""
+    if len(line) > MAX_LINE_BYTES:
+        raise WiegandError("frame line too long")
+    match = _LINE.match(line.decode("ascii", errors="replace").strip())
+    if match is None:
+        raise WiegandError(f"not a Wiegand frame line: {line[:32]!r}")
+    bits, frame = int(match.group(1)), int(match.group(2), 16)
+    if bits not in SUPPORTED_BITS or frame >> bits:
+        raise WiegandError(f"unsupported or oversized {bits}-bit frame")
+    data = (frame >> 1) & ((1 << (bits - 2)) - 1)
+    half = (bits - 2) // 2
+    if _parity(frame >> (bits - 1)) != _parity(data >> half):
+        raise WiegandError("even parity check failed")
+    if (frame & 1) != 1 - _parity(data & ((1 << half) - 1)):
+        raise WiegandError("odd parity check failed")
+    return WiegandRead(bits=bits, data=data)
