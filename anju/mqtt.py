@@ -81,6 +81,8 @@ class MqttLink:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._subscribe_mid: int | None = None
         self._subscriptions: dict[str, tuple[int, Handler]] = {}
         self._on_connected: list[Callable[[], None]] = []
         self._connected = threading.Event()
@@ -89,6 +91,7 @@ class MqttLink:
 
     @property
     def connected(self) -> bool:
+        """True once the broker accepted us and acknowledged every subscription."""
         return self._connected.is_set()
 
     def subscribe(self, topic: str, handler: Handler, qos: int = 1) -> None:
@@ -138,8 +141,29 @@ class MqttLink:
             self._refuse(str(reason))
             return
         logger.info("connected to mqtt://%s:%d", self._broker.host, self._broker.port)
-        for topic, (qos, _) in self._subscriptions.items():
-            client.subscribe(topic, qos)
+        if not self._subscriptions:
+            self._ready()
+            return
+        wanted = [(topic, qos) for topic, (qos, _) in self._subscriptions.items()]
+        _, self._subscribe_mid = client.subscribe(wanted)
+
+    def _on_subscribe(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: object,
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            logger.error("broker refused subscriptions: %s", ", ".join(refused))
+        self._ready()
+
+    def _ready(self) -> None:
+        """Connected and subscribed: only now can nothing addressed to us be missed."""
         self._connected.set()
         for callback in self._on_connected:
             callback()

@@ -1,0 +1,62 @@
+"""Builders for valid contract objects, so each test states only what it is about."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from models.events import (
+    AlarmEvent,
+    Credential,
+    Decision,
+    Direction,
+    EntryEvent,
+    Method,
+    Outcome,
+    Position,
+    Severity,
+    Subject,
+    SubjectKind,
+)
+
+
+def position(edge_id: str = "edge-1", epoch: uuid.UUID | None = None, seq: int = 1) -> Position:
+    return Position(edge_id=edge_id, epoch=epoch or uuid.uuid4(), seq=seq)
+
+
+def entry(
+    pos: Position | None = None,
+    *,
+    compound_id: str = "c1",
+    gate_id: str = "east-gate",
+    direction: Direction = Direction.IN,
+    subject_id: str | None = "p-1",
+    kind: SubjectKind = SubjectKind.RESIDENT,
+    method: Method = Method.CARD,
+    outcome: Outcome = Outcome.GRANTED,
+    at: datetime | None = None,
+) -> EntryEvent:
+    return EntryEvent(
+        event_id=uuid.uuid4(),
+        position=pos or position(),
+        compound_id=compound_id,
+        gate_id=gate_id,
+        lane="pedestrian-in",
+        direction=direction,
+        occurred_at=at or datetime.now(UTC),
+        subject=Subject(kind=kind, id=subject_id),
+        credential=Credential(method=method, reference="1001"),
+        decision=Decision(outcome=outcome, reason_code="card_valid", reason="Registered card."),
+    )
+
+
+def alarm(pos: Position | None = None, *, compound_id: str = "c1") -> AlarmEvent:
+    return AlarmEvent(
+        event_id=uuid.uuid4(),
+        position=pos or position(),
+        compound_id=compound_id,
+        occurred_at=datetime.now(UTC),
+        code="outbox_filling",
+        severity=Severity.WARNING,
+        text="Outbox 80% full.",
+    )

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from anju.compound import DEFAULT_PEOPLE, registry_snapshot
+from anju.mqtt import BrokerAddress, MqttError
+from edge.config import load_settings
+from edge.decide import CardEvidence, decide_card
+from edge.errors import ConfigError
+from edge.registry import RegistryCache
+from models.events import Outcome, SubjectKind
+from models.registry import CardRecord, Change, Op, PersonRecord, RegistryDelta
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def _registry() -> RegistryCache:
+    cache = RegistryCache.empty()
+    cache.apply(registry_snapshot("c1", DEFAULT_PEOPLE))
+    return cache
+
+
+def test_a_registered_card_opens_and_names_its_holder() -> None:
+    verdict = decide_card(CardEvidence("1001"), _registry(), NOW)
+    assert verdict.granted
+    assert (verdict.subject.kind, verdict.subject.id) == (SubjectKind.RESIDENT, "p-wang-fang")
+
+
+def test_an_unknown_card_is_denied_with_a_reason() -> None:
+    verdict = decide_card(CardEvidence("4242"), _registry(), NOW)
+    assert verdict.decision.outcome is Outcome.DENIED
+    assert verdict.decision.reason_code == "card_unknown"
+    assert verdict.subject.kind is SubjectKind.UNKNOWN
+
+
+def test_an_expired_card_is_denied() -> None:
+    cache = _registry()
+    card = CardRecord(
+        id="c-x", person_id="p-li-wei", number="777", valid_until=NOW - timedelta(days=1)
+    )
+    cache.apply(
+        RegistryDelta(
+            compound_id="c1",
+            from_version=1,
+            to_version=2,
+            changes=[Change(op=Op.UPSERT, record_kind="card", id="c-x", record=card)],
+        )
+    )
+    assert decide_card(CardEvidence("777"), cache, NOW).decision.reason_code == "card_expired"
+
+
+def test_a_deleted_person_no_longer_opens() -> None:
+    cache = _registry()
+    cache.apply(
+        RegistryDelta(
+            compound_id="c1",
+            from_version=1,
+            to_version=2,
+            changes=[Change(op=Op.DELETE, record_kind="person", id="p-wang-fang")],
+        )
+    )
+    assert decide_card(CardEvidence("1001"), cache, NOW).decision.reason_code == "person_unknown"
+    assert cache.version == 2
+
+
+def test_a_delta_that_skips_versions_is_refused() -> None:
+    cache = _registry()
+    delta = RegistryDelta(compound_id="c1", from_version=5, to_version=6, changes=[])
+    with pytest.raises(ValueError, match="starts at 5"):
+        cache.apply(delta)
+
+
+def test_an_upsert_must_carry_its_record() -> None:
+    with pytest.raises(ValueError, match="carries the record"):
+        Change(op=Op.UPSERT, record_kind="person", id="p-1")
+    person = PersonRecord(id="p-2", subject_kind=SubjectKind.RESIDENT)
+    with pytest.raises(ValueError, match="carries the record"):
+        Change(op=Op.UPSERT, record_kind="person", id="p-1", record=person)
+
+
+def _write_config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "edge.toml"
+    path.write_text(
+        'edge_id = "e1"\ncompound_id = "c1"\nsigning_key = "k.pem"\nregistry_path = "r.json"\n'
+        + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_config_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    settings = load_settings(_write_config(tmp_path, '[outbox]\npath = "data/o.sqlite"\n'))
+    assert settings.signing_key == tmp_path / "k.pem"
+    assert settings.outbox.path == tmp_path / "data/o.sqlite"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["typo_key = 1\n", "[outbox]\ncapacity = 0\n", "[mqtt]\nport = 1883\n", "edge_id = 'a b'\n"],
+)
+def test_bad_config_is_a_clear_error(tmp_path: Path, extra: str) -> None:
+    with pytest.raises(ConfigError, match=r"edge\.toml"):
+        load_settings(_write_config(tmp_path, extra))
+
+
+def test_unparseable_config_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text("edge_id = \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(path)
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANJU_EDGE_MQTT__URL", "mqtt://broker.example:1884")
+    config = _write_config(tmp_path, '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\ntopic_prefix = "x"\n')
+    settings = load_settings(config)
+    assert settings.mqtt.url == "mqtt://broker.example:1884"
+    assert settings.mqtt.topic_prefix == "x"
+
+
+def test_broker_urls_parse_with_credentials() -> None:
+    address = BrokerAddress.from_url("mqtt://edge-1:s3cret@10.0.0.2:8883")
+    assert (address.host, address.port, address.username) == ("10.0.0.2", 8883, "edge-1")
+    assert "s3cret" not in repr(address)
+    with pytest.raises(MqttError):
+        BrokerAddress.from_url("http://10.0.0.2")
