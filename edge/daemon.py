@@ -10,7 +10,7 @@ from anju.mqtt import BrokerAddress, MqttLink
 from edge.config import EdgeSettings, WiegandReaderSection
 from edge.decide import CardEvidence, decide_card
 from edge.delivery import Delivery, last_will
-from edge.errors import OutboxError
+from edge.errors import OutboxError, OutboxFull
 from edge.outbox import Outbox
 from edge.readers import WiegandListener
 from edge.registry import RegistryCache
@@ -106,6 +106,8 @@ class EdgeDaemon:
             raise RuntimeError("card read before the daemon started")
         try:
             self._delivery.emit(entry)
+        except OutboxFull as exc:
+            logger.error("gate %s: event not recorded: %s", reader.gate_id, exc)
         except OutboxError:
             logger.exception("gate %s: event could not be recorded", reader.gate_id)
         return verdict.granted

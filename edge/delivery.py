@@ -90,6 +90,8 @@ class Delivery:
             f"Outbox {alarm.threshold:.0%} full: {alarm.rows} of {alarm.capacity} events"
             " not yet confirmed by the hub."
         )
+        if alarm.threshold >= 1.0:
+            text += " New events are refused until the hub confirms some."
         logger.warning(text)
         severity = Severity.CRITICAL if alarm.threshold >= 0.9 else Severity.WARNING
         self._outbox.append_alarm(

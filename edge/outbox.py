@@ -67,7 +67,8 @@ class Outbox:
         self._path = path
         self._edge_id = edge_id
         self._capacity = capacity
-        self._thresholds = tuple(sorted(alarm_thresholds))
+        # Reaching capacity always alarms: from then on new events are refused.
+        self._thresholds = tuple(sorted({*alarm_thresholds, 1.0}))
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._epoch: UUID | None = None
@@ -113,7 +114,7 @@ class Outbox:
     def append_alarm(self, seal: Sealer) -> Position | None:
         """Like `append`, but an alarm may use the room kept above capacity for alarms."""
         with self._lock:
-            if self._rows >= self._capacity + len(self._thresholds) + 1:
+            if self._rows >= self._capacity + len(self._thresholds):
                 logger.error("outbox full: alarm dropped")
                 return None
             position = self._insert(seal)

@@ -108,10 +108,11 @@ def test_fill_alarms_fire_once_per_crossing_and_rearm(tmp_path: Path) -> None:
     ids: list[uuid.UUID] = []
     fired = [outbox.append(_sealer(ids))[1] for _ in range(10)]
     thresholds = [[a.threshold for a in alarms] for alarms in fired]
-    assert thresholds == [[], [], [], [], [], [], [], [0.8], [0.9], []]
+    assert thresholds == [[], [], [], [], [], [], [], [0.8], [0.9], [1.0]]
     outbox.confirm(ids[:5])
     again = [outbox.append(_sealer(ids))[1] for _ in range(4)]
     assert [[a.threshold for a in alarms] for alarms in again] == [[], [], [0.8], [0.9]]
+    assert outbox.health(now=0).rows == 9
 
 
 def test_health_reports_backlog_and_age(tmp_path: Path) -> None:

@@ -1,0 +1,164 @@
+"""The hub's HTTP API over a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from anju.processes import free_port, wait_until
+from hub import crud
+from hub.core.config import HubSettings
+from hub.main import create_app
+from models.events import Direction, EdgeEvent, Method, Outcome, SubjectKind
+from tests import factories
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def client(database_url: str, broker_url: str, topic_prefix: str) -> Iterator[httpx.Client]:
+    """The hub app served by uvicorn on a free port; requests go over real HTTP."""
+    settings = HubSettings(
+        database_url=database_url,
+        mqtt_url=broker_url,
+        topic_prefix=topic_prefix,
+        client_id=f"hub-{topic_prefix}",
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, 30, "uvicorn to start")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        yield client
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _store(engine: Engine, events: list[EdgeEvent]) -> None:
+    with Session(engine) as session:
+        crud.store_events(session=session, events=events)
+        session.commit()
+
+
+def _day(engine: Engine) -> list[EdgeEvent]:
+    """Forty entries a minute apart, alternating gates and outcomes."""
+    events: list[EdgeEvent] = [
+        factories.entry(
+            factories.position(seq=i + 1),
+            gate_id="east-gate" if i % 2 else "north-gate",
+            outcome=Outcome.DENIED if i % 5 == 0 else Outcome.GRANTED,
+            method=Method.PIN if i % 4 == 0 else Method.CARD,
+            at=T0 + timedelta(minutes=i),
+        )
+        for i in range(40)
+    ]
+    _store(engine, events)
+    return events
+
+
+def test_healthz_reports_database_and_mqtt(client: httpx.Client) -> None:
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["mqtt"] in {"connected", "disconnected"}
+
+
+def test_events_page_newest_first_without_gaps_or_repeats(
+    client: httpx.Client, engine: Engine
+) -> None:
+    events = _day(engine)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 7} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/api/events", params=params).json()
+        seen += [item["event_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    newest_first = sorted(events, key=lambda e: e.occurred_at, reverse=True)
+    assert seen == [str(e.event_id) for e in newest_first]
+
+
+def test_events_filter_by_gate_method_decision_and_time(
+    client: httpx.Client, engine: Engine
+) -> None:
+    events = _day(engine)
+    params = {
+        "gate_id": "east-gate",
+        "method": "card",
+        "decision": "granted",
+        "since": (T0 + timedelta(minutes=10)).isoformat(),
+        "until": (T0 + timedelta(minutes=30)).isoformat(),
+    }
+    items = client.get("/api/events", params=params).json()["items"]
+    expected = {
+        str(e.event_id)
+        for e in events
+        if e.gate_id == "east-gate"
+        and e.credential.method is Method.CARD
+        and e.decision.outcome is Outcome.GRANTED
+        and T0 + timedelta(minutes=10) <= e.occurred_at < T0 + timedelta(minutes=30)
+    }
+    assert expected
+    assert {item["event_id"] for item in items} == expected
+    assert all(item["occurred_at"].endswith(("Z", "+00:00")) for item in items)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "garbage"},
+        {"since": "2026-11-28T07:00:00"},
+        {"limit": 0},
+        {"method": "telepathy"},
+        {"gatee_id": "typo"},
+    ],
+)
+def test_bad_queries_are_clear_client_errors(client: httpx.Client, params: dict[str, str]) -> None:
+    response = client.get("/api/events", params=params)
+    assert response.status_code in {400, 422}
+    assert response.json()["detail"]
+
+
+def test_occupancy_counts_who_is_inside(client: httpx.Client, engine: Engine) -> None:
+    def at(minutes: int) -> datetime:
+        return T0 + timedelta(minutes=minutes)
+
+    def passage(seq: int, who: str, kind: SubjectKind, direction: Direction, minute: int, **kw):
+        return factories.entry(
+            factories.position(seq=seq),
+            subject_id=who,
+            kind=kind,
+            direction=direction,
+            at=at(minute),
+            **kw,
+        )
+
+    _store(
+        engine,
+        [
+            passage(1, "r1", SubjectKind.RESIDENT, Direction.IN, 1),
+            passage(2, "r2", SubjectKind.RESIDENT, Direction.IN, 2),
+            passage(3, "r1", SubjectKind.RESIDENT, Direction.OUT, 3),
+            passage(4, "v1", SubjectKind.VISITOR, Direction.IN, 4),
+            passage(5, "s1", SubjectKind.STAFF, Direction.IN, 5),
+            passage(6, "s1", SubjectKind.STAFF, Direction.OUT, 6, outcome=Outcome.DENIED),
+            passage(7, None, SubjectKind.UNKNOWN, Direction.IN, 7, outcome=Outcome.DENIED),
+        ],
+    )
+    body = client.get("/api/occupancy").json()
+    assert body["inside"] == {"resident": 1, "visitor": 1, "staff": 1}
+    assert body["total"] == 3
