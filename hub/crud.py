@@ -51,13 +51,13 @@ def list_edges(*, session: Session) -> Sequence[Edge]:
 
 
 def record_status(*, session: Session, status: EdgeStatus) -> bool:
+    """Take the edge's latest status. The broker keeps each status topic in order, and a Last
+    Will carries the time its edge connected, so `status_at` is when the hub heard it."""
     edge = session.get(Edge, status.edge_id)
     if edge is None:
         return False
-    if edge.status_at is not None and as_utc(edge.status_at) > status.at:
-        return True
     edge.online = status.online
-    edge.status_at = status.at
+    edge.status_at = utcnow()
     if status.outbox is not None:
         edge.outbox_rows = status.outbox.rows
         edge.outbox_oldest_age_s = status.outbox.oldest_age_s
