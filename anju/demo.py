@@ -9,7 +9,6 @@ the hub running at the printed URL until Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import signal
@@ -103,10 +102,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _wait_for_interrupt() -> None:
+    # Handlers of our own: a shell may start us with SIGINT ignored (a background job).
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
 
 
 if __name__ == "__main__":

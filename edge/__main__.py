@@ -28,7 +28,8 @@ def _run(config: Path) -> int:
         signal.signal(signum, lambda *_: stop.set())
     daemon.start()
     print("edge ready", flush=True)
-    stop.wait()
+    while not stop.wait(0.5):
+        pass
     logger.info("stopping")
     daemon.stop()
     return 0
