@@ -10,29 +10,65 @@ import asyncio
 import shutil
 import signal
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from anju.processes import Child, free_port, port_open, python_module, wait_until
+from anju.processes import (
+    Child,
+    ProcessError,
+    free_port,
+    port_open,
+    python_module,
+    wait_until,
+)
 
 
 def mosquitto_available() -> bool:
     return shutil.which("mosquitto") is not None
 
 
-def start_mosquitto(workdir: Path, port: int | None = None) -> tuple[Child, str]:
-    """A private Mosquitto on a free loopback port, with its own config."""
-    port = port or free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "mosquitto.conf"
-    config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "max_queued_messages 1000\n",
-        encoding="utf-8",
-    )
-    binary = shutil.which("mosquitto") or "mosquitto"
-    child = Child("mosquitto", [binary, "-c", str(config)], workdir / "mosquitto.log").start()
-    wait_until(lambda: port_open("127.0.0.1", port), 10, "mosquitto to listen")
-    return child, f"mqtt://127.0.0.1:{port}"
+@dataclass
+class Mosquitto:
+    """A private Mosquitto on a loopback port, which a test may stop, kill and start again."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    max_queued_messages: int = 1000
+    _child: Child | None = field(default=None, repr=False)
+
+    @property
+    def child(self) -> Child:
+        if self._child is None:
+            raise ProcessError("mosquitto was never started")
+        return self._child
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "mosquitto.log"
+
+    def start(self) -> Mosquitto:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "mosquitto.conf"
+        config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"max_queued_messages {self.max_queued_messages}\nsys_interval 1\n"
+            "log_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n",
+            encoding="utf-8",
+        )
+        binary = shutil.which("mosquitto") or "mosquitto"
+        self._child = Child("mosquitto", [binary, "-c", str(config)], self.log_path).start()
+        wait_until(lambda: port_open("127.0.0.1", self.port), 10, "mosquitto to listen")
+        return self
+
+    def stop(self) -> None:
+        self.child.stop()
+
+    def kill(self) -> None:
+        self.child.kill()
 
 
 def start_embedded(workdir: Path, port: int | None = None) -> tuple[Child, str]:

@@ -66,6 +66,8 @@ class Compound:
         topic_prefix: str = "anju",
         people: Sequence[Resident] = DEFAULT_PEOPLE,
         resend_after_s: float = 10.0,
+        outbox_dir: Path | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.mqtt_url = mqtt_url
@@ -76,7 +78,8 @@ class Compound:
         self.resend_after_s = resend_after_s
         self.hub_port = free_port()
         self.reader_ports = {"in": free_port(), "out": free_port()}
-        self.database_url = f"sqlite:///{workdir / 'hub.sqlite'}"
+        self.outbox_dir = outbox_dir or workdir / "edge"
+        self.database_url = database_url or f"sqlite:///{workdir / 'hub.sqlite'}"
         self.hub: Child | None = None
         self.edge: Child | None = None
 
@@ -86,7 +89,7 @@ class Compound:
 
     @property
     def outbox_path(self) -> Path:
-        return self.workdir / "edge" / "outbox.sqlite"
+        return self.outbox_dir / "outbox.sqlite"
 
     def hub_env(self) -> dict[str, str]:
         return {
@@ -139,7 +142,7 @@ class Compound:
             'signing_key = "signing-key.pem"\nregistry_path = "registry.json"\n'
             "status_interval_s = 5\n"
             f'\n[mqtt]\nurl = "{self.mqtt_url}"\ntopic_prefix = "{self.topic_prefix}"\n'
-            f'\n[outbox]\npath = "outbox.sqlite"\nresend_after_s = {self.resend_after_s}\n'
+            f'\n[outbox]\npath = "{self.outbox_path}"\nresend_after_s = {self.resend_after_s}\n'
             + readers
         )
 
@@ -153,11 +156,7 @@ class Compound:
         self.edge = python_module(
             "edge", "edge", ["run", "--config", str(config)], self.workdir
         ).start()
-        wait_until(
-            lambda: all(port_open("127.0.0.1", p) for p in self.reader_ports.values()),
-            60,
-            "the edge's reader listeners",
-        )
+        wait_until(self._edge_listening, 60, "the edge's reader listeners")
         return self.edge
 
     def stop(self) -> None:
@@ -182,6 +181,11 @@ class Compound:
             cursor = page["next_cursor"]
             if cursor is None:
                 return entries
+
+    def _edge_listening(self) -> bool:
+        if self.edge is not None and not self.edge.running:
+            raise RuntimeError(f"edge exited:\n{self.edge.log_tail()}")
+        return all(port_open("127.0.0.1", port) for port in self.reader_ports.values())
 
     def _hub_healthy(self) -> bool:
         if self.hub is not None and not self.hub.running:

@@ -17,7 +17,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from anju.broker import mosquitto_available, start_embedded, start_mosquitto
+from anju.broker import Mosquitto, mosquitto_available, start_embedded
 from anju.compound import Compound
 from anju.processes import Child, wait_until
 from firmware_mocks.card_reader import Answer, CardReader, Swipe
@@ -39,7 +39,8 @@ def start_broker(choice: str, workdir: Path) -> tuple[Child | None, str]:
     if choice == "auto" and url:
         return None, url
     if choice == "mosquitto" or (choice == "auto" and mosquitto_available()):
-        return start_mosquitto(workdir / "broker")
+        broker = Mosquitto(workdir / "broker").start()
+        return broker.child, broker.url
     return start_embedded(workdir)
 
 

@@ -73,6 +73,7 @@ class Outbox:
         self._conn: sqlite3.Connection | None = None
         self._epoch: UUID | None = None
         self._rows = 0
+        self._refused = 0
         self._armed: set[float] = set(self._thresholds)
 
     def open(self) -> None:
@@ -83,7 +84,7 @@ class Outbox:
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(_SCHEMA)
             self._conn = conn
-            self._epoch = self._load_epoch()
+            self._epoch = self._load_identity()
             self._rows = self._count()
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {self._path}: {exc}") from exc
@@ -106,8 +107,13 @@ class Outbox:
         """Give the next position to `seal`, then commit the sealed event it returns."""
         with self._lock:
             if self._rows >= self._capacity:
+                self._refused += 1
                 raise OutboxFull(f"outbox holds {self._rows} events, its capacity")
-            position = self._insert(seal)
+            try:
+                position = self._insert(seal)
+            except OutboxError:
+                self._refused += 1
+                raise
             self._rows += 1
             return position, self._crossed()
 
@@ -165,7 +171,9 @@ class Outbox:
         with self._lock:
             (oldest,) = self._db.execute("SELECT min(created_at) FROM outbox").fetchone()
         age = None if oldest is None else max(0.0, now - oldest)
-        return OutboxHealth(rows=self._rows, capacity=self._capacity, oldest_age_s=age)
+        return OutboxHealth(
+            rows=self._rows, capacity=self._capacity, oldest_age_s=age, refused=self._refused
+        )
 
     def next_seq(self) -> int:
         with self._lock:
@@ -214,13 +222,19 @@ class Outbox:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
         return 1 if row is None else int(row[0])
 
-    def _load_epoch(self) -> UUID:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-        if row is not None:
-            return UUID(row[0])
+    def _load_identity(self) -> UUID:
+        """The file's epoch, created with it; a file written by another edge is refused."""
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if "epoch" in meta:
+            if meta.get("edge_id") != self._edge_id:
+                raise OutboxError(
+                    f"{self._path} belongs to edge {meta.get('edge_id')!r}, not {self._edge_id!r}"
+                )
+            return UUID(meta["epoch"])
         epoch = uuid.uuid4()
         with self._transaction():
             self._db.execute("INSERT INTO meta VALUES ('epoch', ?)", (str(epoch),))
+            self._db.execute("INSERT INTO meta VALUES ('edge_id', ?)", (self._edge_id,))
         return epoch
 
     def _count(self) -> int:
@@ -239,7 +253,11 @@ class _Transaction:
         return self._conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self._conn.execute("COMMIT")
-        elif self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+        try:
+            if exc_type is None:
+                # A COMMIT that fails (disk full) leaves the transaction open: roll it back,
+                # or every later BEGIN would fail too.
+                self._conn.execute("COMMIT")
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")

@@ -61,6 +61,7 @@ def record_status(*, session: Session, status: EdgeStatus) -> bool:
     if status.outbox is not None:
         edge.outbox_rows = status.outbox.rows
         edge.outbox_oldest_age_s = status.outbox.oldest_age_s
+        edge.outbox_refused = status.outbox.refused
     edge.registry_version = status.registry_version
     session.add(edge)
     return True

@@ -30,6 +30,7 @@ class Edge(SQLModel, table=True):
     status_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     outbox_rows: int | None = None
     outbox_oldest_age_s: float | None = None
+    outbox_refused: int | None = None
     registry_version: int | None = None
 
 

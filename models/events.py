@@ -133,9 +133,12 @@ class Confirmation(Contract):
 
 
 class OutboxHealth(Contract):
+    """The edge's backlog: events not yet confirmed by the hub, and the oldest one's age."""
+
     rows: int = Field(ge=0)
     capacity: int = Field(ge=1)
     oldest_age_s: float | None = None
+    refused: int = Field(0, ge=0, description="Events not recorded since start (full, disk error)")
 
 
 class EdgeStatus(Contract):

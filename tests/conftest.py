@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
-from anju.broker import mosquitto_available, start_mosquitto
+from anju.broker import Mosquitto, mosquitto_available
 from hub.core.db import init_db, make_engine
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -38,9 +38,9 @@ def broker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     if not mosquitto_available():
         _missing("Mosquitto (set MQTT_URL or install the mosquitto package)")
-    child, url = start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
-    yield url
-    child.stop()
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto")).start()
+    yield broker.url
+    broker.stop()
 
 
 @pytest.fixture

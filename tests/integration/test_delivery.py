@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from anju.broker import mosquitto_available, start_mosquitto
+from anju.broker import Mosquitto, mosquitto_available
 from anju.compound import DEFAULT_PEOPLE, registry_snapshot
 from anju.processes import free_port, wait_until
 from edge.config import EdgeSettings, MqttSection, OutboxSection, WiegandReaderSection
@@ -155,7 +155,7 @@ def test_events_recorded_without_a_broker_are_delivered_when_it_comes(
     daemon.start()
     try:
         assert _swipe(settings, [1001, 1003]) == ["granted", "granted"]
-        broker, _ = start_mosquitto(tmp_path / "late-broker", port)
+        broker = Mosquitto(tmp_path / "late-broker", port).start()
         hub = _hub(database_url, url, topic_prefix)
         hub.start()
         try:

@@ -19,6 +19,7 @@ class EdgePublic(BaseModel):
     status_at: datetime | None
     outbox_rows: int | None
     outbox_oldest_age_s: float | None
+    outbox_refused: int | None
     registry_version: int | None
 
 
@@ -33,6 +34,7 @@ def list_edges(session: SessionDep) -> list[EdgePublic]:
             status_at=as_utc(edge.status_at) if edge.status_at else None,
             outbox_rows=edge.outbox_rows,
             outbox_oldest_age_s=edge.outbox_oldest_age_s,
+            outbox_refused=edge.outbox_refused,
             registry_version=edge.registry_version,
         )
         for edge in crud.list_edges(session=session)
