@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,18 +19,30 @@ from sqlmodel import Session, col, select
 from hub.errors import BadCursor
 from hub.tables import Alarm, DeadLetter, Edge, Entry, Receipt, as_utc, utcnow
 from models.events import AlarmEvent, EdgeEvent, EdgeStatus, EntryEvent, Outcome
+from models.signing import MAX_PAYLOAD_BYTES
+
+Position = tuple[str, uuid.UUID, int]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An event that contradicts what the hub holds; it is kept aside, never merged."""
+
+    event: EdgeEvent
+    code: str
+    text: str
 
 
 @dataclass
 class StoreResult:
     stored: list[EdgeEvent] = field(default_factory=list)
     duplicates: list[EdgeEvent] = field(default_factory=list)
-    conflicts: list[EdgeEvent] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
 
     @property
     def confirmed(self) -> list[EdgeEvent]:
         """Everything the hub now holds durably, and may tell the edge to forget."""
-        return self.stored + self.duplicates + self.conflicts
+        return self.stored + self.duplicates + [c.event for c in self.conflicts]
 
 
 def register_edge(*, session: Session, edge_id: str, compound_id: str, public_key: str) -> Edge:
@@ -68,41 +81,66 @@ def record_status(*, session: Session, status: EdgeStatus) -> bool:
 
 
 def store_events(*, session: Session, events: Sequence[EdgeEvent]) -> StoreResult:
-    """Add the events not seen before; sort the rest into duplicates and position conflicts.
+    """Add the events not seen before; sort the rest into duplicates and conflicts.
 
-    A duplicate has an `event_id` already stored (the edge re-sent it). A conflict has a new
-    `event_id` at a position already taken: something is wrong at that edge, and the caller
-    must raise an alarm and keep the payload.
+    A duplicate is an `event_id` already stored at the same position (the edge re-sent it).
+    A conflict is a new `event_id` at a taken position, or a known `event_id` at another
+    position: something is wrong at that edge, and the caller must alarm and keep the payload.
     """
-    known_ids, known_positions = _known(session, events)
+    positions_by_id, taken = _known(session, events)
     result = StoreResult()
     for event in events:
         position = _position_key(event)
-        if event.event_id in known_ids:
+        held_at = positions_by_id.get(event.event_id)
+        if held_at == position:
             result.duplicates.append(event)
-        elif position in known_positions:
-            result.conflicts.append(event)
+        elif held_at is not None:
+            result.conflicts.append(_conflict(event, "event_id_reused", f"held at {held_at}"))
+        elif position in taken:
+            result.conflicts.append(_conflict(event, "position_conflict", "position taken"))
         else:
-            known_ids.add(event.event_id)
-            known_positions.add(position)
+            positions_by_id[event.event_id] = position
+            taken.add(position)
             session.add(_receipt(event))
             session.add(_row(event))
             result.stored.append(event)
     return result
 
 
+def _conflict(event: EdgeEvent, code: str, why: str) -> Conflict:
+    p = event.position
+    text = f"Edge {p.edge_id} sent event {event.event_id} at {p.epoch}/{p.seq}: {why}."
+    return Conflict(event=event, code=code, text=text)
+
+
 def add_dead_letter(
     *, session: Session, topic: str, reason: str, detail: str, payload: bytes
-) -> None:
+) -> bool:
+    """Keep `payload` with the reason; True the first time these bytes arrive."""
+    digest = hashlib.sha256(payload).hexdigest()
+    known = session.exec(select(DeadLetter).where(col(DeadLetter.digest) == digest)).first()
+    now = utcnow()
+    if known is not None:
+        known.count += 1
+        known.last_seen_at = now
+        session.add(known)
+        return False
     session.add(
         DeadLetter(
-            received_at=utcnow(),
+            digest=digest,
+            received_at=now,
+            last_seen_at=now,
             topic=topic[:512],
             reason=reason,
-            detail=detail[:1000],
-            payload=payload,
+            detail=_printable(detail)[:1000],
+            payload=payload[:MAX_PAYLOAD_BYTES],
         )
     )
+    return True
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def raise_hub_alarm(
@@ -121,8 +159,9 @@ def raise_hub_alarm(
 
 
 def count_dead_letters(*, session: Session) -> dict[str, int]:
+    """Arrivals of rejected payloads by reason (a re-sent payload counts each time)."""
     rows = session.exec(
-        select(DeadLetter.reason, func.count()).group_by(col(DeadLetter.reason))
+        select(DeadLetter.reason, func.sum(DeadLetter.count)).group_by(col(DeadLetter.reason))
     ).all()
     return {reason: int(count) for reason, count in rows}
 
@@ -211,24 +250,27 @@ def _entry_clauses(filters: EntryFilter) -> list[object]:
     return clauses
 
 
-def _position_key(event: EdgeEvent) -> tuple[str, uuid.UUID, int]:
+def _position_key(event: EdgeEvent) -> Position:
     return (event.position.edge_id, event.position.epoch, event.position.seq)
 
 
 def _known(
     session: Session, events: Sequence[EdgeEvent]
-) -> tuple[set[uuid.UUID], set[tuple[str, uuid.UUID, int]]]:
+) -> tuple[dict[uuid.UUID, Position], set[Position]]:
+    """The stored positions of these events' ids, and which of their positions are taken."""
     if not events:
-        return set(), set()
-    ids = [e.event_id for e in events]
-    known_ids = set(session.exec(select(Receipt.event_id).where(col(Receipt.event_id).in_(ids))))
-    positions = [_position_key(e) for e in events]
-    rows = session.exec(
-        select(Receipt.edge_id, Receipt.epoch, Receipt.seq).where(
-            tuple_(col(Receipt.edge_id), col(Receipt.epoch), col(Receipt.seq)).in_(positions)
-        )
+        return {}, set()
+    columns = (col(Receipt.event_id), col(Receipt.edge_id), col(Receipt.epoch), col(Receipt.seq))
+    by_id = session.exec(
+        select(*columns).where(col(Receipt.event_id).in_([e.event_id for e in events]))
     ).all()
-    return known_ids, {(edge, epoch, seq) for edge, epoch, seq in rows}
+    by_position = session.exec(
+        select(*columns).where(tuple_(*columns[1:]).in_([_position_key(e) for e in events]))
+    ).all()
+    return (
+        {event_id: (edge, epoch, seq) for event_id, edge, epoch, seq in by_id},
+        {(edge, epoch, seq) for _, edge, epoch, seq in by_position},
+    )
 
 
 def _receipt(event: EdgeEvent) -> Receipt:

@@ -4,6 +4,7 @@ paho acknowledges a QoS 1 message to the broker as soon as it arrives, so a PUBA
 nothing; the edge forgets an event only when this module's confirmation says it is committed.
 One worker thread drains the queue in batches: one transaction per batch, then one confirmation
 per edge. A payload that cannot be accepted goes to the dead-letter table with its reason.
+Nothing unconfirmed is lost when this process fails: its edges send it again.
 """
 
 from __future__ import annotations
@@ -19,19 +20,26 @@ from uuid import UUID
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlmodel import Session
 
 from anju.mqtt import Message, MqttLink
 from hub import crud
-from models.errors import ContractError
+from models.errors import BadSignature, ContractError
 from models.events import Confirmation, EdgeEvent, EdgeStatus, Severity
-from models.signing import load_public_key, open_envelope, verify
+from models.signing import Envelope, load_public_key, open_envelope, verify
 from models.topics import Topics
 
 logger = logging.getLogger(__name__)
 
-_DB_RETRIES = 5
+QUEUE_LIMIT = 50_000
+_TRANSIENT_RETRIES = 5
 
 
 class UnknownEdge(ContractError):
@@ -46,10 +54,18 @@ class InternalError(ContractError):
     reason = "internal_error"
 
 
+class RejectedByDatabase(ContractError):
+    reason = "rejected_by_database"
+
+
 @dataclass(frozen=True)
 class Inbound:
     topic: str
     payload: bytes
+
+    @property
+    def is_status(self) -> bool:
+        return self.topic.endswith("/status")
 
 
 @dataclass(frozen=True)
@@ -72,11 +88,12 @@ class Ingestor:
         self._link = link
         self._topics = topics
         self._batch_max = batch_max
-        self._queue: queue.Queue[Inbound] = queue.Queue()
+        self._queue: queue.Queue[Inbound] = queue.Queue(QUEUE_LIMIT)
         self._keys: dict[str, _KnownEdge] = {}
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
         self.committed = 0
+        self.overflowed = 0
 
     def start(self) -> None:
         self._link.subscribe(self._topics.all_events(), self._enqueue)
@@ -87,17 +104,32 @@ class Ingestor:
         self._stopping.set()
         self._thread.join(timeout=10)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def backlog(self) -> int:
         return self._queue.qsize()
 
     def _enqueue(self, topic: str, payload: bytes) -> None:
-        self._queue.put(Inbound(topic, payload))
+        # Never block paho's network thread. What is dropped here was not confirmed, so its
+        # edge sends it again.
+        try:
+            self._queue.put_nowait(Inbound(topic, payload))
+        except queue.Full:
+            self.overflowed += 1
+            if self.overflowed % 1000 == 1:
+                logger.warning("ingest queue full: %d messages left to be re-sent", self.overflowed)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             batch = self._drain()
-            if batch:
-                self._process_with_retries(batch)
+            if not batch:
+                continue
+            try:
+                self._process_resiliently(batch)
+            except Exception:  # the thread must outlive any bug; the edges re-send
+                logger.exception("ingest failed on a batch of %d messages", len(batch))
 
     def _drain(self) -> list[Inbound]:
         try:
@@ -111,39 +143,72 @@ class Ingestor:
                 break
         return batch
 
-    def _process_with_retries(self, batch: list[Inbound]) -> None:
-        for attempt in range(1, _DB_RETRIES + 1):
+    def _process_resiliently(self, batch: list[Inbound]) -> None:
+        """The whole batch in one transaction; if the database refuses it, one at a time, so
+        that a single event it rejects cannot hold back the others."""
+        try:
+            self.process(batch)
+            return
+        except SQLAlchemyError as exc:
+            logger.error("batch of %d not committed (%s); retrying one by one", len(batch), exc)
+        for inbound in batch:
+            self._process_one(inbound)
+
+    def _process_one(self, inbound: Inbound) -> None:
+        for attempt in range(1, _TRANSIENT_RETRIES + 1):
             try:
-                self.process(batch)
+                self.process([inbound])
                 return
+            except DBAPIError as exc:
+                if not exc.connection_invalidated and _is_permanent(exc):
+                    self._quarantine(inbound, RejectedByDatabase(str(exc.orig)[:500]))
+                    return
+                logger.error("commit failed (attempt %d): %s", attempt, exc)
             except SQLAlchemyError as exc:
-                logger.error("ingest commit failed (attempt %d): %s", attempt, exc)
-                self._stopping.wait(min(2.0**attempt, 10.0))
-        logger.error("dropping %d unconfirmed messages; their edges will re-send", len(batch))
+                logger.error("commit failed (attempt %d): %s", attempt, exc)
+            self._stopping.wait(min(2.0**attempt, 10.0))
+        logger.error("giving up on a message from %s for now; its edge re-sends", inbound.topic)
+
+    def _quarantine(self, inbound: Inbound, error: ContractError) -> None:
+        """Keep an event the database refused aside, and confirm it: it is held, not lost."""
+        with Session(self._engine) as session:
+            crud.add_dead_letter(
+                session=session,
+                topic=inbound.topic,
+                reason=error.reason,
+                detail=str(error),
+                payload=inbound.payload,
+            )
+            session.commit()
+        try:
+            event = self._accept(inbound)
+        except ContractError:
+            return
+        self._confirm([event])
 
     def process(self, batch: Sequence[Inbound]) -> list[Confirmation]:
         """Store one batch in one transaction; publish and return the confirmations."""
-        statuses = [m for m in batch if m.topic.endswith("/status")]
-        accepted: dict[UUID, tuple[EdgeEvent, Inbound]] = {}
+        events: list[EdgeEvent] = []
+        sources: dict[UUID, Inbound] = {}
         rejected: list[Rejected] = []
-        for inbound in batch:
-            if inbound.topic.endswith("/status"):
-                continue
+        for inbound in (m for m in batch if not m.is_status):
             try:
                 event = self._accept(inbound)
-                accepted.setdefault(event.event_id, (event, inbound))
             except ContractError as exc:
                 rejected.append(Rejected(inbound, exc))
+                continue
             except Exception as exc:  # a bug must not stop ingest; the payload is kept
                 logger.exception("ingest failed on a payload from %s", inbound.topic)
                 rejected.append(Rejected(inbound, InternalError(repr(exc))))
-        events = [event for event, _ in accepted.values()]
+                continue
+            events.append(event)
+            sources.setdefault(event.event_id, inbound)
         with Session(self._engine) as session:
             result = crud.store_events(session=session, events=events)
             self._dead_letters(session, rejected)
-            for event in result.conflicts:
-                self._conflict(session, event, accepted[event.event_id][1])
-            self._record_statuses(session, statuses)
+            for conflict in result.conflicts:
+                self._conflict(session, conflict, sources[conflict.event.event_id])
+            self._record_statuses(session, [m for m in batch if m.is_status])
             session.commit()
         self.committed += len(result.stored)
         return self._confirm(result.confirmed)
@@ -152,15 +217,25 @@ class Ingestor:
         envelope = open_envelope(inbound.payload)
         where = self._topics.parse(inbound.topic)
         edge = self._edge(envelope.edge_id)
-        event = verify(envelope, edge.key)
+        event = self._verify(envelope, edge)
         if where.edge_id != envelope.edge_id or where.compound_id != edge.compound_id:
             raise TopicMismatch(f"edge {envelope.edge_id} published on {inbound.topic}")
         if event.compound_id != edge.compound_id:
             raise TopicMismatch(f"edge {envelope.edge_id} sent an event of another compound")
         return event
 
-    def _edge(self, edge_id: str) -> _KnownEdge:
-        known = self._keys.get(edge_id)
+    def _verify(self, envelope: Envelope, edge: _KnownEdge) -> EdgeEvent:
+        try:
+            return verify(envelope, edge.key)
+        except BadSignature:
+            # The edge may have been given a new key since it was cached: look once more.
+            fresh = self._edge(envelope.edge_id, refresh=True)
+            if fresh.key == edge.key:
+                raise
+            return verify(envelope, fresh.key)
+
+    def _edge(self, edge_id: str, *, refresh: bool = False) -> _KnownEdge:
+        known = None if refresh else self._keys.get(edge_id)
         if known is not None:
             return known
         with Session(self._engine) as session:
@@ -173,37 +248,33 @@ class Ingestor:
 
     def _dead_letters(self, session: Session, rejected: list[Rejected]) -> None:
         for item in rejected:
-            logger.warning("dead letter (%s) on %s", item.error.reason, item.inbound.topic)
-            crud.add_dead_letter(
+            if crud.add_dead_letter(
                 session=session,
                 topic=item.inbound.topic,
                 reason=item.error.reason,
                 detail=str(item.error),
                 payload=item.inbound.payload,
-            )
+            ):
+                logger.warning("dead letter (%s) on %s", item.error.reason, item.inbound.topic)
 
-    def _conflict(self, session: Session, event: EdgeEvent, inbound: Inbound) -> None:
-        """A new event at a taken position: alarm, and keep the payload, never drop it."""
-        position = event.position
-        text = (
-            f"Edge {position.edge_id} sent event {event.event_id} at position"
-            f" {position.epoch}/{position.seq}, which another event already holds."
-        )
-        logger.error(text)
-        crud.raise_hub_alarm(
-            session=session,
-            code="position_conflict",
-            severity=Severity.CRITICAL.value,
-            text=text,
-            edge_id=position.edge_id,
-        )
-        crud.add_dead_letter(
+    def _conflict(self, session: Session, conflict: crud.Conflict, inbound: Inbound) -> None:
+        """Alarm once, and keep the payload: never drop it, never merge it."""
+        new = crud.add_dead_letter(
             session=session,
             topic=inbound.topic,
-            reason="position_conflict",
-            detail=text,
+            reason=conflict.code,
+            detail=conflict.text,
             payload=inbound.payload,
         )
+        if new:
+            logger.error(conflict.text)
+            crud.raise_hub_alarm(
+                session=session,
+                code=conflict.code,
+                severity=Severity.CRITICAL.value,
+                text=conflict.text,
+                edge_id=conflict.event.position.edge_id,
+            )
 
     def _record_statuses(self, session: Session, statuses: list[Inbound]) -> None:
         for inbound in statuses:
@@ -219,16 +290,19 @@ class Ingestor:
                 logger.info("status from unregistered edge %s", status.edge_id)
 
     def _confirm(self, events: list[EdgeEvent]) -> list[Confirmation]:
-        by_edge: dict[tuple[str, str], list[EdgeEvent]] = defaultdict(list)
+        by_edge: dict[tuple[str, str], dict[UUID, None]] = defaultdict(dict)
         for event in events:
-            by_edge[(event.compound_id, event.position.edge_id)].append(event)
+            by_edge[(event.compound_id, event.position.edge_id)][event.event_id] = None
         confirmations = []
-        for (compound_id, edge_id), edge_events in by_edge.items():
-            confirmation = Confirmation(
-                edge_id=edge_id, event_ids=[e.event_id for e in edge_events]
-            )
+        for (compound_id, edge_id), ids in by_edge.items():
+            confirmation = Confirmation(edge_id=edge_id, event_ids=list(ids))
             topic = self._topics.confirm(compound_id, edge_id)
             if not self._link.publish(Message(topic, confirmation.model_dump_json().encode())):
                 logger.warning("confirmation to %s not sent; it will re-send", edge_id)
             confirmations.append(confirmation)
         return confirmations
+
+
+def _is_permanent(exc: DBAPIError) -> bool:
+    """Errors about the data itself (bad value, constraint), not about reaching the database."""
+    return isinstance(exc, DataError | IntegrityError | ProgrammingError)

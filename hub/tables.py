@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -15,6 +15,10 @@ def utcnow() -> datetime:
 
 def _utc_column(*, index: bool = False, nullable: bool = False) -> Column[datetime]:
     return Column(DateTime(timezone=True), index=index, nullable=nullable)
+
+
+def _seq_column() -> Column[int]:
+    return Column(BigInteger, nullable=False)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -42,7 +46,7 @@ class Receipt(SQLModel, table=True):
     event_id: uuid.UUID = Field(primary_key=True)
     edge_id: str = Field(max_length=64)
     epoch: uuid.UUID
-    seq: int
+    seq: int = Field(sa_column=_seq_column())
     kind: str = Field(max_length=16)
     received_at: datetime = Field(sa_column=_utc_column())
 
@@ -74,6 +78,7 @@ class Entry(EntryBase, table=True):
     )
 
     occurred_at: datetime = Field(sa_column=_utc_column())
+    seq: int = Field(sa_column=_seq_column())
 
 
 class EntryPublic(EntryBase):
@@ -96,10 +101,17 @@ class Alarm(SQLModel, table=True):
 
 
 class DeadLetter(SQLModel, table=True):
-    """A payload the hub could not accept, kept with the reason instead of being dropped."""
+    """A payload the hub could not accept, kept with the reason instead of being dropped.
+
+    Edges re-send what the hub does not confirm, so the same bytes arrive again and again:
+    one row per distinct payload, counting its arrivals.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64, unique=True, description="SHA-256 of the payload")
     received_at: datetime = Field(sa_column=_utc_column(index=True))
+    last_seen_at: datetime = Field(sa_column=_utc_column())
+    count: int = 1
     topic: str = Field(max_length=512)
     reason: str = Field(max_length=32)
     detail: str = Field(max_length=1000)

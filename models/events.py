@@ -20,10 +20,20 @@ Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # pydantic reports only ValueError as a validation error
+        raise ValueError("time out of range once converted to UTC") from exc
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(char) < 32 and char not in "\t\n" for char in value):
+        raise ValueError("control characters are not allowed")
+    return value
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+Text = Annotated[str, AfterValidator(_no_control_characters)]
 
 
 class Contract(BaseModel):
@@ -73,7 +83,7 @@ class Position(Contract):
 
     edge_id: Identifier
     epoch: UUID
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=2**63 - 1)
 
 
 class Subject(Contract):
@@ -86,14 +96,14 @@ class Credential(Contract):
     PIN, a face crop or a template; `score` is the matcher's similarity where one applies."""
 
     method: Method
-    reference: str | None = Field(default=None, max_length=128)
+    reference: Text | None = Field(default=None, max_length=128)
     score: float | None = None
 
 
 class Decision(Contract):
     outcome: Outcome
     reason_code: Identifier
-    reason: str = Field(max_length=500)
+    reason: Text = Field(max_length=500)
 
 
 class EntryEvent(Contract):
@@ -119,7 +129,7 @@ class AlarmEvent(Contract):
     occurred_at: UtcDatetime
     code: Identifier
     severity: Severity
-    text: str = Field(max_length=1000)
+    text: Text = Field(max_length=1000)
 
 
 EdgeEvent = Annotated[EntryEvent | AlarmEvent, Field(discriminator="kind")]

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from models.events import Contract, Identifier, SubjectKind, UtcDatetime
+from models.events import Contract, Identifier, SubjectKind, Text, UtcDatetime
 
 
 class Op(StrEnum):
@@ -25,7 +25,7 @@ class PersonRecord(Contract):
     id: Identifier
     subject_kind: SubjectKind
     unit_id: Identifier | None = None
-    display_name: str = Field(default="", max_length=100)
+    display_name: Text = Field(default="", max_length=100)
 
 
 class CardRecord(Contract):

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
+from anju.processes import wait_until
 from hub import crud
+from hub.ingest import Inbound
 from hub.services import HubServices
 from hub.tables import Alarm, DeadLetter, Edge, Entry, Receipt
 from models.events import EdgeStatus
-from models.signing import MAX_PAYLOAD_BYTES, generate_key, seal
+from models.signing import MAX_PAYLOAD_BYTES, generate_key, public_key_pem, seal
 from tests import factories
 from tests.integration.conftest import FakeEdgeLink
 
@@ -24,10 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 def _wait(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    wait_until(predicate, timeout_s, "the hub")
 
 
 def _count(hub: HubServices, table: type) -> int:
@@ -62,8 +61,10 @@ def test_a_resent_event_is_stored_once_and_confirmed_again(
     assert edge_link.confirmed_ids(1) == {event.event_id}
     edge_link.send(event)
     edge_link.send(event)
-    assert edge_link.confirmed_ids(1) == {event.event_id}
-    assert _count(hub, Entry) == 1
+    marker = factories.entry()
+    edge_link.send(marker)  # processed in order: once confirmed, the re-sends were handled
+    assert edge_link.confirmed_ids(2) == {event.event_id, marker.event_id}
+    assert _count(hub, Entry) == 2
     assert _dead_letters(hub) == []
 
 
@@ -84,6 +85,25 @@ def test_a_new_event_at_a_taken_position_raises_an_alarm_and_is_kept(
     [letter] = _dead_letters(hub)
     assert letter.reason == "position_conflict"
     assert str(impostor.event_id) in letter.payload.decode()
+
+    edge_link.send(impostor)  # re-sent: confirmed again, counted, no second alarm
+    assert edge_link.confirmed_ids(1) == {impostor.event_id}
+    [letter] = _dead_letters(hub)
+    assert letter.count == 2
+    assert _count(hub, Alarm) == 1
+
+
+def test_a_known_event_id_at_another_position_is_a_conflict(
+    hub: HubServices, edge_link: FakeEdgeLink
+) -> None:
+    first = factories.entry(factories.position(seq=1))
+    reused = first.model_copy(update={"position": factories.position(seq=2)})
+    edge_link.send(first)
+    edge_link.send(reused)
+    assert edge_link.confirmed_ids(1) == {first.event_id}
+    _wait(lambda: len(_dead_letters(hub)) == 1)
+    assert _dead_letters(hub)[0].reason == "event_id_reused"
+    assert _count(hub, Entry) == 1
 
 
 def _signed_with_other_key() -> bytes:
@@ -155,9 +175,89 @@ def test_status_marks_the_edge_online_then_offline(
     _wait(lambda: online() is False)
 
 
-def test_dead_letters_are_counted_by_reason(hub: HubServices, edge_link: FakeEdgeLink) -> None:
+def test_a_resent_bad_payload_is_one_dead_letter_counted(
+    hub: HubServices, edge_link: FakeEdgeLink
+) -> None:
     for _ in range(3):
         edge_link.send_raw(b"nope")
-    _wait(lambda: len(_dead_letters(hub)) == 3)
+    edge_link.send_raw(b"nope, again")
+    _wait(lambda: sum(d.count for d in _dead_letters(hub)) == 4)
+    assert sorted(d.count for d in _dead_letters(hub)) == [1, 3]
     with Session(hub.engine) as session:
-        assert crud.count_dead_letters(session=session) == {"malformed": 3}
+        assert crud.count_dead_letters(session=session) == {"malformed": 4}
+
+
+def test_duplicates_and_conflicts_inside_one_batch(
+    hub: HubServices, edge_link: FakeEdgeLink
+) -> None:
+    position = factories.position()
+    first, impostor = factories.entry(position), factories.entry(position)
+    batch = [
+        Inbound(edge_link.topics.events("c1", "edge-1"), seal(e, edge_link.key))
+        for e in (first, first, impostor)
+    ]
+    [confirmation] = hub.ingestor.process(batch)
+    assert set(confirmation.event_ids) == {first.event_id, impostor.event_id}
+    assert _count(hub, Entry) == 1
+    assert [d.reason for d in _dead_letters(hub)] == ["position_conflict"]
+
+
+def test_an_event_the_database_refuses_is_set_aside_and_the_rest_stored(
+    hub: HubServices, edge_link: FakeEdgeLink, database_url: str
+) -> None:
+    _refuse_gate(hub, "poison-gate", postgres=database_url.startswith("postgresql"))
+    good = [factories.entry(factories.position(seq=s)) for s in (1, 3)]
+    bad = factories.entry(factories.position(seq=2), gate_id="poison-gate")
+    for event in (good[0], bad, good[1]):
+        edge_link.send(event)
+    assert edge_link.confirmed_ids(3) == {e.event_id for e in (*good, bad)}
+    assert _count(hub, Entry) == 2
+    assert [d.reason for d in _dead_letters(hub)] == ["rejected_by_database"]
+
+
+def _refuse_gate(hub: HubServices, gate_id: str, *, postgres: bool) -> None:
+    """Make the database itself refuse rows of one gate, as it would refuse a bad value."""
+    statements = (
+        [f"ALTER TABLE entry ADD CONSTRAINT refuse_gate CHECK (gate_id <> '{gate_id}')"]
+        if postgres
+        else [
+            "CREATE TRIGGER refuse_gate BEFORE INSERT ON entry"
+            f" WHEN NEW.gate_id = '{gate_id}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ]
+    )
+    with hub.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def test_an_edge_given_a_new_key_is_accepted_without_a_restart(
+    hub: HubServices, edge_link: FakeEdgeLink
+) -> None:
+    first = factories.entry(factories.position(seq=1))
+    edge_link.send(first)
+    assert edge_link.confirmed_ids(1) == {first.event_id}
+    edge_link.key = generate_key()
+    with Session(hub.engine) as session:
+        crud.register_edge(
+            session=session,
+            edge_id="edge-1",
+            compound_id="c1",
+            public_key=public_key_pem(edge_link.key),
+        )
+        session.commit()
+    second = factories.entry(factories.position(seq=2))
+    edge_link.send(second)
+    assert edge_link.confirmed_ids(1) == {second.event_id}
+
+
+def test_a_status_that_breaks_validation_does_not_stop_ingest(
+    hub: HubServices, edge_link: FakeEdgeLink
+) -> None:
+    topic = edge_link.topics.status("c1", "edge-1")
+    edge_link.send_raw(
+        b'{"edge_id": "edge-1", "online": true, "at": "0001-01-01T00:00:00+01:00"}', topic=topic
+    )
+    event = factories.entry()
+    edge_link.send(event)
+    assert edge_link.confirmed_ids(1) == {event.event_id}
+    assert hub.ingestor.alive

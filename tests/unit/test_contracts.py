@@ -157,3 +157,17 @@ def test_event_ids_are_uuids() -> None:
         EntryEvent.model_validate(data)
     data["event_id"] = str(uuid.uuid4())
     EntryEvent.model_validate(data)
+
+
+def test_text_fields_refuse_control_characters() -> None:
+    data = factories.entry().model_dump()
+    data["decision"]["reason"] = "ok\x00then"
+    with pytest.raises(ValidationError, match="control characters"):
+        EntryEvent.model_validate(data)
+
+
+def test_a_time_that_overflows_utc_is_a_validation_error() -> None:
+    data = factories.entry().model_dump()
+    data["occurred_at"] = "0001-01-01T00:00:00+01:00"
+    with pytest.raises(ValidationError, match="out of range"):
+        EntryEvent.model_validate(data)

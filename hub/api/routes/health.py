@@ -12,16 +12,28 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 def healthz(services: ServicesDep, session: SessionDep) -> JSONResponse:
-    """Liveness and readiness: the database answers; says whether MQTT is connected."""
+    """Ready when the database answers and ingest runs; says whether MQTT is connected."""
     try:
         session.execute(text("SELECT 1"))
         database = "ok"
     except SQLAlchemyError:
         database = "unavailable"
+    ingestor = services.ingestor
+    healthy = database == "ok" and ingestor.alive
+    link = services.link
+    mqtt = (
+        "connected"
+        if link.connected
+        else f"refused: {link.refused}"
+        if link.refused
+        else ("disconnected")
+    )
     body = {
-        "status": "ok" if database == "ok" else "degraded",
+        "status": "ok" if healthy else "degraded",
         "database": database,
-        "mqtt": "connected" if services.link.connected else "disconnected",
-        "ingest_backlog": services.ingestor.backlog(),
+        "ingest": "running" if ingestor.alive else "stopped",
+        "mqtt": mqtt,
+        "ingest_backlog": ingestor.backlog(),
+        "ingested": ingestor.committed,
     }
-    return JSONResponse(body, status_code=200 if database == "ok" else 503)
+    return JSONResponse(body, status_code=200 if healthy else 503)
