@@ -34,6 +34,7 @@ class Mosquitto:
     workdir: Path
     port: int = field(default_factory=free_port)
     max_queued_messages: int = 1000
+    allow_anonymous: bool = True
     _child: Child | None = field(default=None, repr=False)
 
     @property
@@ -54,7 +55,8 @@ class Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "mosquitto.conf"
         config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\npersistence false\n"
+            f"allow_anonymous {str(self.allow_anonymous).lower()}\n"
             f"max_queued_messages {self.max_queued_messages}\nsys_interval 1\n"
             "log_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n",
             encoding="utf-8",
@@ -73,7 +75,8 @@ class Mosquitto:
 
 def start_embedded(workdir: Path, port: int | None = None) -> tuple[Child, str]:
     port = port or free_port()
-    child = python_module("broker", "anju.broker", ["--port", str(port)], workdir).start()
+    child = python_module("embedded-broker", "anju.broker", ["--port", str(port)], workdir)
+    child.start()
     wait_until(lambda: port_open("127.0.0.1", port), 20, "the embedded broker to listen")
     return child, f"mqtt://127.0.0.1:{port}"
 

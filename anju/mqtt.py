@@ -110,7 +110,8 @@ class MqttLink:
         return self._connected.wait(timeout_s)
 
     def publish(self, message: Message) -> bool:
-        """Hand `message` to paho; False when not connected (the caller keeps it)."""
+        """Hand `message` to paho; False when not connected. True is no proof of delivery:
+        the caller keeps what matters until the other side confirms it."""
         if not self.connected:
             return False
         info = self._client.publish(message.topic, message.payload, message.qos, message.retain)
@@ -159,7 +160,9 @@ class MqttLink:
             return
         refused = [str(r) for r in reasons if r.is_failure]
         if refused:
-            logger.error("broker refused subscriptions: %s", ", ".join(refused))
+            # Without its subscriptions this client would miss what it exists to receive.
+            self._refuse_for_good(f"subscriptions refused: {', '.join(refused)}")
+            return
         self._ready()
 
     def _ready(self) -> None:
@@ -170,11 +173,14 @@ class MqttLink:
 
     def _refuse(self, reason: str) -> None:
         if reason in _REFUSED_FOR_GOOD:
-            self.refused = reason
-            logger.error("broker refused the connection (%s); not retrying", reason)
-            self._client.disconnect()
+            self._refuse_for_good(reason)
         else:
             logger.warning("broker refused the connection (%s); retrying", reason)
+
+    def _refuse_for_good(self, reason: str) -> None:
+        self.refused = reason
+        logger.error("broker refused this client (%s); not retrying", reason)
+        self._client.disconnect()
 
     def _on_disconnect(
         self,

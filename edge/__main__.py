@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from anju import logs
 from anju.mqtt import MqttError
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
@@ -28,10 +29,13 @@ def _run(config: Path) -> int:
         signal.signal(signum, lambda *_: stop.set())
     daemon.start()
     print("edge ready", flush=True)
-    while not stop.wait(0.5):
+    while not stop.wait(0.5) and daemon.refused is None:
         pass
     logger.info("stopping")
     daemon.stop()
+    if daemon.refused is not None:
+        print(f"edge: the broker refused this edge: {daemon.refused}", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -52,10 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     keygen = commands.add_parser("keygen", help="create a signing key; prints the public key")
     keygen.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("ANJU_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure()
     try:
         return _run(args.config) if args.command == "run" else _keygen(args.out)
     except (EdgeError, ContractError, MqttError, FileExistsError) as exc:

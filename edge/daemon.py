@@ -69,6 +69,11 @@ class EdgeDaemon:
             len(self.listeners),
         )
 
+    @property
+    def refused(self) -> str | None:
+        """Why the broker refused this edge for good (bad credentials, ACL), if it did."""
+        return None if self._link is None else self._link.refused
+
     def stop(self) -> None:
         for listener in self.listeners:
             listener.stop()

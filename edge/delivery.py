@@ -73,17 +73,18 @@ class Delivery:
     def emit(self, make: EventFactory) -> EdgeEvent:
         """Commit the event `make` builds at the next position, then schedule its sending."""
         made: list[EdgeEvent] = []
-
-        def sealer(position: Position) -> tuple[uuid.UUID, bytes]:
-            event = make(position)
-            made.append(event)
-            return event.event_id, seal(event, self._key)
-
-        _, crossed = self._outbox.append(sealer)
+        _, crossed = self._outbox.append(lambda position: self._seal(make, position, made))
         for alarm in crossed:
             self._emit_fill_alarm(alarm)
         self._wake.set()
         return made[0]
+
+    def _seal(
+        self, make: EventFactory, position: Position, made: list[EdgeEvent]
+    ) -> tuple[uuid.UUID, bytes]:
+        event = make(position)
+        made.append(event)
+        return event.event_id, seal(event, self._key)
 
     def _emit_fill_alarm(self, alarm: FillAlarm) -> None:
         text = (
@@ -93,23 +94,19 @@ class Delivery:
         if alarm.threshold >= 1.0:
             text += " New events are refused until the hub confirms some."
         logger.warning(text)
-        severity = Severity.CRITICAL if alarm.threshold >= 0.9 else Severity.WARNING
-        self._outbox.append_alarm(
-            lambda position: self._sealed(
-                AlarmEvent(
-                    event_id=uuid.uuid4(),
-                    position=position,
-                    compound_id=self._compound_id,
-                    occurred_at=datetime.now(UTC),
-                    code="outbox_filling",
-                    severity=severity,
-                    text=text,
-                )
-            )
-        )
 
-    def _sealed(self, event: EdgeEvent) -> tuple[uuid.UUID, bytes]:
-        return event.event_id, seal(event, self._key)
+        def make(position: Position) -> AlarmEvent:
+            return AlarmEvent(
+                event_id=uuid.uuid4(),
+                position=position,
+                compound_id=self._compound_id,
+                occurred_at=datetime.now(UTC),
+                code="outbox_filling",
+                severity=Severity.CRITICAL if alarm.threshold >= 0.9 else Severity.WARNING,
+                text=text,
+            )
+
+        self._outbox.append_alarm(lambda position: self._seal(make, position, []))
 
     def _on_connected(self) -> None:
         try:
@@ -140,8 +137,11 @@ class Delivery:
             try:
                 self._send_due()
                 self._refresh_status()
-            except OutboxError:
-                logger.exception("outbox unavailable; retrying")
+            except OutboxError as exc:
+                logger.error("outbox unavailable, retrying: %s", exc)
+                self._stopping.wait(1.0)
+            except Exception:  # the sender must outlive any bug: the gate's events wait for it
+                logger.exception("delivery failed; retrying")
                 self._stopping.wait(1.0)
 
     def _send_due(self) -> None:
@@ -173,7 +173,7 @@ class Delivery:
             outbox=self._outbox.health(time.time()),
             registry_version=self._registry_version(),
         )
-        return Message(self._status_topic, status.model_dump_json().encode(), qos=1, retain=True)
+        return _retained(self._status_topic, status)
 
     def offline_message(self) -> Message:
         """The status published on a clean shutdown."""
@@ -181,7 +181,11 @@ class Delivery:
 
 
 def last_will(topics: Topics, compound_id: str, edge_id: str) -> Message:
-    """What the broker publishes for an edge that vanished without saying goodbye."""
+    """What the broker publishes for an edge that vanished without saying goodbye. Its `at`
+    is when the edge connected; the hub stamps a status with the time it heard it."""
     status = EdgeStatus(edge_id=edge_id, online=False, at=datetime.now(UTC))
-    payload = status.model_dump_json().encode()
-    return Message(topics.status(compound_id, edge_id), payload, qos=1, retain=True)
+    return _retained(topics.status(compound_id, edge_id), status)
+
+
+def _retained(topic: str, status: EdgeStatus) -> Message:
+    return Message(topic, status.model_dump_json().encode(), qos=1, retain=True)

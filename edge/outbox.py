@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from edge.errors import OutboxError, OutboxFull
@@ -130,18 +131,19 @@ class Outbox:
     def due(self, now: float, resend_after_s: float, limit: int) -> list[PendingEvent]:
         """Events never sent, or sent more than `resend_after_s` ago without confirmation."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._read(
                 "SELECT seq, event_id, payload FROM outbox"
                 " WHERE sent_at IS NULL OR sent_at < ? ORDER BY seq LIMIT ?",
                 (now - resend_after_s, limit),
-            ).fetchall()
+            )
         return [PendingEvent(seq, UUID(eid), bytes(payload)) for seq, eid, payload in rows]
 
     def in_flight(self, now: float, resend_after_s: float) -> int:
+        """Events sent less than `resend_after_s` ago and not yet confirmed."""
         with self._lock:
-            (count,) = self._db.execute(
+            [(count,)] = self._read(
                 "SELECT count(*) FROM outbox WHERE sent_at >= ?", (now - resend_after_s,)
-            ).fetchone()
+            )
         return int(count)
 
     def mark_sent(self, seqs: Iterable[int], now: float) -> None:
@@ -156,7 +158,7 @@ class Outbox:
             self._write_many("UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL", [()])
 
     def confirm(self, event_ids: Iterable[UUID]) -> int:
-        """Forget events the hub has committed; returns how many rows left."""
+        """Forget events the hub has committed; returns how many rows that removed."""
         with self._lock:
             before = self._db.total_changes
             self._write_many(
@@ -169,15 +171,11 @@ class Outbox:
 
     def health(self, now: float) -> OutboxHealth:
         with self._lock:
-            (oldest,) = self._db.execute("SELECT min(created_at) FROM outbox").fetchone()
-        age = None if oldest is None else max(0.0, now - oldest)
+            oldest = self._read("SELECT created_at FROM outbox ORDER BY seq LIMIT 1")
+        age = max(0.0, now - oldest[0][0]) if oldest else None
         return OutboxHealth(
             rows=self._rows, capacity=self._capacity, oldest_age_s=age, refused=self._refused
         )
-
-    def next_seq(self) -> int:
-        with self._lock:
-            return self._next_seq()
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -218,18 +216,23 @@ class Outbox:
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox read failed: {exc}") from exc
+
     def _next_seq(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
-        return 1 if row is None else int(row[0])
+        rows = self._read("SELECT value FROM meta WHERE key = 'next_seq'")
+        return int(rows[0][0]) if rows else 1
 
     def _load_identity(self) -> UUID:
         """The file's epoch, created with it; a file written by another edge is refused."""
-        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        meta = dict(self._read("SELECT key, value FROM meta"))
         if "epoch" in meta:
-            if meta.get("edge_id") != self._edge_id:
-                raise OutboxError(
-                    f"{self._path} belongs to edge {meta.get('edge_id')!r}, not {self._edge_id!r}"
-                )
+            owner = meta.get("edge_id") or self._adopt()
+            if owner != self._edge_id:
+                raise OutboxError(f"{self._path} belongs to edge {owner!r}, not {self._edge_id!r}")
             return UUID(meta["epoch"])
         epoch = uuid.uuid4()
         with self._transaction():
@@ -237,8 +240,14 @@ class Outbox:
             self._db.execute("INSERT INTO meta VALUES ('edge_id', ?)", (self._edge_id,))
         return epoch
 
+    def _adopt(self) -> str:
+        """A file from before outboxes recorded their edge: it becomes this edge's."""
+        with self._transaction():
+            self._db.execute("INSERT INTO meta VALUES ('edge_id', ?)", (self._edge_id,))
+        return self._edge_id
+
     def _count(self) -> int:
-        (count,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+        [(count,)] = self._read("SELECT count(*) FROM outbox")
         return int(count)
 
 

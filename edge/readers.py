@@ -1,8 +1,10 @@
 """Card readers: Wiegand-to-network converters that connect to the edge over TCP.
 
-Each converter sends one frame a line (see `models.wiegand`); the edge answers each frame with
-an LED command once the event is committed: ``G`` (green, granted), ``R`` (red, denied) or
-``E`` (error, frame rejected). A bad frame is answered and logged; the connection stays up.
+Each converter sends one frame a line (see `models.wiegand`); the edge answers each line with an
+LED command once the decision is made and the event committed (or refused by a full outbox, in
+which case the gate still follows the decision): ``G`` (green, granted), ``R`` (red, denied) or
+``E`` (error, line rejected). A bad or oversized line gets one ``E`` and is logged; the
+connection stays up.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import logging
 import socket
 import socketserver
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from edge.config import WiegandReaderSection
 from models.wiegand import MAX_LINE_BYTES, WiegandError, WiegandRead, decode
@@ -19,33 +22,45 @@ from models.wiegand import MAX_LINE_BYTES, WiegandError, WiegandRead, decode
 logger = logging.getLogger(__name__)
 
 CardHandler = Callable[[WiegandReaderSection, WiegandRead], bool]
+MAX_CONNECTIONS = 8
 
 
 class WiegandListener:
     def __init__(self, section: WiegandReaderSection, on_card: CardHandler) -> None:
         self.section = section
         self._on_card = on_card
-        self._server = _Server((section.listen_host, section.listen_port), self._handle)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
+        if self._server is None:
+            return self.section.listen_port
         return int(self._server.server_address[1])
 
     def start(self) -> None:
-        logger.info("reader for gate %s listening on port %d", self.section.gate_id, self.port)
+        address = (self.section.listen_host, self.section.listen_port)
+        self._server = _Server(address, self._handle)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        logger.info("reader for gate %s listening on port %d", self.section.gate_id, self.port)
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self._server is not None and self._thread is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
 
     def _handle(self, sock: socket.socket) -> None:
-        stream = sock.makefile("rb")
-        for line in iter(lambda: stream.readline(MAX_LINE_BYTES + 1), b""):
-            sock.sendall(self._answer(line))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        with sock.makefile("rb") as stream:
+            for line in _lines(stream):
+                sock.sendall(self._answer(line))
 
-    def _answer(self, line: bytes) -> bytes:
+    def _answer(self, line: bytes | None) -> bytes:
+        if line is None:
+            logger.warning("reader %s: line over %d bytes", self.section.gate_id, MAX_LINE_BYTES)
+            return b"E\r\n"
         try:
             read = decode(line)
         except WiegandError as exc:
@@ -54,13 +69,31 @@ class WiegandListener:
         return b"G\r\n" if self._on_card(self.section, read) else b"R\r\n"
 
 
+def _lines(stream: BinaryIO) -> Iterator[bytes | None]:
+    """Lines of at most MAX_LINE_BYTES; None for a longer one, which is skipped whole."""
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        if len(line) <= MAX_LINE_BYTES:
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(MAX_LINE_BYTES + 1)
+        yield None
+
+
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handle: Callable[[socket.socket], None]) -> None:
         self.handle_connection = handle
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Connection)
+
+    def verify_request(self, request: object, client_address: object) -> bool:
+        if self.slots.acquire(blocking=False):
+            return True
+        logger.warning("reader connection from %s refused: too many connections", client_address)
+        return False
 
 
 class _Connection(socketserver.BaseRequestHandler):
@@ -71,3 +104,5 @@ class _Connection(socketserver.BaseRequestHandler):
             self.server.handle_connection(self.request)
         except (ConnectionError, TimeoutError) as exc:
             logger.info("reader connection closed: %s", exc)
+        finally:
+            self.server.slots.release()

@@ -6,14 +6,13 @@ Settings come from `ANJU_HUB_*` environment variables (see hub/core/config.py).
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 from pathlib import Path
 
 import uvicorn
 from sqlmodel import Session
 
+from anju import logs
 from hub import crud
 from hub.core.config import HubSettings
 from hub.core.db import init_db, make_engine
@@ -53,10 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--compound-id", required=True)
     add.add_argument("--public-key", type=Path, required=True, help="PEM file")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("ANJU_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure()
     settings = HubSettings()
     try:
         if args.command == "serve":

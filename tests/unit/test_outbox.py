@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import OutboxFull
+from edge.errors import OutboxError, OutboxFull
 from edge.outbox import Outbox
 from models.events import Position
 
@@ -122,3 +122,25 @@ def test_health_reports_backlog_and_age(tmp_path: Path) -> None:
     health = outbox.health(now=time.time() + 7.0)
     assert (health.rows, health.capacity) == (1, 50)
     assert health.oldest_age_s == pytest.approx(7.0, abs=0.5)
+
+
+def test_another_edges_outbox_is_refused(tmp_path: Path) -> None:
+    _open(tmp_path / "o.sqlite").close()
+    other = Outbox(tmp_path / "o.sqlite", edge_id="edge-2", capacity=10)
+    with pytest.raises(OutboxError, match="belongs to edge 'edge-1'"):
+        other.open()
+
+
+def test_a_damaged_outbox_is_an_outbox_error_not_a_crash(tmp_path: Path) -> None:
+    outbox = _open(tmp_path / "o.sqlite")
+    outbox.append(_sealer([]))
+    outbox._db.execute("DROP TABLE outbox")  # what a damaged file looks like from here
+    for call in (
+        lambda: outbox.due(now=0, resend_after_s=1, limit=1),
+        lambda: outbox.in_flight(now=0, resend_after_s=1),
+        lambda: outbox.health(now=0),
+        lambda: outbox.append(_sealer([])),
+        lambda: outbox.confirm([uuid.uuid4()]),
+    ):
+        with pytest.raises(OutboxError):
+            call()

@@ -3,12 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub import crud
 from hub.api.deps import SessionDep
 from hub.tables import Entry, EntryPublic, as_utc
-from models.events import Method, Outcome
+from models.events import Method, Outcome, UtcDatetime
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -16,8 +16,8 @@ router = APIRouter(prefix="/api", tags=["events"])
 class EventQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime | None = Field(None, description="Occurred at or after (with timezone)")
-    until: AwareDatetime | None = Field(None, description="Occurred before (with timezone)")
+    since: UtcDatetime | None = Field(None, description="Occurred at or after (with timezone)")
+    until: UtcDatetime | None = Field(None, description="Occurred before (with timezone)")
     gate_id: str | None = None
     method: Method | None = None
     decision: Outcome | None = None
