@@ -21,7 +21,15 @@ from anju.mqtt import Message, MqttLink
 from edge.config import OutboxSection
 from edge.errors import OutboxError
 from edge.outbox import FillAlarm, Outbox
-from models.events import AlarmEvent, Confirmation, EdgeEvent, EdgeStatus, Position, Severity
+from models.events import (
+    AlarmEvent,
+    Confirmation,
+    EdgeEvent,
+    EdgeStatus,
+    HubStatus,
+    Position,
+    Severity,
+)
 from models.signing import seal
 from models.topics import Topics
 
@@ -55,6 +63,8 @@ class Delivery:
         self._events_topic = topics.events(compound_id, edge_id)
         self._confirm_topic = topics.confirm(compound_id, edge_id)
         self._status_topic = topics.status(compound_id, edge_id)
+        self._hub_status_topic = topics.hub_status()
+        self._hub_online = False
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
@@ -62,7 +72,8 @@ class Delivery:
 
     def start(self) -> None:
         self._link.subscribe(self._confirm_topic, self._on_confirmation)
-        self._link.on_connected(self._on_connected)
+        self._link.subscribe(self._hub_status_topic, self._on_hub_status)
+        self._link.on_connected(self._resend_all)
         self._thread.start()
 
     def stop(self) -> None:
@@ -108,13 +119,25 @@ class Delivery:
 
         self._outbox.append_alarm(lambda position: self._seal(make, position, []))
 
-    def _on_connected(self) -> None:
+    def _resend_all(self) -> None:
+        """Nothing in flight can be trusted to arrive: make every unconfirmed event due."""
         try:
             self._outbox.mark_all_unsent()
         except OutboxError:
             logger.exception("cannot reset in-flight events after reconnect")
         self._last_status = 0.0
         self._wake.set()
+
+    def _on_hub_status(self, topic: str, payload: bytes) -> None:
+        try:
+            online = HubStatus.model_validate_json(payload).online
+        except ValidationError as exc:
+            logger.warning("ignoring malformed hub status: %s", exc.errors()[0]["msg"])
+            return
+        if online and not self._hub_online:
+            logger.info("the hub is online: re-sending what it has not confirmed")
+            self._resend_all()
+        self._hub_online = online
 
     def _on_confirmation(self, topic: str, payload: bytes) -> None:
         try:
@@ -146,17 +169,16 @@ class Delivery:
 
     def _send_due(self) -> None:
         now = time.time()
-        resend_after = self._settings.resend_after_s
-        room = self._settings.window - self._outbox.in_flight(now, resend_after)
+        room = self._settings.window - self._outbox.in_flight(now)
         if room <= 0:
             return
-        due = self._outbox.due(now, resend_after, room)
+        due = self._outbox.due(now, room)
         sent = [
             pending.seq
             for pending in due
             if self._link.publish(Message(self._events_topic, pending.payload))
         ]
-        self._outbox.mark_sent(sent, now)
+        self._outbox.mark_sent(sent, now, self._settings.resend_after_s)
         if len(due) == room and len(sent) == len(due):
             self._wake.set()
 

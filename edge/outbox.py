@@ -2,7 +2,9 @@
 
 SQLite in WAL mode with `synchronous=FULL`, so a committed event survives a power cut. A row
 leaves only when the hub confirms that it has committed the event; until then it is re-sent
-after a confirmation timeout, after every reconnect and after a restart. `seq` is monotonic per
+after a confirmation timeout (doubling with each attempt, up to 16 times the timeout, so a
+slow hub is not buried in re-sends), after every reconnect, when the hub comes back, and
+after a restart. `seq` is monotonic per
 edge and `epoch` is chosen when the file is created, so a replaced disk starts a new epoch.
 """
 
@@ -31,9 +33,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     event_id TEXT NOT NULL UNIQUE,
     payload BLOB NOT NULL,
     created_at REAL NOT NULL,
-    sent_at REAL
+    due_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at);
 """
 
 
@@ -128,34 +131,35 @@ class Outbox:
             self._rows += 1
             return position
 
-    def due(self, now: float, resend_after_s: float, limit: int) -> list[PendingEvent]:
-        """Events never sent, or sent more than `resend_after_s` ago without confirmation."""
+    def due(self, now: float, limit: int) -> list[PendingEvent]:
+        """Events never sent, or whose wait for a confirmation is over, oldest first."""
         with self._lock:
             rows = self._read(
                 "SELECT seq, event_id, payload FROM outbox"
-                " WHERE sent_at IS NULL OR sent_at < ? ORDER BY seq LIMIT ?",
-                (now - resend_after_s, limit),
+                " WHERE due_at IS NULL OR due_at <= ? ORDER BY seq LIMIT ?",
+                (now, limit),
             )
         return [PendingEvent(seq, UUID(eid), bytes(payload)) for seq, eid, payload in rows]
 
-    def in_flight(self, now: float, resend_after_s: float) -> int:
-        """Events sent less than `resend_after_s` ago and not yet confirmed."""
+    def in_flight(self, now: float) -> int:
+        """Events sent and still waiting for their confirmation."""
         with self._lock:
-            [(count,)] = self._read(
-                "SELECT count(*) FROM outbox WHERE sent_at >= ?", (now - resend_after_s,)
-            )
+            [(count,)] = self._read("SELECT count(*) FROM outbox WHERE due_at > ?", (now,))
         return int(count)
 
-    def mark_sent(self, seqs: Iterable[int], now: float) -> None:
+    def mark_sent(self, seqs: Iterable[int], now: float, resend_after_s: float) -> None:
+        """Wait `resend_after_s` for a confirmation, twice as long after each attempt."""
         with self._lock:
             self._write_many(
-                "UPDATE outbox SET sent_at = ? WHERE seq = ?", [(now, s) for s in seqs]
+                "UPDATE outbox SET due_at = ? + ? * (1 << min(attempts, 4)),"
+                " attempts = attempts + 1 WHERE seq = ?",
+                [(now, resend_after_s, s) for s in seqs],
             )
 
     def mark_all_unsent(self) -> None:
         """After a reconnect nothing in flight can be trusted to arrive: send it all again."""
         with self._lock:
-            self._write_many("UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL", [()])
+            self._write_many("UPDATE outbox SET due_at = NULL WHERE due_at IS NOT NULL", [()])
 
     def confirm(self, event_ids: Iterable[UUID]) -> int:
         """Forget events the hub has committed; returns how many rows that removed."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from anju.mqtt import BrokerAddress, MqttLink
+from anju.mqtt import BrokerAddress, Message, MqttLink
 from hub.core.config import HubSettings
 from hub.core.db import init_db, make_engine
 from hub.ingest import Ingestor
+from models.events import HubStatus
 from models.topics import Topics
 
 logger = logging.getLogger(__name__)
@@ -26,22 +28,29 @@ class HubServices:
     @classmethod
     def build(cls, settings: HubSettings) -> HubServices:
         engine = make_engine(settings.database_url)
+        topics = Topics(settings.topic_prefix)
         link = MqttLink(
             BrokerAddress.from_url(settings.mqtt_url),
             client_id=settings.client_id,
             clean_session=False,
+            will=hub_status(topics, online=False),
         )
-        ingestor = Ingestor(
-            engine, link, Topics(settings.topic_prefix), batch_max=settings.ingest_batch
-        )
+        ingestor = Ingestor(engine, link, topics, batch_max=settings.ingest_batch)
         return cls(settings=settings, engine=engine, link=link, ingestor=ingestor)
 
     def start(self) -> None:
         init_db(self.engine)
         self.ingestor.start()
+        topics = Topics(self.settings.topic_prefix)
+        self.link.on_connected(lambda: self.link.publish(hub_status(topics, online=True)))
         self.link.start()
 
     def stop(self) -> None:
-        self.link.stop()
+        self.link.stop(last=hub_status(Topics(self.settings.topic_prefix), online=False))
         self.ingestor.stop()
         self.engine.dispose()
+
+
+def hub_status(topics: Topics, *, online: bool) -> Message:
+    status = HubStatus(online=online, at=datetime.now(UTC))
+    return Message(topics.hub_status(), status.model_dump_json().encode(), qos=1, retain=True)

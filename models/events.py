@@ -159,3 +159,11 @@ class EdgeStatus(Contract):
     at: UtcDatetime
     outbox: OutboxHealth | None = None
     registry_version: int | None = None
+
+
+class HubStatus(Contract):
+    """Retained on the hub's status topic; when it turns online, edges re-send at once what
+    they were holding back, instead of waiting out their confirmation timeouts."""
+
+    online: bool
+    at: UtcDatetime

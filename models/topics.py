@@ -4,6 +4,7 @@
 {prefix}/{compound}/edge/{edge}/confirm   hub → edge, confirmations, QoS 1
 {prefix}/{compound}/edge/{edge}/status    edge → hub, retained, with a Last Will
 {prefix}/{compound}/edge/{edge}/registry  hub → edge, "a new registry version exists"
+{prefix}/hub/status                       hub → edges, retained, with a Last Will
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class Topics:
 
     def registry(self, compound_id: str, edge_id: str) -> str:
         return self._edge(compound_id, edge_id, "registry")
+
+    def hub_status(self) -> str:
+        return f"{self.prefix}/hub/status"
 
     def all_events(self) -> str:
         return f"{self.prefix}/+/edge/+/events"

@@ -52,33 +52,33 @@ def test_unconfirmed_events_stay_until_confirmed_and_are_resent(tmp_path: Path) 
     ids: list[uuid.UUID] = []
     for _ in range(3):
         outbox.append(_sealer(ids))
-    due = outbox.due(now=1000.0, resend_after_s=10, limit=10)
+    due = outbox.due(now=1000.0, limit=10)
     assert [p.seq for p in due] == [1, 2, 3]
-    outbox.mark_sent([p.seq for p in due], now=1000.0)
-    assert outbox.due(now=1005.0, resend_after_s=10, limit=10) == []
-    assert outbox.in_flight(now=1005.0, resend_after_s=10) == 3
+    outbox.mark_sent([p.seq for p in due], now=1000.0, resend_after_s=10)
+    assert outbox.due(now=1005.0, limit=10) == []
+    assert outbox.in_flight(now=1005.0) == 3
 
     assert outbox.confirm(ids[:2]) == 2
-    assert [p.seq for p in outbox.due(now=1011.0, resend_after_s=10, limit=10)] == [3]
+    assert [p.seq for p in outbox.due(now=1011.0, limit=10)] == [3]
 
 
 def test_a_reconnect_makes_everything_unconfirmed_due(tmp_path: Path) -> None:
     outbox = _open(tmp_path / "o.sqlite")
     outbox.append(_sealer([]))
-    outbox.mark_sent([1], now=1000.0)
+    outbox.mark_sent([1], now=1000.0, resend_after_s=10)
     outbox.mark_all_unsent()
-    assert [p.seq for p in outbox.due(now=1000.1, resend_after_s=10, limit=10)] == [1]
+    assert [p.seq for p in outbox.due(now=1000.1, limit=10)] == [1]
 
 
 def test_rows_survive_a_restart_and_are_due_at_once(tmp_path: Path) -> None:
     outbox = _open(tmp_path / "o.sqlite")
     ids: list[uuid.UUID] = []
     outbox.append(_sealer(ids))
-    outbox.mark_sent([1], now=1000.0)
+    outbox.mark_sent([1], now=1000.0, resend_after_s=10)
     outbox.close()
     reopened = _open(tmp_path / "o.sqlite")
     reopened.mark_all_unsent()
-    pending = reopened.due(now=1000.1, resend_after_s=10, limit=10)
+    pending = reopened.due(now=1000.1, limit=10)
     assert [(p.seq, p.event_id) for p in pending] == [(1, ids[0])]
     assert reopened.health(now=1000.2).rows == 1
 
@@ -136,11 +136,31 @@ def test_a_damaged_outbox_is_an_outbox_error_not_a_crash(tmp_path: Path) -> None
     outbox.append(_sealer([]))
     outbox._db.execute("DROP TABLE outbox")  # what a damaged file looks like from here
     for call in (
-        lambda: outbox.due(now=0, resend_after_s=1, limit=1),
-        lambda: outbox.in_flight(now=0, resend_after_s=1),
+        lambda: outbox.due(now=0, limit=1),
+        lambda: outbox.in_flight(now=0),
         lambda: outbox.health(now=0),
         lambda: outbox.append(_sealer([])),
         lambda: outbox.confirm([uuid.uuid4()]),
     ):
         with pytest.raises(OutboxError):
             call()
+
+
+def test_the_wait_for_a_confirmation_doubles_with_each_attempt(tmp_path: Path) -> None:
+    outbox = _open(tmp_path / "o.sqlite")
+    outbox.append(_sealer([]))
+    waits = []
+    now = 0.0
+    for _ in range(6):
+        outbox.mark_sent([1], now=now, resend_after_s=10)
+        waits.append(_next_due(outbox, now) - now)
+        now = _next_due(outbox, now)
+    assert waits == [10, 20, 40, 80, 160, 160]
+
+
+def _next_due(outbox: Outbox, now: float) -> float:
+    """The first whole second after `now` at which the event is due again."""
+    at = now
+    while not outbox.due(now=at, limit=1):
+        at += 1
+    return at
