@@ -1,13 +1,16 @@
 """A whole compound on one machine: hub, edge and card-reader mock as separate processes.
 
-The demo, the end-to-end tests and the benchmarks lay out a compound through this module: it
-writes the edge's key, configuration and registry snapshot, registers the edge with the hub
-through the hub's own command line, and starts each part as its own process.
+The demo, the end-to-end tests and the benchmarks lay out a compound through this module, the
+way an installer would, with the hub's own commands: create the compound, import its residents
+from CSV, create an admin, and enrol the edge (`provision-edge`), which then pulls its registry
+from the hub. Every part runs as its own process.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +18,8 @@ from pathlib import Path
 import httpx
 
 from anju.processes import Child, free_port, port_open, python_module, wait_until
+from hub.core.security import SecretBox
 from models.events import SubjectKind
-from models.registry import CardRecord, Change, Op, PersonRecord, RegistryDelta
-from models.signing import generate_key, private_key_pem, public_key_pem
 
 
 @dataclass(frozen=True)
@@ -33,26 +35,18 @@ DEFAULT_PEOPLE: tuple[Resident, ...] = (
     Resident("p-wang-fang", "王芳", SubjectKind.RESIDENT, "b1-101", 1001),
     Resident("p-li-wei", "李伟", SubjectKind.RESIDENT, "b1-102", 1002),
     Resident("p-zhang-min", "张敏", SubjectKind.RESIDENT, "b2-301", 1003),
-    Resident("p-chen-guard", "陈师傅", SubjectKind.STAFF, None, 2001),
+    Resident("p-chen-guard", "陈师傅", SubjectKind.STAFF, "office", 2001),
     Resident("v-courier-01", "快递员", SubjectKind.VISITOR, "b2-301", 3001),
 )
 
 
-def registry_snapshot(compound_id: str, people: Sequence[Resident]) -> RegistryDelta:
-    changes: list[Change] = []
-    for person in people:
-        record = PersonRecord(
-            id=person.person_id,
-            subject_kind=person.kind,
-            unit_id=person.unit_id,
-            display_name=person.name,
-        )
-        card = CardRecord(
-            id=f"card-{person.card}", person_id=person.person_id, number=str(person.card)
-        )
-        changes.append(Change(op=Op.UPSERT, record_kind="person", id=record.id, record=record))
-        changes.append(Change(op=Op.UPSERT, record_kind="card", id=card.id, record=card))
-    return RegistryDelta(compound_id=compound_id, from_version=0, to_version=1, changes=changes)
+def write_residents_csv(path: Path, people: Sequence[Resident]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["building", "unit", "person_id", "name", "kind", "cards", "plates"])
+        for p in people:
+            building = (p.unit_id or "office").split("-")[0]
+            writer.writerow([building, p.unit_id, p.person_id, p.name, p.kind.value, p.card, ""])
 
 
 class Compound:
@@ -78,10 +72,14 @@ class Compound:
         self.resend_after_s = resend_after_s
         self.hub_port = free_port()
         self.reader_ports = {"in": free_port(), "out": free_port()}
-        self.outbox_dir = outbox_dir or workdir / "edge"
+        self.edge_dir = workdir / "edge"
+        self.outbox_dir = outbox_dir or self.edge_dir
         self.database_url = database_url or f"sqlite:///{workdir / 'hub.sqlite'}"
+        self.secret_keys = SecretBox.generate_key()
+        self.admin_password = secrets.token_urlsafe(16)
         self.hub: Child | None = None
         self.edge: Child | None = None
+        self._token: str | None = None
 
     @property
     def hub_url(self) -> str:
@@ -98,53 +96,56 @@ class Compound:
             "ANJU_HUB_TOPIC_PREFIX": self.topic_prefix,
             "ANJU_HUB_CLIENT_ID": f"anju-hub-{self.compound_id}-{self.topic_prefix}",
             "ANJU_HUB_PORT": str(self.hub_port),
+            "ANJU_HUB_SECRET_KEYS": self.secret_keys,
         }
 
     def prepare(self) -> None:
-        """Key, configuration and registry for the edge; the edge registered with the hub."""
-        edge_dir = self.workdir / "edge"
-        edge_dir.mkdir(parents=True, exist_ok=True)
-        key = generate_key()
-        (edge_dir / "signing-key.pem").write_bytes(private_key_pem(key))
-        (edge_dir / "signing-key.pem").chmod(0o600)
-        (edge_dir / "signing-key.pub").write_text(public_key_pem(key), encoding="ascii")
-        snapshot = registry_snapshot(self.compound_id, self.people)
-        (edge_dir / "registry.json").write_text(
-            snapshot.model_dump_json(indent=1), encoding="utf-8"
+        """The compound, its residents, an admin, and the edge enrolled with the hub."""
+        residents = self.workdir / "residents.csv"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        write_residents_csv(residents, self.people)
+        self._hub_command("create-compound", "--id", self.compound_id, "--name", "Anju demo")
+        self._hub_command("import-residents", str(residents), "--compound", self.compound_id)
+        self._hub_command(
+            "create-user",
+            "--username",
+            "admin",
+            "--role",
+            "admin",
+            "--compound",
+            self.compound_id,
+            ANJU_NEW_PASSWORD=self.admin_password,
         )
-        (edge_dir / "edge.toml").write_text(self._edge_toml(), encoding="utf-8")
-        register = python_module(
-            "hub-add-edge",
-            "hub",
-            [
-                "add-edge",
-                "--edge-id",
-                self.edge_id,
-                "--compound-id",
-                self.compound_id,
-                "--public-key",
-                str(edge_dir / "signing-key.pub"),
-            ],
-            self.workdir,
-            **self.hub_env(),
-        ).start()
-        if register.wait(timeout_s=60) != 0:
-            raise RuntimeError(f"hub add-edge failed:\n{register.log_tail()}")
-
-    def _edge_toml(self) -> str:
-        readers = "".join(
-            f'\n[[readers]]\ntype = "wiegand_tcp"\nlisten_port = {port}\n'
-            f'gate_id = "east-gate"\nlane = "pedestrian-{direction}"\ndirection = "{direction}"\n'
+        readers = [
+            f"east-gate:pedestrian-{direction}:{direction}:{port}"
             for direction, port in self.reader_ports.items()
+        ]
+        self._hub_command(
+            "provision-edge",
+            "--compound",
+            self.compound_id,
+            "--edge-id",
+            self.edge_id,
+            "--out",
+            str(self.edge_dir),
+            "--hub-url",
+            self.hub_url,
+            "--mqtt-url",
+            self.mqtt_url,
+            *[arg for reader in readers for arg in ("--reader", reader)],
         )
-        return (
-            f'edge_id = "{self.edge_id}"\ncompound_id = "{self.compound_id}"\n'
-            'signing_key = "signing-key.pem"\nregistry_path = "registry.json"\n'
-            "status_interval_s = 5\n"
-            f'\n[mqtt]\nurl = "{self.mqtt_url}"\ntopic_prefix = "{self.topic_prefix}"\n'
-            f'\n[outbox]\npath = "{self.outbox_path}"\nresend_after_s = {self.resend_after_s}\n'
-            + readers
-        )
+
+    def _hub_command(self, *args: str, **env: str) -> None:
+        child = python_module("hub-cli", "hub", list(args), self.workdir, **self.hub_env(), **env)
+        if child.start().wait(timeout_s=120) != 0:
+            raise RuntimeError(f"hub {args[0]} failed:\n{child.log_tail()}")
+
+    def edge_env(self) -> dict[str, str]:
+        return {
+            "ANJU_EDGE_OUTBOX__PATH": str(self.outbox_path),
+            "ANJU_EDGE_OUTBOX__RESEND_AFTER_S": str(self.resend_after_s),
+            "ANJU_EDGE_STATUS_INTERVAL_S": "2",
+        }
 
     def start_hub(self) -> Child:
         self.hub = python_module("hub", "hub", ["serve"], self.workdir, **self.hub_env()).start()
@@ -152,20 +153,47 @@ class Compound:
         return self.hub
 
     def start_edge(self) -> Child:
-        config = self.workdir / "edge" / "edge.toml"
+        config = self.edge_dir / "edge.toml"
         self.edge = python_module(
-            "edge", "edge", ["run", "--config", str(config)], self.workdir
+            "edge", "edge", ["run", "--config", str(config)], self.workdir, **self.edge_env()
         ).start()
         wait_until(self._edge_listening, 60, "the edge's reader listeners")
+        if self.hub is not None and self.hub.running:
+            wait_until(self.edge_synced, 60, "the edge's first registry pull")
         return self.edge
+
+    def edge_synced(self) -> bool:
+        return (self.edge_dir / "registry.json").exists()
 
     def stop(self) -> None:
         for child in (self.edge, self.hub):
             if child is not None:
                 child.stop()
 
+    def token(self) -> str:
+        if self._token is None:
+            response = httpx.post(
+                f"{self.hub_url}/api/auth/login",
+                json={"username": "admin", "password": self.admin_password},
+                timeout=10,
+            )
+            response.raise_for_status()
+            self._token = str(response.json()["token"])
+        return self._token
+
     def get(self, path: str, **params: str | int) -> httpx.Response:
-        response = httpx.get(f"{self.hub_url}{path}", params=params, timeout=10)
+        return self.request("GET", path, params=params)
+
+    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """An API call as the compound's admin; raises on an error status."""
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        response = httpx.request(
+            method,
+            f"{self.hub_url}{path}",
+            headers=headers,
+            timeout=10,
+            **kwargs,  # type: ignore[arg-type]
+        )
         response.raise_for_status()
         return response
 

@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         report(compound, play(compound))
         if not args.no_wait:
             print(
-                f"\nThe hub is at {compound.hub_url}/docs (events: {compound.hub_url}/api/events)."
-                "\nPress Ctrl-C to stop."
+                f"\nThe hub is at {compound.hub_url}/docs; log in (POST /api/auth/login) as"
+                f" admin, password {compound.admin_password}.\nPress Ctrl-C to stop."
             )
             _wait_for_interrupt()
     finally:

@@ -34,7 +34,7 @@ from anju.processes import wait_until
 from bench.common import Row, base_parser, machine, percentile, print_table, write_json
 from edge.outbox import Outbox
 from hub import crud
-from hub.core.db import init_db, make_engine
+from hub.core.db import make_engine, migrate
 from models.events import (
     Confirmation,
     Credential,
@@ -148,7 +148,7 @@ class LoadEdge:
 
 def register(database_url: str, edges: list[LoadEdge]) -> None:
     engine = make_engine(database_url)
-    init_db(engine)
+    migrate(engine)
     with Session(engine) as session:
         for edge in edges:
             crud.register_edge(

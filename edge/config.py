@@ -34,6 +34,31 @@ class OutboxSection(Section):
     window: int = Field(1000, ge=1, description="Most events sent and not yet confirmed")
 
 
+Fallback = Literal["allow", "deny", "guard"]
+
+
+class HubSection(Section):
+    """Where the registry comes from. Without it the edge decides from `registry_path` alone."""
+
+    url: str = Field(description="The hub's base URL, e.g. https://hub.compound.example")
+    token_file: Path = Field(description="File holding this edge's token for the hub")
+    pin_key_file: Path | None = Field(None, description="File holding the compound's PIN key")
+    poll_s: float = Field(60.0, gt=0, description="Pull the registry at least this often")
+    max_age_s: float = Field(
+        3600.0, gt=0, description="A registry not synced for this long is stale"
+    )
+    fallback: dict[str, Fallback] = Field(
+        default_factory=lambda: {
+            "card": "allow",
+            "pin": "allow",
+            "plate": "allow",
+            "face": "guard",
+        },
+        description="What a credential type does while the registry is stale: allow (decide"
+        " from the cache), deny, or guard (deny and ask the guard)",
+    )
+
+
 class WiegandReaderSection(Section):
     """A Wiegand-to-network converter that connects to the edge and sends one frame a line."""
 
@@ -61,6 +86,7 @@ class EdgeSettings(BaseSettings):
     )
     status_interval_s: float = Field(30.0, gt=0, description="How often the status is refreshed")
     mqtt: MqttSection = MqttSection()
+    hub: HubSection | None = None
     outbox: OutboxSection = OutboxSection()
     readers: list[ReaderSection] = Field(default_factory=list)
 
@@ -87,10 +113,15 @@ def load_settings(path: Path) -> EdgeSettings:
     except ValidationError as exc:
         raise ConfigError(f"invalid edge configuration {path}:\n{exc}") from exc
     base = path.parent
+    hub = settings.hub
+    if hub is not None:
+        pin_key = None if hub.pin_key_file is None else base / hub.pin_key_file
+        hub = hub.model_copy(update={"token_file": base / hub.token_file, "pin_key_file": pin_key})
     return settings.model_copy(
         update={
             "signing_key": base / settings.signing_key,
             "registry_path": base / settings.registry_path,
             "outbox": settings.outbox.model_copy(update={"path": base / settings.outbox.path}),
+            "hub": hub,
         }
     )

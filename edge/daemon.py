@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 
 from anju.mqtt import BrokerAddress, MqttLink
-from edge.config import EdgeSettings, WiegandReaderSection
+from edge.config import EdgeSettings, Fallback, WiegandReaderSection
 from edge.decide import CardEvidence, decide_card
 from edge.delivery import Delivery, last_will
 from edge.errors import OutboxError, OutboxFull
 from edge.outbox import Outbox
 from edge.readers import WiegandListener
-from edge.registry import RegistryCache
+from edge.registry import RegistryCache, RegistryInfo
+from edge.sync import RegistrySync
 from models.events import Credential, EntryEvent, Method, Position
 from models.signing import load_private_key
 from models.topics import Topics
@@ -25,7 +27,7 @@ logger = logging.getLogger(__name__)
 class EdgeDaemon:
     def __init__(self, settings: EdgeSettings) -> None:
         self._settings = settings
-        self.registry = RegistryCache.empty()
+        self.registry = RegistryCache(settings.compound_id)
         self.outbox = Outbox(
             settings.outbox.path,
             edge_id=settings.edge_id,
@@ -35,10 +37,16 @@ class EdgeDaemon:
         self.listeners = [WiegandListener(r, self._on_card) for r in settings.readers]
         self._link: MqttLink | None = None
         self._delivery: Delivery | None = None
+        self._sync: RegistrySync | None = None
+
+    def registry_info(self) -> RegistryInfo:
+        now = time.time()
+        stale = self._sync is not None and self._sync.stale(now)
+        return RegistryInfo(self.registry.version, self.registry.age_s(now), stale)
 
     def start(self) -> None:
         settings = self._settings
-        self.registry = RegistryCache.load(settings.registry_path)
+        self.registry = RegistryCache.load(settings.registry_path, settings.compound_id)
         self.outbox.open()
         topics = Topics(settings.mqtt.topic_prefix)
         self._link = MqttLink(
@@ -56,8 +64,14 @@ class EdgeDaemon:
             topics=topics,
             settings=settings.outbox,
             status_interval_s=settings.status_interval_s,
-            registry_version=lambda: self.registry.version,
+            registry_info=self.registry_info,
         )
+        if settings.hub is not None:
+            self._sync = RegistrySync(settings.hub, self.registry, settings.registry_path)
+            self._link.subscribe(
+                topics.registry(settings.compound_id, settings.edge_id), self._sync.on_nudge
+            )
+            self._sync.start()
         self._delivery.start()
         self._link.start()
         for listener in self.listeners:
@@ -77,15 +91,25 @@ class EdgeDaemon:
     def stop(self) -> None:
         for listener in self.listeners:
             listener.stop()
+        if self._sync is not None:
+            self._sync.stop()
         if self._delivery is not None:
             self._delivery.stop()
         if self._link is not None and self._delivery is not None:
             self._link.stop(last=self._delivery.offline_message())
         self.outbox.close()
 
+    def _fallback(self, method: str) -> Fallback:
+        """How `method` decides now: `allow` unless the registry is stale."""
+        hub = self._settings.hub
+        if hub is None or not self.registry_info().stale:
+            return "allow"
+        return hub.fallback.get(method, "allow")
+
     def _on_card(self, reader: WiegandReaderSection, read: WiegandRead) -> bool:
         now = datetime.now(UTC)
-        verdict = decide_card(CardEvidence(read.card_number), self.registry, now)
+        fallback = self._fallback("card")
+        verdict = decide_card(CardEvidence(read.card_number), self.registry, now, fallback)
         logger.info(
             "gate %s %s: card %s",
             reader.gate_id,

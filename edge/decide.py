@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from edge.config import Fallback
 from edge.registry import RegistryCache
 from models.events import Decision, Outcome, Subject, SubjectKind
 
@@ -35,11 +36,21 @@ def _deny(code: str, reason: str, subject: Subject | None = None) -> Verdict:
     )
 
 
-def decide_card(evidence: CardEvidence, registry: RegistryCache, now: datetime) -> Verdict:
-    card = registry.cards_by_number.get(evidence.number)
+def decide_card(
+    evidence: CardEvidence,
+    registry: RegistryCache,
+    now: datetime,
+    fallback: Fallback = "allow",
+) -> Verdict:
+    """`fallback` is how cards decide while the registry is stale: `allow` trusts the cache."""
+    if fallback == "deny":
+        return _deny("registry_stale", "The gate's registry is out of date; use another way in.")
+    if fallback == "guard":
+        return _deny("ask_guard", "The gate's registry is out of date; please ask the guard.")
+    card = registry.card(evidence.number)
     if card is None:
         return _deny("card_unknown", "This card is not registered in the compound.")
-    person = registry.people.get(card.person_id)
+    person = registry.person(card.person_id)
     if person is None:
         return _deny("person_unknown", "The card's holder is no longer registered.")
     subject = Subject(kind=person.subject_kind, id=person.id)

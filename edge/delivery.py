@@ -21,6 +21,7 @@ from anju.mqtt import Message, MqttLink
 from edge.config import OutboxSection
 from edge.errors import OutboxError
 from edge.outbox import FillAlarm, Outbox
+from edge.registry import RegistryInfo
 from models.events import (
     AlarmEvent,
     Confirmation,
@@ -50,7 +51,7 @@ class Delivery:
         topics: Topics,
         settings: OutboxSection,
         status_interval_s: float = 30.0,
-        registry_version: Callable[[], int] = lambda: 0,
+        registry_info: Callable[[], RegistryInfo] = lambda: RegistryInfo(0, None, False),
     ) -> None:
         self._compound_id = compound_id
         self._edge_id = edge_id
@@ -59,7 +60,7 @@ class Delivery:
         self._key = key
         self._settings = settings
         self._status_interval_s = status_interval_s
-        self._registry_version = registry_version
+        self._registry_info = registry_info
         self._events_topic = topics.events(compound_id, edge_id)
         self._confirm_topic = topics.confirm(compound_id, edge_id)
         self._status_topic = topics.status(compound_id, edge_id)
@@ -188,12 +189,15 @@ class Delivery:
             self._link.publish(self._status_message(online=True))
 
     def _status_message(self, *, online: bool) -> Message:
+        registry = self._registry_info()
         status = EdgeStatus(
             edge_id=self._edge_id,
             online=online,
             at=datetime.now(UTC),
             outbox=self._outbox.health(time.time()),
-            registry_version=self._registry_version(),
+            registry_version=registry.version,
+            registry_age_s=registry.age_s,
+            registry_stale=registry.stale,
         )
         return _retained(self._status_topic, status)
 

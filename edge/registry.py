@@ -1,58 +1,128 @@
-"""The edge's registry cache, from which it decides while the hub is out of reach."""
+"""The edge's registry cache, from which it decides while the hub is out of reach.
+
+It applies deltas pulled from the hub and keeps a full snapshot on disk (written to a temporary
+file, synced, then renamed), so a restarted edge decides offline from what it last knew.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from edge.errors import ConfigError
-from models.registry import CardRecord, Op, PersonRecord, RegistryDelta
+from models.registry import (
+    CardRecord,
+    Change,
+    Op,
+    PersonRecord,
+    PinRecord,
+    PlateRecord,
+    Record,
+    RegistryDelta,
+)
+
+
+class StaleDelta(ValueError):
+    """A delta that does not start where the cache is."""
+
+
+@dataclass(frozen=True)
+class RegistryInfo:
+    version: int
+    age_s: float | None
+    stale: bool
 
 
 @dataclass
 class RegistryCache:
-    version: int
-    people: dict[str, PersonRecord]
-    cards_by_number: dict[str, CardRecord]
+    compound_id: str
+    version: int = 0
+    records: dict[tuple[str, str], Record] = field(default_factory=dict)
+    synced_at: float | None = None
+
+    @property
+    def people(self) -> dict[str, PersonRecord]:
+        return {k[1]: r for k, r in self.records.items() if isinstance(r, PersonRecord)}
+
+    def card(self, number: str) -> CardRecord | None:
+        return self._cards.get(number)
+
+    def pin(self, digest: str) -> PinRecord | None:
+        return self._pins.get(digest)
+
+    def plate(self, number: str) -> PlateRecord | None:
+        return self._plates.get(number)
+
+    def person(self, person_id: str) -> PersonRecord | None:
+        record = self.records.get(("person", person_id))
+        return record if isinstance(record, PersonRecord) else None
 
     @classmethod
-    def empty(cls) -> RegistryCache:
-        return cls(version=0, people={}, cards_by_number={})
-
-    @classmethod
-    def load(cls, path: Path) -> RegistryCache:
+    def load(cls, path: Path, compound_id: str) -> RegistryCache:
+        """The snapshot at `path`; an empty cache if there is none yet."""
+        cache = cls(compound_id)
+        if not path.exists():
+            return cache
         try:
             delta = RegistryDelta.model_validate_json(path.read_bytes())
         except OSError as exc:
             raise ConfigError(f"cannot read registry {path}: {exc}") from exc
         except ValidationError as exc:
             raise ConfigError(f"invalid registry {path}: {exc}") from exc
-        cache = cls.empty()
         cache.apply(delta)
+        cache.synced_at = path.stat().st_mtime
         return cache
 
     def apply(self, delta: RegistryDelta) -> None:
+        if delta.compound_id != self.compound_id:
+            raise StaleDelta(f"delta for compound {delta.compound_id}, cache is {self.compound_id}")
         if delta.from_version not in (self.version, 0):
-            raise ValueError(f"delta starts at {delta.from_version}, cache is at {self.version}")
+            raise StaleDelta(f"delta starts at {delta.from_version}, cache is at {self.version}")
         if delta.from_version == 0:
-            self.people.clear()
-            self.cards_by_number.clear()
+            self.records.clear()
         for change in delta.changes:
-            self._apply_one(change.op, change.record_kind, change.id, change.record)
+            self._apply_one(change)
         self.version = delta.to_version
+        self.synced_at = time.time()
+        self._index()
 
-    def _apply_one(
-        self, op: Op, kind: str, record_id: str, record: PersonRecord | CardRecord | None
-    ) -> None:
-        if kind == "person":
-            self.people.pop(record_id, None)
-            if op is Op.UPSERT and isinstance(record, PersonRecord):
-                self.people[record_id] = record
-            return
-        for number, card in list(self.cards_by_number.items()):
-            if card.id == record_id:
-                del self.cards_by_number[number]
-        if op is Op.UPSERT and isinstance(record, CardRecord):
-            self.cards_by_number[record.number] = record
+    def snapshot(self) -> RegistryDelta:
+        changes = [
+            Change(op=Op.UPSERT, record_kind=record.kind, id=record.id, record=record)
+            for record in self.records.values()
+        ]
+        return RegistryDelta(
+            compound_id=self.compound_id, from_version=0, to_version=self.version, changes=changes
+        )
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        with temporary.open("wb") as handle:
+            handle.write(self.snapshot().model_dump_json().encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+
+    def age_s(self, now: float) -> float | None:
+        return None if self.synced_at is None else max(0.0, now - self.synced_at)
+
+    def _apply_one(self, change: Change) -> None:
+        key = (change.record_kind, change.id)
+        if change.op is Op.DELETE:
+            self.records.pop(key, None)
+        elif change.record is not None:
+            self.records[key] = change.record
+
+    def _index(self) -> None:
+        values = self.records.values()
+        self._cards = {r.number: r for r in values if isinstance(r, CardRecord)}
+        self._pins = {r.digest: r for r in values if isinstance(r, PinRecord)}
+        self._plates = {r.number: r for r in values if isinstance(r, PlateRecord)}
+
+    def __post_init__(self) -> None:
+        self._index()

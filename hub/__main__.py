@@ -1,64 +1,198 @@
-"""`python -m hub serve` runs the hub; `python -m hub add-edge …` registers an edge's key.
-
-Settings come from `ANJU_HUB_*` environment variables (see hub/core/config.py).
-"""
+"""The hub's command line: `python -m hub COMMAND`. Settings come from `ANJU_HUB_*`
+environment variables (see hub/core/config.py)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 from sqlmodel import Session
 
 from anju import logs
-from hub import crud
+from hub import audit, auth, crud, importer, registry
 from hub.core.config import HubSettings
-from hub.core.db import init_db, make_engine
+from hub.core.db import make_engine, migrate
+from hub.core.security import SecretBox
+from hub.errors import HubError
 from hub.main import create_app
+from hub.provision import ReaderSpec, provision_edge
+from hub.secrets import rotate_secrets
 from models.errors import ContractError
 from models.signing import load_public_key
 
+Command = Callable[[argparse.Namespace, HubSettings], int]
 
-def _serve(settings: HubSettings) -> int:
+
+def _session(settings: HubSettings) -> Session:
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return Session(engine)
+
+
+def serve(args: argparse.Namespace, settings: HubSettings) -> int:
     app = create_app(settings)
     print(f"hub ready at http://{settings.host}:{settings.port}", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 
-def _add_edge(settings: HubSettings, edge_id: str, compound_id: str, key_file: Path) -> int:
-    pem = key_file.read_text(encoding="ascii")
-    load_public_key(pem)
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    with Session(engine) as session:
-        crud.register_edge(
-            session=session, edge_id=edge_id, compound_id=compound_id, public_key=pem
+def create_compound(args: argparse.Namespace, settings: HubSettings) -> int:
+    with _session(settings) as session:
+        registry.create_compound(
+            session=session, compound_id=args.id, name=args.name, box=settings.secret_box()
         )
         session.commit()
-    engine.dispose()
-    print(f"edge {edge_id} registered for compound {compound_id}")
+    print(f"compound {args.id} created")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def create_user(args: argparse.Namespace, settings: HubSettings) -> int:
+    password = os.environ.get("ANJU_NEW_PASSWORD") or sys.stdin.readline().rstrip("\n")
+    with _session(settings) as session:
+        auth.create_user(
+            session=session,
+            username=args.username,
+            password=password,
+            role=auth.Role(args.role),
+            compound_id=args.compound,
+            unit_id=args.unit,
+        )
+        session.commit()
+    print(f"user {args.username} ({args.role}) created")
+    return 0
+
+
+def add_edge(args: argparse.Namespace, settings: HubSettings) -> int:
+    pem = args.public_key.read_text(encoding="ascii")
+    load_public_key(pem)
+    with _session(settings) as session:
+        crud.register_edge(
+            session=session, edge_id=args.edge_id, compound_id=args.compound_id, public_key=pem
+        )
+        session.commit()
+    print(f"edge {args.edge_id} registered for compound {args.compound_id}")
+    return 0
+
+
+def provision(args: argparse.Namespace, settings: HubSettings) -> int:
+    with _session(settings) as session:
+        bundle = provision_edge(
+            session=session,
+            box=settings.secret_box(),
+            compound_id=args.compound,
+            edge_id=args.edge_id,
+            out=args.out,
+            hub_url=args.hub_url,
+            mqtt_url=args.mqtt_url,
+            readers=[ReaderSpec.parse(r) for r in args.reader],
+            topic_prefix=settings.topic_prefix,
+        )
+    print(f"edge {args.edge_id} enrolled; its files are in {bundle.directory}")
+    print(f"add {bundle.directory / 'mosquitto-passwd'} to the broker's password_file")
+    return 0
+
+
+def import_residents(args: argparse.Namespace, settings: HubSettings) -> int:
+    rows = importer.read_rows(args.file)
+    with _session(settings) as session:
+        report = importer.import_residents(
+            session=session,
+            compound_id=args.compound,
+            rows=rows,
+            skip_bad_rows=args.skip_bad_rows,
+            progress=_progress,
+        )
+    for rejected in report.rejected:
+        print(f"line {rejected.line}: {rejected.reason}", file=sys.stderr)
+    if not report.committed:
+        print(
+            f"nothing imported: {len(report.rejected)} of {report.rows} rows rejected"
+            " (--skip-bad-rows imports the others)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"imported {report.imported} of {report.rows} rows; registry version {report.version}")
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    print(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr)
+    if done == total:
+        print(file=sys.stderr)
+
+
+def audit_verify(args: argparse.Namespace, settings: HubSettings) -> int:
+    with _session(settings) as session:
+        result = audit.verify(session)
+    for problem in result.problems:
+        print(f"TAMPERED: {problem}")
+    print(f"{result.records} audit records; head {result.head}")
+    return 0 if result.ok else 1
+
+
+def new_secret_key(args: argparse.Namespace, settings: HubSettings) -> int:
+    print(SecretBox.generate_key())
+    return 0
+
+
+def rotate(args: argparse.Namespace, settings: HubSettings) -> int:
+    with _session(settings) as session:
+        count = rotate_secrets(session=session, box=settings.secret_box())
+    print(f"{count} secrets re-encrypted under the current key")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m hub", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the hub (HTTP API and MQTT ingest)")
-    add = commands.add_parser("add-edge", help="register an edge and its public signing key")
-    add.add_argument("--edge-id", required=True)
-    add.add_argument("--compound-id", required=True)
-    add.add_argument("--public-key", type=Path, required=True, help="PEM file")
-    args = parser.parse_args(argv)
+
+    def command(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.set_defaults(run=run)
+        return sub
+
+    command("serve", serve, "run the hub (HTTP API and MQTT ingest)")
+    sub = command("create-compound", create_compound, "create a compound")
+    sub.add_argument("--id", required=True)
+    sub.add_argument("--name", required=True)
+    sub = command("create-user", create_user, "create a user; the password is read from stdin")
+    sub.add_argument("--username", required=True)
+    sub.add_argument("--role", required=True, choices=[r.value for r in auth.Role])
+    sub.add_argument("--compound", required=True)
+    sub.add_argument("--unit", help="a resident's unit")
+    sub = command("add-edge", add_edge, "register an edge whose key was made elsewhere")
+    sub.add_argument("--edge-id", required=True)
+    sub.add_argument("--compound-id", required=True)
+    sub.add_argument("--public-key", type=Path, required=True, help="PEM file")
+    sub = command("provision-edge", provision, "enrol an edge and write everything it needs")
+    sub.add_argument("--compound", required=True)
+    sub.add_argument("--edge-id", required=True)
+    sub.add_argument("--out", type=Path, required=True, help="directory for the edge's files")
+    sub.add_argument("--hub-url", required=True, help="how the edge reaches this hub")
+    sub.add_argument("--mqtt-url", required=True, help="how the edge reaches the broker")
+    sub.add_argument("--reader", action="append", default=[], help="GATE:LANE:in|out:PORT")
+    sub = command("import-residents", import_residents, "bulk import from CSV")
+    sub.add_argument("file", type=Path)
+    sub.add_argument("--compound", required=True)
+    sub.add_argument("--skip-bad-rows", action="store_true")
+    command("audit-verify", audit_verify, "check the audit chain; exit 1 if tampered")
+    command("new-secret-key", new_secret_key, "print a new key for ANJU_HUB_SECRET_KEYS")
+    command("rotate-secrets", rotate, "re-encrypt secrets under the first key")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logs.configure()
-    settings = HubSettings()
     try:
-        if args.command == "serve":
-            return _serve(settings)
-        return _add_edge(settings, args.edge_id, args.compound_id, args.public_key)
-    except (ContractError, OSError) as exc:
+        return int(args.run(args, HubSettings()))
+    except (HubError, ContractError, importer.CsvError, OSError) as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 2
 

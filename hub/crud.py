@@ -59,8 +59,11 @@ def get_edge(*, session: Session, edge_id: str) -> Edge | None:
     return session.get(Edge, edge_id)
 
 
-def list_edges(*, session: Session) -> Sequence[Edge]:
-    return session.exec(select(Edge).order_by(col(Edge.edge_id))).all()
+def list_edges(*, session: Session, compound_id: str | None = None) -> Sequence[Edge]:
+    query = select(Edge).order_by(col(Edge.edge_id))
+    if compound_id is not None:
+        query = query.where(col(Edge.compound_id) == compound_id)
+    return session.exec(query).all()
 
 
 def record_status(*, session: Session, status: EdgeStatus) -> bool:
@@ -76,6 +79,8 @@ def record_status(*, session: Session, status: EdgeStatus) -> bool:
         edge.outbox_oldest_age_s = status.outbox.oldest_age_s
         edge.outbox_refused = status.outbox.refused
     edge.registry_version = status.registry_version
+    edge.registry_age_s = status.registry_age_s
+    edge.registry_stale = status.registry_stale
     session.add(edge)
     return True
 
@@ -168,6 +173,8 @@ def count_dead_letters(*, session: Session) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class EntryFilter:
+    compound_id: str
+    subject_ids: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
     gate_id: str | None = None
@@ -198,11 +205,15 @@ def list_entries(
     return rows, next_cursor
 
 
-def occupancy(*, session: Session) -> dict[str, int]:
+def occupancy(*, session: Session, compound_id: str) -> dict[str, int]:
     """People inside now: those whose latest granted passage was inward."""
     latest = (
         select(col(Entry.subject_id), func.max(Entry.occurred_at).label("last_at"))
-        .where(col(Entry.outcome) == Outcome.GRANTED.value, col(Entry.subject_id).is_not(None))
+        .where(
+            col(Entry.compound_id) == compound_id,
+            col(Entry.outcome) == Outcome.GRANTED.value,
+            col(Entry.subject_id).is_not(None),
+        )
         .group_by(col(Entry.subject_id))
         .subquery()
     )
@@ -235,7 +246,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def _entry_clauses(filters: EntryFilter) -> list[object]:
-    clauses: list[object] = []
+    clauses: list[object] = [col(Entry.compound_id) == filters.compound_id]
+    if filters.subject_ids is not None:
+        clauses.append(col(Entry.subject_id).in_(filters.subject_ids))
     if filters.since is not None:
         clauses.append(col(Entry.occurred_at) >= filters.since)
     if filters.until is not None:

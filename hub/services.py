@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from anju.mqtt import BrokerAddress, Message, MqttLink
+from hub import crud
 from hub.core.config import HubSettings
-from hub.core.db import init_db, make_engine
+from hub.core.db import make_engine, migrate
 from hub.ingest import Ingestor
 from models.events import HubStatus
+from models.registry import RegistryNudge
 from models.topics import Topics
 
 logger = logging.getLogger(__name__)
@@ -39,11 +42,22 @@ class HubServices:
         return cls(settings=settings, engine=engine, link=link, ingestor=ingestor)
 
     def start(self) -> None:
-        init_db(self.engine)
+        migrate(self.engine)
         self.ingestor.start()
         topics = Topics(self.settings.topic_prefix)
         self.link.on_connected(lambda: self.link.publish(hub_status(topics, online=True)))
         self.link.start()
+
+    def nudge(self, compound_id: str, version: int) -> None:
+        """Tell the compound's online edges that the registry moved on (they pull the delta)."""
+        topics = Topics(self.settings.topic_prefix)
+        payload = RegistryNudge(compound_id=compound_id, version=version).model_dump_json()
+        with Session(self.engine) as session:
+            edge_ids = [
+                e.edge_id for e in crud.list_edges(session=session, compound_id=compound_id)
+            ]
+        for edge_id in edge_ids:
+            self.link.publish(Message(topics.registry(compound_id, edge_id), payload.encode()))
 
     def stop(self) -> None:
         self.link.stop(last=hub_status(Topics(self.settings.topic_prefix), online=False))

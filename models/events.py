@@ -159,6 +159,8 @@ class EdgeStatus(Contract):
     at: UtcDatetime
     outbox: OutboxHealth | None = None
     registry_version: int | None = None
+    registry_age_s: float | None = Field(None, description="Since the last successful sync")
+    registry_stale: bool | None = None
 
 
 class HubStatus(Contract):

@@ -43,12 +43,30 @@ class CardRecord(Contract):
         return starts_ok and (self.valid_until is None or moment < self.valid_until)
 
 
-Record = Annotated[PersonRecord | CardRecord, Field(discriminator="kind")]
+class PinRecord(Contract):
+    """A PIN as its keyed digest; edges get the compound's key with their provisioning."""
+
+    kind: Literal["pin"] = "pin"
+    id: Identifier
+    person_id: Identifier
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class PlateRecord(Contract):
+    kind: Literal["plate"] = "plate"
+    id: Identifier
+    person_id: Identifier | None = None
+    number: str = Field(min_length=7, max_length=10)
+
+
+RecordKind = Literal["person", "card", "pin", "plate"]
+RECORD_KINDS: tuple[RecordKind, ...] = ("person", "card", "pin", "plate")
+Record = Annotated[PersonRecord | CardRecord | PinRecord | PlateRecord, Field(discriminator="kind")]
 
 
 class Change(Contract):
     op: Op
-    record_kind: Literal["person", "card"]
+    record_kind: RecordKind
     id: Identifier
     record: Record | None = None
 
@@ -62,6 +80,8 @@ class Change(Contract):
 
 
 class RegistryDelta(Contract):
+    """From `from_version` to `to_version`; from 0 it is a full snapshot, replacing the cache."""
+
     v: Literal[1] = 1
     compound_id: Identifier
     from_version: int = Field(ge=0)
@@ -73,3 +93,10 @@ class RegistryDelta(Contract):
         if self.to_version < self.from_version:
             raise ValueError("to_version precedes from_version")
         return self
+
+
+class RegistryNudge(Contract):
+    """Sent to an edge's registry topic after a change: pull the delta now."""
+
+    compound_id: Identifier
+    version: int = Field(ge=0)

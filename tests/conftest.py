@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from anju.broker import Mosquitto, mosquitto_available
-from hub.core.db import init_db, make_engine
+from hub.core.db import make_engine, migrate
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -86,6 +86,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url: str = request.getfixturevalue("postgres_url")
     engine = create_engine(url)
     SQLModel.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     yield url
 
@@ -93,7 +95,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
-    init_db(engine)
+    migrate(engine)
     yield engine
     engine.dispose()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from anju.compound import Resident
 from models.events import (
     AlarmEvent,
     Credential,
@@ -18,6 +20,7 @@ from models.events import (
     Subject,
     SubjectKind,
 )
+from models.registry import CardRecord, Change, Op, PersonRecord, RegistryDelta
 
 
 def position(edge_id: str = "edge-1", epoch: uuid.UUID | None = None, seq: int = 1) -> Position:
@@ -60,3 +63,16 @@ def alarm(pos: Position | None = None, *, compound_id: str = "c1") -> AlarmEvent
         severity=Severity.WARNING,
         text="Outbox 80% full.",
     )
+
+
+def registry_snapshot(compound_id: str, people: Sequence[Resident]) -> RegistryDelta:
+    """A full registry for an edge that runs without a hub (from a file)."""
+    changes: list[Change] = []
+    for person in people:
+        record = PersonRecord(id=person.person_id, subject_kind=person.kind, unit_id=person.unit_id)
+        card = CardRecord(
+            id=f"card-{person.card}", person_id=person.person_id, number=str(person.card)
+        )
+        changes.append(Change(op=Op.UPSERT, record_kind="person", id=record.id, record=record))
+        changes.append(Change(op=Op.UPSERT, record_kind="card", id=card.id, record=card))
+    return RegistryDelta(compound_id=compound_id, from_version=0, to_version=1, changes=changes)

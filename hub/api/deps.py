@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from hub import audit, auth
+from hub.auth import Role
+from hub.errors import Forbidden, Unauthenticated
 from hub.services import HubServices
+from hub.tables import Edge, User
 
 
 def get_services(request: Request) -> HubServices:
@@ -30,3 +36,60 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+_bearer = HTTPBearer(auto_error=False)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None:
+        raise Unauthenticated("log in first: send Authorization: Bearer <token>")
+    return credentials.credentials
+
+
+def get_user(session: SessionDep, credentials: BearerDep) -> User:
+    return auth.user_for_token(session=session, token=_token(credentials))
+
+
+def get_edge(session: SessionDep, credentials: BearerDep) -> Edge:
+    return auth.edge_for_token(session=session, token=_token(credentials))
+
+
+EdgeDep = Annotated[Edge, Depends(get_edge)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A logged-in user, the role they act in, and the reason they gave (officers must)."""
+
+    user: User
+    role: Role
+    reason: str
+    engine: Engine
+
+    @property
+    def compound_id(self) -> str:
+        return self.user.compound_id
+
+    def audit(self, action: str, target: str) -> None:
+        actor = audit.Actor(self.user.username, self.role.value, self.user.compound_id)
+        audit.record(self.engine, actor=actor, action=action, target=target, reason=self.reason)
+
+
+def allow(*roles: Role, personal_data: bool = False) -> Any:
+    """Only these roles; for personal data an officer must say why (`X-Audit-Reason`)."""
+
+    def dependency(
+        user: Annotated[User, Depends(get_user)],
+        engine: Annotated[Engine, Depends(get_engine)],
+        reason: Annotated[str | None, Header(alias="X-Audit-Reason", max_length=500)] = None,
+    ) -> Caller:
+        role = Role(user.role)
+        if role not in roles:
+            raise Forbidden(f"a {role.value} may not do this")
+        if personal_data and role is Role.OFFICER and not (reason or "").strip():
+            raise Forbidden(
+                "officers must give a reason for reading personal data (X-Audit-Reason)"
+            )
+        return Caller(user=user, role=role, reason=(reason or "").strip(), engine=engine)
+
+    return Depends(dependency)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.core.security import SecretBox, SecretError
 
 
 class HubSettings(BaseSettings):
@@ -21,3 +25,20 @@ class HubSettings(BaseSettings):
     ingest_batch: int = Field(500, ge=1, le=10_000, description="Most events committed at once")
     host: str = Field("127.0.0.1", description="Address the HTTP API binds to")
     port: int = Field(8000, ge=0, le=65535)
+    secret_keys: str | None = Field(
+        None, repr=False, description="Base64 AES keys for secrets at rest, current key first"
+    )
+    secret_keys_file: Path | None = Field(None, description="A file holding secret_keys instead")
+    session_hours: float = Field(8.0, gt=0, le=24 * 30, description="How long a login lasts")
+    lockout_failures: int = Field(5, ge=1, description="Failed logins before a lockout")
+    lockout_minutes: float = Field(15.0, gt=0, description="How long a lockout lasts")
+
+    def secret_box(self) -> SecretBox:
+        if self.secret_keys_file is not None:
+            return SecretBox.from_config(self.secret_keys_file.read_text(encoding="ascii"))
+        if self.secret_keys:
+            return SecretBox.from_config(self.secret_keys)
+        raise SecretError(
+            "no secret keys: set ANJU_HUB_SECRET_KEYS or ANJU_HUB_SECRET_KEYS_FILE"
+            " (python -m hub new-secret-key makes one)"
+        )

@@ -1,14 +1,21 @@
-"""Engine creation: SQLite in WAL mode (the embedded default) or PostgreSQL."""
+"""Engine creation (SQLite in WAL mode, the embedded default, or PostgreSQL) and migrations."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, event
-from sqlmodel import SQLModel, create_engine
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, event
+from sqlmodel import create_engine
 
 import hub.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: errors must not write card numbers or names into the logs.
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -17,7 +24,6 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # hide_parameters: errors must not write card numbers or names into the logs.
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
@@ -29,5 +35,14 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def init_db(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+def alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to `revision` (the newest by default); safe to run at every start."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)

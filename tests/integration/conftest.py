@@ -1,17 +1,25 @@
 from __future__ import annotations
 
 import queue
+import threading
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from anju.mqtt import BrokerAddress, Message, MqttLink
-from hub import crud
+from anju.processes import free_port, wait_until
+from hub import auth, crud, registry
 from hub.core.config import HubSettings
+from hub.core.security import SecretBox
+from hub.main import create_app
 from hub.services import HubServices
+from hub.tables import Building, Unit
 from models.events import Confirmation, EdgeEvent
 from models.signing import generate_key, public_key_pem, seal
 from models.topics import Topics
@@ -84,3 +92,94 @@ def edge_link(hub: HubServices, broker_url: str, topic_prefix: str) -> Iterator[
     edge.start()
     yield edge
     edge.link.stop()
+
+
+PASSWORD = "correct horse battery"
+ROLES = ("admin", "staff", "officer", "resident")
+
+
+class HubHttp:
+    """The hub app served by uvicorn on a free port, with two compounds (c1, c2), each with a
+    building, two units and one user of every role; requests go over real HTTP."""
+
+    def __init__(self, settings: HubSettings, port: int, engine: Engine) -> None:
+        self.settings = settings
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.engine = engine
+        self._clients: list[httpx.Client] = []
+
+    def seed(self) -> None:
+        box = self.settings.secret_box()
+        with Session(self.engine) as session:
+            for compound in ("c1", "c2"):
+                registry.create_compound(
+                    session=session, compound_id=compound, name=compound, box=box
+                )
+                session.flush()
+                session.add(Building(id=f"{compound}-b1", compound_id=compound, name="1"))
+                session.flush()
+                for unit in ("101", "102"):
+                    session.add(
+                        Unit(
+                            id=f"{compound}-{unit}",
+                            compound_id=compound,
+                            building_id=f"{compound}-b1",
+                            label=unit,
+                        )
+                    )
+                session.flush()
+                for role in ROLES:
+                    auth.create_user(
+                        session=session,
+                        username=f"{compound}-{role}",
+                        password=PASSWORD,
+                        role=auth.Role(role),
+                        compound_id=compound,
+                        unit_id=f"{compound}-101" if role == "resident" else None,
+                    )
+            session.commit()
+
+    def client(self, role: str = "admin", compound: str = "c1") -> httpx.Client:
+        client = httpx.Client(base_url=self.base_url, timeout=10)
+        response = client.post(
+            "/api/auth/login", json={"username": f"{compound}-{role}", "password": PASSWORD}
+        )
+        response.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {response.json()['token']}"
+        self._clients.append(client)
+        return client
+
+    def anonymous(self) -> httpx.Client:
+        client = httpx.Client(base_url=self.base_url, timeout=10)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+@pytest.fixture
+def hub_http(
+    database_url: str, broker_url: str, topic_prefix: str, engine: Engine
+) -> Iterator[HubHttp]:
+    settings = HubSettings(
+        database_url=database_url,
+        mqtt_url=broker_url,
+        topic_prefix=topic_prefix,
+        client_id=f"hub-{topic_prefix}",
+        secret_keys=SecretBox.generate_key(),
+        session_hours=1,
+    )
+    port = free_port()
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, 30, "uvicorn to start")
+    http = HubHttp(settings, port, app.state.services.engine)
+    http.seed()
+    yield http
+    http.close()
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from anju.processes import free_port, wait_until
+from anju.processes import wait_until
 from hub import crud
-from hub.core.config import HubSettings
-from hub.main import create_app
 from models.events import Direction, EdgeEvent, Method, Outcome, SubjectKind
 from tests import factories
+from tests.integration.conftest import HubHttp
 
 pytestmark = pytest.mark.integration
 
@@ -25,25 +21,8 @@ T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def client(database_url: str, broker_url: str, topic_prefix: str) -> Iterator[httpx.Client]:
-    """The hub app served by uvicorn on a free port; requests go over real HTTP."""
-    settings = HubSettings(
-        database_url=database_url,
-        mqtt_url=broker_url,
-        topic_prefix=topic_prefix,
-        client_id=f"hub-{topic_prefix}",
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, 30, "uvicorn to start")
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-        yield client
-    server.should_exit = True
-    thread.join(timeout=10)
+def client(hub_http: HubHttp) -> httpx.Client:
+    return hub_http.client("staff")
 
 
 def _store(engine: Engine, events: list[EdgeEvent]) -> None:

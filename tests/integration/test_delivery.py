@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from anju.broker import Mosquitto, mosquitto_available
-from anju.compound import DEFAULT_PEOPLE, registry_snapshot
+from anju.compound import DEFAULT_PEOPLE
 from anju.processes import free_port, wait_until
 from edge.config import EdgeSettings, MqttSection, OutboxSection, WiegandReaderSection
 from edge.daemon import EdgeDaemon
@@ -21,6 +21,7 @@ from hub.services import HubServices
 from hub.tables import Alarm, Entry
 from models.events import Direction
 from models.signing import generate_key, private_key_pem, public_key_pem
+from tests.factories import registry_snapshot
 
 pytestmark = pytest.mark.integration
 

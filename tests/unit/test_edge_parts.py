@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from anju.compound import DEFAULT_PEOPLE, registry_snapshot
+from anju.compound import DEFAULT_PEOPLE
 from anju.mqtt import BrokerAddress, MqttError
 from edge.config import load_settings
 from edge.decide import CardEvidence, decide_card
@@ -13,12 +13,13 @@ from edge.errors import ConfigError
 from edge.registry import RegistryCache
 from models.events import Outcome, SubjectKind
 from models.registry import CardRecord, Change, Op, PersonRecord, RegistryDelta
+from tests.factories import registry_snapshot
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
 def _registry() -> RegistryCache:
-    cache = RegistryCache.empty()
+    cache = RegistryCache("c1")
     cache.apply(registry_snapshot("c1", DEFAULT_PEOPLE))
     return cache
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
 from hub import crud
-from hub.api.deps import SessionDep
+from hub.api.deps import Caller, SessionDep, allow
+from hub.auth import Role
 from hub.tables import as_utc
 
 router = APIRouter(prefix="/api", tags=["edges"])
@@ -21,10 +23,14 @@ class EdgePublic(BaseModel):
     outbox_oldest_age_s: float | None
     outbox_refused: int | None
     registry_version: int | None
+    registry_age_s: float | None
+    registry_stale: bool | None
 
 
 @router.get("/edges")
-def list_edges(session: SessionDep) -> list[EdgePublic]:
+def list_edges(
+    caller: Annotated[Caller, allow(Role.ADMIN, Role.STAFF)], session: SessionDep
+) -> list[EdgePublic]:
     """Every registered edge with its last reported status (offline when its Will fired)."""
     return [
         EdgePublic(
@@ -36,6 +42,8 @@ def list_edges(session: SessionDep) -> list[EdgePublic]:
             outbox_oldest_age_s=edge.outbox_oldest_age_s,
             outbox_refused=edge.outbox_refused,
             registry_version=edge.registry_version,
+            registry_age_s=edge.registry_age_s,
+            registry_stale=edge.registry_stale,
         )
-        for edge in crud.list_edges(session=session)
+        for edge in crud.list_edges(session=session, compound_id=caller.compound_id)
     ]

@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import crud
-from hub.api.deps import SessionDep
+from hub import crud, registry
+from hub.api.deps import Caller, SessionDep, allow
+from hub.auth import Role
 from hub.tables import Entry, EntryPublic, as_utc
 from models.events import Method, Outcome, UtcDatetime
 
@@ -30,10 +31,24 @@ class EntryPage(BaseModel):
     next_cursor: str | None
 
 
+Reader = Annotated[
+    Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, Role.RESIDENT, personal_data=True)
+]
+
+
 @router.get("/events")
-def list_events(session: SessionDep, query: Annotated[EventQuery, Query()]) -> EntryPage:
-    """Entry events, newest first, keyset-paged."""
+def list_events(
+    caller: Reader, session: SessionDep, query: Annotated[EventQuery, Query()]
+) -> EntryPage:
+    """Entry events of the caller's compound, newest first, keyset-paged. A resident sees
+    the entries of their own unit's people."""
+    subject_ids = None
+    if caller.role is Role.RESIDENT and caller.user.unit_id is not None:
+        people = registry.people_of_unit(session=session, unit_id=caller.user.unit_id)
+        subject_ids = tuple(p.id for p in people)
     filters = crud.EntryFilter(
+        compound_id=caller.compound_id,
+        subject_ids=subject_ids,
         since=query.since,
         until=query.until,
         gate_id=query.gate_id,
@@ -43,6 +58,7 @@ def list_events(session: SessionDep, query: Annotated[EventQuery, Query()]) -> E
     rows, next_cursor = crud.list_entries(
         session=session, filters=filters, limit=query.limit, cursor=query.cursor
     )
+    caller.audit("read", "entries")
     return EntryPage(items=[_public(row) for row in rows], next_cursor=next_cursor)
 
 

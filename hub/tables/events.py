@@ -1,41 +1,29 @@
-"""The hub's tables, and the public shapes the API returns."""
+"""Tables of what edges send: events, alarms, dead letters, and the edges themselves."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc_column(*, index: bool = False, nullable: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), index=index, nullable=nullable)
-
-
-def _seq_column() -> Column[int]:
-    return Column(BigInteger, nullable=False)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every datetime the hub stores is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from hub.tables.common import seq_column, utc_column
 
 
 class Edge(SQLModel, table=True):
     edge_id: str = Field(primary_key=True, max_length=64)
     compound_id: str = Field(index=True, max_length=64)
     public_key: str
+    token_hash: str | None = Field(default=None, max_length=64, description="SHA-256 of its token")
     online: bool = False
-    status_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    status_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     outbox_rows: int | None = None
     outbox_oldest_age_s: float | None = None
     outbox_refused: int | None = None
     registry_version: int | None = None
+    registry_age_s: float | None = None
+    registry_stale: bool | None = None
 
 
 class Receipt(SQLModel, table=True):
@@ -46,9 +34,9 @@ class Receipt(SQLModel, table=True):
     event_id: uuid.UUID = Field(primary_key=True)
     edge_id: str = Field(max_length=64)
     epoch: uuid.UUID
-    seq: int = Field(sa_column=_seq_column())
+    seq: int = Field(sa_column=seq_column())
     kind: str = Field(max_length=16)
-    received_at: datetime = Field(sa_column=_utc_column())
+    received_at: datetime = Field(sa_column=utc_column())
 
 
 class EntryBase(SQLModel):
@@ -77,8 +65,8 @@ class Entry(EntryBase, table=True):
         Index("entry_subject", "subject_id", "occurred_at"),
     )
 
-    occurred_at: datetime = Field(sa_column=_utc_column())
-    seq: int = Field(sa_column=_seq_column())
+    occurred_at: datetime = Field(sa_column=utc_column())
+    seq: int = Field(sa_column=seq_column())
 
 
 class EntryPublic(EntryBase):
@@ -97,7 +85,7 @@ class Alarm(SQLModel, table=True):
     code: str = Field(max_length=64)
     severity: str = Field(max_length=16)
     text: str = Field(max_length=1000)
-    occurred_at: datetime = Field(sa_column=_utc_column(index=True))
+    occurred_at: datetime = Field(sa_column=utc_column(index=True))
 
 
 class DeadLetter(SQLModel, table=True):
@@ -109,8 +97,8 @@ class DeadLetter(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     digest: str = Field(max_length=64, unique=True, description="SHA-256 of the payload")
-    received_at: datetime = Field(sa_column=_utc_column(index=True))
-    last_seen_at: datetime = Field(sa_column=_utc_column())
+    received_at: datetime = Field(sa_column=utc_column(index=True))
+    last_seen_at: datetime = Field(sa_column=utc_column())
     count: int = 1
     topic: str = Field(max_length=512)
     reason: str = Field(max_length=32)

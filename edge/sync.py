@@ -1,0 +1,93 @@
+"""Registry sync: pull deltas from the hub when nudged over MQTT and every `poll_s` seconds.
+
+The cache is saved to disk after every change, so the edge keeps deciding offline from what it
+last knew; its age is reported in the edge's status, and a registry older than `max_age_s` is
+stale (each credential type then follows its configured fallback).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import httpx
+from pydantic import ValidationError
+
+from edge.config import HubSection
+from edge.registry import RegistryCache, StaleDelta
+from models.registry import RegistryDelta, RegistryNudge
+
+logger = logging.getLogger(__name__)
+
+
+class RegistrySync:
+    def __init__(self, section: HubSection, cache: RegistryCache, path: Path) -> None:
+        self._section = section
+        self._cache = cache
+        self._path = path
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="registry-sync", daemon=True)
+        self._client: httpx.Client | None = None
+
+    def start(self) -> None:
+        token = self._section.token_file.read_text(encoding="ascii").strip()
+        self._client = httpx.Client(
+            base_url=self._section.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=15)
+        if self._client is not None:
+            self._client.close()
+
+    def on_nudge(self, topic: str, payload: bytes) -> None:
+        try:
+            nudge = RegistryNudge.model_validate_json(payload)
+        except ValidationError:
+            logger.warning("ignoring a malformed registry nudge")
+            return
+        if nudge.version != self._cache.version:
+            self._wake.set()
+
+    def stale(self, now: float) -> bool:
+        age = self._cache.age_s(now)
+        return age is None or age > self._section.max_age_s
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            ok = self.pull_once()
+            failures = 0 if ok else failures + 1
+            wait = self._section.poll_s if ok else min(self._section.poll_s, 2.0**failures)
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def pull_once(self) -> bool:
+        """One pull; True when the cache is now as new as the hub's registry."""
+        try:
+            delta = self._fetch(self._cache.version)
+            try:
+                self._cache.apply(delta)
+            except StaleDelta:
+                self._cache.apply(self._fetch(0))
+            self._cache.save(self._path)
+        except (httpx.HTTPError, ValidationError, StaleDelta, OSError) as exc:
+            logger.warning("registry sync failed: %s", exc)
+            return False
+        if delta.changes:
+            logger.info("registry now at version %d", self._cache.version)
+        return True
+
+    def _fetch(self, since: int) -> RegistryDelta:
+        if self._client is None:
+            raise RuntimeError("sync not started")
+        response = self._client.get("/api/edge/registry", params={"since": since})
+        response.raise_for_status()
+        return RegistryDelta.model_validate_json(response.content)

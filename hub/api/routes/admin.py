@@ -1,0 +1,113 @@
+"""Buildings, units and user accounts of the caller's compound; the audit chain's check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from hub import audit, auth
+from hub.api.deps import Caller, SessionDep, allow
+from hub.auth import Role
+from hub.errors import Conflict, InvalidInput
+from hub.tables import Building, Unit
+from models.events import Identifier, Text
+
+router = APIRouter(prefix="/api", tags=["admin"])
+
+Admin = Annotated[Caller, allow(Role.ADMIN)]
+Manager = Annotated[Caller, allow(Role.ADMIN, Role.STAFF)]
+
+
+class BuildingCreate(BaseModel):
+    id: Identifier
+    name: Text = Field(max_length=100)
+
+
+class UnitCreate(BaseModel):
+    id: Identifier
+    building_id: Identifier
+    label: Text = Field(max_length=50)
+
+
+class UserCreate(BaseModel):
+    username: Identifier
+    password: str = Field(min_length=10, max_length=256)
+    role: Role
+    unit_id: Identifier | None = None
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: Role
+    unit_id: str | None
+
+
+class AuditCheck(BaseModel):
+    records: int
+    head: str
+    ok: bool
+    problems: list[str]
+
+
+@router.post("/buildings", status_code=201)
+def create_building(body: BuildingCreate, caller: Manager, session: SessionDep) -> BuildingCreate:
+    _insert(session, Building(compound_id=caller.compound_id, **body.model_dump()))
+    caller.audit("create", f"building:{body.id}")
+    return body
+
+
+@router.get("/units")
+def list_units(caller: Manager, session: SessionDep) -> list[UnitCreate]:
+    units = session.exec(select(Unit).where(col(Unit.compound_id) == caller.compound_id))
+    return [UnitCreate(id=u.id, building_id=u.building_id, label=u.label) for u in units]
+
+
+@router.post("/units", status_code=201)
+def create_unit(body: UnitCreate, caller: Manager, session: SessionDep) -> UnitCreate:
+    building = session.get(Building, body.building_id)
+    if building is None or building.compound_id != caller.compound_id:
+        raise InvalidInput(f"no building {body.building_id} in this compound")
+    _insert(session, Unit(compound_id=caller.compound_id, **body.model_dump()))
+    caller.audit("create", f"unit:{body.id}")
+    return body
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserCreate, caller: Admin, session: SessionDep) -> UserPublic:
+    if body.unit_id is not None:
+        unit = session.get(Unit, body.unit_id)
+        if unit is None or unit.compound_id != caller.compound_id:
+            raise InvalidInput(f"no unit {body.unit_id} in this compound")
+    auth.create_user(
+        session=session,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        compound_id=caller.compound_id,
+        unit_id=body.unit_id,
+    )
+    session.commit()
+    caller.audit("create", f"user:{body.username}")
+    return UserPublic(username=body.username, role=body.role, unit_id=body.unit_id)
+
+
+@router.get("/audit/verify")
+def verify_audit(caller: Admin, session: SessionDep) -> AuditCheck:
+    """Walk the audit chain: any edited or removed record shows as a problem."""
+    result = audit.verify(session)
+    return AuditCheck(
+        records=result.records, head=result.head, ok=result.ok, problems=result.problems
+    )
+
+
+def _insert(session: Session, row: Building | Unit) -> None:
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"{row.id} exists") from exc

@@ -1,0 +1,106 @@
+"""Logins with lockout, expiring session tokens, and edge tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlmodel import Session, col, select
+
+from hub.core.config import HubSettings
+from hub.core.security import hash_password, new_token, token_digest, verify_password
+from hub.errors import Conflict, Unauthenticated
+from hub.tables import AuthToken, Edge, User, as_utc, utcnow
+
+# A password check costs the same whether or not the user exists.
+_DUMMY_HASH = hash_password("anju-no-such-user")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    STAFF = "staff"
+    OFFICER = "officer"
+    RESIDENT = "resident"
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    compound_id: str,
+    unit_id: str | None = None,
+) -> User:
+    if len(password) < 10:
+        raise Conflict("a password needs at least 10 characters")
+    if session.exec(select(User).where(col(User.username) == username)).first():
+        raise Conflict(f"user {username} exists")
+    if (role is Role.RESIDENT) != (unit_id is not None):
+        raise Conflict("a resident account belongs to exactly one unit; others to none")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+        compound_id=compound_id,
+        unit_id=unit_id,
+    )
+    session.add(user)
+    return user
+
+
+def login(
+    *, session: Session, settings: HubSettings, username: str, password: str
+) -> tuple[str, datetime]:
+    """A new session token and its expiry; repeated failures lock the account for a while."""
+    now = utcnow()
+    user = session.exec(select(User).where(col(User.username) == username)).first()
+    if user is None:
+        verify_password(password, _DUMMY_HASH)
+        raise Unauthenticated("wrong user name or password")
+    if user.locked_until is not None and as_utc(user.locked_until) > now:
+        raise Unauthenticated("account locked after repeated failures; try again later")
+    if not verify_password(password, user.password_hash):
+        _failed(session, user, settings, now)
+        raise Unauthenticated("wrong user name or password")
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    token = new_token()
+    expires = now + timedelta(hours=settings.session_hours)
+    session.add(AuthToken(token_hash=token_digest(token), user_id=user.id or 0, expires_at=expires))
+    session.commit()
+    return token, expires
+
+
+def _failed(session: Session, user: User, settings: HubSettings, now: datetime) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= settings.lockout_failures:
+        user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+        user.failed_logins = 0
+    session.add(user)
+    session.commit()
+
+
+def user_for_token(*, session: Session, token: str) -> User:
+    row = session.get(AuthToken, token_digest(token))
+    if row is None or as_utc(row.expires_at) <= utcnow():
+        raise Unauthenticated("missing, unknown or expired token; log in again")
+    user = session.get(User, row.user_id)
+    if user is None:
+        raise Unauthenticated("the account behind this token is gone")
+    return user
+
+
+def logout(*, session: Session, token: str) -> None:
+    row = session.get(AuthToken, token_digest(token))
+    if row is not None:
+        session.delete(row)
+        session.commit()
+
+
+def edge_for_token(*, session: Session, token: str) -> Edge:
+    edge = session.exec(select(Edge).where(col(Edge.token_hash) == token_digest(token))).first()
+    if edge is None:
+        raise Unauthenticated("unknown edge token")
+    return edge

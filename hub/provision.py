@@ -1,0 +1,134 @@
+"""Enrolling an edge: one command makes everything it needs and registers it with the hub.
+
+The bundle holds the edge's signing key (made here, never stored by the hub: the hub keeps only
+the public half), its HTTPS token (the hub keeps its SHA-256), its MQTT user and password (the
+hub keeps nothing; a Mosquitto password-file line is written beside it for the broker), the
+compound's PIN key, and an edge.toml with its readers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlmodel import Session
+
+from hub import crud, registry
+from hub.core.security import SecretBox, new_token, token_digest
+from hub.errors import InvalidInput
+from models.signing import generate_key, private_key_pem, public_key_pem
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    gate_id: str
+    lane: str
+    direction: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> ReaderSpec:
+        """GATE:LANE:in|out:PORT"""
+        parts = text.split(":")
+        if len(parts) != 4 or parts[2] not in ("in", "out") or not parts[3].isdigit():
+            raise InvalidInput(f"reader {text!r}: expected GATE:LANE:in|out:PORT")
+        return cls(parts[0], parts[1], parts[2], int(parts[3]))
+
+
+@dataclass(frozen=True)
+class EdgeBundle:
+    directory: Path
+    mqtt_username: str
+    mosquitto_password_line: str
+
+
+def provision_edge(
+    *,
+    session: Session,
+    box: SecretBox,
+    compound_id: str,
+    edge_id: str,
+    out: Path,
+    hub_url: str,
+    mqtt_url: str,
+    readers: list[ReaderSpec],
+    topic_prefix: str = "anju",
+) -> EdgeBundle:
+    pepper = registry.pin_pepper(session=session, compound_id=compound_id, box=box)
+    key = generate_key()
+    token = new_token()
+    edge = crud.register_edge(
+        session=session, edge_id=edge_id, compound_id=compound_id, public_key=public_key_pem(key)
+    )
+    edge.token_hash = token_digest(token)
+    session.add(edge)
+    password = secrets.token_urlsafe(24)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _secret(out / "signing-key.pem", private_key_pem(key))
+    _secret(out / "hub-token", token.encode())
+    _secret(out / "pin-key", base64.b64encode(pepper))
+    line = mosquitto_password_line(edge_id, password)
+    (out / "mosquitto-passwd").write_text(line + "\n", encoding="ascii")
+    mqtt = _with_credentials(mqtt_url, edge_id, password)
+    config = _edge_toml(
+        edge_id=edge_id,
+        compound_id=compound_id,
+        hub_url=hub_url,
+        mqtt_url=mqtt,
+        topic_prefix=topic_prefix,
+        readers=readers,
+    )
+    _secret(out / "edge.toml", config.encode())
+    session.commit()
+    return EdgeBundle(out, edge_id, line)
+
+
+def mosquitto_password_line(username: str, password: str) -> str:
+    """A line for Mosquitto's password_file (PBKDF2-SHA512, its `$7$` format)."""
+    salt = os.urandom(12)
+    iterations = 101
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    encoded = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    return f"{username}:$7${iterations}${encoded[0]}${encoded[1]}"
+
+
+def _secret(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _with_credentials(url: str, username: str, password: str) -> str:
+    parts = urlsplit(url)
+    netloc = f"{username}:{password}@{parts.hostname}:{parts.port or 1883}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _edge_toml(
+    *,
+    edge_id: str,
+    compound_id: str,
+    hub_url: str,
+    mqtt_url: str,
+    topic_prefix: str,
+    readers: list[ReaderSpec],
+) -> str:
+    text = (
+        f'edge_id = "{edge_id}"\ncompound_id = "{compound_id}"\n'
+        'signing_key = "signing-key.pem"\nregistry_path = "registry.json"\n'
+        f'\n[mqtt]\nurl = "{mqtt_url}"\ntopic_prefix = "{topic_prefix}"\n'
+        f'\n[hub]\nurl = "{hub_url}"\ntoken_file = "hub-token"\npin_key_file = "pin-key"\n'
+        '\n[outbox]\npath = "outbox.sqlite"\n'
+    )
+    for reader in readers:
+        text += (
+            f'\n[[readers]]\ntype = "wiegand_tcp"\nlisten_port = {reader.port}\n'
+            f'gate_id = "{reader.gate_id}"\nlane = "{reader.lane}"\n'
+            f'direction = "{reader.direction}"\n'
+        )
+    return text

@@ -1,0 +1,175 @@
+"""The registry as the source of truth: people and credentials, versioned for the edges.
+
+Every change goes through `Changes`, which bumps the compound's registry version once per
+transaction and logs what changed; `delta_since` turns that log into what an edge needs to
+go from the version it holds to the current one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from hub.core.security import SecretBox, pin_digest
+from hub.errors import Conflict, NotFound
+from hub.tables import Card, Compound, Person, Pin, Plate, RegistryChange, utcnow
+from models.events import SubjectKind
+from models.registry import (
+    CardRecord,
+    Change,
+    Op,
+    PersonRecord,
+    PinRecord,
+    PlateRecord,
+    Record,
+    RecordKind,
+    RegistryDelta,
+)
+
+_TABLES: dict[str, type[Person | Card | Pin | Plate]] = {
+    "person": Person,
+    "card": Card,
+    "pin": Pin,
+    "plate": Plate,
+}
+
+
+def create_compound(*, session: Session, compound_id: str, name: str, box: SecretBox) -> Compound:
+    if session.get(Compound, compound_id) is not None:
+        raise Conflict(f"compound {compound_id} exists")
+    compound = Compound(id=compound_id, name=name, pin_pepper=box.encrypt(secrets.token_bytes(32)))
+    session.add(compound)
+    return compound
+
+
+def get_compound(*, session: Session, compound_id: str) -> Compound:
+    compound = session.get(Compound, compound_id)
+    if compound is None:
+        raise NotFound(f"no compound {compound_id}")
+    return compound
+
+
+def pin_pepper(*, session: Session, compound_id: str, box: SecretBox) -> bytes:
+    return box.decrypt(get_compound(session=session, compound_id=compound_id).pin_pepper)
+
+
+@dataclass
+class Changes:
+    """Collects one transaction's registry changes; `commit_version` records them."""
+
+    compound_id: str
+    logged: list[tuple[RecordKind, str, Op]] = field(default_factory=list)
+
+    def upsert(self, kind: RecordKind, record_id: str) -> None:
+        self.logged.append((kind, record_id, Op.UPSERT))
+
+    def delete(self, kind: RecordKind, record_id: str) -> None:
+        self.logged.append((kind, record_id, Op.DELETE))
+
+    def commit_version(self, session: Session) -> int:
+        """Bump the version once for everything logged (the row lock orders writers)."""
+        compound = session.exec(
+            select(Compound).where(col(Compound.id) == self.compound_id).with_for_update()
+        ).one()
+        if not self.logged:
+            return compound.registry_version
+        compound.registry_version += 1
+        now = utcnow()
+        for kind, record_id, op in self.logged:
+            session.add(
+                RegistryChange(
+                    compound_id=self.compound_id,
+                    version=compound.registry_version,
+                    record_kind=kind,
+                    record_id=record_id,
+                    op=op.value,
+                    at=now,
+                )
+            )
+        session.add(compound)
+        return compound.registry_version
+
+
+def delete_person(*, session: Session, person: Person, changes: Changes) -> None:
+    """Move-out: the person and every credential of theirs leave the registry."""
+    for kind in ("card", "pin", "plate"):
+        table = _TABLES[kind]
+        for row in session.exec(select(table).where(col(table.person_id) == person.id)):  # type: ignore[union-attr]
+            session.delete(row)
+            changes.delete(kind, row.id)
+    session.delete(person)
+    changes.delete("person", person.id)
+
+
+def delta_since(*, session: Session, compound_id: str, since: int) -> RegistryDelta:
+    compound = get_compound(session=session, compound_id=compound_id)
+    current = compound.registry_version
+    if since <= 0 or since > current:
+        return _snapshot(session, compound_id, current)
+    latest: dict[tuple[str, str], str] = {}
+    rows = session.exec(
+        select(RegistryChange)
+        .where(col(RegistryChange.compound_id) == compound_id, col(RegistryChange.version) > since)
+        .order_by(col(RegistryChange.id))
+    )
+    for row in rows:
+        latest[(row.record_kind, row.record_id)] = row.op
+    changes = [_change(session, kind, record_id) for (kind, record_id) in latest]
+    return RegistryDelta(
+        compound_id=compound_id, from_version=since, to_version=current, changes=changes
+    )
+
+
+def _snapshot(session: Session, compound_id: str, version: int) -> RegistryDelta:
+    changes: list[Change] = []
+    for kind, table in _TABLES.items():
+        for row in session.exec(select(table).where(col(table.compound_id) == compound_id)):
+            changes.append(_upsert(kind, to_record(row)))  # type: ignore[arg-type]
+    return RegistryDelta(
+        compound_id=compound_id, from_version=0, to_version=version, changes=changes
+    )
+
+
+def _change(session: Session, kind: str, record_id: str) -> Change:
+    row = session.get(_TABLES[kind], record_id)
+    if row is None:
+        return Change(op=Op.DELETE, record_kind=kind, id=record_id)  # type: ignore[arg-type]
+    return _upsert(kind, to_record(row))  # type: ignore[arg-type]
+
+
+def _upsert(kind: RecordKind, record: Record) -> Change:
+    return Change(op=Op.UPSERT, record_kind=kind, id=record.id, record=record)
+
+
+def to_record(row: Person | Card | Pin | Plate) -> Record:
+    """What an edge needs of a row, and no more: no names leave the hub."""
+    if isinstance(row, Person):
+        return PersonRecord(id=row.id, subject_kind=SubjectKind(row.kind), unit_id=row.unit_id)
+    if isinstance(row, Card):
+        return CardRecord(
+            id=row.id,
+            person_id=row.person_id,
+            number=row.number,
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+        )
+    if isinstance(row, Pin):
+        return PinRecord(id=row.id, person_id=row.person_id, digest=row.digest)
+    return PlateRecord(id=row.id, person_id=row.person_id, number=row.number)
+
+
+def new_pin(*, session: Session, box: SecretBox, person: Person, pin: str, pin_id: str) -> Pin:
+    digest = pin_digest(pin_pepper(session=session, compound_id=person.compound_id, box=box), pin)
+    taken = session.exec(
+        select(Pin).where(col(Pin.compound_id) == person.compound_id, col(Pin.digest) == digest)
+    ).first()
+    if taken is not None:
+        raise Conflict("this PIN is already in use in the compound; choose another")
+    return Pin(id=pin_id, compound_id=person.compound_id, person_id=person.id, digest=digest)
+
+
+def people_of_unit(*, session: Session, unit_id: str) -> Sequence[Person]:
+    return session.exec(select(Person).where(col(Person.unit_id) == unit_id)).all()

@@ -1,0 +1,120 @@
+"""The registry: the compound, its buildings, units and gates, the people who live and work
+there, and their credentials. Every change bumps the compound's registry version and is logged
+in `RegistryChange`, from which edges pull their deltas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from hub.tables.common import utc_column
+
+
+class Compound(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    registry_version: int = 0
+    pin_pepper: bytes = Field(
+        sa_column=Column(LargeBinary, nullable=False),
+        description="Key of the PIN digests, encrypted with the hub's secret keys",
+    )
+
+
+class Building(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", index=True, max_length=64)
+    name: str = Field(max_length=100)
+
+
+class Unit(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", index=True, max_length=64)
+    building_id: str = Field(foreign_key="building.id", max_length=64)
+    label: str = Field(max_length=50)
+
+
+class Gate(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", index=True, max_length=64)
+    name: str = Field(max_length=100)
+    kind: str = Field(max_length=16, description="pedestrian or vehicle")
+    building_id: str | None = Field(default=None, foreign_key="building.id", max_length=64)
+
+
+class Person(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", index=True, max_length=64)
+    kind: str = Field(max_length=16, description="resident, staff or visitor")
+    unit_id: str | None = Field(default=None, foreign_key="unit.id", index=True, max_length=64)
+    display_name: str = Field(max_length=100)
+
+
+class Card(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("compound_id", "number"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", max_length=64)
+    person_id: str = Field(foreign_key="person.id", index=True, max_length=64)
+    number: str = Field(max_length=20)
+    valid_from: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    valid_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class Pin(SQLModel, table=True):
+    """A PIN, kept only as a keyed digest (HMAC-SHA-256 with the compound's PIN pepper)."""
+
+    __table_args__ = (UniqueConstraint("compound_id", "digest"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", max_length=64)
+    person_id: str = Field(foreign_key="person.id", index=True, max_length=64)
+    digest: str = Field(max_length=64)
+
+
+class Plate(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("compound_id", "number"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", max_length=64)
+    person_id: str | None = Field(default=None, foreign_key="person.id", index=True, max_length=64)
+    number: str = Field(max_length=10, description="Normalised, without separator: 鲁C12345")
+    parking_slot: str | None = Field(default=None, max_length=32)
+
+
+class VisitorPass(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", index=True, max_length=64)
+    unit_id: str = Field(foreign_key="unit.id", index=True, max_length=64)
+    visitor_name: str = Field(max_length=100)
+    valid_from: datetime = Field(sa_column=utc_column())
+    valid_until: datetime = Field(sa_column=utc_column())
+    max_entries: int = 1
+    plate: str | None = Field(default=None, max_length=10)
+    created_by: str = Field(max_length=64)
+    revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class WatchlistEntry(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", index=True, max_length=64)
+    kind: str = Field(max_length=16, description="plate or person")
+    value: str = Field(max_length=64)
+    action: str = Field(max_length=16, description="deny, or alert (let through and alert)")
+    reason: str = Field(max_length=500)
+    created_by: str = Field(max_length=64)
+
+
+class RegistryChange(SQLModel, table=True):
+    """One row per change: edges pull what changed since the version they hold."""
+
+    __table_args__ = (Index("registry_change_since", "compound_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    compound_id: str = Field(max_length=64)
+    version: int
+    record_kind: str = Field(max_length=16)
+    record_id: str = Field(max_length=64)
+    op: str = Field(max_length=8)
+    at: datetime = Field(sa_column=utc_column())

@@ -1,0 +1,78 @@
+"""Chinese licence plates: normalisation and format validation.
+
+Plates are stored and compared without separators or spaces, upper case: 鲁C12345, 鲁CD12345.
+Classes understood: ordinary 7-character plates (blue, yellow), with the 挂/学/警/港/澳/领
+suffixes; new-energy 8-character plates (small: D or F then five; large: five digits then D or
+F); embassy plates (使); armed police (WJ). Strings that fit none of them (timestamps, shop
+signs, van lettering) are rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from models.errors import ContractError
+
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_LETTER = "A-HJ-NP-Z"  # letters on plates: no I, no O
+_ALNUM = f"0-9{_LETTER}"
+_SEPARATORS = re.compile(r"[\s·•.\-_]")
+
+
+class PlateError(ContractError):
+    reason = "bad_plate"
+
+
+class PlateClass(StrEnum):
+    ORDINARY = "ordinary"
+    NEW_ENERGY_SMALL = "new_energy_small"
+    NEW_ENERGY_LARGE = "new_energy_large"
+    TRAILER = "trailer"
+    COACH = "coach"
+    POLICE = "police"
+    HONG_KONG_MACAU = "hong_kong_macau"
+    CONSULATE = "consulate"
+    EMBASSY = "embassy"
+    ARMED_POLICE = "armed_police"
+
+
+_PATTERNS: tuple[tuple[PlateClass, re.Pattern[str]], ...] = tuple(
+    (cls, re.compile(pattern))
+    for cls, pattern in (
+        (PlateClass.NEW_ENERGY_SMALL, f"^[{PROVINCES}][{_LETTER}][DF][{_ALNUM}][0-9]{{4}}$"),
+        (PlateClass.NEW_ENERGY_LARGE, f"^[{PROVINCES}][{_LETTER}][0-9]{{5}}[DF]$"),
+        (PlateClass.ORDINARY, f"^[{PROVINCES}][{_LETTER}][{_ALNUM}]{{5}}$"),
+        (PlateClass.TRAILER, f"^[{PROVINCES}][{_LETTER}][{_ALNUM}]{{4}}挂$"),
+        (PlateClass.COACH, f"^[{PROVINCES}][{_LETTER}][{_ALNUM}]{{4}}学$"),
+        (PlateClass.POLICE, f"^[{PROVINCES}][{_LETTER}][{_ALNUM}]{{4}}警$"),
+        (PlateClass.HONG_KONG_MACAU, f"^粤Z[{_ALNUM}]{{4}}[港澳]$"),
+        (PlateClass.CONSULATE, f"^[{PROVINCES}][{_LETTER}][0-9]{{4}}领$"),
+        (PlateClass.EMBASSY, "^使[0-9]{6}$"),
+        (PlateClass.ARMED_POLICE, f"^WJ[{PROVINCES}]?[0-9]{{4}}[{_ALNUM}]$"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Plate:
+    number: str
+    plate_class: PlateClass
+
+
+def normalise(text: str) -> str:
+    """Upper case, full-width folded to ASCII, separators and spaces removed."""
+    folded = "".join(chr(ord(c) - 0xFEE0) if "！" <= c <= "～" else c for c in text)
+    return _SEPARATORS.sub("", folded).upper()
+
+
+def parse(text: str) -> Plate:
+    """A valid plate, or PlateError saying why not."""
+    if len(text) > 20:
+        raise PlateError("too long to be a plate")
+    number = normalise(text)
+    for plate_class, pattern in _PATTERNS:
+        if pattern.match(number):
+            return Plate(number, plate_class)
+    raise PlateError(f"{text!r} is not a Chinese licence plate")
