@@ -35,6 +35,7 @@ class Mosquitto:
     port: int = field(default_factory=free_port)
     max_queued_messages: int = 1000
     allow_anonymous: bool = True
+    password_file: Path | None = None
     _child: Child | None = field(default=None, repr=False)
 
     @property
@@ -57,7 +58,9 @@ class Mosquitto:
         config.write_text(
             f"listener {self.port} 127.0.0.1\npersistence false\n"
             f"allow_anonymous {str(self.allow_anonymous).lower()}\n"
-            f"max_queued_messages {self.max_queued_messages}\nsys_interval 1\n"
+            # A test's password file sits in a private temp dir: stay root to read it.
+            + (f"password_file {self.password_file}\nuser root\n" if self.password_file else "")
+            + f"max_queued_messages {self.max_queued_messages}\nsys_interval 1\n"
             "log_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n",
             encoding="utf-8",
         )

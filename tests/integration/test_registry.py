@@ -1,0 +1,210 @@
+"""The registry on a real database: bulk import, deltas, migrations, secrets, provisioning."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session, select
+
+from anju.broker import Mosquitto, mosquitto_available
+from anju.mqtt import BrokerAddress, MqttLink
+from edge.config import load_settings
+from hub import importer, registry
+from hub.core.db import make_engine, migrate
+from hub.core.security import SecretBox
+from hub.provision import ReaderSpec, mosquitto_password_line, provision_edge
+from hub.secrets import rotate_secrets
+from hub.tables import Compound, Entry, Person
+from models.registry import Op
+from tests import factories
+from tests.integration.conftest import HubHttp
+
+pytestmark = pytest.mark.integration
+
+HEADER = {
+    "building": "",
+    "unit": "",
+    "person_id": "",
+    "name": "",
+    "kind": "",
+    "cards": "",
+    "plates": "",
+}
+
+
+def _row(**values: str) -> dict[str, str]:
+    base = {"building": "b1", "unit": "b1-101", "name": "王芳", "kind": "resident"}
+    return {**HEADER, **base, **values}
+
+
+@pytest.fixture
+def compound(engine: Engine) -> str:
+    with Session(engine) as session:
+        registry.create_compound(
+            session=session, compound_id="c1", name="c1", box=SecretBox.from_config(KEY)
+        )
+        session.commit()
+    return "c1"
+
+
+KEY = SecretBox.generate_key()
+
+
+def test_an_import_adds_everyone_in_one_registry_version(engine: Engine, compound: str) -> None:
+    rows = [
+        _row(person_id="p1", cards="1001;1002", plates="鲁C·12345"),
+        _row(person_id="p2", unit="b1-102", cards="1003", plates="鲁CD12345;粤B12345F"),
+    ]
+    with Session(engine) as session:
+        report = importer.import_residents(session=session, compound_id=compound, rows=rows)
+        delta = registry.delta_since(session=session, compound_id=compound, since=0)
+    assert (report.committed, report.imported, report.version) == (True, 2, 1)
+    kinds = sorted(c.record_kind for c in delta.changes)
+    assert kinds == ["card"] * 3 + ["person"] * 2 + ["plate"] * 3
+    assert {c.record.number for c in delta.changes if c.record_kind == "plate"} == {  # type: ignore[union-attr]
+        "鲁C12345",
+        "鲁CD12345",
+        "粤B12345F",
+    }
+
+
+def test_a_file_with_bad_rows_imports_nothing_and_says_why(engine: Engine, compound: str) -> None:
+    with Session(engine) as session:
+        importer.import_residents(
+            session=session, compound_id=compound, rows=[_row(person_id="p0", cards="9000")]
+        )
+    rows = [
+        _row(person_id="p1", cards="1001"),
+        _row(person_id="p2", cards="1001"),  # the same card twice in the file
+        _row(person_id="p3", cards="9000"),  # a card already registered
+        _row(person_id="p4", plates="顺丰速运"),
+        _row(person_id="p5", kind="landlord"),
+        _row(person_id="p 6"),
+        _row(person_id="p1"),  # the same person twice
+        _row(person_id="p7", cards="12ab"),
+    ]
+    with Session(engine) as session:
+        report = importer.import_residents(session=session, compound_id=compound, rows=rows)
+        people = session.exec(select(Person.id)).all()
+    assert not report.committed
+    assert [r.line for r in report.rejected] == [3, 4, 5, 6, 7, 8, 9]
+    assert "registered twice" in report.rejected[0].reason
+    assert "not a Chinese licence plate" in report.rejected[2].reason
+    assert people == ["p0"]
+
+    with Session(engine) as session:
+        skipped = importer.import_residents(
+            session=session, compound_id=compound, rows=rows, skip_bad_rows=True
+        )
+        people = session.exec(select(Person.id).order_by(Person.id)).all()
+    assert (skipped.committed, skipped.imported) == (True, 1)
+    assert people == ["p0", "p1"]
+
+
+def test_a_delta_holds_the_latest_state_of_each_record(engine: Engine, compound: str) -> None:
+    with Session(engine) as session:
+        importer.import_residents(
+            session=session,
+            compound_id=compound,
+            rows=[_row(person_id="p1", cards="1001"), _row(person_id="p2", cards="1002")],
+        )
+        changes = registry.Changes(compound)
+        registry.delete_person(session=session, person=session.get(Person, "p1"), changes=changes)
+        changes.commit_version(session)
+        session.commit()
+        delta = registry.delta_since(session=session, compound_id=compound, since=1)
+        ahead = registry.delta_since(session=session, compound_id=compound, since=99)
+    assert (delta.from_version, delta.to_version) == (1, 2)
+    assert sorted((c.record_kind, c.op) for c in delta.changes) == [
+        ("card", Op.DELETE),
+        ("person", Op.DELETE),
+    ]
+    assert ahead.from_version == 0  # an edge ahead of the hub (a restored backup) resyncs
+
+
+def test_migrations_upgrade_a_populated_database(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine, "0001")
+    event = factories.entry()
+    with Session(engine) as session:
+        from hub import crud  # noqa: PLC0415
+
+        crud.store_events(session=session, events=[event])
+        session.commit()
+    migrate(engine)
+    with Session(engine) as session:
+        [stored] = session.exec(select(Entry)).all()
+        version = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert stored.event_id == event.event_id
+    assert version == "0002"
+    engine.dispose()
+
+
+def test_secrets_rotate_to_a_new_key(engine: Engine, compound: str) -> None:
+    old = SecretBox.from_config(KEY)
+    with Session(engine) as session:
+        pepper = registry.pin_pepper(session=session, compound_id=compound, box=old)
+    new_key = SecretBox.generate_key()
+    both = SecretBox.from_config(f"{new_key},{KEY}")
+    with Session(engine) as session:
+        assert rotate_secrets(session=session, box=both) == 1
+        assert rotate_secrets(session=session, box=both) == 0
+    only_new = SecretBox.from_config(new_key)
+    with Session(engine) as session:
+        assert registry.pin_pepper(session=session, compound_id=compound, box=only_new) == pepper
+        assert only_new.is_current(session.get(Compound, compound).pin_pepper)
+
+
+def test_provisioning_writes_a_bundle_the_edge_can_run_from(
+    hub_http: HubHttp, tmp_path: Path
+) -> None:
+    with Session(hub_http.engine) as session:
+        bundle = provision_edge(
+            session=session,
+            box=hub_http.settings.secret_box(),
+            compound_id="c1",
+            edge_id="edge-9",
+            out=tmp_path / "edge-9",
+            hub_url=hub_http.base_url,
+            mqtt_url="mqtt://127.0.0.1:1883",
+            readers=[ReaderSpec.parse("g1:l1:in:4100")],
+        )
+    for name in ("signing-key.pem", "hub-token", "pin-key", "edge.toml"):
+        assert stat.S_IMODE((bundle.directory / name).stat().st_mode) == 0o600, name
+    settings = load_settings(bundle.directory / "edge.toml")
+    assert settings.hub is not None
+    assert settings.readers[0].listen_port == 4100
+    token = settings.hub.token_file.read_text()
+    client = hub_http.anonymous()
+    pulled = client.get("/api/edge/registry", headers={"Authorization": f"Bearer {token}"})
+    assert pulled.status_code == 200
+    assert pulled.json()["compound_id"] == "c1"
+    refused = client.get("/api/edge/registry", headers={"Authorization": "Bearer forged"})
+    assert refused.status_code == 401
+
+
+@pytest.mark.skipif(not mosquitto_available(), reason="needs a mosquitto binary")
+def test_the_mqtt_credentials_work_with_a_real_mosquitto(tmp_path: Path) -> None:
+    (tmp_path / "passwd").write_text(mosquitto_password_line("edge-9", "s3cret-pw") + "\n")
+    broker = Mosquitto(tmp_path, allow_anonymous=False, password_file=tmp_path / "passwd")
+    broker.start()
+    try:
+        good = MqttLink(
+            BrokerAddress.from_url(f"mqtt://edge-9:s3cret-pw@127.0.0.1:{broker.port}"),
+            client_id="edge-9",
+        )
+        bad = MqttLink(
+            BrokerAddress.from_url(f"mqtt://edge-9:wrong@127.0.0.1:{broker.port}"),
+            client_id="edge-9b",
+        )
+        good.start()
+        bad.start()
+        assert good.wait_connected(10)
+        assert not bad.wait_connected(3)
+        good.stop()
+        bad.stop()
+    finally:
+        broker.stop()
