@@ -30,6 +30,13 @@ def machine() -> dict[str, object]:
     }
 
 
+def number(results: dict[str, object], key: str) -> float:
+    value = results[key]
+    if not isinstance(value, int | float):
+        raise TypeError(f"{key} is not a number")
+    return float(value)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")

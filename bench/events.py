@@ -31,7 +31,15 @@ from anju.compound import Compound
 from anju.invariant import Report, Stream, check, hub_rows, outbox_stream
 from anju.mqtt import BrokerAddress, Message, MqttLink
 from anju.processes import wait_until
-from bench.common import Row, base_parser, machine, percentile, print_table, write_json
+from bench.common import (
+    Row,
+    base_parser,
+    machine,
+    number,
+    percentile,
+    print_table,
+    write_json,
+)
 from edge.outbox import Outbox
 from hub import crud
 from hub.core.db import make_engine, migrate
@@ -322,9 +330,7 @@ def run(settings: Settings, workdir: Path) -> tuple[dict[str, object], Report]:
 
 def rows(results: dict[str, object]) -> Iterator[Row]:
     def num(key: str) -> float:
-        value = results[key]
-        assert isinstance(value, int | float)
-        return float(value)
+        return number(results, key)
 
     yield Row("broker_only_per_s", num("broker_only_per_s"), "msg/s", "(ceiling)")
     yield Row("events_per_s", num("events_per_s"), "ev/s", ">= 1,000", num("events_per_s") >= 1000)

@@ -32,18 +32,26 @@ class RegistrySync:
         self._client: httpx.Client | None = None
 
     def start(self) -> None:
+        self.start_client()
+        self._thread.start()
+
+    def start_client(self) -> None:
+        """The HTTP client alone, for a caller that pulls by itself (`pull_once`)."""
         token = self._section.token_file.read_text(encoding="ascii").strip()
         self._client = httpx.Client(
             base_url=self._section.url,
             headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
+            timeout=30,
         )
-        self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout=15)
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+        self.close()
+
+    def close(self) -> None:
         if self._client is not None:
             self._client.close()
 

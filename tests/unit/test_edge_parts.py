@@ -128,3 +128,25 @@ def test_broker_urls_parse_with_credentials() -> None:
     assert "s3cret" not in repr(address)
     with pytest.raises(MqttError):
         BrokerAddress.from_url("http://10.0.0.2")
+
+
+@pytest.mark.parametrize(("fallback", "code"), [("deny", "registry_stale"), ("guard", "ask_guard")])
+def test_a_stale_registry_follows_the_cards_fallback(fallback: str, code: str) -> None:
+    verdict = decide_card(CardEvidence("1001"), _registry(), NOW, fallback)  # type: ignore[arg-type]
+    assert verdict.decision.reason_code == code
+    assert not verdict.granted
+    assert decide_card(CardEvidence("1001"), _registry(), NOW, "allow").granted
+
+
+def test_the_cache_survives_a_restart_on_disk(tmp_path: Path) -> None:
+    cache = _registry()
+    cache.save(tmp_path / "registry.json")
+    again = RegistryCache.load(tmp_path / "registry.json", "c1")
+    assert again.version == cache.version
+    assert again.card("1001") == cache.card("1001")
+    assert again.age_s(now=again.synced_at or 0) == 0
+
+
+def test_a_delta_for_another_compound_is_refused() -> None:
+    with pytest.raises(ValueError, match="compound"):
+        _registry().apply(RegistryDelta(compound_id="c2", from_version=0, to_version=1, changes=[]))
