@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hub.api.errors import install_error_handlers
-from hub.api.routes import admin, auth, edge_sync, edges, events, health, occupancy, people
+from hub.api.routes import (
+    admin,
+    auth,
+    edge_sync,
+    edges,
+    events,
+    health,
+    occupancy,
+    passes,
+    people,
+    watchlist,
+)
 from hub.core.config import HubSettings
 from hub.services import HubServices
 
@@ -27,6 +38,7 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     app = FastAPI(title="Anju hub", version="0.1.0", lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, auth, events, occupancy, edges, people, admin, edge_sync):
+    modules = (health, auth, events, occupancy, edges, people, passes, watchlist, admin, edge_sync)
+    for module in modules:
         app.include_router(module.router)
     return app

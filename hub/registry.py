@@ -10,30 +10,48 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.core.security import SecretBox, pin_digest
 from hub.errors import Conflict, NotFound
-from hub.tables import Card, Compound, Person, Pin, Plate, RegistryChange, utcnow
+from hub.tables import (
+    Card,
+    Compound,
+    Person,
+    Pin,
+    Plate,
+    RegistryChange,
+    VisitorPass,
+    WatchlistEntry,
+    as_utc,
+    utcnow,
+)
 from models.events import SubjectKind
 from models.registry import (
     CardRecord,
     Change,
     Op,
+    PassRecord,
     PersonRecord,
     PinRecord,
     PlateRecord,
     Record,
     RecordKind,
     RegistryDelta,
+    WatchlistRecord,
 )
 
-_TABLES: dict[str, type[Person | Card | Pin | Plate]] = {
+Row = Person | Card | Pin | Plate | VisitorPass | WatchlistEntry
+_TABLES: dict[str, type[Row]] = {
     "person": Person,
     "card": Card,
     "pin": Pin,
     "plate": Plate,
+    "pass": VisitorPass,
+    "watchlist": WatchlistEntry,
 }
 
 
@@ -127,7 +145,8 @@ def _snapshot(session: Session, compound_id: str, version: int) -> RegistryDelta
     changes: list[Change] = []
     for kind, table in _TABLES.items():
         for row in session.exec(select(table).where(col(table.compound_id) == compound_id)):
-            changes.append(_upsert(kind, to_record(row)))  # type: ignore[arg-type]
+            if _live(row):
+                changes.append(_upsert(kind, to_record(row)))  # type: ignore[arg-type]
     return RegistryDelta(
         compound_id=compound_id, from_version=0, to_version=version, changes=changes
     )
@@ -135,7 +154,7 @@ def _snapshot(session: Session, compound_id: str, version: int) -> RegistryDelta
 
 def _change(session: Session, kind: str, record_id: str) -> Change:
     row = session.get(_TABLES[kind], record_id)
-    if row is None:
+    if row is None or not _live(row):
         return Change(op=Op.DELETE, record_kind=kind, id=record_id)  # type: ignore[arg-type]
     return _upsert(kind, to_record(row))  # type: ignore[arg-type]
 
@@ -144,21 +163,41 @@ def _upsert(kind: RecordKind, record: Record) -> Change:
     return Change(op=Op.UPSERT, record_kind=kind, id=record.id, record=record)
 
 
-def to_record(row: Person | Card | Pin | Plate) -> Record:
-    """What an edge needs of a row, and no more: no names leave the hub."""
-    if isinstance(row, Person):
-        return PersonRecord(id=row.id, subject_kind=SubjectKind(row.kind), unit_id=row.unit_id)
-    if isinstance(row, Card):
-        return CardRecord(
-            id=row.id,
-            person_id=row.person_id,
-            number=row.number,
-            valid_from=row.valid_from,
-            valid_until=row.valid_until,
-        )
-    if isinstance(row, Pin):
-        return PinRecord(id=row.id, person_id=row.person_id, digest=row.digest)
-    return PlateRecord(id=row.id, person_id=row.person_id, number=row.number)
+def _live(row: Row) -> bool:
+    return not (isinstance(row, VisitorPass) and row.revoked_at is not None)
+
+
+def to_record(row: Row) -> Record:
+    """What an edge needs of a row, and no more: no names, no reasons leave the hub."""
+    match row:
+        case Person():
+            return PersonRecord(id=row.id, subject_kind=SubjectKind(row.kind), unit_id=row.unit_id)
+        case Card():
+            return CardRecord(
+                id=row.id,
+                person_id=row.person_id,
+                number=row.number,
+                valid_from=_utc(row.valid_from),
+                valid_until=_utc(row.valid_until),
+            )
+        case Pin():
+            return PinRecord(id=row.id, person_id=row.person_id, digest=row.digest)
+        case Plate():
+            return PlateRecord(id=row.id, person_id=row.person_id, number=row.number)
+        case VisitorPass():
+            return PassRecord(
+                id=row.id,
+                unit_id=row.unit_id,
+                valid_from=as_utc(row.valid_from),
+                valid_until=as_utc(row.valid_until),
+                max_entries=row.max_entries,
+                plate=row.plate,
+            )
+    return WatchlistRecord(id=row.id, target=row.kind, value=row.value, action=row.action)  # type: ignore[arg-type]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
 
 
 def new_pin(*, session: Session, box: SecretBox, person: Person, pin: str, pin_id: str) -> Pin:
@@ -173,3 +212,15 @@ def new_pin(*, session: Session, box: SecretBox, person: Person, pin: str, pin_i
 
 def people_of_unit(*, session: Session, unit_id: str) -> Sequence[Person]:
     return session.exec(select(Person).where(col(Person.unit_id) == unit_id)).all()
+
+
+def commit(*, session: Session, changes: Changes, what: str) -> int:
+    """Commit the transaction with its new registry version; a duplicate is a Conflict."""
+    try:
+        session.flush()
+        version = changes.commit_version(session)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"{what}: the id, number or plate is already registered") from exc
+    return version

@@ -10,10 +10,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from anju.mqtt import BrokerAddress, Message, MqttLink
-from hub import crud
+from hub import crud, registry
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
 from hub.ingest import Ingestor
+from hub.registry import Changes
 from models.events import HubStatus
 from models.registry import RegistryNudge
 from models.topics import Topics
@@ -47,6 +48,12 @@ class HubServices:
         topics = Topics(self.settings.topic_prefix)
         self.link.on_connected(lambda: self.link.publish(hub_status(topics, online=True)))
         self.link.start()
+
+    def commit_registry(self, session: Session, changes: Changes, what: str) -> int:
+        """Commit a registry change with its new version, then nudge the compound's edges."""
+        version = registry.commit(session=session, changes=changes, what=what)
+        self.nudge(changes.compound_id, version)
+        return version
 
     def nudge(self, compound_id: str, version: int) -> None:
         """Tell the compound's online edges that the registry moved on (they pull the delta)."""

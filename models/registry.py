@@ -59,9 +59,33 @@ class PlateRecord(Contract):
     number: str = Field(min_length=7, max_length=10)
 
 
-RecordKind = Literal["person", "card", "pin", "plate"]
-RECORD_KINDS: tuple[RecordKind, ...] = ("person", "card", "pin", "plate")
-Record = Annotated[PersonRecord | CardRecord | PinRecord | PlateRecord, Field(discriminator="kind")]
+class PassRecord(Contract):
+    """A visitor pass that is valid (a revoked pass is deleted from the edges' registry)."""
+
+    kind: Literal["pass"] = "pass"
+    id: Identifier
+    unit_id: Identifier
+    valid_from: UtcDatetime
+    valid_until: UtcDatetime
+    max_entries: int = Field(ge=1)
+    plate: str | None = Field(None, min_length=7, max_length=10)
+
+
+class WatchlistRecord(Contract):
+    """What to watch for and what to do; why it is watched stays on the hub."""
+
+    kind: Literal["watchlist"] = "watchlist"
+    id: Identifier
+    target: Literal["plate", "person"]
+    value: str = Field(min_length=1, max_length=64)
+    action: Literal["deny", "alert"]
+
+
+RecordKind = Literal["person", "card", "pin", "plate", "pass", "watchlist"]
+Record = Annotated[
+    PersonRecord | CardRecord | PinRecord | PlateRecord | PassRecord | WatchlistRecord,
+    Field(discriminator="kind"),
+]
 
 
 class Change(Contract):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -13,7 +13,7 @@ from hub import audit, auth
 from hub.api.deps import Caller, SessionDep, allow
 from hub.auth import Role
 from hub.errors import Conflict, InvalidInput
-from hub.tables import Building, Unit
+from hub.tables import Building, Gate, Unit
 from models.events import Identifier, Text
 
 router = APIRouter(prefix="/api", tags=["admin"])
@@ -31,6 +31,13 @@ class UnitCreate(BaseModel):
     id: Identifier
     building_id: Identifier
     label: Text = Field(max_length=50)
+
+
+class GateCreate(BaseModel):
+    id: Identifier
+    name: Text = Field(max_length=100)
+    kind: Literal["pedestrian", "vehicle"]
+    building_id: Identifier | None = Field(None, description="For a building's own gate")
 
 
 class UserCreate(BaseModel):
@@ -76,6 +83,26 @@ def create_unit(body: UnitCreate, caller: Manager, session: SessionDep) -> UnitC
     return body
 
 
+@router.get("/gates")
+def list_gates(caller: Manager, session: SessionDep) -> list[GateCreate]:
+    gates = session.exec(select(Gate).where(col(Gate.compound_id) == caller.compound_id))
+    return [
+        GateCreate(id=g.id, name=g.name, kind=g.kind, building_id=g.building_id)  # type: ignore[arg-type]
+        for g in gates
+    ]
+
+
+@router.post("/gates", status_code=201)
+def create_gate(body: GateCreate, caller: Admin, session: SessionDep) -> GateCreate:
+    if body.building_id is not None:
+        building = session.get(Building, body.building_id)
+        if building is None or building.compound_id != caller.compound_id:
+            raise InvalidInput(f"no building {body.building_id} in this compound")
+    _insert(session, Gate(compound_id=caller.compound_id, **body.model_dump()))
+    caller.audit("create", f"gate:{body.id}")
+    return body
+
+
 @router.post("/users", status_code=201)
 def create_user(body: UserCreate, caller: Admin, session: SessionDep) -> UserPublic:
     if body.unit_id is not None:
@@ -104,7 +131,7 @@ def verify_audit(caller: Admin, session: SessionDep) -> AuditCheck:
     )
 
 
-def _insert(session: Session, row: Building | Unit) -> None:
+def _insert(session: Session, row: Building | Unit | Gate) -> None:
     session.add(row)
     try:
         session.commit()

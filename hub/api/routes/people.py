@@ -8,13 +8,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub import registry
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.auth import Role
-from hub.errors import Conflict, InvalidInput, NotFound
+from hub.errors import InvalidInput, NotFound
 from hub.registry import Changes
 from hub.services import HubServices
 from hub.tables import Card, Person, Pin, Plate, Unit
@@ -105,7 +104,7 @@ def create_person(
     session.add(person)
     changes = Changes(caller.compound_id)
     changes.upsert("person", person.id)
-    _commit(session, services, changes, f"person {body.id}")
+    services.commit_registry(session, changes, f"person {body.id}")
     caller.audit("create", f"person:{person.id}")
     return _public(session, person)
 
@@ -125,7 +124,7 @@ def update_person(
     session.add(person)
     changes = Changes(caller.compound_id)
     changes.upsert("person", person.id)
-    _commit(session, services, changes, f"person {person_id}")
+    services.commit_registry(session, changes, f"person {person_id}")
     caller.audit("update", f"person:{person_id}")
     return _public(session, person)
 
@@ -138,7 +137,7 @@ def delete_person(
     person = _visible(session, caller, person_id)
     changes = Changes(caller.compound_id)
     registry.delete_person(session=session, person=person, changes=changes)
-    _commit(session, services, changes, f"person {person_id}")
+    services.commit_registry(session, changes, f"person {person_id}")
     caller.audit("delete", f"person:{person_id}")
 
 
@@ -195,7 +194,7 @@ def remove_credential(
     session.delete(row)
     changes = Changes(caller.compound_id)
     changes.delete(kind, credential_id)
-    _commit(session, services, changes, f"{kind} {credential_id}")
+    services.commit_registry(session, changes, f"{kind} {credential_id}")
     caller.audit("delete", f"{kind}:{credential_id}")
 
 
@@ -211,20 +210,9 @@ def _add(
     session.add(row)
     changes = Changes(caller.compound_id)
     changes.upsert(kind, row.id)
-    _commit(session, services, changes, f"{kind} {row.id}")
+    services.commit_registry(session, changes, f"{kind} {row.id}")
     caller.audit("create", f"{kind}:{row.id}")
     return CredentialPublic(id=row.id, kind=kind, value=value)
-
-
-def _commit(session: Session, services: HubServices, changes: Changes, what: str) -> None:
-    try:
-        session.flush()
-        version = changes.commit_version(session)
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"{what}: the id, number or plate is already registered") from exc
-    services.nudge(changes.compound_id, version)
 
 
 def _visible(session: Session, caller: Caller, person_id: str) -> Person:

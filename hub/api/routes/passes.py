@@ -1,0 +1,119 @@
+"""Visitor passes: staff issue them for any unit of their compound, a resident for their own
+unit; revoking one removes it from every edge. (Their QR tokens come with the access policy.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, model_validator
+from sqlmodel import Session, col, select
+
+from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.auth import Role
+from hub.errors import Forbidden, InvalidInput, NotFound
+from hub.registry import Changes
+from hub.tables import Unit, VisitorPass, as_utc, utcnow
+from models.events import Identifier, Text, UtcDatetime
+from models.plates import PlateError, parse
+
+router = APIRouter(prefix="/api/passes", tags=["passes"])
+
+Issuer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.RESIDENT, personal_data=True)]
+MAX_VALIDITY = timedelta(days=31)
+
+
+class PassCreate(BaseModel):
+    id: Identifier
+    unit_id: Identifier
+    visitor_name: Text = Field(max_length=100)
+    valid_from: UtcDatetime
+    valid_until: UtcDatetime
+    max_entries: int = Field(1, ge=1, le=100)
+    plate: str | None = Field(None, max_length=20)
+
+    @model_validator(mode="after")
+    def _window(self) -> PassCreate:
+        if not self.valid_from < self.valid_until <= self.valid_from + MAX_VALIDITY:
+            raise ValueError("a pass runs forwards, for at most 31 days")
+        return self
+
+
+class PassPublic(PassCreate):
+    revoked: bool
+
+
+@router.post("", status_code=201)
+def issue(
+    body: PassCreate, caller: Issuer, session: SessionDep, services: ServicesDep
+) -> PassPublic:
+    _check_unit(session, caller, body.unit_id)
+    plate = _plate(body.plate)
+    row = VisitorPass(
+        compound_id=caller.compound_id,
+        created_by=caller.user.username,
+        **body.model_dump(exclude={"plate"}),
+        plate=plate,
+    )
+    session.add(row)
+    changes = Changes(caller.compound_id)
+    changes.upsert("pass", row.id)
+    services.commit_registry(session, changes, f"pass {body.id}")
+    caller.audit("create", f"pass:{body.id}")
+    return _public(row)
+
+
+@router.get("")
+def list_passes(caller: Issuer, session: SessionDep) -> list[PassPublic]:
+    query = select(VisitorPass).where(col(VisitorPass.compound_id) == caller.compound_id)
+    if caller.role is Role.RESIDENT:
+        query = query.where(col(VisitorPass.unit_id) == caller.user.unit_id)
+    rows = session.exec(query.order_by(col(VisitorPass.valid_from).desc())).all()
+    caller.audit("read", "passes")
+    return [_public(row) for row in rows]
+
+
+@router.delete("/{pass_id}", status_code=204)
+def revoke(pass_id: str, caller: Issuer, session: SessionDep, services: ServicesDep) -> None:
+    row = session.get(VisitorPass, pass_id)
+    if row is None or row.compound_id != caller.compound_id:
+        raise NotFound(f"no pass {pass_id}")
+    if caller.role is Role.RESIDENT and row.unit_id != caller.user.unit_id:
+        raise NotFound(f"no pass {pass_id}")
+    row.revoked_at = utcnow()
+    session.add(row)
+    changes = Changes(caller.compound_id)
+    changes.upsert("pass", row.id)  # the delta turns a revoked pass into a deletion
+    services.commit_registry(session, changes, f"pass {pass_id}")
+    caller.audit("delete", f"pass:{pass_id}")
+
+
+def _check_unit(session: Session, caller: Caller, unit_id: str) -> None:
+    if caller.role is Role.RESIDENT and unit_id != caller.user.unit_id:
+        raise Forbidden("a resident issues passes for their own unit only")
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.compound_id != caller.compound_id:
+        raise InvalidInput(f"no unit {unit_id} in this compound")
+
+
+def _plate(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return parse(text).number
+    except PlateError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _public(row: VisitorPass) -> PassPublic:
+    return PassPublic(
+        id=row.id,
+        unit_id=row.unit_id,
+        visitor_name=row.visitor_name,
+        valid_from=as_utc(row.valid_from),
+        valid_until=as_utc(row.valid_until),
+        max_entries=row.max_entries,
+        plate=row.plate,
+        revoked=row.revoked_at is not None,
+    )

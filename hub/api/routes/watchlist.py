@@ -1,0 +1,82 @@
+"""Watchlists: plates or people that officers (or admins) flag, with the action an edge takes
+(deny, or let through and alert). Why an entry exists stays on the hub; reading the list is
+a read of personal data, so an officer gives a reason."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.auth import Role
+from hub.errors import InvalidInput, NotFound
+from hub.registry import Changes
+from hub.tables import WatchlistEntry
+from models.events import Identifier, Text
+from models.plates import PlateError, parse
+
+router = APIRouter(prefix="/api/watchlist", tags=["watchlist"])
+
+Watcher = Annotated[Caller, allow(Role.ADMIN, Role.OFFICER, personal_data=True)]
+
+
+class WatchCreate(BaseModel):
+    id: Identifier
+    target: Literal["plate", "person"]
+    value: str = Field(min_length=1, max_length=64)
+    action: Literal["deny", "alert"]
+    reason: Text = Field(min_length=3, max_length=500)
+
+
+@router.post("", status_code=201)
+def add(
+    body: WatchCreate, caller: Watcher, session: SessionDep, services: ServicesDep
+) -> WatchCreate:
+    value = body.value
+    if body.target == "plate":
+        try:
+            value = parse(body.value).number
+        except PlateError as exc:
+            raise InvalidInput(str(exc)) from exc
+    row = WatchlistEntry(
+        id=body.id,
+        compound_id=caller.compound_id,
+        kind=body.target,
+        value=value,
+        action=body.action,
+        reason=body.reason,
+        created_by=caller.user.username,
+    )
+    session.add(row)
+    changes = Changes(caller.compound_id)
+    changes.upsert("watchlist", row.id)
+    services.commit_registry(session, changes, f"watchlist entry {body.id}")
+    caller.audit("create", f"watchlist:{body.id}")
+    return body.model_copy(update={"value": value})
+
+
+@router.get("")
+def list_entries(caller: Watcher, session: SessionDep) -> list[WatchCreate]:
+    rows = session.exec(
+        select(WatchlistEntry).where(col(WatchlistEntry.compound_id) == caller.compound_id)
+    )
+    caller.audit("read", "watchlist")
+    return [
+        WatchCreate(id=r.id, target=r.kind, value=r.value, action=r.action, reason=r.reason)  # type: ignore[arg-type]
+        for r in rows
+    ]
+
+
+@router.delete("/{entry_id}", status_code=204)
+def remove(entry_id: str, caller: Watcher, session: SessionDep, services: ServicesDep) -> None:
+    row = session.get(WatchlistEntry, entry_id)
+    if row is None or row.compound_id != caller.compound_id:
+        raise NotFound(f"no watchlist entry {entry_id}")
+    session.delete(row)
+    changes = Changes(caller.compound_id)
+    changes.delete("watchlist", entry_id)
+    services.commit_registry(session, changes, f"watchlist entry {entry_id}")
+    caller.audit("delete", f"watchlist:{entry_id}")

@@ -1,0 +1,147 @@
+"""Visitor passes, watchlists, gates and dated cards through the API, and what edges pull."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session
+
+from hub.provision import provision_edge
+from tests.integration.conftest import HubHttp
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def _pass(pass_id: str, unit: str = "c1-101", **extra: object) -> dict[str, object]:
+    return {
+        "id": pass_id,
+        "unit_id": unit,
+        "visitor_name": "访客",
+        "valid_from": START.isoformat(),
+        "valid_until": (START + timedelta(hours=4)).isoformat(),
+        **extra,
+    }
+
+
+@pytest.fixture
+def edge_pull(hub_http: HubHttp, tmp_path: Path) -> httpx.Client:
+    """A client holding an enrolled edge's token."""
+    with Session(hub_http.engine) as session:
+        bundle = provision_edge(
+            session=session,
+            box=hub_http.settings.secret_box(),
+            compound_id="c1",
+            edge_id="edge-1",
+            out=tmp_path / "edge",
+            hub_url=hub_http.base_url,
+            mqtt_url="mqtt://127.0.0.1:1883",
+            readers=[],
+        )
+    token = (bundle.directory / "hub-token").read_text()
+    client = hub_http.anonymous()
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def _records(edge_pull: httpx.Client, kind: str) -> dict[str, dict[str, object]]:
+    changes = edge_pull.get("/api/edge/registry", params={"since": 0}).json()["changes"]
+    return {c["id"]: c["record"] for c in changes if c["record_kind"] == kind}
+
+
+def test_a_resident_issues_passes_for_their_own_unit_only(
+    hub_http: HubHttp, edge_pull: httpx.Client
+) -> None:
+    resident = hub_http.client("resident")
+    assert resident.post("/api/passes", json=_pass("pass-1", plate="鲁C·12345")).status_code == 201
+    assert resident.post("/api/passes", json=_pass("pass-2", unit="c1-102")).status_code == 403
+    assert [p["id"] for p in resident.get("/api/passes").json()] == ["pass-1"]
+    records = _records(edge_pull, "pass")
+    assert records["pass-1"]["plate"] == "鲁C12345"
+    assert "visitor_name" not in records["pass-1"]  # the name stays on the hub
+
+
+def test_a_revoked_pass_leaves_the_edges(hub_http: HubHttp, edge_pull: httpx.Client) -> None:
+    staff = hub_http.client("staff")
+    assert staff.post("/api/passes", json=_pass("pass-9", unit="c1-102")).status_code == 201
+    version = edge_pull.get("/api/edge/registry").json()["to_version"]
+    assert hub_http.client("resident").delete("/api/passes/pass-9").status_code == 404
+    assert staff.delete("/api/passes/pass-9").status_code == 204
+    delta = edge_pull.get("/api/edge/registry", params={"since": version}).json()
+    assert [(c["id"], c["op"]) for c in delta["changes"]] == [("pass-9", "delete")]
+    assert "pass-9" not in _records(edge_pull, "pass")
+    assert staff.get("/api/passes").json()[0]["revoked"] is True
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"valid_until": START.isoformat()},
+        {"valid_until": (START + timedelta(days=40)).isoformat()},
+        {"max_entries": 0},
+        {"plate": "顺丰速运"},
+    ],
+)
+def test_bad_passes_are_refused(hub_http: HubHttp, extra: dict[str, object]) -> None:
+    response = hub_http.client("staff").post("/api/passes", json=_pass("pass-x", **extra))
+    assert response.status_code == 422
+
+
+def test_officers_keep_the_watchlist_and_edges_get_no_reasons(
+    hub_http: HubHttp, edge_pull: httpx.Client
+) -> None:
+    officer = hub_http.client("officer")
+    entry = {
+        "id": "w1",
+        "target": "plate",
+        "value": "京A·8B3C1",
+        "action": "alert",
+        "reason": "stolen vehicle report 2026-311",
+    }
+    headers = {"X-Audit-Reason": "case 2026-311"}
+    assert officer.post("/api/watchlist", json=entry, headers=headers).status_code == 201
+    assert hub_http.client("staff").get("/api/watchlist").status_code == 403
+    assert officer.get("/api/watchlist").status_code == 403  # no reason given
+    [listed] = officer.get("/api/watchlist", headers=headers).json()
+    assert listed["value"] == "京A8B3C1"
+    record = _records(edge_pull, "watchlist")["w1"]
+    assert record == {
+        "kind": "watchlist",
+        "id": "w1",
+        "target": "plate",
+        "value": "京A8B3C1",
+        "action": "alert",
+    }
+    assert officer.delete("/api/watchlist/w1", headers=headers).status_code == 204
+    assert _records(edge_pull, "watchlist") == {}
+
+
+def test_dated_cards_reach_edges_with_their_window(
+    hub_http: HubHttp, edge_pull: httpx.Client
+) -> None:
+    staff = hub_http.client("staff")
+    person = {"id": "p-t", "kind": "staff", "display_name": "保洁"}
+    assert staff.post("/api/people", json=person).status_code == 201
+    card = {
+        "id": "card-t",
+        "number": "8080",
+        "valid_until": (START + timedelta(days=90)).isoformat(),
+    }
+    assert staff.post("/api/people/p-t/cards", json=card).status_code == 201
+    record = _records(edge_pull, "card")["card-t"]
+    assert datetime.fromisoformat(str(record["valid_until"])) == START + timedelta(days=90)
+
+
+def test_gates_belong_to_their_compound(hub_http: HubHttp) -> None:
+    admin = hub_http.client("admin")
+    gate = {"id": "north", "name": "北门", "kind": "vehicle"}
+    assert admin.post("/api/gates", json=gate).status_code == 201
+    assert hub_http.client("staff").post("/api/gates", json={**gate, "id": "x"}).status_code == 403
+    assert [g["id"] for g in hub_http.client("staff").get("/api/gates").json()] == ["north"]
+    assert hub_http.client("admin", "c2").get("/api/gates").json() == []
+    foreign = {**gate, "id": "south", "building_id": "c2-b1"}
+    assert admin.post("/api/gates", json=foreign).status_code == 422
