@@ -6,6 +6,7 @@ file, synced, then renamed), so a restarted edge decides offline from what it la
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from models.registry import (
     Record,
     RegistryDelta,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class StaleDelta(ValueError):
@@ -44,10 +47,6 @@ class RegistryCache:
     records: dict[tuple[str, str], Record] = field(default_factory=dict)
     synced_at: float | None = None
 
-    @property
-    def people(self) -> dict[str, PersonRecord]:
-        return {k[1]: r for k, r in self.records.items() if isinstance(r, PersonRecord)}
-
     def card(self, number: str) -> CardRecord | None:
         return self._cards.get(number)
 
@@ -63,17 +62,20 @@ class RegistryCache:
 
     @classmethod
     def load(cls, path: Path, compound_id: str) -> RegistryCache:
-        """The snapshot at `path`; an empty cache if there is none yet."""
+        """The snapshot at `path`. With none, or a damaged one (moved aside, so that the hub
+        can send a full snapshot), the cache starts empty and counts as never synced."""
         cache = cls(compound_id)
         if not path.exists():
             return cache
         try:
-            delta = RegistryDelta.model_validate_json(path.read_bytes())
+            cache.apply(RegistryDelta.model_validate_json(path.read_bytes()))
+        except (ValidationError, StaleDelta) as exc:
+            aside = path.with_suffix(f".damaged-{int(time.time())}")
+            path.replace(aside)
+            logger.error("registry snapshot %s unusable (%s); moved to %s", path, exc, aside)
+            return cls(compound_id)
         except OSError as exc:
             raise ConfigError(f"cannot read registry {path}: {exc}") from exc
-        except ValidationError as exc:
-            raise ConfigError(f"invalid registry {path}: {exc}") from exc
-        cache.apply(delta)
         cache.synced_at = path.stat().st_mtime
         return cache
 
@@ -82,13 +84,14 @@ class RegistryCache:
             raise StaleDelta(f"delta for compound {delta.compound_id}, cache is {self.compound_id}")
         if delta.from_version not in (self.version, 0):
             raise StaleDelta(f"delta starts at {delta.from_version}, cache is at {self.version}")
-        if delta.from_version == 0:
-            self.records.clear()
+        # Build the new state aside and swap it in: readers never see a half-applied delta.
+        records = {} if delta.from_version == 0 else dict(self.records)
         for change in delta.changes:
-            self._apply_one(change)
+            _apply_one(records, change)
+        self.records = records
+        self._index()
         self.version = delta.to_version
         self.synced_at = time.time()
-        self._index()
 
     def snapshot(self) -> RegistryDelta:
         changes = [
@@ -100,9 +103,11 @@ class RegistryCache:
         )
 
     def save(self, path: Path) -> None:
+        """Atomically, readable by this user only (it holds card numbers and PIN digests)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
-        with temporary.open("wb") as handle:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(self.snapshot().model_dump_json().encode())
             handle.flush()
             os.fsync(handle.fileno())
@@ -110,13 +115,6 @@ class RegistryCache:
 
     def age_s(self, now: float) -> float | None:
         return None if self.synced_at is None else max(0.0, now - self.synced_at)
-
-    def _apply_one(self, change: Change) -> None:
-        key = (change.record_kind, change.id)
-        if change.op is Op.DELETE:
-            self.records.pop(key, None)
-        elif change.record is not None:
-            self.records[key] = change.record
 
     def _index(self) -> None:
         values = self.records.values()
@@ -126,3 +124,11 @@ class RegistryCache:
 
     def __post_init__(self) -> None:
         self._index()
+
+
+def _apply_one(records: dict[tuple[str, str], Record], change: Change) -> None:
+    key = (change.record_kind, change.id)
+    if change.op is Op.DELETE:
+        records.pop(key, None)
+    elif change.record is not None:
+        records[key] = change.record

@@ -71,11 +71,11 @@ class RegistrySync:
     def _run(self) -> None:
         failures = 0
         while not self._stopping.is_set():
+            self._wake.clear()  # a nudge from now on is not lost: it wakes the next wait
             ok = self.pull_once()
             failures = 0 if ok else failures + 1
             wait = self._section.poll_s if ok else min(self._section.poll_s, 2.0**failures)
             self._wake.wait(wait)
-            self._wake.clear()
 
     def pull_once(self) -> bool:
         """One pull; True when the cache is now as new as the hub's registry."""
@@ -86,6 +86,12 @@ class RegistrySync:
             except StaleDelta:
                 self._cache.apply(self._fetch(0))
             self._cache.save(self._path)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 401:
+                logger.error("the hub refuses this edge's token: re-enrol the edge")
+            else:
+                logger.warning("registry sync failed: %s", exc)
+            return False
         except (httpx.HTTPError, ValidationError, StaleDelta, OSError) as exc:
             logger.warning("registry sync failed: %s", exc)
             return False

@@ -4,6 +4,7 @@ environment variables (see hub/core/config.py)."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from collections.abc import Callable
@@ -33,6 +34,16 @@ def _session(settings: HubSettings) -> Session:
     return Session(engine)
 
 
+def _audit(session: Session, compound_id: str | None, action: str, target: str) -> None:
+    """Commands change the registry too: they are audited as the operating-system user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid-{os.getuid()}"
+    actor = audit.Actor(f"cli:{user}", "admin", compound_id)
+    audit.record(session.get_bind(), actor=actor, action=action, target=target)  # type: ignore[arg-type]
+
+
 def serve(args: argparse.Namespace, settings: HubSettings) -> int:
     app = create_app(settings)
     print(f"hub ready at http://{settings.host}:{settings.port}", flush=True)
@@ -46,6 +57,7 @@ def create_compound(args: argparse.Namespace, settings: HubSettings) -> int:
             session=session, compound_id=args.id, name=args.name, box=settings.secret_box()
         )
         session.commit()
+        _audit(session, args.id, "create", f"compound:{args.id}")
     print(f"compound {args.id} created")
     return 0
 
@@ -62,6 +74,7 @@ def create_user(args: argparse.Namespace, settings: HubSettings) -> int:
             unit_id=args.unit,
         )
         session.commit()
+        _audit(session, args.compound, "create", f"user:{args.username}")
     print(f"user {args.username} ({args.role}) created")
     return 0
 
@@ -74,6 +87,7 @@ def add_edge(args: argparse.Namespace, settings: HubSettings) -> int:
             session=session, edge_id=args.edge_id, compound_id=args.compound_id, public_key=pem
         )
         session.commit()
+        _audit(session, args.compound_id, "create", f"edge:{args.edge_id}")
     print(f"edge {args.edge_id} registered for compound {args.compound_id}")
     return 0
 
@@ -91,6 +105,7 @@ def provision(args: argparse.Namespace, settings: HubSettings) -> int:
             readers=[ReaderSpec.parse(r) for r in args.reader],
             topic_prefix=settings.topic_prefix,
         )
+        _audit(session, args.compound, "create", f"edge:{args.edge_id}")
     print(f"edge {args.edge_id} enrolled; its files are in {bundle.directory}")
     print(f"add {bundle.directory / 'mosquitto-passwd'} to the broker's password_file")
     return 0
@@ -106,6 +121,8 @@ def import_residents(args: argparse.Namespace, settings: HubSettings) -> int:
             skip_bad_rows=args.skip_bad_rows,
             progress=_progress,
         )
+        if report.committed:
+            _audit(session, args.compound, "create", f"import:{args.file.name}:{report.imported}")
     for rejected in report.rejected:
         print(f"line {rejected.line}: {rejected.reason}", file=sys.stderr)
     if not report.committed:

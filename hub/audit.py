@@ -3,8 +3,10 @@
 Each record's hash covers its content and the previous record's hash, so editing or deleting
 a record breaks every later link; `python -m hub audit-verify` walks the chain. Removing the
 newest records leaves a shorter valid chain: keep the head hash it prints somewhere else too.
-Records are written in their own short transaction under a lock (and, on PostgreSQL, an
-advisory lock), so concurrent writers cannot fork the chain.
+Each `prev_hash` is unique, so two writers that read the same head cannot both extend it: the
+second insert fails and is retried on the new head (a lock in this process, and an advisory
+lock on PostgreSQL, make that rare). A record is written in its own transaction, after the
+change it describes has committed.
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from hub.errors import HubError
 from hub.tables import AuditRecord, as_utc, utcnow
 
 GENESIS = "0" * 64
 _LOCK = threading.Lock()
 _PG_LOCK_KEY = 0x414E4A55  # "ANJU"
+_ATTEMPTS = 20
+
+
+class AuditError(HubError):
+    """The audit chain could not be extended; the caller must not go on silently."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,15 @@ class Actor:
 def record(
     engine: Engine, *, actor: Actor, action: str, target: str, reason: str = ""
 ) -> AuditRecord:
+    for _ in range(_ATTEMPTS):
+        try:
+            return _append(engine, actor, action, target, reason)
+        except IntegrityError:
+            continue  # another writer extended the chain first: go again from the new head
+    raise AuditError(f"could not append to the audit chain in {_ATTEMPTS} attempts")
+
+
+def _append(engine: Engine, actor: Actor, action: str, target: str, reason: str) -> AuditRecord:
     with _LOCK, Session(engine) as session:
         if engine.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})

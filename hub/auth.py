@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from hub.core.config import HubSettings
@@ -12,8 +13,9 @@ from hub.core.security import hash_password, new_token, token_digest, verify_pas
 from hub.errors import Conflict, Unauthenticated
 from hub.tables import AuthToken, Edge, User, as_utc, utcnow
 
-# A password check costs the same whether or not the user exists.
+# Checked when the user does not exist, so that every refusal takes one password check.
 _DUMMY_HASH = hash_password("anju-no-such-user")
+REFUSED = "login refused: wrong user name or password, or the account is locked for a while"
 
 
 class Role(StrEnum):
@@ -57,12 +59,14 @@ def login(
     user = session.exec(select(User).where(col(User.username) == username)).first()
     if user is None:
         verify_password(password, _DUMMY_HASH)
-        raise Unauthenticated("wrong user name or password")
-    if user.locked_until is not None and as_utc(user.locked_until) > now:
-        raise Unauthenticated("account locked after repeated failures; try again later")
-    if not verify_password(password, user.password_hash):
-        _failed(session, user, settings, now)
-        raise Unauthenticated("wrong user name or password")
+        raise Unauthenticated(REFUSED)
+    # The same answer, after the same work, whether the password or the lock refused it.
+    correct = verify_password(password, user.password_hash)
+    locked = user.locked_until is not None and as_utc(user.locked_until) > now
+    if locked or not correct:
+        if not correct:
+            _failed(session, user.id or 0, settings, now)
+        raise Unauthenticated(REFUSED)
     user.failed_logins = 0
     user.locked_until = None
     session.add(user)
@@ -73,12 +77,16 @@ def login(
     return token, expires
 
 
-def _failed(session: Session, user: User, settings: HubSettings, now: datetime) -> None:
-    user.failed_logins += 1
-    if user.failed_logins >= settings.lockout_failures:
-        user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-        user.failed_logins = 0
-    session.add(user)
+def _failed(session: Session, user_id: int, settings: HubSettings, now: datetime) -> None:
+    """Count a failure atomically, so that guesses sent in parallel are all counted."""
+    session.execute(
+        update(User).where(col(User.id) == user_id).values(failed_logins=User.failed_logins + 1)
+    )
+    session.execute(
+        update(User)
+        .where(col(User.id) == user_id, col(User.failed_logins) >= settings.lockout_failures)
+        .values(failed_logins=0, locked_until=now + timedelta(minutes=settings.lockout_minutes))
+    )
     session.commit()
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, tuple_
 from sqlmodel import Session, col, select
 
-from hub.errors import BadCursor
+from hub.errors import BadCursor, Conflict
 from hub.tables import Alarm, DeadLetter, Edge, Entry, Receipt, as_utc, utcnow
 from models.events import AlarmEvent, EdgeEvent, EdgeStatus, EntryEvent, Outcome
 from models.signing import MAX_PAYLOAD_BYTES
@@ -25,7 +25,7 @@ Position = tuple[str, uuid.UUID, int]
 
 
 @dataclass(frozen=True)
-class Conflict:
+class EventConflict:
     """An event that contradicts what the hub holds; it is kept aside, never merged."""
 
     event: EdgeEvent
@@ -37,7 +37,7 @@ class Conflict:
 class StoreResult:
     stored: list[EdgeEvent] = field(default_factory=list)
     duplicates: list[EdgeEvent] = field(default_factory=list)
-    conflicts: list[Conflict] = field(default_factory=list)
+    conflicts: list[EventConflict] = field(default_factory=list)
 
     @property
     def confirmed(self) -> list[EdgeEvent]:
@@ -46,11 +46,14 @@ class StoreResult:
 
 
 def register_edge(*, session: Session, edge_id: str, compound_id: str, public_key: str) -> Edge:
-    edge = session.get(Edge, edge_id) or Edge(
-        edge_id=edge_id, compound_id=compound_id, public_key=""
-    )
-    edge.compound_id = compound_id
+    """Register an edge, or give a known one a new key (its old token stops working)."""
+    edge = session.get(Edge, edge_id)
+    if edge is None:
+        edge = Edge(edge_id=edge_id, compound_id=compound_id, public_key="")
+    elif edge.compound_id != compound_id:
+        raise Conflict(f"edge {edge_id} belongs to compound {edge.compound_id}")
     edge.public_key = public_key
+    edge.token_hash = None
     session.add(edge)
     return edge
 
@@ -112,10 +115,10 @@ def store_events(*, session: Session, events: Sequence[EdgeEvent]) -> StoreResul
     return result
 
 
-def _conflict(event: EdgeEvent, code: str, why: str) -> Conflict:
+def _conflict(event: EdgeEvent, code: str, why: str) -> EventConflict:
     p = event.position
     text = f"Edge {p.edge_id} sent event {event.event_id} at {p.epoch}/{p.seq}: {why}."
-    return Conflict(event=event, code=code, text=text)
+    return EventConflict(event=event, code=code, text=text)
 
 
 def add_dead_letter(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,21 +59,37 @@ class _Row:
     plates: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    values: dict[str, str]
+
+
 @dataclass
 class _Seen:
+    """What is taken: in this compound (ids, cards, plates, each unit's building), and ids
+    that other compounds use (ids are global keys)."""
+
     people: set[str]
     cards: set[str]
     plates: set[str]
+    units: dict[str, str]
+    foreign: set[str]
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
+def numbered(rows: Iterable[dict[str, str]]) -> list[CsvRow]:
+    """Rows as a header-led file would number them."""
+    return [CsvRow(index + 2, values) for index, values in enumerate(rows)]
+
+
+def read_rows(path: Path) -> list[CsvRow]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
             missing = set(COLUMNS) - set(reader.fieldnames or ())
             if missing:
                 raise CsvError(f"{path}: missing columns {', '.join(sorted(missing))}")
-            return list(reader)
+            return [CsvRow(reader.line_num, values) for values in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CsvError(f"cannot read {path}: {exc}") from exc
 
@@ -82,21 +98,20 @@ def import_residents(
     *,
     session: Session,
     compound_id: str,
-    rows: Iterable[dict[str, str]],
+    rows: Sequence[CsvRow],
     skip_bad_rows: bool = False,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> ImportReport:
     get_compound(session=session, compound_id=compound_id)
     raw = list(rows)
     report = ImportReport(rows=len(raw))
-    seen = _existing(session, compound_id)
+    seen = _existing(session, compound_id, raw)
     good: list[_Row] = []
-    for index, values in enumerate(raw):
-        line = index + 2  # the header is line 1
+    for index, row in enumerate(raw):
         try:
-            good.append(_check(line, values, seen))
+            good.append(_check(row.line, row.values, seen))
         except ValueError as exc:
-            report.rejected.append(Rejected(line, str(exc)))
+            report.rejected.append(Rejected(row.line, str(exc)))
         if index % 500 == 0:
             progress(index, len(raw))
     progress(len(raw), len(raw))
@@ -109,34 +124,60 @@ def import_residents(
     return report
 
 
-def _existing(session: Session, compound_id: str) -> _Seen:
-    def values(column: object, table: type) -> set[str]:
+def _existing(session: Session, compound_id: str, rows: Sequence[CsvRow]) -> _Seen:
+    def mine(column: object, table: type) -> set[str]:
         query = select(column).where(col(table.compound_id) == compound_id)  # type: ignore[call-overload,attr-defined]
         return set(session.exec(query))
 
+    named = {
+        (r.values.get(n) or "").strip() for r in rows for n in ("building", "unit", "person_id")
+    }
+    foreign: set[str] = set()
+    for table in (Building, Unit, Person):
+        foreign |= set(
+            session.exec(
+                select(table.id).where(
+                    col(table.id).in_(named), col(table.compound_id) != compound_id
+                )
+            )
+        )
+    units = session.exec(
+        select(Unit.id, Unit.building_id).where(col(Unit.compound_id) == compound_id)
+    )
     return _Seen(
-        people=values(Person.id, Person),
-        cards=values(Card.number, Card),
-        plates=values(Plate.number, Plate),
+        people=mine(Person.id, Person),
+        cards=mine(Card.number, Card),
+        plates=mine(Plate.number, Plate),
+        units=dict(units.all()),
+        foreign=foreign,
     )
 
 
 def _check(line: int, values: dict[str, str], seen: _Seen) -> _Row:
+    """Check a row against the file so far and the registry; claim its ids only if it passes."""
     text = {name: (values.get(name) or "").strip() for name in COLUMNS}
     for name in ("building", "unit", "person_id"):
         if not _IDENTIFIER.match(text[name]):
             raise ValueError(f"{name} {text[name]!r} is not a valid id")
+        if text[name] in seen.foreign:
+            raise ValueError(f"{name} {text[name]} is an id already in use; choose another")
     if text["kind"] not in _KINDS:
         raise ValueError(f"kind {text['kind']!r} is not one of {', '.join(sorted(_KINDS))}")
     if not text["name"] or len(text["name"]) > 100:
         raise ValueError("name is empty or longer than 100 characters")
     if text["person_id"] in seen.people:
         raise ValueError(f"person {text['person_id']} is already registered")
+    building = seen.units.get(text["unit"], text["building"])
+    if building != text["building"]:
+        raise ValueError(f"unit {text['unit']} is in building {building}, not {text['building']}")
     cards = tuple(c.strip() for c in text["cards"].split(";") if c.strip())
     plates = tuple(_plate(p) for p in text["plates"].split(";") if p.strip())
-    _claim(cards, seen.cards, "card", _CARD)
-    _claim(plates, seen.plates, "plate", None)
+    _check_new(cards, seen.cards, "card", _CARD)
+    _check_new(plates, seen.plates, "plate", None)
     seen.people.add(text["person_id"])
+    seen.cards.update(cards)
+    seen.plates.update(plates)
+    seen.units[text["unit"]] = text["building"]
     return _Row(
         line,
         text["building"],
@@ -156,7 +197,7 @@ def _plate(text: str) -> str:
         raise ValueError(str(exc)) from exc
 
 
-def _claim(
+def _check_new(
     values: tuple[str, ...], taken: set[str], what: str, form: re.Pattern[str] | None
 ) -> None:
     for value in values:
@@ -164,7 +205,6 @@ def _claim(
             raise ValueError(f"{what} {value!r} is not a valid {what} number")
         if value in taken or values.count(value) > 1:
             raise ValueError(f"{what} {value} is registered twice")
-    taken.update(values)
 
 
 def _write(session: Session, compound_id: str, rows: list[_Row]) -> int:

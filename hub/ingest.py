@@ -257,7 +257,7 @@ class Ingestor:
             ):
                 logger.warning("dead letter (%s) on %s", item.error.reason, item.inbound.topic)
 
-    def _conflict(self, session: Session, conflict: crud.Conflict, inbound: Inbound) -> None:
+    def _conflict(self, session: Session, conflict: crud.EventConflict, inbound: Inbound) -> None:
         """Alarm once, and keep the payload: never drop it, never merge it."""
         new = crud.add_dead_letter(
             session=session,

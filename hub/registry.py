@@ -135,7 +135,7 @@ def delta_since(*, session: Session, compound_id: str, since: int) -> RegistryDe
     )
     for row in rows:
         latest[(row.record_kind, row.record_id)] = row.op
-    changes = [_change(session, kind, record_id) for (kind, record_id) in latest]
+    changes = [_change(session, compound_id, kind, record_id) for (kind, record_id) in latest]
     return RegistryDelta(
         compound_id=compound_id, from_version=since, to_version=current, changes=changes
     )
@@ -152,15 +152,20 @@ def _snapshot(session: Session, compound_id: str, version: int) -> RegistryDelta
     )
 
 
-def _change(session: Session, kind: str, record_id: str) -> Change:
+def _change(session: Session, compound_id: str, kind: str, record_id: str) -> Change:
     row = session.get(_TABLES[kind], record_id)
-    if row is None or not _live(row):
+    # Ids are global keys: a row that now belongs to another compound is gone from this one.
+    if row is None or row.compound_id != compound_id or not _live(row):
         return Change(op=Op.DELETE, record_kind=kind, id=record_id)  # type: ignore[arg-type]
     return _upsert(kind, to_record(row))  # type: ignore[arg-type]
 
 
 def _upsert(kind: RecordKind, record: Record) -> Change:
     return Change(op=Op.UPSERT, record_kind=kind, id=record.id, record=record)
+
+
+def table_for(kind: str) -> type[Row]:
+    return _TABLES[kind]
 
 
 def _live(row: Row) -> bool:

@@ -93,3 +93,10 @@ def allow(*roles: Role, personal_data: bool = False) -> Any:
         return Caller(user=user, role=role, reason=(reason or "").strip(), engine=engine)
 
     return Depends(dependency)
+
+
+# The callers most routes accept.
+Manager = Annotated[Caller, allow(Role.ADMIN, Role.STAFF)]
+PersonalDataReader = Annotated[
+    Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, Role.RESIDENT, personal_data=True)
+]

@@ -39,5 +39,5 @@ class AuditRecord(SQLModel, table=True):
     action: str = Field(max_length=16, description="read, create, update or delete")
     target: str = Field(max_length=200, description="what was touched, e.g. person:p-1")
     reason: str = Field(default="", max_length=500)
-    prev_hash: str = Field(max_length=64)
+    prev_hash: str = Field(max_length=64, unique=True, description="A chain cannot fork")
     hash: str = Field(max_length=64, unique=True)

@@ -54,10 +54,12 @@ KEY = SecretBox.generate_key()
 
 
 def test_an_import_adds_everyone_in_one_registry_version(engine: Engine, compound: str) -> None:
-    rows = [
-        _row(person_id="p1", cards="1001;1002", plates="鲁C·12345"),
-        _row(person_id="p2", unit="b1-102", cards="1003", plates="鲁CD12345;粤B12345F"),
-    ]
+    rows = importer.numbered(
+        [
+            _row(person_id="p1", cards="1001;1002", plates="鲁C·12345"),
+            _row(person_id="p2", unit="b1-102", cards="1003", plates="鲁CD12345;粤B12345F"),
+        ]
+    )
     with Session(engine) as session:
         report = importer.import_residents(session=session, compound_id=compound, rows=rows)
         delta = registry.delta_since(session=session, compound_id=compound, since=0)
@@ -74,23 +76,28 @@ def test_an_import_adds_everyone_in_one_registry_version(engine: Engine, compoun
 def test_a_file_with_bad_rows_imports_nothing_and_says_why(engine: Engine, compound: str) -> None:
     with Session(engine) as session:
         importer.import_residents(
-            session=session, compound_id=compound, rows=[_row(person_id="p0", cards="9000")]
+            session=session,
+            compound_id=compound,
+            rows=importer.numbered([_row(person_id="p0", cards="9000")]),
         )
-    rows = [
-        _row(person_id="p1", cards="1001"),
-        _row(person_id="p2", cards="1001"),  # the same card twice in the file
-        _row(person_id="p3", cards="9000"),  # a card already registered
-        _row(person_id="p4", plates="顺丰速运"),
-        _row(person_id="p5", kind="landlord"),
-        _row(person_id="p 6"),
-        _row(person_id="p1"),  # the same person twice
-        _row(person_id="p7", cards="12ab"),
-    ]
+    rows = importer.numbered(
+        [
+            _row(person_id="p1", cards="1001"),
+            _row(person_id="p2", cards="1001"),  # the same card twice in the file
+            _row(person_id="p3", cards="9000"),  # a card already registered
+            _row(person_id="p4", plates="顺丰速运"),
+            _row(person_id="p5", kind="landlord"),
+            _row(person_id="p 6"),
+            _row(person_id="p1"),  # the same person twice
+            _row(person_id="p7", cards="12ab"),
+            _row(person_id="p8", building="b2"),  # b1-101 is in b1
+        ]
+    )
     with Session(engine) as session:
         report = importer.import_residents(session=session, compound_id=compound, rows=rows)
         people = session.exec(select(Person.id)).all()
     assert not report.committed
-    assert [r.line for r in report.rejected] == [3, 4, 5, 6, 7, 8, 9]
+    assert [r.line for r in report.rejected] == [3, 4, 5, 6, 7, 8, 9, 10]
     assert "registered twice" in report.rejected[0].reason
     assert "not a Chinese licence plate" in report.rejected[2].reason
     assert people == ["p0"]
@@ -109,7 +116,9 @@ def test_a_delta_holds_the_latest_state_of_each_record(engine: Engine, compound:
         importer.import_residents(
             session=session,
             compound_id=compound,
-            rows=[_row(person_id="p1", cards="1001"), _row(person_id="p2", cards="1002")],
+            rows=importer.numbered(
+                [_row(person_id="p1", cards="1001"), _row(person_id="p2", cards="1002")]
+            ),
         )
         changes = registry.Changes(compound)
         registry.delete_person(session=session, person=session.get(Person, "p1"), changes=changes)
@@ -208,3 +217,48 @@ def test_the_mqtt_credentials_work_with_a_real_mosquitto(tmp_path: Path) -> None
         bad.stop()
     finally:
         broker.stop()
+
+
+def test_a_rejected_row_does_not_hold_its_card_from_a_later_row(
+    engine: Engine, compound: str
+) -> None:
+    rows = importer.numbered(
+        [
+            _row(person_id="p1", cards="1001", plates="not a plate"),
+            _row(person_id="p2", cards="1001"),
+        ]
+    )
+    with Session(engine) as session:
+        report = importer.import_residents(
+            session=session, compound_id=compound, rows=rows, skip_bad_rows=True
+        )
+    assert [r.line for r in report.rejected] == [2]
+    assert report.imported == 1
+
+
+def test_ids_of_another_compound_are_refused_not_crashed_on(engine: Engine, compound: str) -> None:
+    with Session(engine) as session:
+        registry.create_compound(
+            session=session, compound_id="c2", name="c2", box=SecretBox.from_config(KEY)
+        )
+        session.commit()
+        importer.import_residents(
+            session=session, compound_id="c2", rows=importer.numbered([_row(person_id="p1")])
+        )
+        report = importer.import_residents(
+            session=session,
+            compound_id=compound,
+            rows=importer.numbered([_row(person_id="p1", building="b9", unit="b9-1")]),
+        )
+    assert not report.committed
+    assert "already in use" in report.rejected[0].reason
+
+
+def test_line_numbers_are_the_files_own(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "\ufeffbuilding,unit,person_id,name,kind,cards,plates\n"
+        'b1,b1-101,p1,"王\n芳",resident,,\n\nb1,b1-101,p2,李伟,resident,,\n',
+        encoding="utf-8",
+    )
+    assert [row.line for row in importer.read_rows(path)] == [3, 5]

@@ -150,3 +150,17 @@ def test_the_cache_survives_a_restart_on_disk(tmp_path: Path) -> None:
 def test_a_delta_for_another_compound_is_refused() -> None:
     with pytest.raises(ValueError, match="compound"):
         _registry().apply(RegistryDelta(compound_id="c2", from_version=0, to_version=1, changes=[]))
+
+
+def test_a_damaged_snapshot_is_moved_aside_and_the_cache_starts_empty(tmp_path: Path) -> None:
+    path = tmp_path / "registry.json"
+    path.write_text('{"v": 1, "compound_id": "c1", "from_ver')  # cut short by a power loss
+    cache = RegistryCache.load(path, "c1")
+    assert (cache.version, cache.synced_at) == (0, None)
+    assert not path.exists()
+    assert len(list(tmp_path.glob("registry.damaged-*"))) == 1
+
+
+def test_the_snapshot_on_disk_is_private(tmp_path: Path) -> None:
+    _registry().save(tmp_path / "registry.json")
+    assert (tmp_path / "registry.json").stat().st_mode & 0o077 == 0

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub import audit, auth
-from hub.api.deps import Caller, SessionDep, allow
+from hub.api.deps import Caller, Manager, SessionDep, allow
 from hub.auth import Role
 from hub.errors import Conflict, InvalidInput
 from hub.tables import Building, Gate, Unit
@@ -19,7 +19,6 @@ from models.events import Identifier, Text
 router = APIRouter(prefix="/api", tags=["admin"])
 
 Admin = Annotated[Caller, allow(Role.ADMIN)]
-Manager = Annotated[Caller, allow(Role.ADMIN, Role.STAFF)]
 
 
 class BuildingCreate(BaseModel):

@@ -4,39 +4,39 @@ every change reaches the compound's edges as a registry delta."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from hub import registry
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.deps import Caller, Manager, PersonalDataReader, ServicesDep, SessionDep
 from hub.auth import Role
 from hub.errors import InvalidInput, NotFound
 from hub.registry import Changes
 from hub.services import HubServices
 from hub.tables import Card, Person, Pin, Plate, Unit
-from models.events import Identifier, SubjectKind, Text, UtcDatetime
+from models.events import Identifier, Text, UtcDatetime
 from models.plates import PlateError, parse
 
 router = APIRouter(prefix="/api", tags=["people"])
 
-Manager = Annotated[Caller, allow(Role.ADMIN, Role.STAFF)]
-Reader = Annotated[
-    Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, Role.RESIDENT, personal_data=True)
-]
+Reader = PersonalDataReader
+
+
+KnownKind = Literal["resident", "staff", "visitor"]
 
 
 class PersonCreate(BaseModel):
     id: Identifier
-    kind: SubjectKind
+    kind: KnownKind
     unit_id: Identifier | None = None
     display_name: Text = Field(max_length=100)
 
 
 class PersonUpdate(BaseModel):
-    kind: SubjectKind | None = None
+    kind: KnownKind | None = None
     unit_id: Identifier | None = None
     display_name: Text | None = Field(None, max_length=100)
 
@@ -100,7 +100,6 @@ def create_person(
 ) -> PersonPublic:
     _check_unit(session, caller, body.unit_id)
     person = Person(compound_id=caller.compound_id, **body.model_dump())
-    person.kind = body.kind.value
     session.add(person)
     changes = Changes(caller.compound_id)
     changes.upsert("person", person.id)
@@ -119,8 +118,8 @@ def update_person(
 ) -> PersonPublic:
     person = _visible(session, caller, person_id)
     _check_unit(session, caller, body.unit_id)
-    for name, value in body.model_dump(exclude_unset=True).items():
-        setattr(person, name, value.value if isinstance(value, SubjectKind) else value)
+    for name, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(person, name, value)
     session.add(person)
     changes = Changes(caller.compound_id)
     changes.upsert("person", person.id)
@@ -187,8 +186,7 @@ def remove_credential(
     session: SessionDep,
     services: ServicesDep,
 ) -> None:
-    table = {"card": Card, "plate": Plate, "pin": Pin}[kind]
-    row = session.get(table, credential_id)
+    row = session.get(registry.table_for(kind), credential_id)
     if row is None or row.compound_id != caller.compound_id:
         raise NotFound(f"no {kind} {credential_id}")
     session.delete(row)

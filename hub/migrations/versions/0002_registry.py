@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("hash"),
+        sa.UniqueConstraint("prev_hash"),
     )
     with op.batch_alter_table("auditrecord", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_auditrecord_at"), ["at"], unique=False)
