@@ -181,3 +181,14 @@ def test_guesses_sent_in_parallel_still_lock_the_account(hub_http: HubHttp) -> N
         assert set(pool.map(guess, range(10))) == {401}
     right = {"username": "c1-staff", "password": PASSWORD}
     assert hub_http.anonymous().post("/api/auth/login", json=right).status_code == 401
+
+
+def test_credentials_of_another_compound_cannot_be_removed(
+    hub_http: HubHttp, people: dict[str, str]
+) -> None:
+    other_card = f"card-{people['c2-101']}"
+    for role in ("admin", "staff"):
+        response = hub_http.client(role, "c1").delete(f"/api/credentials/card/{other_card}")
+        assert response.status_code == 404, role
+    credentials = hub_http.client("staff", "c2").get(f"/api/people/{people['c2-101']}").json()
+    assert [c["id"] for c in credentials["credentials"]] == [other_card]

@@ -145,3 +145,30 @@ def test_gates_belong_to_their_compound(hub_http: HubHttp) -> None:
     assert hub_http.client("admin", "c2").get("/api/gates").json() == []
     foreign = {**gate, "id": "south", "building_id": "c2-b1"}
     assert admin.post("/api/gates", json=foreign).status_code == 422
+
+
+def test_passes_and_watchlist_entries_of_another_compound_are_out_of_reach(
+    hub_http: HubHttp,
+) -> None:
+    assert (
+        hub_http.client("staff", "c2").post("/api/passes", json=_pass("p-c2", "c2-101")).status_code
+        == 201
+    )
+    headers = {"X-Audit-Reason": "case 1"}
+    entry = {"id": "w-c2", "target": "person", "value": "p-x", "action": "deny", "reason": "fraud"}
+    assert (
+        hub_http.client("officer", "c2")
+        .post("/api/watchlist", json=entry, headers=headers)
+        .status_code
+        == 201
+    )
+    for role in ("admin", "staff", "resident"):
+        assert hub_http.client(role, "c1").delete("/api/passes/p-c2").status_code == 404, role
+    for role in ("admin", "officer"):
+        response = hub_http.client(role, "c1").delete("/api/watchlist/w-c2", headers=headers)
+        assert response.status_code == 404, role
+    assert (
+        hub_http.client("staff", "c1").post("/api/passes", json=_pass("p-x", "c2-101")).status_code
+        == 422
+    )
+    assert hub_http.client("staff", "c2").get("/api/passes").json()[0]["revoked"] is False
