@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.core.security import SecretBox, pin_digest
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, InvalidInput, NotFound
 from hub.tables import (
     Card,
     Compound,
@@ -30,6 +30,8 @@ from hub.tables import (
     utcnow,
 )
 from models.events import SubjectKind
+from models.plates import PlateError
+from models.plates import parse as parse_plate
 from models.registry import (
     CardRecord,
     Change,
@@ -229,3 +231,11 @@ def commit(*, session: Session, changes: Changes, what: str) -> int:
         session.rollback()
         raise Conflict(f"{what}: the id, number or plate is already registered") from exc
     return version
+
+
+def plate_number(text: str) -> str:
+    """The normalised number of a plate given through the API; InvalidInput if it is none."""
+    try:
+        return parse_plate(text).number
+    except PlateError as exc:
+        raise InvalidInput(str(exc)) from exc

@@ -10,13 +10,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
+from hub import registry
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.registry import Changes
 from hub.tables import Unit, VisitorPass, as_utc, utcnow
 from models.events import Identifier, Text, UtcDatetime
-from models.plates import PlateError, parse
 
 router = APIRouter(prefix="/api/passes", tags=["passes"])
 
@@ -49,7 +49,7 @@ def issue(
     body: PassCreate, caller: Issuer, session: SessionDep, services: ServicesDep
 ) -> PassPublic:
     _check_unit(session, caller, body.unit_id)
-    plate = _plate(body.plate)
+    plate = None if body.plate is None else registry.plate_number(body.plate)
     row = VisitorPass(
         compound_id=caller.compound_id,
         created_by=caller.user.username,
@@ -95,15 +95,6 @@ def _check_unit(session: Session, caller: Caller, unit_id: str) -> None:
     unit = session.get(Unit, unit_id)
     if unit is None or unit.compound_id != caller.compound_id:
         raise InvalidInput(f"no unit {unit_id} in this compound")
-
-
-def _plate(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        return parse(text).number
-    except PlateError as exc:
-        raise InvalidInput(str(exc)) from exc
 
 
 def _public(row: VisitorPass) -> PassPublic:

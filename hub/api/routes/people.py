@@ -18,12 +18,8 @@ from hub.registry import Changes
 from hub.services import HubServices
 from hub.tables import Card, Person, Pin, Plate, Unit
 from models.events import Identifier, Text, UtcDatetime
-from models.plates import PlateError, parse
 
 router = APIRouter(prefix="/api", tags=["people"])
-
-Reader = PersonalDataReader
-
 
 KnownKind = Literal["resident", "staff", "visitor"]
 
@@ -75,7 +71,7 @@ class PersonPublic(BaseModel):
 
 @router.get("/people")
 def list_people(
-    caller: Reader, session: SessionDep, unit_id: str | None = None
+    caller: PersonalDataReader, session: SessionDep, unit_id: str | None = None
 ) -> list[PersonPublic]:
     if caller.role is Role.RESIDENT:
         unit_id = caller.user.unit_id
@@ -88,7 +84,7 @@ def list_people(
 
 
 @router.get("/people/{person_id}")
-def get_person(person_id: str, caller: Reader, session: SessionDep) -> PersonPublic:
+def get_person(person_id: str, caller: PersonalDataReader, session: SessionDep) -> PersonPublic:
     person = _visible(session, caller, person_id)
     caller.audit("read", f"person:{person_id}")
     return _public(session, person)
@@ -154,10 +150,7 @@ def add_plate(
     person_id: str, body: PlateCreate, caller: Manager, session: SessionDep, services: ServicesDep
 ) -> CredentialPublic:
     person = _visible(session, caller, person_id)
-    try:
-        number = parse(body.number).number
-    except PlateError as exc:
-        raise InvalidInput(str(exc)) from exc
+    number = registry.plate_number(body.number)
     plate = Plate(
         id=body.id,
         compound_id=caller.compound_id,

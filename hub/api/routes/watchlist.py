@@ -10,13 +10,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from hub import registry
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.auth import Role
-from hub.errors import InvalidInput, NotFound
+from hub.errors import NotFound
 from hub.registry import Changes
 from hub.tables import WatchlistEntry
 from models.events import Identifier, Text
-from models.plates import PlateError, parse
 
 router = APIRouter(prefix="/api/watchlist", tags=["watchlist"])
 
@@ -35,12 +35,7 @@ class WatchCreate(BaseModel):
 def add(
     body: WatchCreate, caller: Watcher, session: SessionDep, services: ServicesDep
 ) -> WatchCreate:
-    value = body.value
-    if body.target == "plate":
-        try:
-            value = parse(body.value).number
-        except PlateError as exc:
-            raise InvalidInput(str(exc)) from exc
+    value = registry.plate_number(body.value) if body.target == "plate" else body.value
     row = WatchlistEntry(
         id=body.id,
         compound_id=caller.compound_id,
