@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure()
     try:
         return _run(args.config) if args.command == "run" else _keygen(args.out)
-    except (EdgeError, ContractError, MqttError, FileExistsError) as exc:
+    except (EdgeError, ContractError, MqttError, OSError) as exc:
         print(f"edge: {exc}", file=sys.stderr)
         return 2
 

@@ -46,6 +46,7 @@ class EdgeDaemon:
 
     def start(self) -> None:
         settings = self._settings
+        key = load_private_key(settings.signing_key)  # fail before touching anything
         self.registry = RegistryCache.load(settings.registry_path, settings.compound_id)
         self.outbox.open()
         topics = Topics(settings.mqtt.topic_prefix)
@@ -60,7 +61,7 @@ class EdgeDaemon:
             edge_id=settings.edge_id,
             outbox=self.outbox,
             link=self._link,
-            key=load_private_key(settings.signing_key),
+            key=key,
             topics=topics,
             settings=settings.outbox,
             status_interval_s=settings.status_interval_s,
