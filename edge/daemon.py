@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import time
 import uuid
@@ -9,14 +11,16 @@ from datetime import UTC, datetime
 
 from anju.mqtt import BrokerAddress, MqttLink
 from edge.config import EdgeSettings, Fallback, WiegandReaderSection
-from edge.decide import CardEvidence, decide_card
+from edge.decide import CardEvidence, PinEvidence, Verdict, decide_card, decide_pin, deny
 from edge.delivery import Delivery, last_will
-from edge.errors import OutboxError, OutboxFull
+from edge.errors import ConfigError, OutboxError, OutboxFull
 from edge.outbox import Outbox
+from edge.pin_guard import PinGuard
 from edge.readers import WiegandListener
 from edge.registry import RegistryCache, RegistryInfo
 from edge.sync import RegistrySync
-from models.events import Credential, EntryEvent, Method, Position
+from models.events import AlarmEvent, Credential, EntryEvent, Method, Position, Severity
+from models.pins import pin_digest
 from models.signing import load_private_key
 from models.topics import Topics
 from models.wiegand import WiegandRead
@@ -34,10 +38,12 @@ class EdgeDaemon:
             capacity=settings.outbox.capacity,
             alarm_thresholds=settings.outbox.alarm_thresholds,
         )
-        self.listeners = [WiegandListener(r, self._on_card) for r in settings.readers]
+        self.listeners = [WiegandListener(r, self._on_card, self._on_pin) for r in settings.readers]
         self._link: MqttLink | None = None
         self._delivery: Delivery | None = None
         self._sync: RegistrySync | None = None
+        self._pin_key: bytes | None = None
+        self._pin_guard = PinGuard()
 
     def registry_info(self) -> RegistryInfo:
         now = time.time()
@@ -47,6 +53,7 @@ class EdgeDaemon:
     def start(self) -> None:
         settings = self._settings
         key = load_private_key(settings.signing_key)  # fail before touching anything
+        self._pin_key = _read_pin_key(settings)
         self.registry = RegistryCache.load(settings.registry_path, settings.compound_id)
         self.outbox.open()
         topics = Topics(settings.mqtt.topic_prefix)
@@ -111,11 +118,57 @@ class EdgeDaemon:
         now = datetime.now(UTC)
         fallback = self._fallback("card")
         verdict = decide_card(CardEvidence(read.card_number), self.registry, now, fallback)
+        credential = Credential(method=Method.CARD, reference=read.card_number)
+        return self._record(reader, now, credential, verdict)
+
+    def _on_pin(self, reader: WiegandReaderSection, pin: str) -> bool:
+        now = datetime.now(UTC)
+        lane = f"{reader.gate_id}/{reader.lane}"
+        if self._pin_guard.locked(lane, time.monotonic()):
+            verdict = deny("pin_locked", "Too many wrong PINs here; wait, or use a card.")
+        elif self._pin_key is None:
+            verdict = deny("pin_unavailable", "This gate cannot check PINs; use a card.")
+        else:
+            evidence = PinEvidence(pin_digest(self._pin_key, pin))
+            verdict = decide_pin(evidence, self.registry, now, self._fallback("pin"))
+            if self._pin_guard.record(lane, verdict.granted, time.monotonic()):
+                self._alarm(reader, "pin_guessing", f"Repeated wrong PINs at {lane}; PINs paused.")
+        return self._record(reader, now, Credential(method=Method.PIN), verdict)
+
+    def _alarm(self, reader: WiegandReaderSection, code: str, text: str) -> None:
+        logger.warning(text)
+        if self._delivery is None:
+            return
+
+        def alarm(position: Position) -> AlarmEvent:
+            return AlarmEvent(
+                event_id=uuid.uuid4(),
+                position=position,
+                compound_id=self._settings.compound_id,
+                gate_id=reader.gate_id,
+                occurred_at=datetime.now(UTC),
+                code=code,
+                severity=Severity.WARNING,
+                text=text,
+            )
+
+        try:
+            self._delivery.emit(alarm)
+        except OutboxError:
+            logger.exception("alarm %s could not be recorded", code)
+
+    def _record(
+        self, reader: WiegandReaderSection, now: datetime, credential: Credential, verdict: Verdict
+    ) -> bool:
+        """Log and commit the entry event of a decision; the gate follows the decision even
+        when the event cannot be recorded."""
+        decision = verdict.decision
         logger.info(
-            "gate %s %s: card %s",
+            "gate %s %s: %s %s",
             reader.gate_id,
-            verdict.decision.outcome.value,
-            verdict.decision.reason_code,
+            decision.outcome.value,
+            credential.method.value,
+            decision.reason_code,
         )
 
         def entry(position: Position) -> EntryEvent:
@@ -128,12 +181,12 @@ class EdgeDaemon:
                 direction=reader.direction,
                 occurred_at=now,
                 subject=verdict.subject,
-                credential=Credential(method=Method.CARD, reference=read.card_number),
-                decision=verdict.decision,
+                credential=credential,
+                decision=decision,
             )
 
         if self._delivery is None:
-            raise RuntimeError("card read before the daemon started")
+            raise RuntimeError("a read before the daemon started")
         try:
             self._delivery.emit(entry)
         except OutboxFull as exc:
@@ -141,3 +194,13 @@ class EdgeDaemon:
         except OutboxError:
             logger.exception("gate %s: event could not be recorded", reader.gate_id)
         return verdict.granted
+
+
+def _read_pin_key(settings: EdgeSettings) -> bytes | None:
+    """The compound's PIN key from the edge's bundle; without one, PINs are refused."""
+    if settings.hub is None or settings.hub.pin_key_file is None:
+        return None
+    try:
+        return base64.b64decode(settings.hub.pin_key_file.read_bytes(), validate=True)
+    except (OSError, binascii.Error) as exc:
+        raise ConfigError(f"cannot read the PIN key {settings.hub.pin_key_file}: {exc}") from exc

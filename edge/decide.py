@@ -1,4 +1,4 @@
-"""The access decision. For now: a known, valid card of a known person opens the gate.
+"""The access decision. For now: a known, valid card or PIN of a known person opens the gate.
 
 A pure function of the evidence, the cached registry and the time; it needs neither the hub
 nor the broker. The decision issue replaces its body, not its shape.
@@ -29,7 +29,7 @@ class Verdict:
         return self.decision.outcome is Outcome.GRANTED
 
 
-def _deny(code: str, reason: str, subject: Subject | None = None) -> Verdict:
+def deny(code: str, reason: str, subject: Subject | None = None) -> Verdict:
     return Verdict(
         subject=subject or Subject(kind=SubjectKind.UNKNOWN),
         decision=Decision(outcome=Outcome.DENIED, reason_code=code, reason=reason),
@@ -44,21 +44,53 @@ def decide_card(
 ) -> Verdict:
     """`fallback` is how cards decide while the registry is stale: `allow` trusts the cache."""
     if fallback == "deny":
-        return _deny("registry_stale", "The gate's registry is out of date; use another way in.")
+        return deny("registry_stale", "The gate's registry is out of date; use another way in.")
     if fallback == "guard":
-        return _deny("ask_guard", "The gate's registry is out of date; please ask the guard.")
+        return deny("ask_guard", "The gate's registry is out of date; please ask the guard.")
     card = registry.card(evidence.number)
     if card is None:
-        return _deny("card_unknown", "This card is not registered in the compound.")
+        return deny("card_unknown", "This card is not registered in the compound.")
     person = registry.person(card.person_id)
     if person is None:
-        return _deny("person_unknown", "The card's holder is no longer registered.")
+        return deny("person_unknown", "The card's holder is no longer registered.")
     subject = Subject(kind=person.subject_kind, id=person.id)
     if not card.valid_at(now):
-        return _deny("card_expired", "The card is outside its validity period.", subject)
+        return deny("card_expired", "The card is outside its validity period.", subject)
     return Verdict(
         subject=subject,
         decision=Decision(
             outcome=Outcome.GRANTED, reason_code="card_valid", reason="Registered card."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class PinEvidence:
+    """A PIN as its keyed digest: the PIN itself is never kept or sent."""
+
+    digest: str
+
+
+def decide_pin(
+    evidence: PinEvidence,
+    registry: RegistryCache,
+    now: datetime,
+    fallback: Fallback = "allow",
+) -> Verdict:
+    """A PIN of a known person opens; `fallback` as for cards while the registry is stale."""
+    if fallback == "deny":
+        return deny("registry_stale", "The gate's registry is out of date; use another way in.")
+    if fallback == "guard":
+        return deny("ask_guard", "The gate's registry is out of date; please ask the guard.")
+    pin = registry.pin(evidence.digest)
+    if pin is None:
+        return deny("pin_unknown", "This PIN is not registered in the compound.")
+    person = registry.person(pin.person_id)
+    if person is None:
+        return deny("person_unknown", "The PIN's holder is no longer registered.")
+    return Verdict(
+        subject=Subject(kind=person.subject_kind, id=person.id),
+        decision=Decision(
+            outcome=Outcome.GRANTED, reason_code="pin_valid", reason="Registered PIN."
         ),
     )

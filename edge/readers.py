@@ -2,9 +2,9 @@
 
 Each converter sends one frame a line (see `models.wiegand`); the edge answers each line with an
 LED command once the decision is made and the event committed (or refused by a full outbox, in
-which case the gate still follows the decision): ``G`` (green, granted), ``R`` (red, denied) or
-``E`` (error, line rejected). A bad or oversized line gets one ``E`` and is logged; the
-connection stays up.
+which case the gate still follows the decision): ``G`` (green, granted), ``R`` (red, denied),
+``K`` (key taken: a PIN is being typed, ended by ``#``) or ``E`` (error, line rejected). A bad
+or oversized line gets one ``E`` and is logged; the connection stays up.
 """
 
 from __future__ import annotations
@@ -13,22 +13,32 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from edge.config import WiegandReaderSection
-from models.wiegand import MAX_LINE_BYTES, WiegandError, WiegandRead, decode
+from models.wiegand import MAX_LINE_BYTES, KeyPress, WiegandError, WiegandRead, decode_frame
 
 logger = logging.getLogger(__name__)
 
 CardHandler = Callable[[WiegandReaderSection, WiegandRead], bool]
+PinHandler = Callable[[WiegandReaderSection, str], bool]
 MAX_CONNECTIONS = 8
+MAX_PIN_DIGITS = 8
+KEY_TIMEOUT_S = 10.0
 
 
 class WiegandListener:
-    def __init__(self, section: WiegandReaderSection, on_card: CardHandler) -> None:
+    def __init__(
+        self,
+        section: WiegandReaderSection,
+        on_card: CardHandler,
+        on_pin: PinHandler | None = None,
+    ) -> None:
         self.section = section
         self._on_card = on_card
+        self._on_pin = on_pin
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -53,20 +63,58 @@ class WiegandListener:
 
     def _handle(self, sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        keypad = _Keypad()
         with sock.makefile("rb") as stream:
             for line in _lines(stream):
-                sock.sendall(self._answer(line))
+                sock.sendall(self._answer(line, keypad))
 
-    def _answer(self, line: bytes | None) -> bytes:
+    def _answer(self, line: bytes | None, keypad: _Keypad) -> bytes:
         if line is None:
             logger.warning("reader %s: line over %d bytes", self.section.gate_id, MAX_LINE_BYTES)
             return b"E\r\n"
         try:
-            read = decode(line)
+            frame = decode_frame(line)
         except WiegandError as exc:
             logger.warning("reader %s: %s", self.section.gate_id, exc)
             return b"E\r\n"
-        return b"G\r\n" if self._on_card(self.section, read) else b"R\r\n"
+        if isinstance(frame, KeyPress):
+            return self._key(frame.key, keypad)
+        return _led(self._on_card(self.section, frame))
+
+    def _key(self, key: str, keypad: _Keypad) -> bytes:
+        """Digits gather (K); `*` clears (K); `#` submits the PIN (G or R)."""
+        pin = keypad.press(key, time.monotonic())
+        if pin is None:
+            return b"K\r\n"
+        if self._on_pin is None or not pin:
+            return b"R\r\n"
+        return _led(self._on_pin(self.section, pin))
+
+
+def _led(granted: bool) -> bytes:
+    return b"G\r\n" if granted else b"R\r\n"
+
+
+class _Keypad:
+    """The digits typed at one reader connection, forgotten after a pause or a `*`."""
+
+    def __init__(self) -> None:
+        self._digits = ""
+        self._last = 0.0
+
+    def press(self, key: str, now: float) -> str | None:
+        """The PIN when `#` ends it; None while typing."""
+        if now - self._last > KEY_TIMEOUT_S:
+            self._digits = ""
+        self._last = now
+        if key == "#":
+            pin, self._digits = self._digits, ""
+            return pin
+        if key == "*":
+            self._digits = ""
+        elif len(self._digits) < MAX_PIN_DIGITS:
+            self._digits += key
+        return None
 
 
 def _lines(stream: BinaryIO) -> Iterator[bytes | None]:

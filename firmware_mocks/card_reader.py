@@ -1,7 +1,8 @@
 """A Wiegand-to-network converter with a card reader behind it.
 
-It connects to the edge over TCP, sends one Wiegand frame a line for every card presented, and
-reads the LED answer (G granted, R denied, E rejected frame). When the connection drops before
+It connects to the edge over TCP, sends one Wiegand frame a line for every card presented or key
+pressed on its keypad, and reads the LED answer (G granted, R denied, K key taken, E rejected
+frame). When the connection drops before
 an answer, it reconnects and presents the card again, as a person would swipe again.
 """
 
@@ -15,9 +16,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from models.wiegand import encode
+from models.wiegand import encode, encode_key
 
-_ANSWERS = {"G": "granted", "R": "denied", "E": "rejected"}
+_ANSWERS = {"G": "granted", "R": "denied", "E": "rejected", "K": "key"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ class CardReader:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def enter_pin(self, pin: str) -> str:
+        """Type `pin` on the keypad and press `#`: the answer to the whole PIN."""
+        for key in pin:
+            answer = self._send(encode_key(key))
+            if answer != "key":
+                return answer
+        return self._send(encode_key("#"))
 
     def send_raw(self, line: bytes) -> str:
         """Send an arbitrary line (for testing the edge against a faulty converter)."""

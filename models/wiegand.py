@@ -4,6 +4,9 @@ One frame per line, ASCII: ``W<bits>:<hex>\\r\\n``, where ``<hex>`` is the raw f
 included), most significant bit first. 26-bit frames (H10301: even parity, 8-bit facility, 16-bit
 card, odd parity) and 34-bit frames (even parity, 32 data bits, odd parity) are understood. The
 card number Anju stores is the frame's data bits as a decimal number.
+
+Keypads send one 4-bit frame per key, as most Wiegand keypads do (``W4:<hex>``): 0-9, A for
+``*`` and B for ``#``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from dataclasses import dataclass
 from models.errors import ContractError
 
 SUPPORTED_BITS = (26, 34)
+KEYPAD_BITS = 4
+_KEYS = "0123456789*#"
 MAX_LINE_BYTES = 64
-_LINE = re.compile(r"^W(\d{2}):([0-9A-Fa-f]{1,16})$")
+_LINE = re.compile(r"^W(\d{1,2}):([0-9A-Fa-f]{1,16})$")
 
 
 class WiegandError(ContractError):
@@ -30,6 +35,28 @@ class WiegandRead:
     @property
     def card_number(self) -> str:
         return str(self.data)
+
+
+@dataclass(frozen=True)
+class KeyPress:
+    key: str  # one of 0-9, * and #
+
+
+def encode_key(key: str) -> bytes:
+    if len(key) != 1 or key not in _KEYS:
+        raise WiegandError(f"no such key {key!r}")
+    return f"W4:{_KEYS.index(key):X}\r\n".encode("ascii")
+
+
+def decode_frame(line: bytes) -> WiegandRead | KeyPress:
+    """A card read or a key press."""
+    match = _LINE.match(line.decode("ascii", errors="replace").strip())
+    if match is not None and int(match.group(1)) == KEYPAD_BITS:
+        value = int(match.group(2), 16)
+        if value >= len(_KEYS):
+            raise WiegandError(f"no key has the code {value}")
+        return KeyPress(_KEYS[value])
+    return decode(line)
 
 
 def _parity(value: int) -> int:

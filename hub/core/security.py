@@ -23,6 +23,9 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from hub.errors import HubError
+from models.pins import pin_digest
+
+__all__ = ["SecretBox", "SecretError", "hash_password", "pin_digest", "token_digest"]
 
 _PASSWORDS = PasswordHash((Argon2Hasher(),))
 _NONCE_BYTES = 12
@@ -48,11 +51,6 @@ def new_token() -> str:
 def token_digest(token: str) -> str:
     """Tokens are random and long: a plain SHA-256 is enough to keep them unusable at rest."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def pin_digest(pepper: bytes, pin: str) -> str:
-    """The keyed digest by which hub and edges recognise a PIN without storing it."""
-    return hmac.new(pepper, pin.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
 
 from anju.compound import Compound
 from anju.processes import wait_until
@@ -58,3 +59,46 @@ def test_a_cut_off_edge_decides_from_its_cache_and_catches_up(compound: Compound
         "POST", "/api/people/p-li-wei/cards", json={"id": "card-spare", "number": "4242"}
     )
     assert _seconds_until(compound, 4242, "granted") < 60
+
+
+def test_a_pin_set_on_the_hub_opens_at_the_gate_and_is_never_sent(compound: Compound) -> None:
+    compound.request("POST", "/api/people/p-li-wei/pins", json={"id": "pin-li", "pin": "482913"})
+
+    def enter(pin: str) -> str:
+        reader = CardReader("127.0.0.1", compound.reader_ports["in"])
+        try:
+            return reader.enter_pin(pin)
+        finally:
+            reader.close()
+
+    wait_until(lambda: enter("482913") == "granted", 30, "the PIN to reach the edge")
+    assert enter("000000") == "denied"
+    wait_until(
+        lambda: sum(e["method"] == "pin" for e in compound.all_entries()) >= 2, 30, "PIN events"
+    )
+    pin_entries = [e for e in compound.all_entries() if e["method"] == "pin"]
+    assert {e["outcome"] for e in pin_entries} == {"granted", "denied"}
+    assert all(e["credential_ref"] is None for e in pin_entries)
+    assert "482913" not in (compound.edge_dir / "registry.json").read_text()
+
+
+def test_pin_guessing_pauses_pins_at_that_reader_and_raises_an_alarm(compound: Compound) -> None:
+    compound.request("POST", "/api/people/p-li-wei/pins", json={"id": "pin-li", "pin": "482913"})
+    reader = CardReader("127.0.0.1", compound.reader_ports["in"])
+    try:
+        wait_until(lambda: reader.enter_pin("482913") == "granted", 30, "the PIN at the edge")
+        assert [reader.enter_pin(f"00000{n}") for n in range(5)] == ["denied"] * 5
+        assert reader.enter_pin("482913") == "denied"  # paused, even for the right PIN
+        assert reader.present(Swipe(1002)).result == "granted"  # cards still work
+    finally:
+        reader.close()
+    engine = create_engine(compound.database_url)
+    try:
+        wait_until(lambda: _alarms(engine) == ["pin_guessing"], 30, "the alarm at the hub")
+    finally:
+        engine.dispose()
+
+
+def _alarms(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [row[0] for row in conn.execute(text("SELECT code FROM alarm"))]

@@ -86,3 +86,42 @@ def test_connections_beyond_the_limit_are_refused_and_others_served(
     reader = CardReader("127.0.0.1", server.port)
     assert reader.present(Swipe(1001), give_up_after_s=10).result == "granted"
     reader.close()
+
+
+@pytest.fixture
+def keypad() -> Iterator[tuple[WiegandListener, list[str]]]:
+    pins: list[str] = []
+
+    def on_pin(section: WiegandReaderSection, pin: str) -> bool:
+        pins.append(pin)
+        return pin == "482913"
+
+    section = WiegandReaderSection(
+        listen_port=free_port(), gate_id="g1", lane="l1", direction=Direction.IN
+    )
+    listener = WiegandListener(section, lambda s, r: False, on_pin)
+    listener.start()
+    yield listener, pins
+    listener.stop()
+
+
+def test_a_pin_is_typed_key_by_key_and_ended_by_hash(
+    keypad: tuple[WiegandListener, list[str]],
+) -> None:
+    server, pins = keypad
+    reader = CardReader("127.0.0.1", server.port)
+    assert reader.enter_pin("482913") == "granted"
+    assert reader.enter_pin("1234") == "denied"
+    assert reader.enter_pin("99*482913") == "granted"  # * clears what was typed
+    reader.close()
+    assert pins == ["482913", "1234", "482913"]
+
+
+def test_a_pin_is_never_longer_than_eight_digits(
+    keypad: tuple[WiegandListener, list[str]],
+) -> None:
+    server, pins = keypad
+    reader = CardReader("127.0.0.1", server.port)
+    assert reader.enter_pin("1234567890") == "denied"
+    reader.close()
+    assert pins == ["12345678"]

@@ -8,11 +8,12 @@ import pytest
 from anju.compound import DEFAULT_PEOPLE
 from anju.mqtt import BrokerAddress, MqttError
 from edge.config import load_settings
-from edge.decide import CardEvidence, decide_card
+from edge.decide import CardEvidence, PinEvidence, decide_card, decide_pin
 from edge.errors import ConfigError
 from edge.registry import RegistryCache
 from models.events import Outcome, SubjectKind
-from models.registry import CardRecord, Change, Op, PersonRecord, RegistryDelta
+from models.pins import pin_digest
+from models.registry import CardRecord, Change, Op, PersonRecord, PinRecord, RegistryDelta
 from tests.factories import registry_snapshot
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -164,3 +165,29 @@ def test_a_damaged_snapshot_is_moved_aside_and_the_cache_starts_empty(tmp_path: 
 def test_the_snapshot_on_disk_is_private(tmp_path: Path) -> None:
     _registry().save(tmp_path / "registry.json")
     assert (tmp_path / "registry.json").stat().st_mode & 0o077 == 0
+
+
+def _with_pin(digest: str) -> RegistryCache:
+    cache = _registry()
+    pin = PinRecord(id="pin-1", person_id="p-li-wei", digest=digest)
+    cache.apply(
+        RegistryDelta(
+            compound_id="c1",
+            from_version=1,
+            to_version=2,
+            changes=[Change(op=Op.UPSERT, record_kind="pin", id="pin-1", record=pin)],
+        )
+    )
+    return cache
+
+
+def test_a_registered_pin_opens_and_an_unknown_one_does_not() -> None:
+    key = b"compound-key"
+    cache = _with_pin(pin_digest(key, "482913"))
+    verdict = decide_pin(PinEvidence(pin_digest(key, "482913")), cache, NOW)
+    assert verdict.granted
+    assert verdict.subject.id == "p-li-wei"
+    wrong = decide_pin(PinEvidence(pin_digest(key, "111111")), cache, NOW)
+    assert wrong.decision.reason_code == "pin_unknown"
+    other_key = decide_pin(PinEvidence(pin_digest(b"other", "482913")), cache, NOW)
+    assert not other_key.granted

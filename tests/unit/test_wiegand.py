@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.wiegand import WiegandError, decode, encode
+from models.wiegand import KeyPress, WiegandError, decode, decode_frame, encode, encode_key
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,18 @@ def test_card_data_must_fit_the_frame() -> None:
         encode(26, 1 << 24)
     with pytest.raises(WiegandError):
         encode(30, 1)
+
+
+@pytest.mark.parametrize("key", list("0123456789*#"))
+def test_keypad_keys_round_trip(key: str) -> None:
+    assert decode_frame(encode_key(key)) == KeyPress(key)
+
+
+def test_card_frames_still_decode_through_decode_frame() -> None:
+    assert decode_frame(encode(26, 1001)).card_number == "1001"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("line", [b"W4:C\r\n", b"W4:F\r\n", b"W5:1\r\n"])
+def test_unknown_key_codes_are_rejected(line: bytes) -> None:
+    with pytest.raises(WiegandError):
+        decode_frame(line)
