@@ -133,10 +133,19 @@ class EdgeDaemon:
             verdict = decide_pin(evidence, self.registry, now, self._fallback("pin"))
             if self._pin_guard.record(lane, verdict.granted, time.monotonic()):
                 self._alarm(reader, "pin_guessing", f"Repeated wrong PINs at {lane}; PINs paused.")
+            if verdict.duress:
+                text = f"Duress PIN of {verdict.subject.id} at {lane}."
+                self._alarm(reader, "duress", text, Severity.CRITICAL)
         return self._record(reader, now, Credential(method=Method.PIN), verdict)
 
-    def _alarm(self, reader: WiegandReaderSection, code: str, text: str) -> None:
-        logger.warning(text)
+    def _alarm(
+        self,
+        reader: WiegandReaderSection,
+        code: str,
+        text: str,
+        severity: Severity = Severity.WARNING,
+    ) -> None:
+        logger.warning("alarm %s at gate %s", code, reader.gate_id)
         if self._delivery is None:
             return
 
@@ -148,7 +157,7 @@ class EdgeDaemon:
                 gate_id=reader.gate_id,
                 occurred_at=datetime.now(UTC),
                 code=code,
-                severity=Severity.WARNING,
+                severity=severity,
                 text=text,
             )
 

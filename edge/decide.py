@@ -23,6 +23,7 @@ class CardEvidence:
 class Verdict:
     subject: Subject
     decision: Decision
+    duress: bool = False
 
     @property
     def granted(self) -> bool:
@@ -88,9 +89,12 @@ def decide_pin(
     person = registry.person(pin.person_id)
     if person is None:
         return deny("person_unknown", "The PIN's holder is no longer registered.")
+    # A duress PIN opens like any other, with an ordinary-looking reason; the caller raises
+    # the silent alarm.
     return Verdict(
         subject=Subject(kind=person.subject_kind, id=person.id),
         decision=Decision(
             outcome=Outcome.GRANTED, reason_code="pin_valid", reason="Registered PIN."
         ),
+        duress=pin.duress,
     )

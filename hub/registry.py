@@ -188,7 +188,9 @@ def to_record(row: Row) -> Record:
                 valid_until=_utc(row.valid_until),
             )
         case Pin():
-            return PinRecord(id=row.id, person_id=row.person_id, digest=row.digest)
+            return PinRecord(
+                id=row.id, person_id=row.person_id, digest=row.digest, duress=row.duress
+            )
         case Plate():
             return PlateRecord(id=row.id, person_id=row.person_id, number=row.number)
         case VisitorPass():
@@ -207,14 +209,18 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
-def new_pin(*, session: Session, box: SecretBox, person: Person, pin: str, pin_id: str) -> Pin:
+def new_pin(
+    *, session: Session, box: SecretBox, person: Person, pin: str, pin_id: str, duress: bool = False
+) -> Pin:
     digest = pin_digest(pin_pepper(session=session, compound_id=person.compound_id, box=box), pin)
     taken = session.exec(
         select(Pin).where(col(Pin.compound_id) == person.compound_id, col(Pin.digest) == digest)
     ).first()
     if taken is not None:
         raise Conflict("this PIN is already in use in the compound; choose another")
-    return Pin(id=pin_id, compound_id=person.compound_id, person_id=person.id, digest=digest)
+    return Pin(
+        id=pin_id, compound_id=person.compound_id, person_id=person.id, digest=digest, duress=duress
+    )
 
 
 def people_of_unit(*, session: Session, unit_id: str) -> Sequence[Person]:

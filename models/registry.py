@@ -50,6 +50,7 @@ class PinRecord(Contract):
     id: Identifier
     person_id: Identifier
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    duress: bool = False
 
 
 class PlateRecord(Contract):

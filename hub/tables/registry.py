@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -71,6 +72,11 @@ class Pin(SQLModel, table=True):
     compound_id: str = Field(foreign_key="compound.id", max_length=64)
     person_id: str = Field(foreign_key="person.id", index=True, max_length=64)
     digest: str = Field(max_length=64)
+    duress: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": sa.false()},
+        description="Opens normally and raises a silent alarm",
+    )
 
 
 class Plate(SQLModel, table=True):

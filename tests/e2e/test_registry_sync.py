@@ -102,3 +102,20 @@ def test_pin_guessing_pauses_pins_at_that_reader_and_raises_an_alarm(compound: C
 def _alarms(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return [row[0] for row in conn.execute(text("SELECT code FROM alarm"))]
+
+
+def test_a_duress_pin_opens_and_raises_a_silent_alarm(compound: Compound) -> None:
+    pin = {"id": "pin-duress", "pin": "911911", "duress": True}
+    compound.request("POST", "/api/people/p-zhang-min/pins", json=pin)
+    reader = CardReader("127.0.0.1", compound.reader_ports["in"])
+    try:
+        wait_until(lambda: reader.enter_pin("911911") == "granted", 30, "the duress PIN")
+    finally:
+        reader.close()
+    engine = create_engine(compound.database_url)
+    try:
+        wait_until(lambda: "duress" in _alarms(engine), 30, "the silent alarm at the hub")
+    finally:
+        engine.dispose()
+    entry = next(e for e in compound.all_entries() if e["method"] == "pin")
+    assert (entry["outcome"], entry["reason_code"]) == ("granted", "pin_valid")  # looks ordinary

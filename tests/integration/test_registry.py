@@ -6,8 +6,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from anju.broker import Mosquitto, mosquitto_available
 from anju.mqtt import BrokerAddress, MqttLink
@@ -148,8 +150,14 @@ def test_migrations_upgrade_a_populated_database(database_url: str) -> None:
         [stored] = session.exec(select(Entry)).all()
         version = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert stored.event_id == event.event_id
-    assert version == "0002"
+    assert version == "0003"
     engine.dispose()
+
+
+def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:
+    with engine.connect() as conn:
+        drift = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert drift == []
 
 
 def test_secrets_rotate_to_a_new_key(engine: Engine, compound: str) -> None:

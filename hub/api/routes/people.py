@@ -53,6 +53,7 @@ class PlateCreate(BaseModel):
 class PinCreate(BaseModel):
     id: Identifier
     pin: str = Field(pattern=r"^[0-9]{4,8}$")
+    duress: bool = Field(False, description="Opens normally and raises a silent alarm")
 
 
 class CredentialPublic(BaseModel):
@@ -167,7 +168,9 @@ def add_pin(
 ) -> CredentialPublic:
     person = _visible(session, caller, person_id)
     box = services.settings.secret_box()
-    pin = registry.new_pin(session=session, box=box, person=person, pin=body.pin, pin_id=body.id)
+    pin = registry.new_pin(
+        session=session, box=box, person=person, pin=body.pin, pin_id=body.id, duress=body.duress
+    )
     return _add(session, services, caller, pin, kind="pin", value=None)
 
 
