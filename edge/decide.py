@@ -37,6 +37,28 @@ def deny(code: str, reason: str, subject: Subject | None = None) -> Verdict:
     )
 
 
+def _stale(fallback: Fallback) -> Verdict | None:
+    """The verdict a stale registry imposes, if its fallback is not to trust the cache."""
+    if fallback == "deny":
+        return deny("registry_stale", "The gate's registry is out of date; use another way in.")
+    if fallback == "guard":
+        return deny("ask_guard", "The gate's registry is out of date; please ask the guard.")
+    return None
+
+
+def _holder(registry: RegistryCache, person_id: str, credential: str) -> Subject | Verdict:
+    """The credential's holder, or the denial when they are no longer registered."""
+    person = registry.person(person_id)
+    if person is None:
+        return deny("person_unknown", f"The {credential}'s holder is no longer registered.")
+    return Subject(kind=person.subject_kind, id=person.id)
+
+
+def _grant(subject: Subject, code: str, reason: str, *, duress: bool = False) -> Verdict:
+    decision = Decision(outcome=Outcome.GRANTED, reason_code=code, reason=reason)
+    return Verdict(subject=subject, decision=decision, duress=duress)
+
+
 def decide_card(
     evidence: CardEvidence,
     registry: RegistryCache,
@@ -44,25 +66,17 @@ def decide_card(
     fallback: Fallback = "allow",
 ) -> Verdict:
     """`fallback` is how cards decide while the registry is stale: `allow` trusts the cache."""
-    if fallback == "deny":
-        return deny("registry_stale", "The gate's registry is out of date; use another way in.")
-    if fallback == "guard":
-        return deny("ask_guard", "The gate's registry is out of date; please ask the guard.")
+    if (stale := _stale(fallback)) is not None:
+        return stale
     card = registry.card(evidence.number)
     if card is None:
         return deny("card_unknown", "This card is not registered in the compound.")
-    person = registry.person(card.person_id)
-    if person is None:
-        return deny("person_unknown", "The card's holder is no longer registered.")
-    subject = Subject(kind=person.subject_kind, id=person.id)
+    holder = _holder(registry, card.person_id, "card")
+    if isinstance(holder, Verdict):
+        return holder
     if not card.valid_at(now):
-        return deny("card_expired", "The card is outside its validity period.", subject)
-    return Verdict(
-        subject=subject,
-        decision=Decision(
-            outcome=Outcome.GRANTED, reason_code="card_valid", reason="Registered card."
-        ),
-    )
+        return deny("card_expired", "The card is outside its validity period.", holder)
+    return _grant(holder, "card_valid", "Registered card.")
 
 
 @dataclass(frozen=True)
@@ -79,22 +93,14 @@ def decide_pin(
     fallback: Fallback = "allow",
 ) -> Verdict:
     """A PIN of a known person opens; `fallback` as for cards while the registry is stale."""
-    if fallback == "deny":
-        return deny("registry_stale", "The gate's registry is out of date; use another way in.")
-    if fallback == "guard":
-        return deny("ask_guard", "The gate's registry is out of date; please ask the guard.")
+    if (stale := _stale(fallback)) is not None:
+        return stale
     pin = registry.pin(evidence.digest)
     if pin is None:
         return deny("pin_unknown", "This PIN is not registered in the compound.")
-    person = registry.person(pin.person_id)
-    if person is None:
-        return deny("person_unknown", "The PIN's holder is no longer registered.")
+    holder = _holder(registry, pin.person_id, "PIN")
+    if isinstance(holder, Verdict):
+        return holder
     # A duress PIN opens like any other, with an ordinary-looking reason; the caller raises
     # the silent alarm.
-    return Verdict(
-        subject=Subject(kind=person.subject_kind, id=person.id),
-        decision=Decision(
-            outcome=Outcome.GRANTED, reason_code="pin_valid", reason="Registered PIN."
-        ),
-        duress=pin.duress,
-    )
+    return _grant(holder, "pin_valid", "Registered PIN.", duress=pin.duress)
