@@ -9,11 +9,12 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge.errors import ConfigError
-from models.events import Direction, Identifier
+from edge.schedules import Window
+from models.events import Direction, Identifier, SubjectKind
 
 
 class Section(BaseModel):
@@ -47,10 +48,23 @@ class HubSection(Section):
     max_age_s: float = Field(
         3600.0, gt=0, description="A registry not synced for this long is stale"
     )
+    issuer_key_file: Path | None = Field(
+        None, description="The hub's public issuer key: verifies QR passes and gate commands"
+    )
+    claim_timeout_s: float = Field(
+        0.3, gt=0, le=5, description="How long a gate waits for the hub to count a pass entry"
+    )
+    max_clock_offset_s: float = Field(
+        5.0, gt=0, description="A clock further than this from the hub's is not trusted"
+    )
+    clock_max_age_s: float = Field(
+        86_400.0, gt=0, description="An offset measured longer ago than this is not trusted"
+    )
     fallback: dict[str, Fallback] = Field(
         default_factory=lambda: {
             "card": "allow",
             "pin": "allow",
+            "qr": "allow",
             "plate": "allow",
             "face": "guard",
         },
@@ -73,6 +87,63 @@ class WiegandReaderSection(Section):
 ReaderSection = Annotated[WiegandReaderSection, Field(discriminator="type")]
 
 
+class HttpRelaySection(Section):
+    """A relay board on the network answering HTTP (see `edge.drivers`)."""
+
+    type: Literal["http_relay"] = "http_relay"
+    url: str = Field(description="e.g. http://192.168.1.50")
+    channel: int = Field(0, ge=0, le=63)
+    timeout_s: float = Field(0.5, gt=0, le=10)
+
+
+class ModbusSection(Section):
+    """A Modbus-TCP I/O module: a coil per relay, discrete inputs and counters per channel."""
+
+    type: Literal["modbus_tcp"] = "modbus_tcp"
+    host: str
+    port: int = Field(502, ge=1, le=65535)
+    unit: int = Field(1, ge=0, le=247)
+    channel: int = Field(0, ge=0, le=63)
+    timeout_s: float = Field(0.5, gt=0, le=10)
+
+
+DriverSection = Annotated[HttpRelaySection | ModbusSection, Field(discriminator="type")]
+PassbackMode = Literal["off", "soft", "hard"]
+
+
+class GateSection(Section):
+    """One gate: its relay, how it fails, and its rules. A reader names its gate by `id`; a
+    reader without a `[[gates]]` entry decides and logs but drives nothing."""
+
+    id: Identifier
+    kind: Literal["door", "barrier"] = "door"
+    egress: bool = Field(False, description="An exit the fire alarm releases")
+    fail_mode: Literal["safe", "secure"] = Field(
+        "secure", description="safe: released when control is lost; secure: stays locked"
+    )
+    open_s: float = Field(5.0, gt=0, le=120, description="How long a grant holds the relay")
+    confirm_s: float = Field(2.0, gt=0, le=30, description="The gate must report open by then")
+    held_open_s: float = Field(30.0, gt=0, description="Open longer than this after release")
+    poll_s: float = Field(0.05, gt=0, le=1, description="How often the gate's inputs are read")
+    anti_passback: PassbackMode = "off"
+    schedules: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Who may pass when, by subject kind: {staff = ["mon-sat 07:00-21:00"]};'
+        " kinds not named may pass at any time",
+    )
+    driver: DriverSection | None = None
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedules_parse(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for kind, windows in value.items():
+            if kind not in SubjectKind.__members__.values():
+                raise ValueError(f"schedules: {kind!r} is not a kind of person")
+            for window in windows:
+                Window.parse(window)
+        return value
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ANJU_EDGE_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -85,10 +156,15 @@ class EdgeSettings(BaseSettings):
         description="Registry snapshot (JSON registry delta) to decide with"
     )
     status_interval_s: float = Field(30.0, gt=0, description="How often the status is refreshed")
+    timezone: str = Field("Asia/Shanghai", description="The compound's time zone, for schedules")
+    ledger_path: Path = Field(
+        Path("ledger.sqlite"), description="Pass entries and who is inside, counted at this edge"
+    )
     mqtt: MqttSection = MqttSection()
     hub: HubSection | None = None
     outbox: OutboxSection = OutboxSection()
     readers: list[ReaderSection] = Field(default_factory=list)
+    gates: list[GateSection] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -115,13 +191,23 @@ def load_settings(path: Path) -> EdgeSettings:
     base = path.parent
     hub = settings.hub
     if hub is not None:
-        pin_key = None if hub.pin_key_file is None else base / hub.pin_key_file
-        hub = hub.model_copy(update={"token_file": base / hub.token_file, "pin_key_file": pin_key})
+        hub = hub.model_copy(
+            update={
+                "token_file": base / hub.token_file,
+                "pin_key_file": _beside(base, hub.pin_key_file),
+                "issuer_key_file": _beside(base, hub.issuer_key_file),
+            }
+        )
     return settings.model_copy(
         update={
             "signing_key": base / settings.signing_key,
             "registry_path": base / settings.registry_path,
+            "ledger_path": base / settings.ledger_path,
             "outbox": settings.outbox.model_copy(update={"path": base / settings.outbox.path}),
             "hub": hub,
         }
     )
+
+
+def _beside(base: Path, path: Path | None) -> Path | None:
+    return None if path is None else base / path

@@ -1,4 +1,4 @@
-"""Wiring of the edge daemon: registry, outbox, MQTT link, delivery and readers."""
+"""Wiring of the edge daemon: registry, outbox, MQTT link, delivery, readers, gates, commands."""
 
 from __future__ import annotations
 
@@ -6,22 +6,31 @@ import base64
 import binascii
 import logging
 import time
-import uuid
-from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from anju.mqtt import BrokerAddress, MqttLink
+from edge.admission import Admission, Lane
+from edge.claims import HubClaims
+from edge.clock import EdgeClock
+from edge.commands import GateCommands
 from edge.config import EdgeSettings, Fallback, WiegandReaderSection
-from edge.decide import CardEvidence, PinEvidence, Verdict, decide_card, decide_pin, deny
+from edge.decide import CardEvidence, Evidence, PinEvidence, QrEvidence
 from edge.delivery import Delivery, last_will
-from edge.errors import ConfigError, OutboxError, OutboxFull
+from edge.drivers import make_driver
+from edge.errors import ConfigError
+from edge.gate import GateController
+from edge.ledger import Ledger
 from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
 from edge.readers import WiegandListener
 from edge.registry import RegistryCache, RegistryInfo
 from edge.sync import RegistrySync
-from models.events import AlarmEvent, Credential, EntryEvent, Method, Position, Severity
+from models.errors import ContractError
+from models.events import Method, Severity
 from models.pins import pin_digest
-from models.signing import load_private_key
+from models.signing import load_private_key, load_public_key
 from models.topics import Topics
 from models.wiegand import WiegandRead
 
@@ -38,10 +47,25 @@ class EdgeDaemon:
             capacity=settings.outbox.capacity,
             alarm_thresholds=settings.outbox.alarm_thresholds,
         )
-        self.listeners = [WiegandListener(r, self._on_card, self._on_pin) for r in settings.readers]
+        hub = settings.hub
+        self.clock = EdgeClock(
+            reference=hub is not None,
+            max_offset_s=hub.max_clock_offset_s if hub is not None else 5.0,
+            max_age_s=hub.clock_max_age_s if hub is not None else 86_400.0,
+        )
+        self.listeners = [
+            WiegandListener(r, self._on_card, self._on_pin, self._on_qr) for r in settings.readers
+        ]
+        self.lanes = {
+            (r.gate_id, r.direction.value): Lane(r.gate_id, r.lane, r.direction)
+            for r in settings.readers
+        }
+        self.admission: Admission | None = None
+        self._ledger: Ledger | None = None
         self._link: MqttLink | None = None
         self._delivery: Delivery | None = None
         self._sync: RegistrySync | None = None
+        self._claims: HubClaims | None = None
         self._pin_key: bytes | None = None
         self._pin_guard = PinGuard()
 
@@ -54,7 +78,10 @@ class EdgeDaemon:
         settings = self._settings
         key = load_private_key(settings.signing_key)  # fail before touching anything
         self._pin_key = _read_pin_key(settings)
+        issuer_key = _read_issuer_key(settings)
+        timezone = _timezone(settings.timezone)
         self.registry = RegistryCache.load(settings.registry_path, settings.compound_id)
+        self._ledger = Ledger(settings.ledger_path)
         self.outbox.open()
         topics = Topics(settings.mqtt.topic_prefix)
         self._link = MqttLink(
@@ -73,23 +100,68 @@ class EdgeDaemon:
             settings=settings.outbox,
             status_interval_s=settings.status_interval_s,
             registry_info=self.registry_info,
+            clock_info=self.clock.read,
         )
         if settings.hub is not None:
-            self._sync = RegistrySync(settings.hub, self.registry, settings.registry_path)
+            self._claims = HubClaims(settings.hub)
+        admission = Admission(
+            compound_id=settings.compound_id,
+            registry=lambda: self.registry,
+            ledger=self._ledger,
+            clock=self.clock,
+            gates={g.id: g for g in settings.gates},
+            timezone=timezone,
+            fallbacks=self._fallbacks,
+            issuer_key=issuer_key,
+            claims=self._claims,
+        )
+        admission.delivery = self._delivery
+        self.admission = admission
+        self._start_gates(admission)
+        if settings.hub is not None:
+            self._sync = RegistrySync(
+                settings.hub,
+                self.registry,
+                settings.registry_path,
+                clock=self.clock,
+                on_clock_off=self._clock_off,
+            )
             self._link.subscribe(
                 topics.registry(settings.compound_id, settings.edge_id), self._sync.on_nudge
             )
             self._sync.start()
+        if issuer_key is not None:
+            commands = GateCommands(
+                compound_id=settings.compound_id,
+                edge_id=settings.edge_id,
+                issuer_key=issuer_key,
+                clock=self.clock,
+                admission=admission,
+                controllers=lambda: admission.controllers,
+                lanes=self.lanes,
+            )
+            command_topic = topics.command(settings.compound_id, settings.edge_id)
+            self._link.subscribe(command_topic, commands.on_message)
         self._delivery.start()
         self._link.start()
         for listener in self.listeners:
             listener.start()
         logger.info(
-            "edge %s up: registry v%d, %d readers",
+            "edge %s up: registry v%d, %d readers, %d gates",
             settings.edge_id,
             self.registry.version,
             len(self.listeners),
+            len(admission.controllers),
         )
+
+    def _start_gates(self, admission: Admission) -> None:
+        """Take control of every gate with a driver; each is put back in its normal state."""
+        for section in self._settings.gates:
+            if section.driver is None:
+                continue
+            controller = GateController(section, make_driver(section.driver), admission.alarm)
+            admission.controllers[section.id] = controller
+            controller.start()
 
     @property
     def refused(self) -> str | None:
@@ -99,110 +171,67 @@ class EdgeDaemon:
     def stop(self) -> None:
         for listener in self.listeners:
             listener.stop()
+        if self.admission is not None:
+            for controller in self.admission.controllers.values():
+                controller.stop()
         if self._sync is not None:
             self._sync.stop()
+        if self._claims is not None:
+            self._claims.close()
         if self._delivery is not None:
             self._delivery.stop()
         if self._link is not None and self._delivery is not None:
             self._link.stop(last=self._delivery.offline_message())
         self.outbox.close()
+        if self._ledger is not None:
+            self._ledger.close()
 
-    def _fallback(self, method: str) -> Fallback:
-        """How `method` decides now: `allow` unless the registry is stale."""
+    def _fallbacks(self) -> dict[str, Fallback] | None:
+        """Each method's fallback while the registry is stale; None while it is fresh."""
         hub = self._settings.hub
         if hub is None or not self.registry_info().stale:
-            return "allow"
-        return hub.fallback.get(method, "allow")
+            return None
+        return dict(hub.fallback)
+
+    def _clock_off(self, offset_s: float) -> None:
+        text = f"This edge's clock is {offset_s:+.1f} s off the hub's; decisions use the hub's."
+        self._alarm(None, "clock_offset", Severity.WARNING, text)
+
+    def _alarm(self, gate_id: str | None, code: str, severity: Severity, text: str) -> None:
+        if self.admission is not None:
+            self.admission.alarm(gate_id, code, severity, text)
+
+    def _admit(self, reader: WiegandReaderSection, evidence: Evidence) -> bool:
+        if self.admission is None:
+            raise RuntimeError("a read before the daemon started")
+        lane = Lane(reader.gate_id, reader.lane, reader.direction)
+        admitted = self.admission.admit(lane, evidence)
+        return admitted.verdict.granted and admitted.opened
 
     def _on_card(self, reader: WiegandReaderSection, read: WiegandRead) -> bool:
-        now = datetime.now(UTC)
-        fallback = self._fallback("card")
-        verdict = decide_card(CardEvidence(read.card_number), self.registry, now, fallback)
-        credential = Credential(method=Method.CARD, reference=read.card_number)
-        return self._record(reader, now, credential, verdict)
+        return self._admit(reader, CardEvidence(read.card_number))
+
+    def _on_qr(self, reader: WiegandReaderSection, token: str) -> bool:
+        return self._admit(reader, QrEvidence(token))
 
     def _on_pin(self, reader: WiegandReaderSection, pin: str) -> bool:
-        now = datetime.now(UTC)
         lane = f"{reader.gate_id}/{reader.lane}"
         if self._pin_guard.locked(lane, time.monotonic()):
-            verdict = deny("pin_locked", "Too many wrong PINs here; wait, or use a card.")
-        elif self._pin_key is None:
-            verdict = deny("pin_unavailable", "This gate cannot check PINs; use a card.")
-        else:
-            evidence = PinEvidence(pin_digest(self._pin_key, pin))
-            verdict = decide_pin(evidence, self.registry, now, self._fallback("pin"))
-            if self._pin_guard.record(lane, verdict.granted, time.monotonic()):
-                self._alarm(reader, "pin_guessing", f"Repeated wrong PINs at {lane}; PINs paused.")
-            if verdict.duress:
-                text = f"Duress PIN of {verdict.subject.id} at {lane}."
-                self._alarm(reader, "duress", text, Severity.CRITICAL)
-        return self._record(reader, now, Credential(method=Method.PIN), verdict)
+            return self._refuse_pin(reader, "pin_locked", "Too many wrong PINs here; use a card.")
+        if self._pin_key is None:
+            return self._refuse_pin(reader, "pin_unavailable", "This gate cannot check PINs.")
+        granted = self._admit(reader, PinEvidence(pin_digest(self._pin_key, pin)))
+        if self._pin_guard.record(lane, granted, time.monotonic()):
+            text = f"Repeated wrong PINs at {lane}; PINs paused."
+            self._alarm(reader.gate_id, "pin_guessing", Severity.WARNING, text)
+        return granted
 
-    def _alarm(
-        self,
-        reader: WiegandReaderSection,
-        code: str,
-        text: str,
-        severity: Severity = Severity.WARNING,
-    ) -> None:
-        logger.warning("alarm %s at gate %s", code, reader.gate_id)
-        if self._delivery is None:
-            return
-
-        def alarm(position: Position) -> AlarmEvent:
-            return AlarmEvent(
-                event_id=uuid.uuid4(),
-                position=position,
-                compound_id=self._settings.compound_id,
-                gate_id=reader.gate_id,
-                occurred_at=datetime.now(UTC),
-                code=code,
-                severity=severity,
-                text=text,
-            )
-
-        try:
-            self._delivery.emit(alarm)
-        except OutboxError:
-            logger.exception("alarm %s could not be recorded", code)
-
-    def _record(
-        self, reader: WiegandReaderSection, now: datetime, credential: Credential, verdict: Verdict
-    ) -> bool:
-        """Log and commit the entry event of a decision; the gate follows the decision even
-        when the event cannot be recorded."""
-        decision = verdict.decision
-        logger.info(
-            "gate %s %s: %s %s",
-            reader.gate_id,
-            decision.outcome.value,
-            credential.method.value,
-            decision.reason_code,
-        )
-
-        def entry(position: Position) -> EntryEvent:
-            return EntryEvent(
-                event_id=uuid.uuid4(),
-                position=position,
-                compound_id=self._settings.compound_id,
-                gate_id=reader.gate_id,
-                lane=reader.lane,
-                direction=reader.direction,
-                occurred_at=now,
-                subject=verdict.subject,
-                credential=credential,
-                decision=decision,
-            )
-
-        if self._delivery is None:
-            raise RuntimeError("a read before the daemon started")
-        try:
-            self._delivery.emit(entry)
-        except OutboxFull as exc:
-            logger.error("gate %s: event not recorded: %s", reader.gate_id, exc)
-        except OutboxError:
-            logger.exception("gate %s: event could not be recorded", reader.gate_id)
-        return verdict.granted
+    def _refuse_pin(self, reader: WiegandReaderSection, code: str, reason: str) -> bool:
+        """A PIN refused before any decision: still an entry event, with the reason."""
+        if self.admission is not None:
+            lane = Lane(reader.gate_id, reader.lane, reader.direction)
+            self.admission.refuse(lane, Method.PIN, code, reason)
+        return False
 
 
 def _read_pin_key(settings: EdgeSettings) -> bytes | None:
@@ -213,3 +242,21 @@ def _read_pin_key(settings: EdgeSettings) -> bytes | None:
         return base64.b64decode(settings.hub.pin_key_file.read_bytes(), validate=True)
     except (OSError, binascii.Error) as exc:
         raise ConfigError(f"cannot read the PIN key {settings.hub.pin_key_file}: {exc}") from exc
+
+
+def _read_issuer_key(settings: EdgeSettings) -> Ed25519PublicKey | None:
+    """The hub's public issuer key; without one, QR passes and guard commands are refused."""
+    if settings.hub is None or settings.hub.issuer_key_file is None:
+        return None
+    path = settings.hub.issuer_key_file
+    try:
+        return load_public_key(path.read_text(encoding="ascii"))
+    except (OSError, UnicodeDecodeError, ContractError) as exc:
+        raise ConfigError(f"cannot read the issuer key {path}: {exc}") from exc
+
+
+def _timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown time zone {name!r}") from exc

@@ -1,82 +1,52 @@
-"""The access decision. For now: a known, valid card or PIN of a known person opens the gate.
+"""The access decision: one pure function from evidence and context to a verdict.
 
-A pure function of the evidence, the cached registry and the time; it needs neither the hub
-nor the broker. The decision issue replaces its body, not its shape.
+`decide(evidence, context)` needs neither the hub nor the broker: everything it reads is in the
+context (the cached registry, the gate's rules, the time and whether it can be trusted, what
+this edge has counted). It does no I/O; what must happen around it (counting a pass entry at
+the hub, raising alerts, driving the relay) the verdict says and the caller does.
+
+Card, PIN, QR, plate, face and the guard's command are all evidence of the same standing:
+every gate accepts each of them, and face is never the only way in. The face and plate
+pipelines build `FaceEvidence` and `PlateEvidence` and call `decide` like the readers do.
+
+Rules, in order: the stale-registry fallback of the method; the credential (known, valid now);
+its holder; the watchlist (deny, or let through and alert); the gate's schedule for the
+holder's kind; anti-passback; the pass's entry count. A verdict's `flags` qualify it
+(`clock_untrusted`, `registry_stale`, `passback`, `watchlist`) without changing it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
 
-from edge.config import Fallback
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from edge.config import Fallback, PassbackMode
 from edge.registry import RegistryCache
-from models.events import Decision, Outcome, Subject, SubjectKind
+from edge.schedules import Window
+from models.events import (
+    Credential,
+    Decision,
+    Direction,
+    Method,
+    Outcome,
+    Severity,
+    Subject,
+    SubjectKind,
+)
+from models.registry import PassRecord, PersonRecord
+from models.tokens import ForgedToken, GateCommand, PassToken, TokenError, verify_token
+
+# ---------------------------------------------------------------------------------- evidence
 
 
 @dataclass(frozen=True)
 class CardEvidence:
     number: str
-
-
-@dataclass(frozen=True)
-class Verdict:
-    subject: Subject
-    decision: Decision
-    duress: bool = False
-
-    @property
-    def granted(self) -> bool:
-        return self.decision.outcome is Outcome.GRANTED
-
-
-def deny(code: str, reason: str, subject: Subject | None = None) -> Verdict:
-    return Verdict(
-        subject=subject or Subject(kind=SubjectKind.UNKNOWN),
-        decision=Decision(outcome=Outcome.DENIED, reason_code=code, reason=reason),
-    )
-
-
-def _stale(fallback: Fallback) -> Verdict | None:
-    """The verdict a stale registry imposes, if its fallback is not to trust the cache."""
-    if fallback == "deny":
-        return deny("registry_stale", "The gate's registry is out of date; use another way in.")
-    if fallback == "guard":
-        return deny("ask_guard", "The gate's registry is out of date; please ask the guard.")
-    return None
-
-
-def _holder(registry: RegistryCache, person_id: str, credential: str) -> Subject | Verdict:
-    """The credential's holder, or the denial when they are no longer registered."""
-    person = registry.person(person_id)
-    if person is None:
-        return deny("person_unknown", f"The {credential}'s holder is no longer registered.")
-    return Subject(kind=person.subject_kind, id=person.id)
-
-
-def _grant(subject: Subject, code: str, reason: str, *, duress: bool = False) -> Verdict:
-    decision = Decision(outcome=Outcome.GRANTED, reason_code=code, reason=reason)
-    return Verdict(subject=subject, decision=decision, duress=duress)
-
-
-def decide_card(
-    evidence: CardEvidence,
-    registry: RegistryCache,
-    now: datetime,
-    fallback: Fallback = "allow",
-) -> Verdict:
-    """`fallback` is how cards decide while the registry is stale: `allow` trusts the cache."""
-    if (stale := _stale(fallback)) is not None:
-        return stale
-    card = registry.card(evidence.number)
-    if card is None:
-        return deny("card_unknown", "This card is not registered in the compound.")
-    holder = _holder(registry, card.person_id, "card")
-    if isinstance(holder, Verdict):
-        return holder
-    if not card.valid_at(now):
-        return deny("card_expired", "The card is outside its validity period.", holder)
-    return _grant(holder, "card_valid", "Registered card.")
 
 
 @dataclass(frozen=True)
@@ -86,21 +56,414 @@ class PinEvidence:
     digest: str
 
 
-def decide_pin(
-    evidence: PinEvidence,
-    registry: RegistryCache,
-    now: datetime,
-    fallback: Fallback = "allow",
-) -> Verdict:
-    """A PIN of a known person opens; `fallback` as for cards while the registry is stale."""
-    if (stale := _stale(fallback)) is not None:
+@dataclass(frozen=True)
+class QrEvidence:
+    token: str
+
+
+@dataclass(frozen=True)
+class PlateEvidence:
+    """A plate as the plate pipeline (or an ANPR camera) read it, normalised."""
+
+    number: str
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class FaceEvidence:
+    """An identification by the face pipeline: who, how close, how far ahead of the
+    second-best identity, and whether the face was seen to be live."""
+
+    person_id: str
+    distance: float
+    margin: float
+    live: bool
+
+
+@dataclass(frozen=True)
+class RemoteEvidence:
+    """A guard's command, its signature and freshness already checked by the caller."""
+
+    command: GateCommand
+
+
+Evidence = CardEvidence | PinEvidence | QrEvidence | PlateEvidence | FaceEvidence | RemoteEvidence
+
+# ---------------------------------------------------------------------------------- context
+
+
+class History(Protocol):
+    """What this edge has counted: entries per pass, and where each subject last went."""
+
+    def pass_entries(self, pass_id: str) -> int: ...
+
+    def last_direction(self, subject_id: str) -> Direction | None: ...
+
+
+class NoHistory:
+    def pass_entries(self, pass_id: str) -> int:
+        return 0
+
+    def last_direction(self, subject_id: str) -> Direction | None:
+        return None
+
+
+@dataclass(frozen=True)
+class GateRules:
+    gate_id: str
+    direction: Direction
+    anti_passback: PassbackMode = "off"
+    schedules: Mapping[str, tuple[Window, ...]] = field(default_factory=dict)
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+
+
+@dataclass(frozen=True)
+class Context:
+    registry: RegistryCache
+    rules: GateRules
+    now: datetime
+    clock_trusted: bool = True
+    fallbacks: Mapping[str, Fallback] | None = None
+    """Per method, while the registry is stale; None while it is fresh."""
+    history: History = field(default_factory=NoHistory)
+    issuer_key: Ed25519PublicKey | None = None
+    registry_synced_at: datetime | None = None
+
+
+# ---------------------------------------------------------------------------------- verdict
+
+
+@dataclass(frozen=True)
+class Alert:
+    code: str
+    severity: Severity
+    text: str
+
+
+@dataclass(frozen=True)
+class PassEntry:
+    """An entry the caller must count against the pass: at the hub when it answers (the
+    limit then holds across gates), else on this edge alone (flagged `offline_limit`)."""
+
+    pass_id: str
+    max_entries: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    subject: Subject
+    credential: Credential
+    decision: Decision
+    duress: bool = False
+    alerts: tuple[Alert, ...] = ()
+    claim: PassEntry | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.decision.outcome is Outcome.GRANTED
+
+
+@dataclass
+class _Draft:
+    """A decision being made: what is known so far, and the flags gathered on the way."""
+
+    credential: Credential
+    subject: Subject = field(default_factory=lambda: Subject(kind=SubjectKind.UNKNOWN))
+    flags: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+    def flag(self, name: str) -> None:
+        if name not in self.flags:
+            self.flags.append(name)
+
+    def deny(self, code: str, reason: str) -> Verdict:
+        return self._verdict(Outcome.DENIED, code, reason)
+
+    def grant(
+        self, code: str, reason: str, *, duress: bool = False, claim: PassEntry | None = None
+    ) -> Verdict:
+        return self._verdict(Outcome.GRANTED, code, reason, duress=duress, claim=claim)
+
+    def _verdict(
+        self,
+        outcome: Outcome,
+        code: str,
+        reason: str,
+        *,
+        duress: bool = False,
+        claim: PassEntry | None = None,
+    ) -> Verdict:
+        decision = Decision(
+            outcome=outcome, reason_code=code, reason=reason, flags=tuple(self.flags)
+        )
+        return Verdict(
+            subject=self.subject,
+            credential=self.credential,
+            decision=decision,
+            duress=duress,
+            alerts=tuple(self.alerts),
+            claim=claim,
+        )
+
+
+# ---------------------------------------------------------------------------------- decide
+
+
+def decide(evidence: Evidence, context: Context) -> Verdict:
+    """Grant or deny, with a reason code and a sentence a person can read."""
+    match evidence:
+        case CardEvidence():
+            return _card(evidence, context)
+        case PinEvidence():
+            return _pin(evidence, context)
+        case QrEvidence():
+            return _qr(evidence, context)
+        case PlateEvidence():
+            return _plate(evidence, context)
+        case FaceEvidence():
+            return _face(evidence, context)
+        case RemoteEvidence():
+            return _remote(evidence, context)
+
+
+def _stale(draft: _Draft, method: Method, context: Context) -> Verdict | None:
+    """The verdict a stale registry imposes on `method`, if its fallback is not to trust the
+    cache (or, for QR, the pass's own signed window)."""
+    if context.fallbacks is None:
+        return None
+    fallback = context.fallbacks.get(method.value, "allow")
+    if fallback == "deny":
+        reason = "The gate's registry is out of date; use another way in."
+        return draft.deny("registry_stale", reason)
+    if fallback == "guard":
+        return draft.deny("ask_guard", "The gate's registry is out of date; please ask the guard.")
+    draft.flag("registry_stale")
+    return None
+
+
+def _timed(draft: _Draft, context: Context) -> datetime:
+    """The time, for a rule that depends on it; flags the decision if the clock is in doubt."""
+    if not context.clock_trusted:
+        draft.flag("clock_untrusted")
+    return context.now
+
+
+def _card(evidence: CardEvidence, context: Context) -> Verdict:
+    draft = _Draft(Credential(method=Method.CARD, reference=evidence.number))
+    if (stale := _stale(draft, Method.CARD, context)) is not None:
         return stale
-    pin = registry.pin(evidence.digest)
+    card = context.registry.card(evidence.number)
+    if card is None:
+        return draft.deny("card_unknown", "This card is not registered in the compound.")
+    person = _holder(draft, context, card.person_id)
+    if person is None:
+        return draft.deny("person_unknown", "The card's holder is no longer registered.")
+    if not card.valid_at(_timed(draft, context)):
+        return draft.deny("card_expired", "The card is outside its validity period.")
+    return _admit(draft, context, person, "card_valid", "Registered card.")
+
+
+def _pin(evidence: PinEvidence, context: Context) -> Verdict:
+    draft = _Draft(Credential(method=Method.PIN))
+    if (stale := _stale(draft, Method.PIN, context)) is not None:
+        return stale
+    pin = context.registry.pin(evidence.digest)
     if pin is None:
-        return deny("pin_unknown", "This PIN is not registered in the compound.")
-    holder = _holder(registry, pin.person_id, "PIN")
-    if isinstance(holder, Verdict):
-        return holder
-    # A duress PIN opens like any other, with an ordinary-looking reason; the caller raises
-    # the silent alarm.
-    return _grant(holder, "pin_valid", "Registered PIN.", duress=pin.duress)
+        return draft.deny("pin_unknown", "This PIN is not registered in the compound.")
+    person = _holder(draft, context, pin.person_id)
+    if person is None:
+        return draft.deny("person_unknown", "The PIN's holder is no longer registered.")
+    # A duress PIN opens like any other, with an ordinary-looking reason and no flag; the
+    # caller raises the silent alarm. Rules still apply: a duress PIN must not stand out.
+    verdict = _admit(draft, context, person, "pin_valid", "Registered PIN.")
+    if verdict.granted and pin.duress:
+        return replace(verdict, duress=True)
+    return verdict
+
+
+def _face(evidence: FaceEvidence, context: Context) -> Verdict:
+    credential = Credential(
+        method=Method.FACE, reference=evidence.person_id, score=round(evidence.distance, 4)
+    )
+    draft = _Draft(credential)
+    if (stale := _stale(draft, Method.FACE, context)) is not None:
+        return stale
+    if not evidence.live:
+        return draft.deny("face_not_live", "The face did not look live; use a card, PIN or QR.")
+    person = _holder(draft, context, evidence.person_id)
+    if person is None:
+        return draft.deny("person_unknown", "This face's person is no longer registered.")
+    return _admit(draft, context, person, "face_match", "Recognised face.")
+
+
+def _plate(evidence: PlateEvidence, context: Context) -> Verdict:
+    draft = _Draft(
+        Credential(method=Method.PLATE, reference=evidence.number, score=evidence.confidence)
+    )
+    # The watchlist comes first: a flagged plate is flagged whoever it is registered to.
+    if (watched := _watch(draft, context, "plate", evidence.number)) is not None:
+        return watched
+    if (stale := _stale(draft, Method.PLATE, context)) is not None:
+        return stale
+    plate = context.registry.plate(evidence.number)
+    if plate is not None and plate.person_id is not None:
+        person = _holder(draft, context, plate.person_id)
+        if person is None:
+            return draft.deny("person_unknown", "The vehicle's owner is no longer registered.")
+        return _admit(draft, context, person, "plate_registered", "Registered vehicle.")
+    now = _timed(draft, context)
+    passes = [p for p in context.registry.passes_for_plate(evidence.number) if _open(p, now)]
+    if passes:
+        return _visitor(draft, context, passes[0], "plate_pass", "Visitor vehicle with a pass.")
+    return draft.deny("plate_unknown", "This vehicle is not registered; please see the guard.")
+
+
+def _qr(evidence: QrEvidence, context: Context) -> Verdict:
+    draft = _Draft(Credential(method=Method.QR))
+    token = _read_token(draft, context, evidence.token)
+    if isinstance(token, Verdict):
+        return token
+    draft.credential = Credential(method=Method.QR, reference=token.pass_id)
+    draft.subject = Subject(kind=SubjectKind.VISITOR, id=token.pass_id)
+    if token.compound_id != context.registry.compound_id:
+        return draft.deny("qr_foreign", "This pass is for another compound.")
+    now = _timed(draft, context)
+    if not token.window_contains(now):
+        when = "not valid yet" if now < token.valid_from else "expired"
+        return draft.deny(f"pass_{when.replace(' ', '_')}", f"This pass is {when}.")
+    record = context.registry.visitor_pass(token.pass_id)
+    if record is None and (revoked := _revoked(draft, context, token)) is not None:
+        return revoked
+    pass_ = record or _as_record(token)
+    return _visitor(draft, context, pass_, "pass_valid", "Visitor pass.")
+
+
+def _read_token(draft: _Draft, context: Context, text: str) -> PassToken | Verdict:
+    if context.issuer_key is None:
+        return draft.deny("qr_unavailable", "This gate cannot check QR codes; ask the guard.")
+    try:
+        return verify_token(text, PassToken, context.issuer_key)
+    except ForgedToken as exc:
+        draft.alerts.append(Alert("qr_forged", Severity.WARNING, f"Forged QR code: {exc}."))
+        return draft.deny("qr_forged", "This QR code was not issued by the compound.")
+    except TokenError:
+        return draft.deny("qr_invalid", "This is not a visitor-pass QR code.")
+
+
+def _revoked(draft: _Draft, context: Context, token: PassToken) -> Verdict | None:
+    """A valid token whose pass is not in the registry: revoked, unless the registry is stale
+    (the signed window stands, per the QR fallback) or older than the pass itself."""
+    if (stale := _stale(draft, Method.QR, context)) is not None:
+        return stale
+    if context.fallbacks is not None:
+        return None
+    synced = context.registry_synced_at
+    if synced is not None and token.issued_at > synced:
+        return None  # issued after our last sync: not revoked, just not here yet
+    return draft.deny("pass_revoked", "This pass has been cancelled.")
+
+
+def _remote(evidence: RemoteEvidence, context: Context) -> Verdict:
+    command = evidence.command
+    draft = _Draft(Credential(method=Method.REMOTE, reference=str(command.command_id)))
+    if command.subject_id is not None:
+        person = context.registry.person(command.subject_id)
+        kind = person.subject_kind if person is not None else SubjectKind.UNKNOWN
+        draft.subject = Subject(kind=kind, id=command.subject_id)
+    elif command.pass_id is not None:
+        draft.subject = Subject(kind=SubjectKind.VISITOR, id=command.pass_id)
+    said = f"{command.issued_by}: {command.reason}"
+    if command.action == "open":
+        return draft.grant("guard_open", f"Opened by the guard ({said}).")
+    return draft.deny("guard_deny", f"Refused by the guard ({said}).")
+
+
+# ---------------------------------------------------------------------------------- rules
+
+
+def _holder(draft: _Draft, context: Context, person_id: str) -> PersonRecord | None:
+    person = context.registry.person(person_id)
+    if person is not None:
+        draft.subject = Subject(kind=person.subject_kind, id=person.id)
+    return person
+
+
+def _admit(
+    draft: _Draft, context: Context, person: PersonRecord, code: str, reason: str
+) -> Verdict:
+    """The rules every identified person passes through, whatever the credential."""
+    if (watched := _watch(draft, context, "person", person.id)) is not None:
+        return watched
+    if (closed := _schedule(draft, context, person.subject_kind)) is not None:
+        return closed
+    if (passback := _passback(draft, context, person.id)) is not None:
+        return passback
+    return draft.grant(code, reason)
+
+
+def _visitor(draft: _Draft, context: Context, pass_: PassRecord, code: str, reason: str) -> Verdict:
+    draft.subject = Subject(kind=SubjectKind.VISITOR, id=pass_.id)
+    if (closed := _schedule(draft, context, SubjectKind.VISITOR)) is not None:
+        return closed
+    if (passback := _passback(draft, context, pass_.id)) is not None:
+        return passback
+    if context.rules.direction is Direction.OUT:
+        return draft.grant(code, reason)  # leaving does not use up an entry
+    used = context.history.pass_entries(pass_.id)
+    if used >= pass_.max_entries:
+        return draft.deny("pass_used_up", f"This pass's {pass_.max_entries} entries are used.")
+    return draft.grant(code, reason, claim=PassEntry(pass_.id, pass_.max_entries))
+
+
+def _watch(
+    draft: _Draft, context: Context, target: Literal["plate", "person"], value: str
+) -> Verdict | None:
+    entry = context.registry.watched(target, value)
+    if entry is None:
+        return None
+    what = f"{target} {value}"
+    text = f"Watchlist hit ({entry.id}): {what} at gate {context.rules.gate_id}."
+    draft.alerts.append(Alert("watchlist_hit", Severity.CRITICAL, text))
+    if entry.action == "deny":
+        return draft.deny("watchlist", "Entry refused; please see the guard.")
+    draft.flag("watchlist")
+    return None
+
+
+def _schedule(draft: _Draft, context: Context, kind: SubjectKind) -> Verdict | None:
+    windows = context.rules.schedules.get(kind.value)
+    if windows is None:
+        return None
+    local = _timed(draft, context).astimezone(context.rules.timezone)
+    if any(window.contains(local) for window in windows):
+        return None
+    return draft.deny("outside_schedule", f"Not within the hours for {kind.value} at this gate.")
+
+
+def _passback(draft: _Draft, context: Context, subject_id: str) -> Verdict | None:
+    """Anti-passback: the same way twice in a row (in, in) means a card was passed back."""
+    mode = context.rules.anti_passback
+    if mode == "off":
+        return None
+    if context.history.last_direction(subject_id) is not context.rules.direction:
+        return None
+    if mode == "hard":
+        way = "entered" if context.rules.direction is Direction.IN else "left"
+        return draft.deny("passback", f"Already {way} without leaving or entering since.")
+    draft.flag("passback")
+    return None
+
+
+def _open(pass_: PassRecord, now: datetime) -> bool:
+    return pass_.valid_from <= now < pass_.valid_until
+
+
+def _as_record(token: PassToken) -> PassRecord:
+    return PassRecord(
+        id=token.pass_id,
+        unit_id="unknown",
+        valid_from=token.valid_from,
+        valid_until=token.valid_until,
+        max_entries=token.max_entries,
+        plate=token.plate,
+    )

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from anju.mqtt import Message, MqttLink
+from edge.clock import ClockReading
 from edge.config import OutboxSection
 from edge.errors import OutboxError
 from edge.outbox import FillAlarm, Outbox
@@ -52,6 +53,7 @@ class Delivery:
         settings: OutboxSection,
         status_interval_s: float = 30.0,
         registry_info: Callable[[], RegistryInfo] = lambda: RegistryInfo(0, None, False),
+        clock_info: Callable[[], ClockReading | None] = lambda: None,
     ) -> None:
         self._compound_id = compound_id
         self._edge_id = edge_id
@@ -61,6 +63,7 @@ class Delivery:
         self._settings = settings
         self._status_interval_s = status_interval_s
         self._registry_info = registry_info
+        self._clock_info = clock_info
         self._events_topic = topics.events(compound_id, edge_id)
         self._confirm_topic = topics.confirm(compound_id, edge_id)
         self._status_topic = topics.status(compound_id, edge_id)
@@ -190,6 +193,7 @@ class Delivery:
 
     def _status_message(self, *, online: bool) -> Message:
         registry = self._registry_info()
+        clock = self._clock_info()
         status = EdgeStatus(
             edge_id=self._edge_id,
             online=online,
@@ -198,6 +202,8 @@ class Delivery:
             registry_version=registry.version,
             registry_age_s=registry.age_s,
             registry_stale=registry.stale,
+            clock_offset_s=None if clock is None else clock.offset_s,
+            clock_trusted=None if clock is None else clock.trusted,
         )
         return _retained(self._status_topic, status)
 

@@ -15,3 +15,7 @@ class OutboxError(EdgeError):
 
 class OutboxFull(OutboxError):
     """The outbox holds as many events as it is allowed to."""
+
+
+class DriverError(EdgeError):
+    """A gate's relay board or I/O module did not answer, or answered nonsense."""

@@ -1,8 +1,9 @@
 """Card readers: Wiegand-to-network converters that connect to the edge over TCP.
 
-Each converter sends one frame a line (see `models.wiegand`); the edge answers each line with an
-LED command once the decision is made and the event committed (or refused by a full outbox, in
-which case the gate still follows the decision): ``G`` (green, granted), ``R`` (red, denied),
+Each converter sends one card frame, key or QR scan a line (see `models.wiegand`); the edge
+answers each line with an LED command once the decision is made, the event committed (or
+refused by a full outbox, in which case the gate still follows the decision) and the relay
+commanded: ``G`` (green, granted), ``R`` (red, denied),
 ``K`` (key taken: a PIN is being typed, ended by ``#``) or ``E`` (error, line rejected). A bad
 or oversized line gets one ``E`` and is logged; the connection stays up.
 """
@@ -18,12 +19,20 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from edge.config import WiegandReaderSection
-from models.wiegand import MAX_LINE_BYTES, KeyPress, WiegandError, WiegandRead, decode_frame
+from models.wiegand import (
+    MAX_READER_LINE_BYTES,
+    KeyPress,
+    QrScan,
+    WiegandError,
+    WiegandRead,
+    decode_frame,
+)
 
 logger = logging.getLogger(__name__)
 
 CardHandler = Callable[[WiegandReaderSection, WiegandRead], bool]
 PinHandler = Callable[[WiegandReaderSection, str], bool]
+QrHandler = Callable[[WiegandReaderSection, str], bool]
 MAX_CONNECTIONS = 8
 MAX_PIN_DIGITS = 8
 KEY_TIMEOUT_S = 10.0
@@ -35,10 +44,12 @@ class WiegandListener:
         section: WiegandReaderSection,
         on_card: CardHandler,
         on_pin: PinHandler | None = None,
+        on_qr: QrHandler | None = None,
     ) -> None:
         self.section = section
         self._on_card = on_card
         self._on_pin = on_pin
+        self._on_qr = on_qr
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -70,7 +81,8 @@ class WiegandListener:
 
     def _answer(self, line: bytes | None, keypad: _Keypad) -> bytes:
         if line is None:
-            logger.warning("reader %s: line over %d bytes", self.section.gate_id, MAX_LINE_BYTES)
+            limit = MAX_READER_LINE_BYTES
+            logger.warning("reader %s: line over %d bytes", self.section.gate_id, limit)
             return b"E\r\n"
         try:
             frame = decode_frame(line)
@@ -79,6 +91,8 @@ class WiegandListener:
             return b"E\r\n"
         if isinstance(frame, KeyPress):
             return self._key(frame.key, keypad)
+        if isinstance(frame, QrScan):
+            return _led(self._on_qr is not None and self._on_qr(self.section, frame.text))
         return _led(self._on_card(self.section, frame))
 
     def _key(self, key: str, keypad: _Keypad) -> bytes:
@@ -118,13 +132,13 @@ class _Keypad:
 
 
 def _lines(stream: BinaryIO) -> Iterator[bytes | None]:
-    """Lines of at most MAX_LINE_BYTES; None for a longer one, which is skipped whole."""
-    while line := stream.readline(MAX_LINE_BYTES + 1):
-        if len(line) <= MAX_LINE_BYTES:
+    """Lines of at most MAX_READER_LINE_BYTES; None for a longer one, which is skipped whole."""
+    while line := stream.readline(MAX_READER_LINE_BYTES + 1):
+        if len(line) <= MAX_READER_LINE_BYTES:
             yield line
             continue
         while line and not line.endswith(b"\n"):
-            line = stream.readline(MAX_LINE_BYTES + 1)
+            line = stream.readline(MAX_READER_LINE_BYTES + 1)
         yield None
 
 

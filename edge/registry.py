@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,11 +20,13 @@ from models.registry import (
     CardRecord,
     Change,
     Op,
+    PassRecord,
     PersonRecord,
     PinRecord,
     PlateRecord,
     Record,
     RegistryDelta,
+    WatchlistRecord,
 )
 
 logger = logging.getLogger(__name__)
@@ -59,6 +62,17 @@ class RegistryCache:
     def person(self, person_id: str) -> PersonRecord | None:
         record = self.records.get(("person", person_id))
         return record if isinstance(record, PersonRecord) else None
+
+    def visitor_pass(self, pass_id: str) -> PassRecord | None:
+        record = self.records.get(("pass", pass_id))
+        return record if isinstance(record, PassRecord) else None
+
+    def passes_for_plate(self, number: str) -> list[PassRecord]:
+        return self._pass_plates.get(number, [])
+
+    def watched(self, target: str, value: str) -> WatchlistRecord | None:
+        """The watchlist entry for a person id or a plate, if officers flagged it."""
+        return self._watch.get((target, value))
 
     @classmethod
     def load(cls, path: Path, compound_id: str) -> RegistryCache:
@@ -113,6 +127,9 @@ class RegistryCache:
             os.fsync(handle.fileno())
         temporary.replace(path)
 
+    def synced_datetime(self) -> datetime | None:
+        return None if self.synced_at is None else datetime.fromtimestamp(self.synced_at, UTC)
+
     def age_s(self, now: float) -> float | None:
         return None if self.synced_at is None else max(0.0, now - self.synced_at)
 
@@ -121,6 +138,12 @@ class RegistryCache:
         self._cards = {r.number: r for r in values if isinstance(r, CardRecord)}
         self._pins = {r.digest: r for r in values if isinstance(r, PinRecord)}
         self._plates = {r.number: r for r in values if isinstance(r, PlateRecord)}
+        self._watch = {(r.target, r.value): r for r in values if isinstance(r, WatchlistRecord)}
+        pass_plates: dict[str, list[PassRecord]] = {}
+        for record in values:
+            if isinstance(record, PassRecord) and record.plate is not None:
+                pass_plates.setdefault(record.plate, []).append(record)
+        self._pass_plates = pass_plates
 
     def __post_init__(self) -> None:
         self._index()

@@ -9,21 +9,40 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from edge.clock import EdgeClock
 from edge.config import HubSection
 from edge.registry import RegistryCache, StaleDelta
 from models.registry import RegistryDelta, RegistryNudge
+
+
+class _HubTime(BaseModel):
+    now: datetime
+
 
 logger = logging.getLogger(__name__)
 
 
 class RegistrySync:
-    def __init__(self, section: HubSection, cache: RegistryCache, path: Path) -> None:
+    def __init__(
+        self,
+        section: HubSection,
+        cache: RegistryCache,
+        path: Path,
+        clock: EdgeClock | None = None,
+        on_clock_off: Callable[[float], None] | None = None,
+    ) -> None:
         self._section = section
+        self._clock = clock
+        self._on_clock_off = on_clock_off
+        self._clock_off = False
         self._cache = cache
         self._path = path
         self._wake = threading.Event()
@@ -80,6 +99,7 @@ class RegistrySync:
     def pull_once(self) -> bool:
         """One pull; True when the cache is now as new as the hub's registry."""
         try:
+            self._measure_clock()
             delta = self._fetch(self._cache.version)
             try:
                 self._cache.apply(delta)
@@ -98,6 +118,24 @@ class RegistrySync:
         if delta.changes:
             logger.info("registry now at version %d", self._cache.version)
         return True
+
+    def _measure_clock(self) -> None:
+        """Best effort: a hub that cannot tell the time still serves the registry."""
+        if self._clock is None or self._client is None:
+            return
+        try:
+            sent = time.time()
+            response = self._client.get("/api/edge/clock")
+            received = time.time()
+            response.raise_for_status()
+            hub_time = _HubTime.model_validate_json(response.content).now
+        except (httpx.HTTPError, ValidationError) as exc:
+            logger.warning("could not read the hub's clock: %s", exc)
+            return
+        off = self._clock.record(sent, hub_time, received)
+        if off and not self._clock_off and self._on_clock_off is not None:
+            self._on_clock_off(hub_time.timestamp() - (sent + received) / 2)
+        self._clock_off = off
 
     def _fetch(self, since: int) -> RegistryDelta:
         if self._client is None:

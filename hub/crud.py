@@ -84,6 +84,8 @@ def record_status(*, session: Session, status: EdgeStatus) -> bool:
     edge.registry_version = status.registry_version
     edge.registry_age_s = status.registry_age_s
     edge.registry_stale = status.registry_stale
+    edge.clock_offset_s = status.clock_offset_s
+    edge.clock_trusted = status.clock_trusted
     session.add(edge)
     return True
 
@@ -335,4 +337,5 @@ def _entry_row(event: EntryEvent) -> Entry:
         outcome=event.decision.outcome.value,
         reason_code=event.decision.reason_code,
         reason=event.decision.reason,
+        flags=" ".join(event.decision.flags),
     )

@@ -30,7 +30,7 @@ from sqlalchemy.exc import (
 from sqlmodel import Session
 
 from anju.mqtt import Message, MqttLink
-from hub import crud
+from hub import crud, follow_up
 from models.errors import BadSignature, ContractError
 from models.events import Confirmation, EdgeEvent, EdgeStatus, Severity
 from models.signing import Envelope, load_public_key, open_envelope, verify
@@ -205,12 +205,14 @@ class Ingestor:
             sources.setdefault(event.event_id, inbound)
         with Session(self._engine) as session:
             result = crud.store_events(session=session, events=events)
+            follow_up.count_offline_entries(session, result.stored)
             self._dead_letters(session, rejected)
             for conflict in result.conflicts:
                 self._conflict(session, conflict, sources[conflict.event.event_id])
             self._record_statuses(session, [m for m in batch if m.is_status])
             session.commit()
         self.committed += len(result.stored)
+        self._alert_officers(result.stored)
         return self._confirm(result.confirmed)
 
     def _accept(self, inbound: Inbound) -> EdgeEvent:
@@ -288,6 +290,12 @@ class Ingestor:
                 logger.warning("ignoring status for %s on %s", status.edge_id, inbound.topic)
             elif not crud.record_status(session=session, status=status):
                 logger.info("status from unregistered edge %s", status.edge_id)
+
+    def _alert_officers(self, events: list[EdgeEvent]) -> None:
+        """Once stored (a re-sent duplicate alerts no one twice)."""
+        for alert in follow_up.officer_alerts(events):
+            topic = self._topics.officers(alert.compound_id)
+            self._link.publish(Message(topic, alert.model_dump_json().encode(), qos=1))
 
     def _confirm(self, events: list[EdgeEvent]) -> list[Confirmation]:
         by_edge: dict[tuple[str, str], dict[UUID, None]] = defaultdict(dict)

@@ -14,6 +14,7 @@ from hub.api.routes import (
     edge_sync,
     edges,
     events,
+    guard,
     health,
     occupancy,
     passes,
@@ -38,7 +39,19 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     app = FastAPI(title="Anju hub", version="0.1.0", lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
-    modules = (health, auth, events, occupancy, edges, people, passes, watchlist, admin, edge_sync)
+    modules = (
+        health,
+        auth,
+        events,
+        occupancy,
+        edges,
+        people,
+        passes,
+        watchlist,
+        guard,
+        admin,
+        edge_sync,
+    )
     for module in modules:
         app.include_router(module.router)
     return app

@@ -3,7 +3,8 @@
 The bundle holds the edge's signing key (made here, never stored by the hub: the hub keeps only
 the public half), its HTTPS token (the hub keeps its SHA-256), its MQTT user and password (the
 hub keeps nothing; a Mosquitto password-file line is written beside it for the broker), the
-compound's PIN key, and an edge.toml with its readers.
+compound's PIN key, the public half of the compound's issuer key (QR passes and gate commands
+verify against it), and an edge.toml with its readers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlmodel import Session
 
-from hub import crud, registry
+from hub import crud, issuer, registry
 from hub.core.security import SecretBox, new_token, token_digest
 from hub.errors import InvalidInput
 from models.signing import generate_key, private_key_pem, public_key_pem
@@ -60,6 +61,7 @@ def provision_edge(
     topic_prefix: str = "anju",
 ) -> EdgeBundle:
     pepper = registry.pin_pepper(session=session, compound_id=compound_id, box=box)
+    issuer_pem = issuer.issuer_public_pem(session=session, compound_id=compound_id, box=box)
     key = generate_key()
     token = new_token()
     edge = crud.register_edge(
@@ -72,6 +74,7 @@ def provision_edge(
     _secret(out / "signing-key.pem", private_key_pem(key))
     _secret(out / "hub-token", token.encode())
     _secret(out / "pin-key", base64.b64encode(pepper))
+    (out / "issuer-key.pub").write_text(issuer_pem, encoding="ascii")
     line = mosquitto_password_line(edge_id, password)
     (out / "mosquitto-passwd").write_text(line + "\n", encoding="ascii")
     mqtt = _with_credentials(mqtt_url, edge_id, password)
@@ -123,6 +126,7 @@ def _edge_toml(
         'signing_key = "signing-key.pem"\nregistry_path = "registry.json"\n'
         f'\n[mqtt]\nurl = "{mqtt_url}"\ntopic_prefix = "{topic_prefix}"\n'
         f'\n[hub]\nurl = "{hub_url}"\ntoken_file = "hub-token"\npin_key_file = "pin-key"\n'
+        'issuer_key_file = "issuer-key.pub"\n'
         '\n[outbox]\npath = "outbox.sqlite"\n'
     )
     for reader in readers:

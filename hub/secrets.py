@@ -16,5 +16,9 @@ def rotate_secrets(*, session: Session, box: SecretBox) -> int:
             compound.pin_pepper = box.encrypt(box.decrypt(compound.pin_pepper))
             session.add(compound)
             count += 1
+        if compound.issuer_key is not None and not box.is_current(compound.issuer_key):
+            compound.issuer_key = box.encrypt(box.decrypt(compound.issuer_key))
+            session.add(compound)
+            count += 1
     session.commit()
     return count

@@ -59,12 +59,17 @@ class HubServices:
         """Tell the compound's online edges that the registry moved on (they pull the delta)."""
         topics = Topics(self.settings.topic_prefix)
         payload = RegistryNudge(compound_id=compound_id, version=version).model_dump_json()
-        with Session(self.engine) as session:
-            edge_ids = [
-                e.edge_id for e in crud.list_edges(session=session, compound_id=compound_id)
-            ]
-        for edge_id in edge_ids:
+        for edge_id in self.edge_ids(compound_id):
             self.link.publish(Message(topics.registry(compound_id, edge_id), payload.encode()))
+
+    def edge_ids(self, compound_id: str) -> list[str]:
+        with Session(self.engine) as session:
+            return [e.edge_id for e in crud.list_edges(session=session, compound_id=compound_id)]
+
+    def send_command(self, compound_id: str, edge_id: str, token: str) -> None:
+        """A signed gate command to one edge (QoS 1, not retained: it expires in 30 s)."""
+        topic = Topics(self.settings.topic_prefix).command(compound_id, edge_id)
+        self.link.publish(Message(topic, token.encode("ascii"), qos=1))
 
     def stop(self) -> None:
         self.link.stop(last=hub_status(Topics(self.settings.topic_prefix), online=False))

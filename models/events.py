@@ -101,9 +101,15 @@ class Credential(Contract):
 
 
 class Decision(Contract):
+    """`flags` qualify a decision without changing it: `clock_untrusted` (a time rule was
+    applied with a clock the edge could not check), `registry_stale`, `offline_limit` (a
+    cross-gate limit checked on this edge alone), `passback` (soft anti-passback let it
+    through), `watchlist` (let through, with an alert)."""
+
     outcome: Outcome
     reason_code: Identifier
     reason: Text = Field(max_length=500)
+    flags: tuple[Identifier, ...] = Field(default=(), max_length=16)
 
 
 class EntryEvent(Contract):
@@ -161,6 +167,21 @@ class EdgeStatus(Contract):
     registry_version: int | None = None
     registry_age_s: float | None = Field(None, description="Since the last successful sync")
     registry_stale: bool | None = None
+    clock_offset_s: float | None = Field(None, description="Hub clock minus edge clock")
+    clock_trusted: bool | None = None
+
+
+class OfficerAlert(Contract):
+    """Published by the hub on the compound's officers' topic for what officers must see at
+    once (a watchlist hit, a duress PIN); the alarm event it comes from is in the log."""
+
+    compound_id: Identifier
+    event_id: UUID
+    gate_id: Identifier | None = None
+    occurred_at: UtcDatetime
+    code: Identifier
+    severity: Severity
+    text: Text = Field(max_length=1000)
 
 
 class HubStatus(Contract):

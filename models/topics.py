@@ -4,6 +4,8 @@
 {prefix}/{compound}/edge/{edge}/confirm   hub → edge, confirmations, QoS 1
 {prefix}/{compound}/edge/{edge}/status    edge → hub, retained, with a Last Will
 {prefix}/{compound}/edge/{edge}/registry  hub → edge, "a new registry version exists"
+{prefix}/{compound}/edge/{edge}/command   hub → edge, signed guard-booth gate commands, QoS 1
+{prefix}/{compound}/officers/alerts       hub → officers, watchlist hits and duress, QoS 1
 {prefix}/hub/status                       hub → edges, retained, with a Last Will
 """
 
@@ -48,6 +50,14 @@ class Topics:
 
     def registry(self, compound_id: str, edge_id: str) -> str:
         return self._edge(compound_id, edge_id, "registry")
+
+    def command(self, compound_id: str, edge_id: str) -> str:
+        return self._edge(compound_id, edge_id, "command")
+
+    def officers(self, compound_id: str) -> str:
+        if not compound_id or _WILDCARDS & set(compound_id):
+            raise ContractError(f"invalid topic segment {compound_id!r}")
+        return f"{self.prefix}/{compound_id}/officers/alerts"
 
     def hub_status(self) -> str:
         return f"{self.prefix}/hub/status"

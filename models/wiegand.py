@@ -6,7 +6,8 @@ card, odd parity) and 34-bit frames (even parity, 32 data bits, odd parity) are 
 card number Anju stores is the frame's data bits as a decimal number.
 
 Keypads send one 4-bit frame per key, as most Wiegand keypads do (``W4:<hex>``): 0-9, A for
-``*`` and B for ``#``.
+``*`` and B for ``#``. QR scanners on the same converter send what they read as one line,
+``Q:<text>`` (printable ASCII, at most `MAX_QR_CHARS`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ SUPPORTED_BITS = (26, 34)
 KEYPAD_BITS = 4
 _KEYS = "0123456789*#"
 MAX_LINE_BYTES = 64
+MAX_QR_CHARS = 1024
+MAX_READER_LINE_BYTES = MAX_QR_CHARS + 4  # "Q:" and the line end
 _LINE = re.compile(r"^W(\d{1,2}):([0-9A-Fa-f]{1,16})$")
 
 
@@ -42,14 +45,30 @@ class KeyPress:
     key: str  # one of 0-9, * and #
 
 
+@dataclass(frozen=True)
+class QrScan:
+    text: str
+
+
+def encode_qr(text: str) -> bytes:
+    if not text or len(text) > MAX_QR_CHARS or not text.isascii() or not text.isprintable():
+        raise WiegandError("a QR scan is 1 to 1024 printable ASCII characters")
+    return f"Q:{text}\r\n".encode("ascii")
+
+
 def encode_key(key: str) -> bytes:
     if len(key) != 1 or key not in _KEYS:
         raise WiegandError(f"no such key {key!r}")
     return f"W4:{_KEYS.index(key):X}\r\n".encode("ascii")
 
 
-def decode_frame(line: bytes) -> WiegandRead | KeyPress:
-    """A card read or a key press."""
+def decode_frame(line: bytes) -> WiegandRead | KeyPress | QrScan:
+    """A card read, a key press or a QR scan."""
+    if line.startswith(b"Q:"):
+        text = line[2:].rstrip(b"\r\n").decode("ascii", errors="replace")
+        if not text or len(text) > MAX_QR_CHARS or not text.isprintable():
+            raise WiegandError("a QR line holds 1 to 1024 printable ASCII characters")
+        return QrScan(text)
     match = _LINE.match(line.decode("ascii", errors="replace").strip())
     if match is not None and int(match.group(1)) == KEYPAD_BITS:
         value = int(match.group(2), 16)

@@ -24,6 +24,8 @@ class Edge(SQLModel, table=True):
     registry_version: int | None = None
     registry_age_s: float | None = None
     registry_stale: bool | None = None
+    clock_offset_s: float | None = None
+    clock_trusted: bool | None = None
 
 
 class Receipt(SQLModel, table=True):
@@ -57,6 +59,12 @@ class EntryBase(SQLModel):
     outcome: str = Field(max_length=16)
     reason_code: str = Field(max_length=64)
     reason: str = Field(max_length=500)
+    flags: str = Field(
+        default="",
+        max_length=300,
+        sa_column_kwargs={"server_default": ""},
+        description="The decision's flags, space-separated",
+    )
 
 
 class Entry(EntryBase, table=True):

@@ -21,6 +21,11 @@ class Compound(SQLModel, table=True):
         sa_column=Column(LargeBinary, nullable=False),
         description="Key of the PIN digests, encrypted with the hub's secret keys",
     )
+    issuer_key: bytes | None = Field(
+        default=None,
+        sa_column=Column(LargeBinary, nullable=True),
+        description="Ed25519 key signing QR passes and gate commands, encrypted like the pepper",
+    )
 
 
 class Building(SQLModel, table=True):
@@ -100,6 +105,11 @@ class VisitorPass(SQLModel, table=True):
     plate: str | None = Field(default=None, max_length=10)
     created_by: str = Field(max_length=64)
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    entries_used: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="Entries counted by the hub, online or (later) from offline grants",
+    )
 
 
 class WatchlistEntry(SQLModel, table=True):

@@ -8,10 +8,10 @@ import pytest
 from anju.compound import DEFAULT_PEOPLE
 from anju.mqtt import BrokerAddress, MqttError
 from edge.config import load_settings
-from edge.decide import CardEvidence, PinEvidence, decide_card, decide_pin
+from edge.decide import CardEvidence, Context, Evidence, GateRules, PinEvidence, Verdict, decide
 from edge.errors import ConfigError
 from edge.registry import RegistryCache
-from models.events import Outcome, SubjectKind
+from models.events import Direction, Outcome, SubjectKind
 from models.pins import pin_digest
 from models.registry import CardRecord, Change, Op, PersonRecord, PinRecord, RegistryDelta
 from tests.factories import registry_snapshot
@@ -26,13 +26,13 @@ def _registry() -> RegistryCache:
 
 
 def test_a_registered_card_opens_and_names_its_holder() -> None:
-    verdict = decide_card(CardEvidence("1001"), _registry(), NOW)
+    verdict = _decide(CardEvidence("1001"), _registry(), NOW)
     assert verdict.granted
     assert (verdict.subject.kind, verdict.subject.id) == (SubjectKind.RESIDENT, "p-wang-fang")
 
 
 def test_an_unknown_card_is_denied_with_a_reason() -> None:
-    verdict = decide_card(CardEvidence("4242"), _registry(), NOW)
+    verdict = _decide(CardEvidence("4242"), _registry(), NOW)
     assert verdict.decision.outcome is Outcome.DENIED
     assert verdict.decision.reason_code == "card_unknown"
     assert verdict.subject.kind is SubjectKind.UNKNOWN
@@ -51,7 +51,7 @@ def test_an_expired_card_is_denied() -> None:
             changes=[Change(op=Op.UPSERT, record_kind="card", id="c-x", record=card)],
         )
     )
-    assert decide_card(CardEvidence("777"), cache, NOW).decision.reason_code == "card_expired"
+    assert _decide(CardEvidence("777"), cache, NOW).decision.reason_code == "card_expired"
 
 
 def test_a_deleted_person_no_longer_opens() -> None:
@@ -64,7 +64,7 @@ def test_a_deleted_person_no_longer_opens() -> None:
             changes=[Change(op=Op.DELETE, record_kind="person", id="p-wang-fang")],
         )
     )
-    assert decide_card(CardEvidence("1001"), cache, NOW).decision.reason_code == "person_unknown"
+    assert _decide(CardEvidence("1001"), cache, NOW).decision.reason_code == "person_unknown"
     assert cache.version == 2
 
 
@@ -133,10 +133,10 @@ def test_broker_urls_parse_with_credentials() -> None:
 
 @pytest.mark.parametrize(("fallback", "code"), [("deny", "registry_stale"), ("guard", "ask_guard")])
 def test_a_stale_registry_follows_the_cards_fallback(fallback: str, code: str) -> None:
-    verdict = decide_card(CardEvidence("1001"), _registry(), NOW, fallback)  # type: ignore[arg-type]
+    verdict = _decide(CardEvidence("1001"), _registry(), NOW, fallback)
     assert verdict.decision.reason_code == code
     assert not verdict.granted
-    assert decide_card(CardEvidence("1001"), _registry(), NOW, "allow").granted
+    assert _decide(CardEvidence("1001"), _registry(), NOW, "allow").granted
 
 
 def test_the_cache_survives_a_restart_on_disk(tmp_path: Path) -> None:
@@ -184,10 +184,18 @@ def _with_pin(digest: str) -> RegistryCache:
 def test_a_registered_pin_opens_and_an_unknown_one_does_not() -> None:
     key = b"compound-key"
     cache = _with_pin(pin_digest(key, "482913"))
-    verdict = decide_pin(PinEvidence(pin_digest(key, "482913")), cache, NOW)
+    verdict = _decide(PinEvidence(pin_digest(key, "482913")), cache, NOW)
     assert verdict.granted
     assert verdict.subject.id == "p-li-wei"
-    wrong = decide_pin(PinEvidence(pin_digest(key, "111111")), cache, NOW)
+    wrong = _decide(PinEvidence(pin_digest(key, "111111")), cache, NOW)
     assert wrong.decision.reason_code == "pin_unknown"
-    other_key = decide_pin(PinEvidence(pin_digest(b"other", "482913")), cache, NOW)
+    other_key = _decide(PinEvidence(pin_digest(b"other", "482913")), cache, NOW)
     assert not other_key.granted
+
+
+def _decide(
+    evidence: Evidence, registry: RegistryCache, now: datetime, fallback: str = "allow"
+) -> Verdict:
+    fallbacks = None if fallback == "allow" else {"card": fallback, "pin": fallback}
+    rules = GateRules("g1", Direction.IN)
+    return decide(evidence, Context(registry, rules, now, fallbacks=fallbacks))  # type: ignore[arg-type]

@@ -1,11 +1,19 @@
+"""What edges ask the hub over HTTPS, authenticated by their token: registry deltas, the time,
+and the count of a pass's entries across all gates."""
+
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import update
+from sqlmodel import col
 
 from hub import registry
 from hub.api.deps import EdgeDep, SessionDep
+from hub.tables import VisitorPass, as_utc, utcnow
 from models.registry import RegistryDelta
 
 router = APIRouter(prefix="/api/edge", tags=["edge"])
@@ -18,3 +26,44 @@ def pull_registry(
     """What changed in the edge's compound since `since` (0, or a version the hub no longer
     knows of, gets a full snapshot). Authenticated by the edge's token."""
     return registry.delta_since(session=session, compound_id=edge.compound_id, since=since)
+
+
+class HubTime(BaseModel):
+    now: datetime
+
+
+@router.get("/clock")
+def clock(edge: EdgeDep) -> HubTime:
+    """The hub's time, from which the edge measures its clock's offset."""
+    return HubTime(now=utcnow())
+
+
+class EntryCount(BaseModel):
+    granted: bool
+    entries: int
+    max_entries: int
+
+
+@router.post("/passes/{pass_id}/entries")
+def count_entry(pass_id: str, edge: EdgeDep, session: SessionDep) -> EntryCount:
+    """Count one entry on a pass if it has one left (atomically: two gates asking at once
+    cannot both take the last one). A revoked, expired or unknown pass has none."""
+    row = session.get(VisitorPass, pass_id)
+    now = utcnow()
+    if row is None or row.compound_id != edge.compound_id:
+        return EntryCount(granted=False, entries=0, max_entries=0)
+    usable = row.revoked_at is None and as_utc(row.valid_from) <= now < as_utc(row.valid_until)
+    taken = 0
+    if usable:
+        result = session.execute(
+            update(VisitorPass)
+            .where(
+                col(VisitorPass.id) == pass_id,
+                col(VisitorPass.entries_used) < col(VisitorPass.max_entries),
+            )
+            .values(entries_used=col(VisitorPass.entries_used) + 1)
+        )
+        taken = result.rowcount  # type: ignore[attr-defined]
+        session.commit()
+        session.refresh(row)
+    return EntryCount(granted=taken == 1, entries=row.entries_used, max_entries=row.max_entries)

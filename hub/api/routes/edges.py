@@ -25,6 +25,8 @@ class EdgePublic(BaseModel):
     registry_version: int | None
     registry_age_s: float | None
     registry_stale: bool | None
+    clock_offset_s: float | None
+    clock_trusted: bool | None
 
 
 @router.get("/edges")
@@ -44,6 +46,8 @@ def list_edges(
             registry_version=edge.registry_version,
             registry_age_s=edge.registry_age_s,
             registry_stale=edge.registry_stale,
+            clock_offset_s=edge.clock_offset_s,
+            clock_trusted=edge.clock_trusted,
         )
         for edge in crud.list_edges(session=session, compound_id=caller.compound_id)
     ]

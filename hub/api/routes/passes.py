@@ -1,5 +1,6 @@
 """Visitor passes: staff issue them for any unit of their compound, a resident for their own
-unit; revoking one removes it from every edge. (Their QR tokens come with the access policy.)"""
+unit; revoking one removes it from every edge. A pass's QR code is a token signed with the
+compound's issuer key, which edges verify offline (see `models.tokens`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
-from hub import registry
+from hub import issuer, registry
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.errors import Forbidden, InvalidInput, NotFound
@@ -42,13 +43,22 @@ class PassCreate(BaseModel):
 
 class PassPublic(PassCreate):
     revoked: bool
+    entries_used: int = 0
+
+
+class PassIssued(PassPublic):
+    token: str = Field(description="Signed QR content; the edge verifies it offline")
+
+
+class PassQr(BaseModel):
+    token: str
 
 
 @router.post("", status_code=201)
 def issue(
     body: PassCreate, caller: Issuer, session: SessionDep, services: ServicesDep
-) -> PassPublic:
-    _check_unit(session, caller, body.unit_id)
+) -> PassIssued:
+    check_unit(session, caller, body.unit_id)
     plate = None if body.plate is None else registry.plate_number(body.plate)
     row = VisitorPass(
         compound_id=caller.compound_id,
@@ -57,11 +67,26 @@ def issue(
         plate=plate,
     )
     session.add(row)
+    box = services.settings.secret_box()
+    token = issuer.pass_token(session=session, row=row, box=box, now=utcnow())
     changes = Changes(caller.compound_id)
     changes.upsert("pass", row.id)
     services.commit_registry(session, changes, f"pass {body.id}")
     caller.audit("create", f"pass:{body.id}")
-    return _public(row)
+    return PassIssued(**public(row).model_dump(), token=token)
+
+
+@router.get("/{pass_id}/qr")
+def qr(pass_id: str, caller: Issuer, session: SessionDep, services: ServicesDep) -> PassQr:
+    """The pass's QR content again (for a lost message); a revoked pass has none."""
+    row = _own_pass(session, caller, pass_id)
+    if row.revoked_at is not None:
+        raise NotFound(f"pass {pass_id} is revoked")
+    box = services.settings.secret_box()
+    token = issuer.pass_token(session=session, row=row, box=box, now=utcnow())
+    session.commit()
+    caller.audit("read", f"pass:{pass_id}:qr")
+    return PassQr(token=token)
 
 
 @router.get("")
@@ -71,16 +96,12 @@ def list_passes(caller: Issuer, session: SessionDep) -> list[PassPublic]:
         query = query.where(col(VisitorPass.unit_id) == caller.user.unit_id)
     rows = session.exec(query.order_by(col(VisitorPass.valid_from).desc())).all()
     caller.audit("read", "passes")
-    return [_public(row) for row in rows]
+    return [public(row) for row in rows]
 
 
 @router.delete("/{pass_id}", status_code=204)
 def revoke(pass_id: str, caller: Issuer, session: SessionDep, services: ServicesDep) -> None:
-    row = session.get(VisitorPass, pass_id)
-    if row is None or row.compound_id != caller.compound_id:
-        raise NotFound(f"no pass {pass_id}")
-    if caller.role is Role.RESIDENT and row.unit_id != caller.user.unit_id:
-        raise NotFound(f"no pass {pass_id}")
+    row = _own_pass(session, caller, pass_id)
     row.revoked_at = utcnow()
     session.add(row)
     changes = Changes(caller.compound_id)
@@ -89,7 +110,16 @@ def revoke(pass_id: str, caller: Issuer, session: SessionDep, services: Services
     caller.audit("delete", f"pass:{pass_id}")
 
 
-def _check_unit(session: Session, caller: Caller, unit_id: str) -> None:
+def _own_pass(session: Session, caller: Caller, pass_id: str) -> VisitorPass:
+    row = session.get(VisitorPass, pass_id)
+    if row is None or row.compound_id != caller.compound_id:
+        raise NotFound(f"no pass {pass_id}")
+    if caller.role is Role.RESIDENT and row.unit_id != caller.user.unit_id:
+        raise NotFound(f"no pass {pass_id}")
+    return row
+
+
+def check_unit(session: Session, caller: Caller, unit_id: str) -> None:
     if caller.role is Role.RESIDENT and unit_id != caller.user.unit_id:
         raise Forbidden("a resident issues passes for their own unit only")
     unit = session.get(Unit, unit_id)
@@ -97,7 +127,7 @@ def _check_unit(session: Session, caller: Caller, unit_id: str) -> None:
         raise InvalidInput(f"no unit {unit_id} in this compound")
 
 
-def _public(row: VisitorPass) -> PassPublic:
+def public(row: VisitorPass) -> PassPublic:
     return PassPublic(
         id=row.id,
         unit_id=row.unit_id,
@@ -107,4 +137,5 @@ def _public(row: VisitorPass) -> PassPublic:
         max_entries=row.max_entries,
         plate=row.plate,
         revoked=row.revoked_at is not None,
+        entries_used=row.entries_used,
     )

@@ -1,0 +1,226 @@
+"""From a credential at a lane to an open gate: decide, count, record, actuate.
+
+`Admission.admit(lane, evidence)` is what every credential source calls (the Wiegand readers
+for cards, PINs and QR codes; the face and plate pipelines; the guard's commands). It builds
+the decision's context, calls the pure `decide`, counts a pass entry at the hub (or on this
+edge when the hub does not answer), raises the verdict's alerts, commits the entry event to
+the outbox, and only then drives the relay: an event is never lost to a crash after opening.
+The gate follows the decision even when the event cannot be recorded (a full disk).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from edge.claims import HubClaims
+from edge.clock import EdgeClock
+from edge.config import Fallback, GateSection
+from edge.decide import Context, Evidence, GateRules, Verdict, decide
+from edge.delivery import Delivery
+from edge.errors import OutboxError, OutboxFull
+from edge.gate import GateController
+from edge.ledger import Ledger
+from edge.registry import RegistryCache
+from edge.schedules import Window
+from models.events import (
+    AlarmEvent,
+    Credential,
+    Decision,
+    Direction,
+    EntryEvent,
+    Method,
+    Outcome,
+    Position,
+    Severity,
+    Subject,
+    SubjectKind,
+)
+
+
+@dataclass(frozen=True)
+class Lane:
+    gate_id: str
+    lane: str
+    direction: Direction
+
+
+@dataclass(frozen=True)
+class Admitted:
+    verdict: Verdict
+    opened: bool  # the relay took the command (False for a denial)
+
+
+logger = logging.getLogger(__name__)
+FallbackOf = Callable[[], Mapping[str, Fallback] | None]
+
+
+class Admission:
+    def __init__(
+        self,
+        *,
+        compound_id: str,
+        registry: Callable[[], RegistryCache],
+        ledger: Ledger,
+        clock: EdgeClock,
+        gates: Mapping[str, GateSection],
+        timezone: ZoneInfo,
+        fallbacks: FallbackOf,
+        issuer_key: Ed25519PublicKey | None = None,
+        claims: HubClaims | None = None,
+    ) -> None:
+        self._compound_id = compound_id
+        self._registry = registry
+        self._ledger = ledger
+        self._clock = clock
+        self._sections = gates
+        self._timezone = timezone
+        self._fallbacks = fallbacks
+        self._issuer_key = issuer_key
+        self._claims = claims
+        self._schedules = {g.id: _schedules(g) for g in gates.values()}
+        self.controllers: dict[str, GateController] = {}
+        self.delivery: Delivery | None = None
+
+    def admit(self, lane: Lane, evidence: Evidence) -> Admitted:
+        reading = self._clock.read()
+        context = self._context(lane, reading.now, reading.trusted)
+        verdict = self._count(decide(evidence, context))
+        for alert in verdict.alerts:
+            self.alarm(lane.gate_id, alert.code, alert.severity, alert.text)
+        if verdict.duress:
+            text = f"Duress PIN of {verdict.subject.id} at {lane.gate_id}/{lane.lane}."
+            self.alarm(lane.gate_id, "duress", Severity.CRITICAL, text)
+        self._record(lane, reading.now, verdict)
+        if not verdict.granted:
+            return Admitted(verdict, opened=False)
+        if verdict.subject.id is not None:
+            self._ledger.record_passage(
+                verdict.subject.id, lane.direction, lane.gate_id, reading.now
+            )
+        return Admitted(verdict, opened=self._open(lane.gate_id))
+
+    def refuse(self, lane: Lane, method: Method, code: str, reason: str) -> None:
+        """Record a denial made before any decision (a locked keypad, a missing key)."""
+        decision = Decision(outcome=Outcome.DENIED, reason_code=code, reason=reason)
+        subject = Subject(kind=SubjectKind.UNKNOWN)
+        verdict = Verdict(subject=subject, credential=Credential(method=method), decision=decision)
+        self._record(lane, self._clock.read().now, verdict)
+
+    def alarm(self, gate_id: str | None, code: str, severity: Severity, text: str) -> None:
+        """Commit an alarm event; an alarm that cannot be recorded is logged, never raised."""
+        logger.warning("alarm %s at gate %s: %s", code, gate_id, text)
+        if self.delivery is None:
+            return
+        occurred = self._clock.read().now
+
+        def alarm(position: Position) -> AlarmEvent:
+            return AlarmEvent(
+                event_id=uuid.uuid4(),
+                position=position,
+                compound_id=self._compound_id,
+                gate_id=gate_id,
+                occurred_at=occurred,
+                code=code,
+                severity=severity,
+                text=text,
+            )
+
+        try:
+            self.delivery.emit(alarm)
+        except OutboxError:
+            logger.exception("alarm %s could not be recorded", code)
+
+    def _context(self, lane: Lane, now: datetime, trusted: bool) -> Context:
+        section = self._sections.get(lane.gate_id)
+        rules = GateRules(
+            gate_id=lane.gate_id,
+            direction=lane.direction,
+            anti_passback=section.anti_passback if section is not None else "off",
+            schedules=self._schedules.get(lane.gate_id, {}),
+            timezone=self._timezone,
+        )
+        registry = self._registry()
+        synced = registry.synced_datetime()
+        return Context(
+            registry=registry,
+            rules=rules,
+            now=now,
+            clock_trusted=trusted,
+            fallbacks=self._fallbacks(),
+            history=self._ledger,
+            issuer_key=self._issuer_key,
+            registry_synced_at=synced,
+        )
+
+    def _count(self, verdict: Verdict) -> Verdict:
+        """Count a granted pass entry: at the hub while it answers, else here (flagged)."""
+        claim = verdict.claim
+        if claim is None:
+            return verdict
+        counted = self._claims.count_entry(claim.pass_id) if self._claims is not None else None
+        if counted is None:
+            self._ledger.count_entry(claim.pass_id)
+            decision = verdict.decision
+            flags = (*decision.flags, "offline_limit")
+            return replace(verdict, decision=decision.model_copy(update={"flags": flags}))
+        self._ledger.count_entry(claim.pass_id, at_least=counted.entries)
+        if counted.granted:
+            return verdict
+        used = Decision(
+            outcome=Outcome.DENIED,
+            reason_code="pass_used_up",
+            reason=f"This pass's {claim.max_entries} entries are used (across all gates).",
+            flags=verdict.decision.flags,
+        )
+        return replace(verdict, decision=used, claim=None)
+
+    def _record(self, lane: Lane, now: datetime, verdict: Verdict) -> None:
+        decision = verdict.decision
+        logger.info(
+            "gate %s %s: %s %s",
+            lane.gate_id,
+            decision.outcome.value,
+            verdict.credential.method.value,
+            decision.reason_code,
+        )
+        if self.delivery is None:
+            raise RuntimeError("a decision before the daemon started")
+
+        def entry(position: Position) -> EntryEvent:
+            return EntryEvent(
+                event_id=uuid.uuid4(),
+                position=position,
+                compound_id=self._compound_id,
+                gate_id=lane.gate_id,
+                lane=lane.lane,
+                direction=lane.direction,
+                occurred_at=now,
+                subject=verdict.subject,
+                credential=verdict.credential,
+                decision=decision,
+            )
+
+        try:
+            self.delivery.emit(entry)
+        except OutboxFull as exc:
+            logger.error("gate %s: event not recorded: %s", lane.gate_id, exc)
+        except OutboxError:
+            logger.exception("gate %s: event could not be recorded", lane.gate_id)
+
+    def _open(self, gate_id: str) -> bool:
+        controller = self.controllers.get(gate_id)
+        return True if controller is None else controller.grant()
+
+
+def _schedules(section: GateSection) -> dict[str, tuple[Window, ...]]:
+    return {
+        kind: tuple(Window.parse(text) for text in windows)
+        for kind, windows in section.schedules.items()
+    }

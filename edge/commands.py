@@ -1,0 +1,99 @@
+"""The guard booth's commands, as they reach an edge over MQTT.
+
+Each is a hub-signed `GateCommand` token (see `models.tokens`). The edge acts on a command
+only if the signature is the compound hub's, it names this compound, this edge and a gate this
+edge drives, it is at most `COMMAND_TTL_S` old by the edge's clock, and its id has not been
+seen before (a replayed command is refused). `open` and `deny` are decided like any other
+evidence (method `remote`, the guard's reason in the event); `emergency_open` holds a lane
+open until `emergency_end`, each logged as an alarm event with the guard's reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from edge.admission import Admission, Lane
+from edge.clock import EdgeClock
+from edge.decide import RemoteEvidence
+from edge.gate import GateController
+from models.events import Severity
+from models.tokens import COMMAND_TTL_S, GateCommand, TokenError, verify_token
+
+logger = logging.getLogger(__name__)
+REMEMBERED = 10_000
+
+
+class CommandRejected(ValueError):
+    pass
+
+
+class GateCommands:
+    def __init__(
+        self,
+        *,
+        compound_id: str,
+        edge_id: str,
+        issuer_key: Ed25519PublicKey,
+        clock: EdgeClock,
+        admission: Admission,
+        controllers: Callable[[], Mapping[str, GateController]],
+        lanes: Mapping[tuple[str, str], Lane],
+    ) -> None:
+        self._compound_id = compound_id
+        self._edge_id = edge_id
+        self._key = issuer_key
+        self._clock = clock
+        self._admission = admission
+        self._controllers = controllers
+        self._lanes = lanes
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            command = self._accept(payload)
+        except CommandRejected as exc:
+            logger.warning("gate command refused: %s", exc)
+            self._admission.alarm(None, "command_refused", Severity.WARNING, str(exc))
+            return
+        self.execute(command)
+
+    def execute(self, command: GateCommand) -> None:
+        said = f"{command.issued_by}: {command.reason}"
+        if command.action in ("open", "deny"):
+            lane = self._lanes.get((command.gate_id, command.direction.value))
+            lane = lane or Lane(command.gate_id, "remote", command.direction)
+            self._admission.admit(lane, RemoteEvidence(command))
+            return
+        active = command.action == "emergency_open"
+        controller = self._controllers().get(command.gate_id)
+        opened = controller.emergency(active) if controller is not None else False
+        what = "held open" if active else "back in service"
+        text = f"Emergency override, gate {what} ({said})" + ("" if opened else "; relay failed")
+        self._admission.alarm(command.gate_id, command.action, Severity.CRITICAL, text)
+
+    def _accept(self, payload: bytes) -> GateCommand:
+        try:
+            command = verify_token(payload.decode("ascii"), GateCommand, self._key)
+        except (TokenError, UnicodeDecodeError) as exc:
+            raise CommandRejected(f"not a valid command: {exc}") from exc
+        if command.compound_id != self._compound_id or command.edge_id != self._edge_id:
+            raise CommandRejected(f"command {command.command_id} is for another edge")
+        if command.gate_id not in self._controllers() and not any(
+            gate == command.gate_id for gate, _ in self._lanes
+        ):
+            raise CommandRejected(f"command {command.command_id}: no gate {command.gate_id} here")
+        now = self._clock.read().now
+        if abs(now - command.issued_at) > timedelta(seconds=COMMAND_TTL_S):
+            raise CommandRejected(f"command {command.command_id} is stale or from the future")
+        key = str(command.command_id)
+        if key in self._seen:
+            raise CommandRejected(f"command {command.command_id} was already carried out")
+        self._seen[key] = None
+        while len(self._seen) > REMEMBERED:
+            self._seen.popitem(last=False)
+        return command

@@ -1,0 +1,66 @@
+"""What this edge counts on its own, on disk: entries used per visitor pass, and the last
+direction each subject passed (for anti-passback). It survives restarts; while the hub
+answers, the pass counts that matter are the hub's (see `edge.claims`)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from models.events import Direction
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pass_entries (pass_id TEXT PRIMARY KEY, entries INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS passages (
+    subject_id TEXT PRIMARY KEY, direction TEXT NOT NULL, gate_id TEXT NOT NULL, at TEXT NOT NULL
+);
+"""
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def pass_entries(self, pass_id: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT entries FROM pass_entries WHERE pass_id = ?", (pass_id,)
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def count_entry(self, pass_id: str, at_least: int = 0) -> int:
+        """One more entry on `pass_id`; `at_least` raises the count to what the hub knows."""
+        with self._lock:
+            row = self._db.execute(
+                "INSERT INTO pass_entries VALUES (?, max(1, ?)) ON CONFLICT(pass_id) DO UPDATE"
+                " SET entries = max(entries + 1, excluded.entries) RETURNING entries",
+                (pass_id, at_least),
+            ).fetchone()
+        return int(row[0])
+
+    def last_direction(self, subject_id: str) -> Direction | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT direction FROM passages WHERE subject_id = ?", (subject_id,)
+            ).fetchone()
+        return None if row is None else Direction(row[0])
+
+    def record_passage(
+        self, subject_id: str, direction: Direction, gate_id: str, at: datetime
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO passages VALUES (?, ?, ?, ?) ON CONFLICT(subject_id) DO UPDATE"
+                " SET direction = excluded.direction, gate_id = excluded.gate_id, at = excluded.at",
+                (subject_id, direction.value, gate_id, at.isoformat()),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

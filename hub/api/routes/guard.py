@@ -1,0 +1,178 @@
+"""The guard booth: open or refuse a gate remotely (a reason is mandatory, and audited),
+register walk-in visitors and couriers (a short-lived pass and its QR code), and see who is
+waiting at which gate (denied or unrecognised in the last minutes, and not let in since)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from hub import audit, issuer, registry
+from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.routes.passes import PassPublic, check_unit, public
+from hub.auth import Role
+from hub.errors import NotFound
+from hub.registry import Changes
+from hub.tables import Entry, Gate, VisitorPass, as_utc, utcnow
+from models.events import Direction, Identifier, Text
+from models.tokens import GateAction, GateCommand
+
+router = APIRouter(prefix="/api", tags=["guard booth"])
+
+Guard = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, personal_data=True)]
+
+
+class CommandBody(BaseModel):
+    action: GateAction
+    reason: Text = Field(min_length=3, max_length=300)
+    direction: Direction = Direction.IN
+    subject_id: Identifier | None = None
+    pass_id: Identifier | None = None
+
+
+class CommandSent(BaseModel):
+    command_id: str
+    edges: list[str]
+
+
+@router.post("/gates/{gate_id}/commands", status_code=202)
+def command_gate(
+    gate_id: str, body: CommandBody, caller: Guard, session: SessionDep, services: ServicesDep
+) -> CommandSent:
+    """Signed for each edge of the compound; the edge that drives `gate_id` carries it out
+    within 30 s or not at all. Every command is in the audit log with its reason."""
+    gate = session.get(Gate, gate_id)
+    if gate is None or gate.compound_id != caller.compound_id:
+        raise NotFound(f"no gate {gate_id}")
+    box = services.settings.secret_box()
+    now = utcnow()
+    edges = services.edge_ids(caller.compound_id)
+    command_id = uuid.uuid4()
+    for edge_id in edges:
+        command = GateCommand(
+            command_id=command_id,
+            compound_id=caller.compound_id,
+            edge_id=edge_id,
+            gate_id=gate_id,
+            direction=body.direction,
+            action=body.action,
+            reason=body.reason,
+            issued_by=caller.user.username,
+            issued_at=now,
+            subject_id=body.subject_id,
+            pass_id=body.pass_id,
+        )
+        token = issuer.sign_command(session=session, box=box, command=command)
+        services.send_command(caller.compound_id, edge_id, token)
+    session.commit()  # a new issuer key, if this was its first use
+    actor = audit.Actor(caller.user.username, caller.role.value, caller.compound_id)
+    audit.record(
+        caller.engine, actor=actor, action=body.action, target=f"gate:{gate_id}", reason=body.reason
+    )
+    return CommandSent(command_id=str(command_id), edges=edges)
+
+
+class WalkIn(BaseModel):
+    gate_id: Identifier
+    unit_id: Identifier
+    visitor_name: Text = Field(min_length=1, max_length=100)
+    kind: Literal["visitor", "courier"] = "visitor"
+    minutes: int = Field(60, ge=5, le=24 * 60)
+    plate: str | None = Field(None, max_length=20)
+
+
+class WalkInPass(PassPublic):
+    token: str
+
+
+@router.post("/walk-ins", status_code=201)
+def walk_in(body: WalkIn, caller: Guard, session: SessionDep, services: ServicesDep) -> WalkInPass:
+    """A pass for one entry, from now for `minutes`; show its QR code at the gate's reader."""
+    check_unit(session, caller, body.unit_id)
+    now = utcnow()
+    row = VisitorPass(
+        id=f"walkin-{now:%Y%m%d}-{secrets.token_hex(4)}",
+        compound_id=caller.compound_id,
+        unit_id=body.unit_id,
+        visitor_name=f"{body.visitor_name} ({body.kind} at {body.gate_id})",
+        valid_from=now - timedelta(minutes=1),
+        valid_until=now + timedelta(minutes=body.minutes),
+        max_entries=1,
+        plate=None if body.plate is None else registry.plate_number(body.plate),
+        created_by=caller.user.username,
+    )
+    session.add(row)
+    token = issuer.pass_token(session=session, row=row, box=services.settings.secret_box(), now=now)
+    changes = Changes(caller.compound_id)
+    changes.upsert("pass", row.id)
+    services.commit_registry(session, changes, f"walk-in pass {row.id}")
+    caller.audit("create", f"pass:{row.id}")
+    return WalkInPass(**public(row).model_dump(), token=token)
+
+
+class Waiting(BaseModel):
+    gate_id: str
+    lane: str
+    since: str
+    attempts: int
+    method: str
+    credential_ref: str | None
+    subject_kind: str
+    subject_id: str | None
+    last_reason: str
+
+
+@router.get("/gates/waiting")
+def waiting(
+    caller: Guard, session: SessionDep, minutes: Annotated[int, Query(ge=1, le=60)] = 5
+) -> list[Waiting]:
+    """Denied at a gate in the last `minutes` and not granted there since, newest first."""
+    since = utcnow() - timedelta(minutes=minutes)
+    rows = session.exec(
+        select(Entry)
+        .where(col(Entry.compound_id) == caller.compound_id, col(Entry.occurred_at) >= since)
+        .order_by(col(Entry.occurred_at))
+    ).all()
+    waiting_at: dict[tuple[str, str, str], list[Entry]] = {}
+    for row in rows:
+        if row.method == "remote":
+            _dealt_with(waiting_at, row)
+            continue
+        key = (row.gate_id, row.method, row.credential_ref or row.subject_id or row.lane)
+        if row.outcome == "granted":
+            waiting_at.pop(key, None)
+        else:
+            waiting_at.setdefault(key, []).append(row)
+    caller.audit("read", "gates:waiting")
+    result = [_waiting(denials) for denials in waiting_at.values()]
+    return sorted(result, key=lambda w: w.since, reverse=True)
+
+
+def _dealt_with(waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry) -> None:
+    """A guard's command at a gate: for the person it names, or for everyone waiting there."""
+    for key, denials in list(waiting_at.items()):
+        if key[0] != remote.gate_id:
+            continue
+        if remote.subject_id is None or denials[-1].subject_id == remote.subject_id:
+            del waiting_at[key]
+
+
+def _waiting(denials: list[Entry]) -> Waiting:
+    first, last = denials[0], denials[-1]
+    return Waiting(
+        gate_id=last.gate_id,
+        lane=last.lane,
+        since=as_utc(first.occurred_at).isoformat(),
+        attempts=len(denials),
+        method=last.method,
+        credential_ref=last.credential_ref,
+        subject_kind=last.subject_kind,
+        subject_id=last.subject_id,
+        last_reason=last.reason_code,
+    )

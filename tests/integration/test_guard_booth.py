@@ -1,0 +1,305 @@
+"""The hub's side of the access policy over real HTTP and MQTT: signed QR passes, entry
+counts across gates, the guard booth (commands, walk-ins, who is waiting), the officers'
+topic, and passes used beyond their limit while edges were cut off."""
+
+from __future__ import annotations
+
+import queue
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+
+from anju.mqtt import BrokerAddress, MqttLink
+from anju.processes import wait_until
+from hub import crud, registry
+from hub.core.security import SecretBox
+from hub.provision import provision_edge
+from hub.services import HubServices
+from hub.tables import Alarm, AuditRecord, Building, Unit, VisitorPass
+from models.events import (
+    AlarmEvent,
+    Credential,
+    Decision,
+    Direction,
+    EntryEvent,
+    Method,
+    OfficerAlert,
+    Outcome,
+    Severity,
+    Subject,
+    SubjectKind,
+)
+from models.signing import load_public_key
+from models.tokens import GateCommand, PassToken, verify_token
+from models.topics import Topics
+from tests.factories import position
+from tests.integration.conftest import FakeEdgeLink, HubHttp
+
+pytestmark = pytest.mark.integration
+
+
+def _pass(pass_id: str, max_entries: int = 2, **extra: object) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "id": pass_id,
+        "unit_id": "c1-101",
+        "visitor_name": "访客",
+        "valid_from": (now - timedelta(minutes=5)).isoformat(),
+        "valid_until": (now + timedelta(hours=4)).isoformat(),
+        "max_entries": max_entries,
+        **extra,
+    }
+
+
+@pytest.fixture
+def bundle(hub_http: HubHttp, tmp_path: Path) -> Path:
+    with Session(hub_http.engine) as session:
+        made = provision_edge(
+            session=session,
+            box=hub_http.settings.secret_box(),
+            compound_id="c1",
+            edge_id="edge-1",
+            out=tmp_path / "edge",
+            hub_url=hub_http.base_url,
+            mqtt_url="mqtt://127.0.0.1:1883",
+            readers=[],
+        )
+    return made.directory
+
+
+@pytest.fixture
+def edge_http(hub_http: HubHttp, bundle: Path) -> httpx.Client:
+    client = hub_http.anonymous()
+    client.headers["Authorization"] = f"Bearer {(bundle / 'hub-token').read_text()}"
+    return client
+
+
+def test_a_pass_comes_with_a_qr_token_the_edge_verifies_offline(
+    hub_http: HubHttp, bundle: Path
+) -> None:
+    resident = hub_http.client("resident")
+    created = resident.post("/api/passes", json=_pass("pass-qr", plate="沪B67890"))
+    assert created.status_code == 201, created.text
+    key = load_public_key((bundle / "issuer-key.pub").read_text())
+    claims = verify_token(created.json()["token"], PassToken, key)
+    assert (claims.pass_id, claims.compound_id, claims.max_entries) == ("pass-qr", "c1", 2)
+    assert claims.plate == "沪B67890"
+    again = resident.get("/api/passes/pass-qr/qr")
+    assert verify_token(again.json()["token"], PassToken, key).pass_id == "pass-qr"
+    assert resident.delete("/api/passes/pass-qr").status_code == 204
+    assert resident.get("/api/passes/pass-qr/qr").status_code == 404
+
+
+def test_entries_are_counted_once_across_gates(hub_http: HubHttp, edge_http: httpx.Client) -> None:
+    hub_http.client("staff").post("/api/passes", json=_pass("pass-2", max_entries=2))
+    answers = [edge_http.post("/api/edge/passes/pass-2/entries").json() for _ in range(3)]
+    assert [a["granted"] for a in answers] == [True, True, False]
+    assert answers[-1]["entries"] == 2
+    unknown = edge_http.post("/api/edge/passes/nope/entries").json()
+    assert unknown["granted"] is False
+    hub_http.client("staff").delete("/api/passes/pass-2")
+    assert edge_http.post("/api/edge/passes/pass-2/entries").json()["granted"] is False
+
+
+def test_the_hub_tells_edges_the_time(edge_http: httpx.Client) -> None:
+    hub_now = datetime.fromisoformat(edge_http.get("/api/edge/clock").json()["now"])
+    assert abs((hub_now - datetime.now(UTC)).total_seconds()) < 5
+    assert httpx.get(f"{edge_http.base_url}/api/edge/clock").status_code == 401
+
+
+def _gate(hub_http: HubHttp, gate_id: str = "east") -> None:
+    body = {"id": gate_id, "name": "东门", "kind": "pedestrian"}
+    assert hub_http.client("admin").post("/api/gates", json=body).status_code == 201
+
+
+def test_a_guard_command_is_signed_sent_and_audited(
+    hub_http: HubHttp, bundle: Path, broker_url: str, topic_prefix: str
+) -> None:
+    _gate(hub_http)
+    received: queue.Queue[bytes] = queue.Queue()
+    listener = MqttLink(BrokerAddress.from_url(broker_url), client_id=f"t-{uuid.uuid4().hex[:6]}")
+    listener.subscribe(Topics(topic_prefix).command("c1", "edge-1"), lambda t, p: received.put(p))
+    listener.start()
+    assert listener.wait_connected(10)
+    try:
+        guard = hub_http.client("staff")
+        no_reason = guard.post("/api/gates/east/commands", json={"action": "open", "reason": ""})
+        assert no_reason.status_code == 422
+        officer = hub_http.client("officer")
+        body = {"action": "open", "reason": "courier for 101, called the resident"}
+        assert officer.post("/api/gates/east/commands", json=body).status_code == 403
+        assert guard.post("/api/gates/west/commands", json=body).status_code == 404
+        sent = guard.post("/api/gates/east/commands", json=body)
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["edges"] == ["edge-1"]
+        key = load_public_key((bundle / "issuer-key.pub").read_text())
+        command = verify_token(received.get(timeout=10).decode(), GateCommand, key)
+    finally:
+        listener.stop()
+    assert (command.gate_id, command.action, command.issued_by) == ("east", "open", "c1-staff")
+    assert str(command.command_id) == sent.json()["command_id"]
+    with Session(hub_http.engine) as session:
+        audits = session.exec(select(AuditRecord).where(AuditRecord.target == "gate:east")).all()
+    assert ("open", body["reason"]) in [(a.action, a.reason) for a in audits]
+
+
+def test_a_walk_in_gets_a_one_entry_pass_now(hub_http: HubHttp, bundle: Path) -> None:
+    guard = hub_http.client("staff")
+    body = {"gate_id": "east", "unit_id": "c1-102", "visitor_name": "顺丰快递", "kind": "courier"}
+    made = guard.post("/api/walk-ins", json={**body, "minutes": 30})
+    assert made.status_code == 201, made.text
+    key = load_public_key((bundle / "issuer-key.pub").read_text())
+    claims = verify_token(made.json()["token"], PassToken, key)
+    assert claims.max_entries == 1
+    assert claims.window_contains(datetime.now(UTC))
+    assert claims.valid_until - datetime.now(UTC) <= timedelta(minutes=30)
+    assert guard.post("/api/walk-ins", json={**body, "unit_id": "c2-101"}).status_code == 422
+
+
+def _entry(
+    outcome: Outcome,
+    *,
+    gate: str = "east",
+    method: Method = Method.CARD,
+    ref: str | None = "9999",
+    subject_id: str | None = None,
+    seconds_ago: float = 30,
+    flags: tuple[str, ...] = (),
+    kind: SubjectKind = SubjectKind.UNKNOWN,
+    seq: int = 1,
+    edge_id: str = "edge-1",
+    epoch: uuid.UUID | None = None,
+) -> EntryEvent:
+    return EntryEvent(
+        event_id=uuid.uuid4(),
+        position=position(edge_id=edge_id, epoch=epoch, seq=seq),
+        compound_id="c1",
+        gate_id=gate,
+        lane="in",
+        direction=Direction.IN,
+        occurred_at=datetime.now(UTC) - timedelta(seconds=seconds_ago),
+        subject=Subject(kind=kind, id=subject_id),
+        credential=Credential(method=method, reference=ref),
+        decision=Decision(
+            outcome=outcome,
+            reason_code="card_unknown" if outcome is Outcome.DENIED else "ok",
+            reason="-",
+            flags=flags,
+        ),
+    )
+
+
+def test_who_is_waiting_at_which_gate(hub_http: HubHttp) -> None:
+    epoch = uuid.uuid4()
+    events = [
+        _entry(Outcome.DENIED, ref="9999", seconds_ago=90, seq=1, epoch=epoch),
+        _entry(Outcome.DENIED, ref="9999", seconds_ago=60, seq=2, epoch=epoch),
+        _entry(Outcome.DENIED, ref="8888", seconds_ago=50, seq=3, epoch=epoch),
+        _entry(Outcome.GRANTED, ref="8888", seconds_ago=40, seq=4, epoch=epoch),
+        _entry(
+            Outcome.DENIED, gate="north", ref="苏E11111", method=Method.PLATE, seq=5, epoch=epoch
+        ),
+        _entry(Outcome.DENIED, ref="7777", seconds_ago=600, seq=6, epoch=epoch),  # long ago
+    ]
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=events)
+        session.commit()
+    waiting = hub_http.client("staff").get("/api/gates/waiting", params={"minutes": 5}).json()
+    assert {(w["gate_id"], w["credential_ref"], w["attempts"]) for w in waiting} == {
+        ("east", "9999", 2),
+        ("north", "苏E11111", 1),
+    }
+    officer = hub_http.client("officer")
+    assert officer.get("/api/gates/waiting").status_code == 403
+
+
+@pytest.fixture
+def compound_c1(hub: HubServices) -> None:
+    with Session(hub.engine) as session:
+        registry.create_compound(
+            session=session,
+            compound_id="c1",
+            name="c1",
+            box=SecretBox.from_config(SecretBox.generate_key()),
+        )
+        session.flush()
+        session.add(Building(id="b1", compound_id="c1", name="1"))
+        session.flush()
+        session.add(Unit(id="u1", compound_id="c1", building_id="b1", label="101"))
+        session.flush()
+        now = datetime.now(UTC)
+        session.add(
+            VisitorPass(
+                id="pass-off",
+                compound_id="c1",
+                unit_id="u1",
+                visitor_name="访客",
+                valid_from=now - timedelta(hours=1),
+                valid_until=now + timedelta(hours=1),
+                max_entries=1,
+                created_by="test",
+            )
+        )
+        session.commit()
+
+
+def test_offline_grants_beyond_a_pass_limit_are_flagged(
+    hub: HubServices, compound_c1: None, edge_link: FakeEdgeLink
+) -> None:
+    epoch = uuid.uuid4()
+    offline = ("offline_limit",)
+    visitor = {"method": Method.QR, "ref": "pass-off", "subject_id": "pass-off"}
+    for seq in (1, 2):  # two gates' edges each let the visitor in once while cut off
+        event = _entry(
+            Outcome.GRANTED,
+            flags=offline,
+            kind=SubjectKind.VISITOR,
+            seq=seq,
+            epoch=epoch,
+            **visitor,  # type: ignore[arg-type]
+        )
+        edge_link.send(event)
+        edge_link.send(event)  # re-sent: still counted once
+    edge_link.confirmed_ids(2)
+    with Session(hub.engine) as session:
+        row = session.get(VisitorPass, "pass-off")
+        assert row is not None and row.entries_used == 2
+        alarms = session.exec(select(Alarm).where(Alarm.code == "pass_overused")).all()
+    assert len(alarms) == 1 and "pass-off" in alarms[0].text
+
+
+def test_watchlist_hits_and_duress_reach_the_officers_topic(
+    hub: HubServices, edge_link: FakeEdgeLink, broker_url: str, topic_prefix: str
+) -> None:
+    alerts: queue.Queue[OfficerAlert] = queue.Queue()
+    officers = MqttLink(BrokerAddress.from_url(broker_url), client_id=f"o-{uuid.uuid4().hex[:6]}")
+    officers.subscribe(
+        Topics(topic_prefix).officers("c1"),
+        lambda t, p: alerts.put(OfficerAlert.model_validate_json(p)),
+    )
+    officers.start()
+    assert officers.wait_connected(10)
+    epoch = uuid.uuid4()
+    try:
+        for seq, code in enumerate(("watchlist_hit", "outbox_filling", "duress"), start=1):
+            edge_link.send(
+                AlarmEvent(
+                    event_id=uuid.uuid4(),
+                    position=position(edge_id="edge-1", epoch=epoch, seq=seq),
+                    compound_id="c1",
+                    gate_id="east",
+                    occurred_at=datetime.now(UTC),
+                    code=code,
+                    severity=Severity.CRITICAL,
+                    text=f"{code} at east",
+                )
+            )
+        edge_link.confirmed_ids(3)
+        wait_until(lambda: alerts.qsize() >= 2, 10, "two officer alerts")
+    finally:
+        officers.stop()
+    assert sorted(alerts.get().code for _ in range(2)) == ["duress", "watchlist_hit"]
