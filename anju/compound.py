@@ -1,4 +1,5 @@
-"""A whole compound on one machine: hub, edge and card-reader mock as separate processes.
+"""A whole compound on one machine: hub, edge, barrier controller and reader mocks as separate
+processes.
 
 The demo, the end-to-end tests and the benchmarks lay out a compound through this module, the
 way an installer would, with the hub's own commands: create the compound, import its residents
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from anju.hardware import BarrierController, start_barrier
 from anju.processes import Child, free_port, port_open, python_module, wait_until
 from hub.core.security import SecretBox
 from models.events import SubjectKind
@@ -62,6 +64,7 @@ class Compound:
         resend_after_s: float = 10.0,
         outbox_dir: Path | None = None,
         database_url: str | None = None,
+        with_gates: bool = False,
     ) -> None:
         self.workdir = workdir
         self.mqtt_url = mqtt_url
@@ -79,6 +82,9 @@ class Compound:
         self.admin_password = secrets.token_urlsafe(16)
         self.hub: Child | None = None
         self.edge: Child | None = None
+        self.barrier: BarrierController | None = None
+        self.barrier_ports = {"http": free_port(), "modbus": free_port()}
+        self.with_gates = with_gates
         self._token: str | None = None
 
     @property
@@ -134,6 +140,38 @@ class Compound:
             self.mqtt_url,
             *[arg for reader in readers for arg in ("--reader", reader)],
         )
+        if self.with_gates:
+            with (self.edge_dir / "edge.toml").open("a", encoding="utf-8") as config:
+                config.write(self.gates_toml())
+
+    def gates_toml(self) -> str:
+        """The compound's two gates on one barrier controller: the east pedestrian door
+        (an egress door, fail-secure, over Modbus-TCP) and the car barrier (fail-safe, with a
+        vehicle loop, over HTTP)."""
+        http, modbus = self.barrier_ports["http"], self.barrier_ports["modbus"]
+        return (
+            '\n[[gates]]\nid = "east-gate"\nkind = "door"\negress = true\n'
+            'fail_mode = "secure"\nopen_s = 1.0\nconfirm_s = 2.0\nheld_open_s = 20.0\n'
+            f'[gates.driver]\ntype = "modbus_tcp"\nhost = "127.0.0.1"\nport = {modbus}\n'
+            "channel = 0\n"
+            '\n[[gates]]\nid = "car-gate"\nkind = "barrier"\nfail_mode = "safe"\n'
+            "open_s = 1.0\nconfirm_s = 3.0\n"
+            f'[gates.driver]\ntype = "http_relay"\nurl = "http://127.0.0.1:{http}"\n'
+            "channel = 1\n"
+        )
+
+    def start_barrier(self, *, watchdog_s: float = 3.0) -> BarrierController:
+        self.barrier = start_barrier(
+            self.workdir,
+            channels=2,
+            egress="0",
+            fail_safe="1",
+            barrier="1",
+            watchdog_s=watchdog_s,
+            http_port=self.barrier_ports["http"],
+            modbus_port=self.barrier_ports["modbus"],
+        )
+        return self.barrier
 
     def _hub_command(self, *args: str, **env: str) -> None:
         child = python_module("hub-cli", "hub", list(args), self.workdir, **self.hub_env(), **env)
@@ -169,6 +207,8 @@ class Compound:
         for child in (self.edge, self.hub):
             if child is not None:
                 child.stop()
+        if self.barrier is not None:
+            self.barrier.stop()
 
     def token(self) -> str:
         if self._token is None:

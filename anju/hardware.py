@@ -39,8 +39,10 @@ def start_barrier(
     barrier: str = "",
     travel_s: float = 0.2,
     watchdog_s: float = 3.0,
+    http_port: int | None = None,
+    modbus_port: int | None = None,
 ) -> BarrierController:
-    http_port, modbus_port = free_port(), free_port()
+    http_port, modbus_port = http_port or free_port(), modbus_port or free_port()
     args = [
         f"--http-port={http_port}",
         f"--modbus-port={modbus_port}",

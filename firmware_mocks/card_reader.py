@@ -1,4 +1,4 @@
-"""A Wiegand-to-network converter with a card reader behind it.
+"""A Wiegand-to-network converter with a card reader, a keypad and a QR scanner behind it.
 
 It connects to the edge over TCP, sends one Wiegand frame a line for every card presented or key
 pressed on its keypad, and reads the LED answer (G granted, R denied, K key taken, E rejected
@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from models.wiegand import encode, encode_key
+from models.wiegand import encode, encode_key, encode_qr
 
 _ANSWERS = {"G": "granted", "R": "denied", "E": "rejected", "K": "key"}
 
@@ -53,6 +53,10 @@ class CardReader:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def show_qr(self, text: str) -> str:
+        """Hold a QR code (a visitor pass on a phone) to the scanner: the answer to it."""
+        return self._send(encode_qr(text))
 
     def enter_pin(self, pin: str) -> str:
         """Type `pin` on the keypad and press `#`: the answer to the whole PIN."""

@@ -1,0 +1,159 @@
+"""A compound with gates: hub, broker, edge, barrier controller and readers as processes.
+
+Cards and QR passes open real relays (Modbus-TCP and HTTP); a QR pass works with the hub and
+the broker stopped, and its events arrive once they return; the guard opens a gate from the
+hub; a killed edge leaves the fail-secure door locked and the fail-safe barrier released; the
+fire alarm opens the egress door with the edge frozen."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from anju.broker import Mosquitto
+from anju.compound import Compound
+from anju.processes import wait_until
+from firmware_mocks.card_reader import CardReader, Swipe
+
+DOOR, BARRIER = 0, 1
+
+
+@pytest.fixture
+def gated(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
+    compound = Compound(
+        tmp_path, broker.url, topic_prefix=topic_prefix, resend_after_s=2.0, with_gates=True
+    )
+    compound.prepare()
+    compound.start_barrier(watchdog_s=2.0)
+    compound.start_hub()
+    compound.start_edge()
+    for gate, kind in (("east-gate", "pedestrian"), ("car-gate", "vehicle")):
+        compound.request("POST", "/api/gates", json={"id": gate, "name": gate, "kind": kind})
+    yield compound
+    compound.stop()
+
+
+def _reader(compound: Compound, lane: str = "in") -> CardReader:
+    return CardReader("127.0.0.1", compound.reader_ports[lane])
+
+
+def _relay_on(compound: Compound, channel: int) -> int:
+    assert compound.barrier is not None
+    return sum(1 for c in compound.barrier.world.relay_log() if c["channel"] == channel and c["on"])
+
+
+def _is_open(compound: Compound, channel: int) -> bool:
+    assert compound.barrier is not None
+    return bool(compound.barrier.world.peek()["open"][channel])
+
+
+def _alarms(compound: Compound) -> list[str]:
+    engine = create_engine(compound.database_url)
+    try:
+        with engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("SELECT code FROM alarm"))]
+    finally:
+        engine.dispose()
+
+
+def test_a_card_opens_the_door_over_modbus(gated: Compound) -> None:
+    before = _relay_on(gated, DOOR)
+    reader = _reader(gated)
+    try:
+        assert reader.present(Swipe(1001)).result == "granted"
+        assert reader.present(Swipe(4242)).result == "denied"
+    finally:
+        reader.close()
+    assert _relay_on(gated, DOOR) == before + 1  # one relay command, for the one grant
+    wait_until(lambda: not _is_open(gated, DOOR), 10, "the door closed again")
+
+
+def test_a_qr_pass_opens_offline_and_its_events_arrive_later(
+    gated: Compound, broker: Mosquitto
+) -> None:
+    now = datetime.now(UTC)
+    body = {
+        "id": "pass-e2e",
+        "unit_id": "b1-101",
+        "visitor_name": "访客",
+        "valid_from": (now - timedelta(minutes=1)).isoformat(),
+        "valid_until": (now + timedelta(hours=2)).isoformat(),
+        "max_entries": 1,
+    }
+    token = gated.request("POST", "/api/passes", json=body).json()["token"]
+    wait_until(lambda: '"pass-e2e"' in (gated.edge_dir / "registry.json").read_text(), 30, "sync")
+    assert gated.hub is not None
+    gated.hub.stop()
+    broker.stop()
+    reader = _reader(gated)
+    try:
+        assert reader.show_qr(token) == "granted"
+        assert reader.show_qr(token) == "denied"  # its one entry is used, counted here
+        assert reader.show_qr(token[:-4] + "AAAA") == "denied"  # forged
+        assert reader.show_qr("not a pass") == "denied"
+    finally:
+        reader.close()
+    broker.start()
+    gated.start_hub()
+
+    def qr_entries() -> list[dict[str, object]]:
+        return [e for e in gated.all_entries() if e["method"] == "qr"]
+
+    wait_until(lambda: len(qr_entries()) == 4, 60, "the offline QR events at the hub")
+    by_outcome = sorted((e["outcome"], e["reason_code"], e["flags"]) for e in qr_entries())
+    assert by_outcome == [
+        ("denied", "pass_used_up", ""),
+        ("denied", "qr_forged", ""),
+        ("denied", "qr_invalid", ""),
+        ("granted", "pass_valid", "offline_limit"),
+    ]
+    wait_until(lambda: "qr_forged" in _alarms(gated), 30, "the forged-QR alarm")
+    passes = gated.get("/api/passes").json()
+    assert next(p for p in passes if p["id"] == "pass-e2e")["entries_used"] == 1
+
+
+def test_the_guard_opens_the_door_from_the_hub(gated: Compound) -> None:
+    before = _relay_on(gated, DOOR)
+    body = {"action": "open", "reason": "resident forgot her card, known to me"}
+    gated.request("POST", "/api/gates/east-gate/commands", json=body)
+    wait_until(lambda: _relay_on(gated, DOOR) > before, 15, "the door opened by the guard")
+    wait_until(
+        lambda: any(e["method"] == "remote" for e in gated.all_entries()), 30, "the remote event"
+    )
+    remote = next(e for e in gated.all_entries() if e["method"] == "remote")
+    assert remote["outcome"] == "granted" and body["reason"] in str(remote["reason"])
+
+
+def test_a_killed_edge_leaves_the_door_locked_and_the_barrier_released(gated: Compound) -> None:
+    for gate in ("east-gate", "car-gate"):
+        body = {"action": "emergency_open", "reason": "ambulance arriving, hold both open"}
+        gated.request("POST", f"/api/gates/{gate}/commands", json=body)
+    wait_until(lambda: _is_open(gated, DOOR) and _is_open(gated, BARRIER), 15, "both open")
+    assert gated.edge is not None
+    gated.edge.kill()
+    wait_until(lambda: not _is_open(gated, DOOR), 10, "the fail-secure door locked")
+    assert _is_open(gated, BARRIER)  # fail-safe: released while nothing controls it
+    gated.start_edge()
+    wait_until(lambda: not _is_open(gated, BARRIER), 10, "the barrier back under control")
+    assert not _is_open(gated, DOOR)
+    wait_until(lambda: _alarms(gated).count("emergency_open") == 2, 30, "the overrides logged")
+
+
+def test_fire_opens_the_egress_door_with_the_edge_frozen(gated: Compound) -> None:
+    assert gated.edge is not None and gated.edge.process is not None
+    assert gated.barrier is not None
+    gated.edge.process.send_signal(signal.SIGSTOP)  # the decision loop, and everything, stops
+    try:
+        gated.barrier.world.act(DOOR, fire=True)
+        wait_until(lambda: _is_open(gated, DOOR), 5, "the egress door released")
+        assert not _is_open(gated, BARRIER)  # not an egress gate
+    finally:
+        gated.edge.process.send_signal(signal.SIGCONT)
+    wait_until(lambda: "fire_release" in _alarms(gated), 30, "the edge's fire alarm")
+    gated.barrier.world.act(DOOR, fire=False)
+    wait_until(lambda: not _is_open(gated, DOOR), 10, "the door locked after the fire")
