@@ -65,6 +65,7 @@ class Compound:
         outbox_dir: Path | None = None,
         database_url: str | None = None,
         with_gates: bool = False,
+        anti_passback: str = "off",
     ) -> None:
         self.workdir = workdir
         self.mqtt_url = mqtt_url
@@ -85,6 +86,7 @@ class Compound:
         self.barrier: BarrierController | None = None
         self.barrier_ports = {"http": free_port(), "modbus": free_port()}
         self.with_gates = with_gates
+        self.anti_passback = anti_passback
         self._token: str | None = None
 
     @property
@@ -152,6 +154,7 @@ class Compound:
         return (
             '\n[[gates]]\nid = "east-gate"\nkind = "door"\negress = true\n'
             'fail_mode = "secure"\nopen_s = 1.0\nconfirm_s = 2.0\nheld_open_s = 20.0\n'
+            f'anti_passback = "{self.anti_passback}"\n'
             f'[gates.driver]\ntype = "modbus_tcp"\nhost = "127.0.0.1"\nport = {modbus}\n'
             "channel = 0\n"
             '\n[[gates]]\nid = "car-gate"\nkind = "barrier"\nfail_mode = "safe"\n'

@@ -2,8 +2,10 @@
 
 A whole compound runs as processes (Mosquitto, hub, edge, barrier controller); the reader mock
 presents registered cards and visitor-pass QR codes one after another at the east door, and
-each read's time is matched to the relay command it caused, as logged by the barrier
-controller (both on the machine's monotonic clock, shared across processes). A QR entry is
+each read's time (when the converter forwards the frame; the Wiegand wire time before that,
+about 80 ms for 26 bits, is the same for every controller) is matched to the relay command it
+caused, as logged by the barrier controller (both on the machine's monotonic clock, which
+processes share). A QR entry is
 counted at the hub over HTTP before the gate opens, so its path is the longer one. As a
 floor, measured in the same run: a relay command sent straight to the controller over
 Modbus-TCP (`relay_only_p95_ms`).

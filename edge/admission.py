@@ -26,7 +26,7 @@ from edge.decide import Context, Evidence, GateRules, Verdict, decide
 from edge.delivery import Delivery
 from edge.errors import OutboxError, OutboxFull
 from edge.gate import GateController
-from edge.ledger import Ledger
+from edge.ledger import Ledger, Passage
 from edge.registry import RegistryCache
 from edge.schedules import Window
 from models.events import (
@@ -91,7 +91,8 @@ class Admission:
     def admit(self, lane: Lane, evidence: Evidence) -> Admitted:
         reading = self._clock.read()
         context = self._context(lane, reading.now, reading.trusted)
-        verdict = self._count(decide(evidence, context))
+        verdict = self._passback_everywhere(evidence, context, decide(evidence, context))
+        verdict = self._count(verdict)
         for alert in verdict.alerts:
             self.alarm(lane.gate_id, alert.code, alert.severity, alert.text)
         if verdict.duress:
@@ -159,6 +160,22 @@ class Admission:
             registry_synced_at=synced,
         )
 
+    def _passback_everywhere(
+        self, evidence: Evidence, context: Context, verdict: Verdict
+    ) -> Verdict:
+        """Anti-passback across every gate: decide again with the hub's view of where the
+        person last passed when it differs from this edge's; flagged when the hub is out."""
+        subject_id = verdict.subject.id
+        if context.rules.anti_passback == "off" or subject_id is None or self._claims is None:
+            return verdict
+        presence = self._claims.presence(subject_id)
+        if presence is None:
+            return _flagged(verdict, "offline_limit")
+        merged = _Merged(self._ledger, subject_id, presence.last)
+        if merged.last_direction(subject_id) is self._ledger.last_direction(subject_id):
+            return verdict
+        return decide(evidence, replace(context, history=merged))
+
     def _count(self, verdict: Verdict) -> Verdict:
         """Count a granted pass entry: at the hub while it answers, else here (flagged)."""
         claim = verdict.claim
@@ -167,9 +184,7 @@ class Admission:
         counted = self._claims.count_entry(claim.pass_id) if self._claims is not None else None
         if counted is None:
             self._ledger.count_entry(claim.pass_id)
-            decision = verdict.decision
-            flags = (*decision.flags, "offline_limit")
-            return replace(verdict, decision=decision.model_copy(update={"flags": flags}))
+            return _flagged(verdict, "offline_limit")
         self._ledger.count_entry(claim.pass_id, at_least=counted.entries)
         if counted.granted:
             return verdict
@@ -217,6 +232,34 @@ class Admission:
     def _open(self, gate_id: str) -> bool:
         controller = self.controllers.get(gate_id)
         return True if controller is None else controller.grant()
+
+
+def _flagged(verdict: Verdict, flag: str) -> Verdict:
+    decision = verdict.decision
+    if flag in decision.flags:
+        return verdict
+    flags = (*decision.flags, flag)
+    return replace(verdict, decision=decision.model_copy(update={"flags": flags}))
+
+
+@dataclass(frozen=True)
+class _Merged:
+    """This edge's counts, with the most recent passage of one person from either side."""
+
+    ledger: Ledger
+    subject_id: str
+    hub_last: Passage | None
+
+    def pass_entries(self, pass_id: str) -> int:
+        return self.ledger.pass_entries(pass_id)
+
+    def last_direction(self, subject_id: str) -> Direction | None:
+        local = self.ledger.last_passage(subject_id)
+        if subject_id != self.subject_id or self.hub_last is None:
+            return None if local is None else local.direction
+        if local is None or self.hub_last.at > local.at:
+            return self.hub_last.direction
+        return local.direction
 
 
 def _schedules(section: GateSection) -> dict[str, tuple[Window, ...]]:

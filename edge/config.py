@@ -8,8 +8,16 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge.errors import ConfigError
@@ -165,6 +173,22 @@ class EdgeSettings(BaseSettings):
     outbox: OutboxSection = OutboxSection()
     readers: list[ReaderSection] = Field(default_factory=list)
     gates: list[GateSection] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _gates_unique(self) -> EdgeSettings:
+        ids = [gate.id for gate in self.gates]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"gate ids must be unique: {ids}")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -6,7 +6,7 @@ import base64
 import binascii
 import logging
 import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -79,7 +79,7 @@ class EdgeDaemon:
         key = load_private_key(settings.signing_key)  # fail before touching anything
         self._pin_key = _read_pin_key(settings)
         issuer_key = _read_issuer_key(settings)
-        timezone = _timezone(settings.timezone)
+        timezone = ZoneInfo(settings.timezone)  # checked with the configuration
         self.registry = RegistryCache.load(settings.registry_path, settings.compound_id)
         self._ledger = Ledger(settings.ledger_path)
         self.outbox.open()
@@ -253,10 +253,3 @@ def _read_issuer_key(settings: EdgeSettings) -> Ed25519PublicKey | None:
         return load_public_key(path.read_text(encoding="ascii"))
     except (OSError, UnicodeDecodeError, ContractError) as exc:
         raise ConfigError(f"cannot read the issuer key {path}: {exc}") from exc
-
-
-def _timezone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"unknown time zone {name!r}") from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,12 @@ CREATE TABLE IF NOT EXISTS passages (
     subject_id TEXT PRIMARY KEY, direction TEXT NOT NULL, gate_id TEXT NOT NULL, at TEXT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class Passage:
+    direction: Direction
+    at: datetime
 
 
 class Ledger:
@@ -45,11 +52,15 @@ class Ledger:
         return int(row[0])
 
     def last_direction(self, subject_id: str) -> Direction | None:
+        last = self.last_passage(subject_id)
+        return None if last is None else last.direction
+
+    def last_passage(self, subject_id: str) -> Passage | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT direction FROM passages WHERE subject_id = ?", (subject_id,)
+                "SELECT direction, at FROM passages WHERE subject_id = ?", (subject_id,)
             ).fetchone()
-        return None if row is None else Direction(row[0])
+        return None if row is None else Passage(Direction(row[0]), datetime.fromisoformat(row[1]))
 
     def record_passage(
         self, subject_id: str, direction: Direction, gate_id: str, at: datetime

@@ -34,10 +34,21 @@ class Answer:
     attempts: int
 
 
+BIT_INTERVAL_S = 0.002  # a Wiegand bit: a 50 µs pulse every 2 ms
+END_OF_FRAME_S = 0.025  # the converter's silence before it forwards a frame
+QR_DECODE_S = 0.08  # a scanner finding and decoding a code on a phone screen
+
+
 class CardReader:
-    def __init__(self, host: str, port: int, *, timeout_s: float = 5.0) -> None:
+    """`realistic` adds the time the frame takes on the Wiegand wire (or the scanner takes to
+    decode) before the converter forwards it; the tests leave it off."""
+
+    def __init__(
+        self, host: str, port: int, *, timeout_s: float = 5.0, realistic: bool = False
+    ) -> None:
         self._address = (host, port)
         self._timeout_s = timeout_s
+        self._realistic = realistic
         self._sock: socket.socket | None = None
         self._stream: socket.SocketIO | None = None
 
@@ -47,6 +58,7 @@ class CardReader:
         while True:
             attempts += 1
             try:
+                self._on_the_wire(swipe.bits * BIT_INTERVAL_S)
                 return Answer(swipe.card, self._send(encode(swipe.bits, swipe.card)), attempts)
             except OSError:
                 self.close()
@@ -56,11 +68,13 @@ class CardReader:
 
     def show_qr(self, text: str) -> str:
         """Hold a QR code (a visitor pass on a phone) to the scanner: the answer to it."""
+        self._on_the_wire(QR_DECODE_S)
         return self._send(encode_qr(text))
 
     def enter_pin(self, pin: str) -> str:
         """Type `pin` on the keypad and press `#`: the answer to the whole PIN."""
         for key in pin:
+            self._on_the_wire(4 * BIT_INTERVAL_S)
             answer = self._send(encode_key(key))
             if answer != "key":
                 return answer
@@ -69,6 +83,10 @@ class CardReader:
     def send_raw(self, line: bytes) -> str:
         """Send an arbitrary line (for testing the edge against a faulty converter)."""
         return self._send(line)
+
+    def _on_the_wire(self, seconds: float) -> None:
+        if self._realistic:
+            time.sleep(seconds + END_OF_FRAME_S)
 
     def close(self) -> None:
         if self._sock is not None:
@@ -106,15 +124,19 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m firmware_mocks.card_reader", description=__doc__
     )
     parser.add_argument("--edge", required=True, help="HOST:PORT of the edge's reader listener")
-    parser.add_argument("--cards", required=True, help="comma-separated card numbers, in order")
+    parser.add_argument("--cards", default="", help="comma-separated card numbers, in order")
+    parser.add_argument("--qr", action="append", default=[], help="a QR code to show, after cards")
     parser.add_argument("--bits", type=int, default=26, choices=(26, 34))
     parser.add_argument("--interval", type=float, default=0.3, help="seconds between swipes")
     args = parser.parse_args(argv)
     host, _, port = args.edge.rpartition(":")
-    reader = CardReader(host, int(port))
+    reader = CardReader(host, int(port), realistic=True)
     swipes = [Swipe(int(card), args.bits) for card in args.cards.split(",") if card]
     for answer in play(reader, swipes, args.interval):
         print(json.dumps({"card": answer.card, "result": answer.result}), flush=True)
+    for code in args.qr:
+        print(json.dumps({"qr": code[:24], "result": reader.show_qr(code)}), flush=True)
+        time.sleep(args.interval)
     reader.close()
     return 0
 

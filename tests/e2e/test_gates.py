@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlmodel import Session
 
 from anju.broker import Mosquitto
 from anju.compound import Compound
 from anju.processes import wait_until
 from firmware_mocks.card_reader import CardReader, Swipe
+from hub import crud
+from tests.factories import entry
 
 DOOR, BARRIER = 0, 1
 
@@ -71,6 +74,15 @@ def test_a_card_opens_the_door_over_modbus(gated: Compound) -> None:
         reader.close()
     assert _relay_on(gated, DOOR) == before + 1  # one relay command, for the one grant
     wait_until(lambda: not _is_open(gated, DOOR), 10, "the door closed again")
+
+
+def test_the_edge_reports_its_clock_against_the_hubs(gated: Compound) -> None:
+    def edge() -> dict[str, object]:
+        return next(e for e in gated.get("/api/edges").json() if e["edge_id"] == gated.edge_id)
+
+    wait_until(lambda: edge()["clock_trusted"] is True, 30, "a trusted clock in the status")
+    offset = edge()["clock_offset_s"]
+    assert isinstance(offset, float) and abs(offset) < 1.0  # the same machine
 
 
 def test_a_qr_pass_opens_offline_and_its_events_arrive_later(
@@ -157,3 +169,60 @@ def test_fire_opens_the_egress_door_with_the_edge_frozen(gated: Compound) -> Non
     wait_until(lambda: "fire_release" in _alarms(gated), 30, "the edge's fire alarm")
     gated.barrier.world.act(DOOR, fire=False)
     wait_until(lambda: not _is_open(gated, DOOR), 10, "the door locked after the fire")
+
+
+@pytest.fixture
+def passback(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
+    compound = Compound(
+        tmp_path,
+        broker.url,
+        topic_prefix=topic_prefix,
+        resend_after_s=2.0,
+        with_gates=True,
+        anti_passback="hard",
+    )
+    compound.prepare()
+    compound.start_barrier()
+    compound.start_hub()
+    compound.start_edge()
+    yield compound
+    compound.stop()
+
+
+def test_hard_anti_passback_holds_across_gates_while_the_hub_answers(
+    passback: Compound, broker: Mosquitto
+) -> None:
+    # 李伟 went in by another edge's gate a minute ago: that edge's event is at the hub.
+    other_edge = entry(
+        compound_id=passback.compound_id,
+        gate_id="north-gate",
+        subject_id="p-li-wei",
+        at=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    engine = create_engine(passback.database_url)
+    try:
+        with Session(engine) as session:
+            crud.store_events(session=session, events=[other_edge])
+            session.commit()
+    finally:
+        engine.dispose()
+    reader, out = _reader(passback), _reader(passback, "out")
+    try:
+        assert reader.present(Swipe(1001)).result == "granted"
+        assert reader.present(Swipe(1001)).result == "denied"  # in twice: passed back
+        assert out.present(Swipe(1001)).result == "granted"
+        assert reader.present(Swipe(1001)).result == "granted"
+        assert reader.present(Swipe(1002)).result == "denied"  # in elsewhere, never out
+        assert passback.hub is not None
+        passback.hub.stop()
+        assert reader.present(Swipe(1003)).result == "granted"  # this edge's view alone
+    finally:
+        reader.close()
+        out.close()
+    passback.start_hub()
+    wait_until(lambda: len(passback.all_entries()) >= 7, 60, "the events at the hub")
+    entries = [e for e in passback.all_entries() if e["gate_id"] == "east-gate"]
+    denied = {(e["credential_ref"], e["reason_code"]) for e in entries if e["outcome"] == "denied"}
+    assert denied == {("1001", "passback"), ("1002", "passback")}
+    offline = next(e for e in entries if e["credential_ref"] == "1003")
+    assert offline["flags"] == "offline_limit"

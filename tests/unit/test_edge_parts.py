@@ -101,7 +101,18 @@ def test_config_paths_are_relative_to_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    ["typo_key = 1\n", "[outbox]\ncapacity = 0\n", "[mqtt]\nport = 1883\n", "edge_id = 'a b'\n"],
+    [
+        "typo_key = 1\n",
+        "[outbox]\ncapacity = 0\n",
+        "[mqtt]\nport = 1883\n",
+        "edge_id = 'a b'\n",
+        '[[gates]]\nid = "g1"\nschedules = {staff = ["9 to 5"]}\n',
+        '[[gates]]\nid = "g1"\nschedules = {courier = ["09:00-17:00"]}\n',
+        '[[gates]]\nid = "g1"\n[[gates]]\nid = "g1"\n',
+        '[[gates]]\nid = "g1"\nfail_mode = "open"\n',
+        '[[gates]]\nid = "g1"\n[gates.driver]\ntype = "modbus_tcp"\nport = 502\n',
+        'timezone = "Mars/Olympus"\n',
+    ],
 )
 def test_bad_config_is_a_clear_error(tmp_path: Path, extra: str) -> None:
     with pytest.raises(ConfigError, match=r"edge\.toml"):

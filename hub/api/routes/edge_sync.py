@@ -1,5 +1,5 @@
 """What edges ask the hub over HTTPS, authenticated by their token: registry deltas, the time,
-and the count of a pass's entries across all gates."""
+the count of a pass's entries across all gates, and which way a person last passed."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import col, select
 
 from hub import registry
 from hub.api.deps import EdgeDep, SessionDep
-from hub.tables import VisitorPass, as_utc, utcnow
+from hub.tables import Entry, VisitorPass, as_utc, utcnow
+from models.events import Direction
 from models.registry import RegistryDelta
 
 router = APIRouter(prefix="/api/edge", tags=["edge"])
@@ -67,3 +68,27 @@ def count_entry(pass_id: str, edge: EdgeDep, session: SessionDep) -> EntryCount:
         session.commit()
         session.refresh(row)
     return EntryCount(granted=taken == 1, entries=row.entries_used, max_entries=row.max_entries)
+
+
+class Presence(BaseModel):
+    direction: Direction | None
+    at: datetime | None
+
+
+@router.get("/presence/{subject_id}")
+def presence(subject_id: str, edge: EdgeDep, session: SessionDep) -> Presence:
+    """Which way `subject_id` last passed any gate of the compound (a granted entry), for
+    anti-passback across gates and edges."""
+    last = session.exec(
+        select(Entry)
+        .where(
+            col(Entry.compound_id) == edge.compound_id,
+            col(Entry.subject_id) == subject_id,
+            col(Entry.outcome) == "granted",
+        )
+        .order_by(col(Entry.occurred_at).desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return Presence(direction=None, at=None)
+    return Presence(direction=Direction(last.direction), at=as_utc(last.occurred_at))
