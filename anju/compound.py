@@ -203,6 +203,16 @@ class Compound:
             wait_until(self.edge_synced, 60, "the edge's first registry pull")
         return self.edge
 
+    def add_gates_to_hub(self) -> None:
+        """The gates the edge drives, known to the hub too (for the guard booth)."""
+        for gate, kind in (("east-gate", "pedestrian"), ("car-gate", "vehicle")):
+            self.request("POST", "/api/gates", json={"id": gate, "name": gate, "kind": kind})
+
+    def edge_registry(self) -> str:
+        """The edge's registry snapshot as text ('' before its first pull)."""
+        path = self.edge_dir / "registry.json"
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
     def edge_synced(self) -> bool:
         return (self.edge_dir / "registry.json").exists()
 

@@ -1,9 +1,12 @@
-"""`make demo`: a whole compound on this machine, from card reader to hub and back.
+"""`make demo`: a whole compound on this machine, from card reader to relay to hub and back.
 
 A broker (MQTT_URL if set, else a private Mosquitto if installed, else an embedded broker), the
-hub on SQLite, one edge with an entry and an exit reader, and a Wiegand converter mock that
-plays a few swipes. It prints what was sent, what the hub stored and who is inside, then keeps
-the hub running at the printed URL until Ctrl-C.
+hub on SQLite, one edge with an entry and an exit reader at the east door, a barrier
+controller (the east door over Modbus-TCP, the car barrier over HTTP), and a Wiegand converter
+mock that plays a morning: residents' cards, an unknown card, a visitor's QR pass issued by the
+hub, and the guard opening the car barrier from the booth. It prints what was read, what the
+relays did, what the hub stored and who is inside, then keeps the hub running at the printed
+URL until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ import signal
 import sys
 import tempfile
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from anju.broker import Mosquitto, mosquitto_available, start_embedded
 from anju.compound import Compound
 from anju.processes import Child, wait_until
-from firmware_mocks.card_reader import Answer, CardReader, Swipe
+from firmware_mocks.card_reader import CardReader, Swipe
 
 # (reader direction, card number): a morning at the east gate.
 SCENARIO: tuple[tuple[str, int], ...] = (
@@ -44,25 +48,55 @@ def start_broker(choice: str, workdir: Path) -> tuple[Child | None, str]:
     return start_embedded(workdir)
 
 
-def play(compound: Compound) -> list[tuple[str, Answer]]:
+def play(compound: Compound) -> list[tuple[str, str, str]]:
+    """The morning's reads: (direction, what was shown, the reader's answer)."""
     readers = {d: CardReader("127.0.0.1", port) for d, port in compound.reader_ports.items()}
-    answers = [(d, readers[d].present(Swipe(card))) for d, card in SCENARIO]
+    answers = [(d, f"card {card}", readers[d].present(Swipe(card)).result) for d, card in SCENARIO]
+    token = visitor_pass(compound)
+    answers.append(("in", "QR visitor pass", readers["in"].show_qr(token)))
+    answers.append(("in", "QR pass again", readers["in"].show_qr(token)))  # one entry only
     for reader in readers.values():
         reader.close()
+    body = {"action": "open", "reason": "furniture delivery for b1-101, resident confirmed"}
+    compound.request("POST", "/api/gates/car-gate/commands", json=body)
+    answers.append(("in", "guard opens car gate", "sent"))
     return answers
 
 
-def report(compound: Compound, answers: list[tuple[str, Answer]]) -> int:
-    print("\nSent by the card readers:")
-    for direction, answer in answers:
-        print(f"  {direction:<3} card {answer.card:<6} → {answer.result}")
-    wait_until(lambda: len(compound.all_entries()) >= len(answers), 60, "the hub to store all")
+def visitor_pass(compound: Compound) -> str:
+    """A pass for one entry today, as a resident would issue it; its QR code's content."""
+    now = datetime.now(UTC)
+    body = {
+        "id": "pass-demo",
+        "unit_id": "b1-101",
+        "visitor_name": "王芳's mother",
+        "valid_from": now.isoformat(),
+        "valid_until": (now + timedelta(hours=8)).isoformat(),
+        "max_entries": 1,
+    }
+    token = str(compound.request("POST", "/api/passes", json=body).json()["token"])
+    wait_until(lambda: "pass-demo" in compound.edge_registry(), 30, "the pass at the edge")
+    return token
+
+
+def report(compound: Compound, answers: list[tuple[str, str, str]]) -> int:
+    print("\nRead at the east door (and one command from the guard booth):")
+    for direction, shown, answer in answers:
+        print(f"  {direction:<3} {shown:<22} → {answer}")
+    expected = len(answers)
+    wait_until(lambda: len(compound.all_entries()) >= expected, 60, "the hub to store all")
+    if compound.barrier is not None:
+        opened = [c for c in compound.barrier.world.relay_log() if c["on"]]
+        doors = sum(c["channel"] == 0 for c in opened)
+        cars = sum(c["channel"] == 1 for c in opened)
+        print(f"\nRelay commands at the barrier controller: east door {doors}, car barrier {cars}")
     entries = sorted(compound.all_entries(), key=lambda e: (str(e["occurred_at"]), 0))
     print(f"\nStored by the hub ({len(entries)} entry events):")
     for e in entries:
         who = f"{e['subject_kind']} {e['subject_id'] or ''}".strip()
+        shown = str(e["credential_ref"] or "-")[:10]
         print(
-            f"  #{e['seq']:<3} {e['direction']:<3} {e['method']} {e['credential_ref']:<6}"
+            f"  #{e['seq']:<3} {e['direction']:<3} {e['method']:<6} {shown:<10}"
             f" {e['outcome']:<7} {who:<22} {e['reason']}"
         )
     occupancy = compound.get("/api/occupancy").json()
@@ -80,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="anju-demo-"))
     broker, url = start_broker(args.broker, workdir)
     print(f"broker: {url} ({'external' if broker is None else broker.name}); logs in {workdir}")
-    compound = Compound(workdir, url)
+    compound = Compound(workdir, url, with_gates=True)
     try:
         compound.prepare()
+        compound.start_barrier()
         compound.start_hub()
         compound.start_edge()
+        compound.add_gates_to_hub()
         report(compound, play(compound))
         if not args.no_wait:
             print(

@@ -191,7 +191,7 @@ class Admission:
         used = Decision(
             outcome=Outcome.DENIED,
             reason_code="pass_used_up",
-            reason=f"This pass's {claim.max_entries} entries are used (across all gates).",
+            reason=f"This pass has no entries left ({claim.max_entries} allowed, all gates).",
             flags=verdict.decision.flags,
         )
         return replace(verdict, decision=used, claim=None)

@@ -411,7 +411,8 @@ def _visitor(draft: _Draft, context: Context, pass_: PassRecord, code: str, reas
         return draft.grant(code, reason)  # leaving does not use up an entry
     used = context.history.pass_entries(pass_.id)
     if used >= pass_.max_entries:
-        return draft.deny("pass_used_up", f"This pass's {pass_.max_entries} entries are used.")
+        reason = f"This pass has no entries left ({pass_.max_entries} allowed)."
+        return draft.deny("pass_used_up", reason)
     return draft.grant(code, reason, claim=PassEntry(pass_.id, pass_.max_entries))
 
 
