@@ -41,6 +41,7 @@ def _edge_settings(tmp_path: Path, broker_url: str, prefix: str, **outbox: float
         status_interval_s=1,
         mqtt=MqttSection(url=broker_url, topic_prefix=prefix),
         outbox=OutboxSection(path=tmp_path / "outbox.sqlite", **outbox),
+        ledger_path=tmp_path / "ledger.sqlite",
         readers=[
             WiegandReaderSection(
                 listen_port=free_port(), gate_id="g1", lane="l1", direction=Direction.IN
