@@ -11,6 +11,8 @@ The gate follows the decision even when the event cannot be recorded (a full dis
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -87,32 +89,47 @@ class Admission:
         self._schedules = {g.id: _schedules(g) for g in gates.values()}
         self.controllers: dict[str, GateController] = {}
         self.delivery: Delivery | None = None
+        self._closed = False
+        self._lock = threading.Lock()  # one admission at a time: counts stay exact
+
+    def close(self) -> None:
+        """From now on every read is refused, unrecorded: the edge is shutting down."""
+        with self._lock:
+            self._closed = True
 
     def admit(self, lane: Lane, evidence: Evidence) -> Admitted:
+        with self._lock:
+            if self._closed:
+                return Admitted(_refusal("edge_stopping", "The gate is restarting."), False)
+            return self._admit(lane, evidence)
+
+    def _admit(self, lane: Lane, evidence: Evidence) -> Admitted:
         reading = self._clock.read()
+        event_id = uuid.uuid4()
         context = self._context(lane, reading.now, reading.trusted)
         verdict = self._passback_everywhere(evidence, context, decide(evidence, context))
-        verdict = self._count(verdict)
+        verdict = self._count(verdict, event_id)
         for alert in verdict.alerts:
             self.alarm(lane.gate_id, alert.code, alert.severity, alert.text)
         if verdict.duress:
             text = f"Duress PIN of {verdict.subject.id} at {lane.gate_id}/{lane.lane}."
             self.alarm(lane.gate_id, "duress", Severity.CRITICAL, text)
-        self._record(lane, reading.now, verdict)
+        self._record(lane, reading.now, verdict, event_id)
         if not verdict.granted:
             return Admitted(verdict, opened=False)
         if verdict.subject.id is not None:
-            self._ledger.record_passage(
-                verdict.subject.id, lane.direction, lane.gate_id, reading.now
+            subject_id = verdict.subject.id
+            self._ledger_write(
+                lambda: self._ledger.record_passage(
+                    subject_id, lane.direction, lane.gate_id, reading.now
+                )
             )
         return Admitted(verdict, opened=self._open(lane.gate_id))
 
     def refuse(self, lane: Lane, method: Method, code: str, reason: str) -> None:
         """Record a denial made before any decision (a locked keypad, a missing key)."""
-        decision = Decision(outcome=Outcome.DENIED, reason_code=code, reason=reason)
-        subject = Subject(kind=SubjectKind.UNKNOWN)
-        verdict = Verdict(subject=subject, credential=Credential(method=method), decision=decision)
-        self._record(lane, self._clock.read().now, verdict)
+        verdict = _refusal(code, reason, method)
+        self._record(lane, self._clock.read().now, verdict, uuid.uuid4())
 
     def alarm(self, gate_id: str | None, code: str, severity: Severity, text: str) -> None:
         """Commit an alarm event; an alarm that cannot be recorded is logged, never raised."""
@@ -147,17 +164,14 @@ class Admission:
             schedules=self._schedules.get(lane.gate_id, {}),
             timezone=self._timezone,
         )
-        registry = self._registry()
-        synced = registry.synced_datetime()
         return Context(
-            registry=registry,
+            registry=self._registry(),
             rules=rules,
             now=now,
             clock_trusted=trusted,
             fallbacks=self._fallbacks(),
             history=self._ledger,
             issuer_key=self._issuer_key,
-            registry_synced_at=synced,
         )
 
     def _passback_everywhere(
@@ -170,33 +184,43 @@ class Admission:
             return verdict
         presence = self._claims.presence(subject_id)
         if presence is None:
-            return _flagged(verdict, "offline_limit")
+            return _flagged(verdict, "offline_passback")
         merged = _Merged(self._ledger, subject_id, presence.last)
         if merged.last_direction(subject_id) is self._ledger.last_direction(subject_id):
             return verdict
         return decide(evidence, replace(context, history=merged))
 
-    def _count(self, verdict: Verdict) -> Verdict:
-        """Count a granted pass entry: at the hub while it answers, else here (flagged)."""
+    def _count(self, verdict: Verdict, event_id: uuid.UUID) -> Verdict:
+        """Take a granted pass entry: at the hub while it answers (the event id makes the
+        count idempotent), else from this edge's own count, flagged `offline_limit`."""
         claim = verdict.claim
         if claim is None:
             return verdict
-        counted = self._claims.count_entry(claim.pass_id) if self._claims is not None else None
+        counted = None
+        if self._claims is not None:
+            counted = self._claims.count_entry(claim.pass_id, event_id)
         if counted is None:
-            self._ledger.count_entry(claim.pass_id)
+            taken = self._ledger_write(
+                lambda: self._ledger.take_entry(claim.pass_id, claim.max_entries)
+            )
+            if taken is False:  # None: the ledger failed, and the decision stands
+                return _used_up(verdict, f"({claim.max_entries} allowed)")
             return _flagged(verdict, "offline_limit")
-        self._ledger.count_entry(claim.pass_id, at_least=counted.entries)
+        self._ledger_write(lambda: self._ledger.note_entries(claim.pass_id, counted.entries))
         if counted.granted:
             return verdict
-        used = Decision(
-            outcome=Outcome.DENIED,
-            reason_code="pass_used_up",
-            reason=f"This pass has no entries left ({claim.max_entries} allowed, all gates).",
-            flags=verdict.decision.flags,
-        )
-        return replace(verdict, decision=used, claim=None)
+        return _used_up(verdict, f"({claim.max_entries} allowed, all gates)")
 
-    def _record(self, lane: Lane, now: datetime, verdict: Verdict) -> None:
+    def _ledger_write(self, write: Callable[[], object]) -> object:
+        """A ledger write that fails (a full disk) is alarmed; the gate goes on deciding."""
+        try:
+            return write()
+        except sqlite3.Error as exc:
+            logger.exception("ledger write failed")
+            self.alarm(None, "ledger_error", Severity.CRITICAL, f"Ledger write failed: {exc}")
+            return None
+
+    def _record(self, lane: Lane, now: datetime, verdict: Verdict, event_id: uuid.UUID) -> None:
         decision = verdict.decision
         logger.info(
             "gate %s %s: %s %s",
@@ -210,7 +234,7 @@ class Admission:
 
         def entry(position: Position) -> EntryEvent:
             return EntryEvent(
-                event_id=uuid.uuid4(),
+                event_id=event_id,
                 position=position,
                 compound_id=self._compound_id,
                 gate_id=lane.gate_id,
@@ -232,6 +256,22 @@ class Admission:
     def _open(self, gate_id: str) -> bool:
         controller = self.controllers.get(gate_id)
         return True if controller is None else controller.grant()
+
+
+def _refusal(code: str, reason: str, method: Method = Method.REMOTE) -> Verdict:
+    decision = Decision(outcome=Outcome.DENIED, reason_code=code, reason=reason)
+    subject = Subject(kind=SubjectKind.UNKNOWN)
+    return Verdict(subject=subject, credential=Credential(method=method), decision=decision)
+
+
+def _used_up(verdict: Verdict, allowed: str) -> Verdict:
+    used = Decision(
+        outcome=Outcome.DENIED,
+        reason_code="pass_used_up",
+        reason=f"This pass has no entries left {allowed}.",
+        flags=verdict.decision.flags,
+    )
+    return replace(verdict, decision=used, claim=None)
 
 
 def _flagged(verdict: Verdict, flag: str) -> Verdict:

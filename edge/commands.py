@@ -3,7 +3,9 @@
 Each is a hub-signed `GateCommand` token (see `models.tokens`). The edge acts on a command
 only if the signature is the compound hub's, it names this compound, this edge and a gate this
 edge drives, it is at most `COMMAND_TTL_S` old by the edge's clock, and its id has not been
-seen before (a replayed command is refused). `open` and `deny` are decided like any other
+seen before (its id is kept in the edge's ledger, so a replay is refused after a restart
+too). A command for a gate another edge drives is ignored quietly; other refusals raise a
+`command_refused` alarm, at most one a minute. `open` and `deny` are decided like any other
 evidence (method `remote`, the guard's reason in the event); `emergency_open` holds a lane
 open until `emergency_end`, each logged as an alarm event with the guard's reason.
 """
@@ -11,7 +13,7 @@ open until `emergency_end`, each logged as an alarm event with the guard's reaso
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -25,11 +27,15 @@ from models.events import Severity
 from models.tokens import COMMAND_TTL_S, GateCommand, TokenError, verify_token
 
 logger = logging.getLogger(__name__)
-REMEMBERED = 10_000
+REFUSAL_ALARM_EVERY_S = 60.0
 
 
 class CommandRejected(ValueError):
     pass
+
+
+class NotForUs(CommandRejected):
+    """A command for a gate another edge of the compound drives: not an error."""
 
 
 class GateCommands:
@@ -43,6 +49,7 @@ class GateCommands:
         admission: Admission,
         controllers: Callable[[], Mapping[str, GateController]],
         lanes: Mapping[tuple[str, str], Lane],
+        seen: Callable[[str], bool],
     ) -> None:
         self._compound_id = compound_id
         self._edge_id = edge_id
@@ -51,16 +58,28 @@ class GateCommands:
         self._admission = admission
         self._controllers = controllers
         self._lanes = lanes
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._first_time = seen
+        self._last_refusal_alarm = -REFUSAL_ALARM_EVERY_S
 
     def on_message(self, topic: str, payload: bytes) -> None:
         try:
             command = self._accept(payload)
+        except NotForUs as exc:
+            logger.debug("%s", exc)
+            return
         except CommandRejected as exc:
             logger.warning("gate command refused: %s", exc)
-            self._admission.alarm(None, "command_refused", Severity.WARNING, str(exc))
+            self._refusal_alarm(str(exc))
             return
         self.execute(command)
+
+    def _refusal_alarm(self, text: str) -> None:
+        """At most one alarm a minute: a flood of junk must not fill the outbox."""
+        now = time.monotonic()
+        if now - self._last_refusal_alarm < REFUSAL_ALARM_EVERY_S:
+            return
+        self._last_refusal_alarm = now
+        self._admission.alarm(None, "command_refused", Severity.WARNING, text[:500])
 
     def execute(self, command: GateCommand) -> None:
         said = f"{command.issued_by}: {command.reason}"
@@ -80,20 +99,16 @@ class GateCommands:
         try:
             command = verify_token(payload.decode("ascii"), GateCommand, self._key)
         except (TokenError, UnicodeDecodeError) as exc:
-            raise CommandRejected(f"not a valid command: {exc}") from exc
+            raise CommandRejected(f"not a valid command: {str(exc)[:200]}") from exc
         if command.compound_id != self._compound_id or command.edge_id != self._edge_id:
             raise CommandRejected(f"command {command.command_id} is for another edge")
         if command.gate_id not in self._controllers() and not any(
             gate == command.gate_id for gate, _ in self._lanes
         ):
-            raise CommandRejected(f"command {command.command_id}: no gate {command.gate_id} here")
+            raise NotForUs(f"command {command.command_id}: gate {command.gate_id} is not here")
         now = self._clock.read().now
         if abs(now - command.issued_at) > timedelta(seconds=COMMAND_TTL_S):
             raise CommandRejected(f"command {command.command_id} is stale or from the future")
-        key = str(command.command_id)
-        if key in self._seen:
+        if not self._first_time(str(command.command_id)):
             raise CommandRejected(f"command {command.command_id} was already carried out")
-        self._seen[key] = None
-        while len(self._seen) > REMEMBERED:
-            self._seen.popitem(last=False)
         return command

@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from edge.errors import ConfigError
 from edge.schedules import Window
-from models.events import Direction, Identifier, SubjectKind
+from models.events import Direction, Identifier, Method, SubjectKind
 
 
 class Section(BaseModel):
@@ -63,7 +63,10 @@ class HubSection(Section):
         0.3, gt=0, le=5, description="How long a gate waits for the hub to count a pass entry"
     )
     max_clock_offset_s: float = Field(
-        5.0, gt=0, description="A clock further than this from the hub's is not trusted"
+        5.0,
+        gt=0,
+        description="A clock further than this from the hub's raises an alarm"
+        " (decisions still use the hub's time)",
     )
     clock_max_age_s: float = Field(
         86_400.0, gt=0, description="An offset measured longer ago than this is not trusted"
@@ -79,6 +82,14 @@ class HubSection(Section):
         description="What a credential type does while the registry is stale: allow (decide"
         " from the cache), deny, or guard (deny and ask the guard)",
     )
+
+    @field_validator("fallback")
+    @classmethod
+    def _known_methods(cls, value: dict[str, Fallback]) -> dict[str, Fallback]:
+        unknown = set(value) - {m.value for m in Method}
+        if unknown:
+            raise ValueError(f"fallback for unknown methods {sorted(unknown)}")
+        return value
 
 
 class WiegandReaderSection(Section):
@@ -111,7 +122,7 @@ class ModbusSection(Section):
     host: str
     port: int = Field(502, ge=1, le=65535)
     unit: int = Field(1, ge=0, le=247)
-    channel: int = Field(0, ge=0, le=63)
+    channel: int = Field(0, ge=0, le=15, description="Inputs 16.. are the loops, 32 the fire")
     timeout_s: float = Field(0.5, gt=0, le=10)
 
 
@@ -127,7 +138,10 @@ class GateSection(Section):
     kind: Literal["door", "barrier"] = "door"
     egress: bool = Field(False, description="An exit the fire alarm releases")
     fail_mode: Literal["safe", "secure"] = Field(
-        "secure", description="safe: released when control is lost; secure: stays locked"
+        "secure",
+        description="What the controller's safe state is set to (on the device): safe,"
+        " released when control is lost; secure, stays locked. The edge names what it finds"
+        " at start accordingly (relay_left_on or released_while_away)",
     )
     open_s: float = Field(5.0, gt=0, le=120, description="How long a grant holds the relay")
     confirm_s: float = Field(2.0, gt=0, le=30, description="The gate must report open by then")

@@ -139,6 +139,7 @@ class EdgeDaemon:
                 admission=admission,
                 controllers=lambda: admission.controllers,
                 lanes=self.lanes,
+                seen=self._ledger.first_time,
             )
             command_topic = topics.command(settings.compound_id, settings.edge_id)
             self._link.subscribe(command_topic, commands.on_message)

@@ -127,7 +127,6 @@ class Context:
     """Per method, while the registry is stale; None while it is fresh."""
     history: History = field(default_factory=NoHistory)
     issuer_key: Ed25519PublicKey | None = None
-    registry_synced_at: datetime | None = None
 
 
 # ---------------------------------------------------------------------------------- verdict
@@ -327,6 +326,8 @@ def _qr(evidence: QrEvidence, context: Context) -> Verdict:
     draft.subject = Subject(kind=SubjectKind.VISITOR, id=token.pass_id)
     if token.compound_id != context.registry.compound_id:
         return draft.deny("qr_foreign", "This pass is for another compound.")
+    if (stale := _stale(draft, Method.QR, context)) is not None:
+        return stale
     now = _timed(draft, context)
     if not token.window_contains(now):
         when = "not valid yet" if now < token.valid_from else "expired"
@@ -351,15 +352,12 @@ def _read_token(draft: _Draft, context: Context, text: str) -> PassToken | Verdi
 
 
 def _revoked(draft: _Draft, context: Context, token: PassToken) -> Verdict | None:
-    """A valid token whose pass is not in the registry: revoked, unless the registry is stale
-    (the signed window stands, per the QR fallback) or older than the pass itself."""
-    if (stale := _stale(draft, Method.QR, context)) is not None:
-        return stale
+    """A valid token whose pass is not in the registry: revoked, unless the registry predates
+    the pass (not here yet) or is stale (the signed window stands, per the QR fallback)."""
+    if token.registry_version > context.registry.version:
+        return None
     if context.fallbacks is not None:
         return None
-    synced = context.registry_synced_at
-    if synced is not None and token.issued_at > synced:
-        return None  # issued after our last sync: not revoked, just not here yet
     return draft.deny("pass_revoked", "This pass has been cancelled.")
 
 

@@ -66,6 +66,7 @@ class GateController:
         self._held_reported = False
         self._holding_for_vehicle = False
         self._relay_failing = False
+        self._stopped = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"gate-{section.id}", daemon=True)
 
@@ -75,21 +76,30 @@ class GateController:
 
     def start(self) -> None:
         """Take control: the relay back to its normal state (unless the fire alarm is on)."""
+        self._check_left_on()
         self.step()
         self._thread.start()
 
     def stop(self) -> None:
+        """Lock the gate (unless the fire alarm holds it) and refuse any later command."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         with self._lock:
+            self._stopped = True
             self._release.discard("grant")
+            self._release.discard("emergency")
             self._set_relay(bool(self._release))
         self._driver.close()
 
     def grant(self) -> bool:
-        """Open for one more person or vehicle; False when the relay did not take it."""
+        """Open for one more person or vehicle; False when the relay did not take it, in
+        which case nothing is left pending: the person was told no, the gate stays shut."""
         with self._lock:
+            if self._stopped:
+                return False
+            if not self._set_relay(True):
+                return False
             now = self._clock()
             self._release.add("grant")
             self._grant_until = now + self.section.open_s
@@ -98,11 +108,13 @@ class GateController:
                 self._cycle = _Cycle(started=now, grants=1, baseline=baseline)
             else:
                 self._cycle.grants += 1
-            return self._set_relay(True)
+            return True
 
     def emergency(self, active: bool) -> bool:
         """Hold the gate open (an emergency override) until called with False."""
         with self._lock:
+            if self._stopped:
+                return False
             if active:
                 self._release.add("emergency")
             else:
@@ -122,6 +134,7 @@ class GateController:
                 inputs = self._driver.read()
             except DriverError as exc:
                 self._unreachable(exc)
+                self._blind(now)
                 return
             if self._failures >= UNREACHABLE_AFTER:
                 logger.info("gate %s answers again", self.id)
@@ -133,6 +146,29 @@ class GateController:
             self._watch_cycle(now, inputs)
             self._watch_door(now, inputs)
             self._last = inputs
+
+    def _blind(self, now: float) -> None:
+        """The inputs cannot be read: a grant still ends on time, and the relay is told so.
+        (A barrier's controller keeps it up while its loop is occupied, by itself.)"""
+        if "grant" in self._release and now >= self._grant_until:
+            self._release.discard("grant")
+        if not self._release:
+            self._set_relay(False)
+
+    def _check_left_on(self) -> None:
+        """At start: a relay found on was left so by a crash (or released by the watchdog)."""
+        try:
+            inputs = self._driver.read()
+        except DriverError:
+            return
+        if not inputs.relay or (inputs.fire and self.section.egress):
+            return
+        if self.section.fail_mode == "secure":
+            text = "Relay found on at start on a fail-secure gate; locking it."
+            self._alarm("relay_left_on", Severity.CRITICAL, text)
+        else:
+            text = "Released by the controller while the edge was away; locking it again."
+            self._alarm("released_while_away", Severity.WARNING, text)
 
     def _run(self) -> None:
         while not self._stopping.wait(self.section.poll_s):
@@ -167,7 +203,8 @@ class GateController:
     def _watch_cycle(self, now: float, inputs: GateInputs) -> None:
         cycle = self._cycle
         if cycle is None:
-            if self._last is not None and inputs.passages != self._last.passages:
+            moved = self._last is not None and inputs.passages != self._last.passages
+            if moved and not self._release and self._last is not None:
                 passed = (inputs.passages - self._last.passages) % 65536
                 text = f"{passed} passage(s) while the gate was not released."
                 self._alarm("passage_without_grant", Severity.WARNING, text)

@@ -1,11 +1,13 @@
-"""What this edge counts on its own, on disk: entries used per visitor pass, and the last
-direction each subject passed (for anti-passback). It survives restarts; while the hub
-answers, the pass counts that matter are the hub's (see `edge.claims`)."""
+"""What this edge counts on its own, on disk: entries used per visitor pass, the last
+direction each subject passed (for anti-passback), and the guard commands carried out. It
+survives restarts; while the hub answers, the pass counts that matter are the hub's (see
+`edge.claims`)."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +16,7 @@ from models.events import Direction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pass_entries (pass_id TEXT PRIMARY KEY, entries INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS commands (command_id TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS passages (
     subject_id TEXT PRIMARY KEY, direction TEXT NOT NULL, gate_id TEXT NOT NULL, at TEXT NOT NULL
 );
@@ -41,15 +44,24 @@ class Ledger:
             ).fetchone()
         return 0 if row is None else int(row[0])
 
-    def count_entry(self, pass_id: str, at_least: int = 0) -> int:
-        """One more entry on `pass_id`; `at_least` raises the count to what the hub knows."""
+    def take_entry(self, pass_id: str, max_entries: int) -> bool:
+        """One more entry on `pass_id` if it has one left; False when it has none."""
         with self._lock:
             row = self._db.execute(
-                "INSERT INTO pass_entries VALUES (?, max(1, ?)) ON CONFLICT(pass_id) DO UPDATE"
-                " SET entries = max(entries + 1, excluded.entries) RETURNING entries",
-                (pass_id, at_least),
+                "INSERT INTO pass_entries VALUES (?, 1) ON CONFLICT(pass_id) DO UPDATE"
+                " SET entries = entries + 1 WHERE entries < ? RETURNING entries",
+                (pass_id, max_entries),
             ).fetchone()
-        return int(row[0])
+        return row is not None and max_entries >= 1
+
+    def note_entries(self, pass_id: str, entries: int) -> None:
+        """The hub's count: this edge's count never falls below it."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO pass_entries VALUES (?, ?) ON CONFLICT(pass_id) DO UPDATE"
+                " SET entries = max(entries, excluded.entries)",
+                (pass_id, entries),
+            )
 
     def last_direction(self, subject_id: str) -> Direction | None:
         last = self.last_passage(subject_id)
@@ -71,6 +83,17 @@ class Ledger:
                 " SET direction = excluded.direction, gate_id = excluded.gate_id, at = excluded.at",
                 (subject_id, direction.value, gate_id, at.isoformat()),
             )
+
+    def first_time(self, command_id: str) -> bool:
+        """Record a guard command's id; False if it was recorded before (a replay). Ids older
+        than a day are forgotten (a command is valid for 30 s)."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("DELETE FROM commands WHERE at < ?", (now - 86_400,))
+            inserted = self._db.execute(
+                "INSERT OR IGNORE INTO commands VALUES (?, ?)", (command_id, now)
+            ).rowcount
+        return inserted == 1
 
     def close(self) -> None:
         with self._lock:

@@ -22,6 +22,9 @@ _EXCEPTIONS = {
 }
 
 
+MAX_LENGTH = 254  # the MBAP length field: unit id and PDU, at most 253 bytes of PDU
+
+
 class ModbusClient:
     def __init__(self, host: str, port: int, unit: int, timeout_s: float) -> None:
         self._address = (host, port)
@@ -65,9 +68,11 @@ class ModbusClient:
         self._transaction = (self._transaction + 1) % 65536
         pdu = bytes([function]) + data
         sock.sendall(struct.pack(">HHHB", self._transaction, 0, len(pdu) + 1, self._unit) + pdu)
-        transaction, protocol, length, _unit = struct.unpack(">HHHB", _recv(sock, 7))
+        transaction, protocol, length, unit = struct.unpack(">HHHB", _recv(sock, 7))
+        if not 2 <= length <= MAX_LENGTH:
+            raise OSError(f"response length {length} is not Modbus")
         body = _recv(sock, length - 1)
-        if transaction != self._transaction or protocol != 0:
+        if transaction != self._transaction or protocol != 0 or unit != self._unit:
             raise OSError("response does not match the request")
         if body[0] == function | 0x80:
             code = body[1] if len(body) > 1 else 0

@@ -10,7 +10,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -126,9 +125,6 @@ class RegistryCache:
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
-
-    def synced_datetime(self) -> datetime | None:
-        return None if self.synced_at is None else datetime.fromtimestamp(self.synced_at, UTC)
 
     def age_s(self, now: float) -> float | None:
         return None if self.synced_at is None else max(0.0, now - self.synced_at)

@@ -62,6 +62,7 @@ class Controller:
     travel_s: float = 0.3
     watchdog_s: float = 3.0
     fire: bool = False
+    faulty_reads: bool = False  # a module whose inputs fail while its relays still answer
     tripped: bool = False
     last_request: float = field(default_factory=time.monotonic)
     log: list[dict[str, Any]] = field(default_factory=list)
@@ -127,6 +128,8 @@ class Controller:
         with self.lock:
             if "fire" in change:
                 self.fire = bool(change["fire"])
+            if "faulty_reads" in change:
+                self.faulty_reads = bool(change["faulty_reads"])
             channel = self.channels[int(change.get("channel", 0))]
             for key in ("loop", "propped", "forced", "jammed"):
                 if key in change:
@@ -154,6 +157,9 @@ def http_server(controller: Controller, host: str, port: int) -> ThreadingHTTPSe
         def do_GET(self) -> None:
             if self.path == "/status":
                 controller.touch()
+                if controller.faulty_reads:
+                    self._json(500, {"error": "input board fault"})
+                    return
                 self._json(200, controller.status())
             elif self.path == "/world/log":
                 with controller.lock:
@@ -224,6 +230,8 @@ def _modbus_pdu(controller: Controller, function: int, data: bytes) -> bytes:
             raise _ModbusException(3)
         controller.set_relay(address, value == 0xFF00)
         return bytes([5]) + data[:4]
+    if function in (1, 2, 4) and controller.faulty_reads:
+        raise _ModbusException(4)  # server device failure
     if function in (1, 2):  # read coils, read discrete inputs
         address, count = struct.unpack(">HH", data[:4])
         bits = controller.status()["relays"] if function == 1 else controller.discrete_inputs()

@@ -315,10 +315,10 @@ def _row(event: EdgeEvent) -> Entry | Alarm:
             text=event.text,
             occurred_at=event.occurred_at,
         )
-    return _entry_row(event)
+    return entry_row(event)
 
 
-def _entry_row(event: EntryEvent) -> Entry:
+def entry_row(event: EntryEvent) -> Entry:
     return Entry(
         event_id=event.event_id,
         edge_id=event.position.edge_id,

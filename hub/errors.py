@@ -27,3 +27,7 @@ class Unauthenticated(HubError):
 
 class InvalidInput(HubError):
     """A request that is well-formed but makes no sense (a plate in no valid format)."""
+
+
+class Unavailable(HubError):
+    """Something the request needs is out of reach (the broker, an edge)."""

@@ -1,20 +1,22 @@
-"""What the hub does with events once they are stored: count the pass entries edges granted
-while cut off from the hub (and flag a pass used beyond its limit across gates), and pick
-the alarms community officers must see at once."""
+"""What the hub does with events once they are stored: count the pass entries that edges
+granted without the hub (and flag a pass used beyond its limit across gates), and pick the
+alarms community officers must see at once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from hub import crud
-from hub.tables import VisitorPass
+from hub.tables import PassEntry, VisitorPass, utcnow
 from models.events import (
     AlarmEvent,
     Direction,
     EdgeEvent,
     EntryEvent,
+    Method,
     OfficerAlert,
     Outcome,
     SubjectKind,
@@ -24,15 +26,27 @@ OFFICER_CODES = frozenset({"watchlist_hit", "duress", "emergency_open", "fire_re
 
 
 def count_offline_entries(session: Session, events: Sequence[EdgeEvent]) -> None:
-    """In the transaction that stores `events`, so each entry is counted exactly once."""
+    """Count the pass entries no edge counted at the hub before opening (granted while cut
+    off), in the transaction that stores their events, so each is counted exactly once."""
     for event in events:
-        if not isinstance(event, EntryEvent) or (pass_id := _offline_pass(event)) is None:
+        if not isinstance(event, EntryEvent) or (pass_id := _pass_entered(event)) is None:
             continue
+        if session.get(PassEntry, event.event_id) is not None:
+            continue  # counted online, before the gate opened
         row = session.get(VisitorPass, pass_id)
         if row is None or row.compound_id != event.compound_id:
             continue
-        row.entries_used += 1
-        session.add(row)
+        session.execute(
+            update(VisitorPass)
+            .where(col(VisitorPass.id) == pass_id)
+            .values(entries_used=col(VisitorPass.entries_used) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.add(
+            PassEntry(event_id=event.event_id, pass_id=pass_id, online=False, counted_at=utcnow())
+        )
+        session.flush()
+        session.refresh(row)
         if row.entries_used > row.max_entries:
             crud.raise_hub_alarm(
                 session=session,
@@ -60,12 +74,12 @@ def officer_alerts(events: Sequence[EdgeEvent]) -> list[OfficerAlert]:
     ]
 
 
-def _offline_pass(event: EntryEvent) -> str | None:
-    """The pass an entry used, if it was granted with the limit checked offline."""
-    counted_offline = (
+def _pass_entered(event: EntryEvent) -> str | None:
+    """The pass a granted visitor's entry used, if it used one."""
+    on_a_pass = (
         event.decision.outcome is Outcome.GRANTED
-        and "offline_limit" in event.decision.flags
         and event.direction is Direction.IN
         and event.subject.kind is SubjectKind.VISITOR
+        and event.credential.method in (Method.QR, Method.PLATE)
     )
-    return event.subject.id if counted_offline else None
+    return event.subject.id if on_a_pass else None

@@ -36,6 +36,8 @@ def issuer_public_pem(*, session: Session, compound_id: str, box: SecretBox) -> 
 
 
 def pass_token(*, session: Session, row: VisitorPass, box: SecretBox, now: datetime) -> str:
+    """Call once the pass is committed with the registry version that carries it."""
+    compound = get_compound(session=session, compound_id=row.compound_id)
     claims = PassToken(
         pass_id=row.id,
         compound_id=row.compound_id,
@@ -44,6 +46,7 @@ def pass_token(*, session: Session, row: VisitorPass, box: SecretBox, now: datet
         max_entries=row.max_entries,
         plate=row.plate,
         issued_at=now,
+        registry_version=compound.registry_version,
     )
     return sign_token(claims, issuer_key(session=session, compound_id=row.compound_id, box=box))
 

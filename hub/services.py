@@ -66,10 +66,11 @@ class HubServices:
         with Session(self.engine) as session:
             return [e.edge_id for e in crud.list_edges(session=session, compound_id=compound_id)]
 
-    def send_command(self, compound_id: str, edge_id: str, token: str) -> None:
-        """A signed gate command to one edge (QoS 1, not retained: it expires in 30 s)."""
+    def send_command(self, compound_id: str, edge_id: str, token: str) -> bool:
+        """A signed gate command to one edge (QoS 1, not retained: it expires in 30 s);
+        False when the broker is out of reach."""
         topic = Topics(self.settings.topic_prefix).command(compound_id, edge_id)
-        self.link.publish(Message(topic, token.encode("ascii"), qos=1))
+        return self.link.publish(Message(topic, token.encode("ascii"), qos=1))
 
     def stop(self) -> None:
         self.link.stop(last=hub_status(Topics(self.settings.topic_prefix), online=False))

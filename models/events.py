@@ -104,7 +104,8 @@ class Decision(Contract):
     """`flags` qualify a decision without changing it: `clock_untrusted` (a time rule was
     applied with a clock the edge could not check), `registry_stale`, `offline_limit` (a
     cross-gate limit checked on this edge alone), `passback` (soft anti-passback let it
-    through), `watchlist` (let through, with an alert)."""
+    through), `watchlist` (let through, with an alert), `offline_passback` (anti-passback
+    checked on this edge alone)."""
 
     outcome: Outcome
     reason_code: Identifier

@@ -76,3 +76,67 @@ def parse(text: str) -> Plate:
         if pattern.match(number):
             return Plate(number, plate_class)
     raise PlateError(f"{text!r} is not a Chinese licence plate")
+
+
+# Position-aware repair of OCR confusions. Each plate class is a sequence of allowed sets;
+# a character that is not allowed where it stands is replaced by its likeliest look-alike that
+# is. O and I never appear on plates, so they always have a repair.
+_LETTERS = frozenset("ABCDEFGHJKLMNPQRSTUVWXYZ")
+_DIGITS = frozenset("0123456789")
+_ALNUMS = _LETTERS | _DIGITS
+_PROVINCE = frozenset(PROVINCES)
+_LOOK_ALIKES: dict[str, str] = {
+    "0": "DO",
+    "O": "0D",
+    "D": "0",
+    "I": "1",
+    "1": "I",
+    "B": "8",
+    "8": "B",
+    "Z": "2",
+    "2": "Z",
+}
+_TEMPLATES: tuple[tuple[frozenset[str], ...], ...] = (
+    (_PROVINCE, _LETTERS, frozenset("DF"), _ALNUMS, *[_DIGITS] * 4),  # new energy, small
+    (_PROVINCE, _LETTERS, *[_DIGITS] * 5, frozenset("DF")),  # new energy, large
+    (_PROVINCE, _LETTERS, *[_ALNUMS] * 5),  # ordinary
+    *(
+        (_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset(suffix))
+        for suffix in ("挂", "学", "警", "领")
+    ),
+)
+
+
+def repair(text: str) -> Plate:
+    """`text` as a valid plate, after undoing look-alike confusions where a character's
+    position rules it out (a 0 where only letters go is a D); the reading needing the fewest
+    changes wins, and a tie between different plates is refused rather than guessed."""
+    number = normalise(text)
+    with_changes: dict[str, int] = {}
+    for template in _TEMPLATES:
+        fixed = _fit(number, template)
+        if fixed is not None:
+            changes = sum(a != b for a, b in zip(fixed, number, strict=True))
+            with_changes[fixed] = min(changes, with_changes.get(fixed, changes))
+    if not with_changes:
+        return parse(number)
+    fewest = min(with_changes.values())
+    best = [plate for plate, n in with_changes.items() if n == fewest]
+    if len(best) > 1:
+        raise PlateError(f"{text!r} could be {' or '.join(sorted(best))}")
+    return parse(best[0])
+
+
+def _fit(number: str, template: tuple[frozenset[str], ...]) -> str | None:
+    if len(number) != len(template):
+        return None
+    out = []
+    for char, allowed in zip(number, template, strict=True):
+        if char in allowed:
+            out.append(char)
+            continue
+        options = [c for c in _LOOK_ALIKES.get(char, "") if c in allowed]
+        if not options:
+            return None
+        out.append(options[0])
+    return "".join(out)

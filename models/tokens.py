@@ -48,6 +48,11 @@ class PassToken(Contract):
     max_entries: int = Field(ge=1)
     plate: str | None = Field(None, max_length=10)
     issued_at: UtcDatetime
+    registry_version: int = Field(
+        ge=0,
+        description="The hub's registry version with this pass in it: an edge whose"
+        " registry is at least this new and lacks the pass knows it was revoked",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> PassToken:

@@ -66,7 +66,7 @@ def decode_frame(line: bytes) -> WiegandRead | KeyPress | QrScan:
     """A card read, a key press or a QR scan."""
     if line.startswith(b"Q:"):
         text = line[2:].rstrip(b"\r\n").decode("ascii", errors="replace")
-        if not text or len(text) > MAX_QR_CHARS or not text.isprintable():
+        if not text or len(text) > MAX_QR_CHARS or not (text.isascii() and text.isprintable()):
             raise WiegandError("a QR line holds 1 to 1024 printable ASCII characters")
         return QrScan(text)
     match = _LINE.match(line.decode("ascii", errors="replace").strip())

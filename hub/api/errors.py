@@ -13,6 +13,7 @@ from hub.errors import (
     InvalidInput,
     NotFound,
     Unauthenticated,
+    Unavailable,
 )
 
 _STATUS: dict[type[HubError], int] = {
@@ -22,6 +23,7 @@ _STATUS: dict[type[HubError], int] = {
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 422,
+    Unavailable: 503,
 }
 
 

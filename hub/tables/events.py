@@ -61,7 +61,7 @@ class EntryBase(SQLModel):
     reason: str = Field(max_length=500)
     flags: str = Field(
         default="",
-        max_length=300,
+        max_length=1100,
         sa_column_kwargs={"server_default": ""},
         description="The decision's flags, space-separated",
     )

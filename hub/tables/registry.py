@@ -4,6 +4,7 @@ in `RegistryChange`, from which edges pull their deltas."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -110,6 +111,16 @@ class VisitorPass(SQLModel, table=True):
         sa_column_kwargs={"server_default": "0"},
         description="Entries counted by the hub, online or (later) from offline grants",
     )
+
+
+class PassEntry(SQLModel, table=True):
+    """An entry counted against a pass, by the entry event's id: counted once, whether an edge
+    asked before opening (online) or its event arrived later (granted offline)."""
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    pass_id: str = Field(foreign_key="visitorpass.id", index=True, max_length=64)
+    online: bool
+    counted_at: datetime = Field(sa_column=utc_column())
 
 
 class WatchlistEntry(SQLModel, table=True):

@@ -225,4 +225,4 @@ def test_hard_anti_passback_holds_across_gates_while_the_hub_answers(
     denied = {(e["credential_ref"], e["reason_code"]) for e in entries if e["outcome"] == "denied"}
     assert denied == {("1001", "passback"), ("1002", "passback")}
     offline = next(e for e in entries if e["credential_ref"] == "1003")
-    assert offline["flags"] == "offline_limit"
+    assert offline["flags"] == "offline_passback"

@@ -64,7 +64,7 @@ def gate_factory(
     def make(channel: int = 0, **rules: object) -> tuple[GateController, Alarms]:
         for ch in range(2):  # a clean world for each test
             controller.world.act(ch, loop=False, propped=False, forced=False, jammed=False)
-        controller.world.act(0, fire=False)
+        controller.world.act(0, fire=False, faulty_reads=False)
         wait_until(lambda: _closed(controller, channel), 5, "the gate closed")
         alarms = Alarms()
         section = _section(controller, request.param, channel, **rules)
@@ -197,6 +197,20 @@ def test_watchdog_fail_secure_locks_and_fail_safe_releases(controller) -> None:
         gate.stop()
 
 
+def test_a_grant_ends_on_time_even_when_the_inputs_cannot_be_read(gate_factory, controller) -> None:
+    """Reads fail but the relay still answers (and the watchdog is fed): the door must not
+    stay unlocked past open_s."""
+    gate, alarms = gate_factory(0, open_s=0.3)
+    controller.world.act(0, faulty_reads=True)
+    try:
+        assert gate.grant()
+        time.sleep(0.9)
+        assert controller.world.peek()["relays"][0] is False
+        assert "gate_unreachable" in alarms.codes()
+    finally:
+        controller.world.act(0, faulty_reads=False)
+
+
 def test_a_relay_that_does_not_answer_alarms_once(tmp_path: Path) -> None:
     section = GateSection(
         id="g9", driver=HttpRelaySection(url=f"http://127.0.0.1:{free_port()}", timeout_s=0.2)
@@ -204,6 +218,7 @@ def test_a_relay_that_does_not_answer_alarms_once(tmp_path: Path) -> None:
     alarms = Alarms()
     gate = GateController(section, make_driver(section.driver), alarms)  # type: ignore[arg-type]
     assert not gate.grant()
+    assert gate.released == frozenset()  # nothing pending: the person was told no
     for _ in range(5):
         gate.step()
     assert alarms.codes().count("relay_unreachable") == 1

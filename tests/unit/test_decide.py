@@ -107,6 +107,7 @@ def _token(**change: object) -> str:
         valid_until=NOW + timedelta(days=1),
         max_entries=2,
         issued_at=NOW - timedelta(days=1),
+        registry_version=1,
     )
     key = change.pop("key", ISSUER)
     return sign_token(claims.model_copy(update=change), key)  # type: ignore[arg-type]
@@ -131,7 +132,6 @@ BASE = Context(
     rules=GateRules("g1", Direction.IN, timezone=ZoneInfo("Asia/Shanghai")),
     now=NOW,
     issuer_key=ISSUER.public_key(),
-    registry_synced_at=NOW - timedelta(minutes=5),
 )
 STAFF_HOURS = {"staff": (Window.parse("mon-fri 07:00-21:00"),)}
 
@@ -240,7 +240,7 @@ CASES = [
     ),
     Case(
         "pass newer than the registry",
-        QrEvidence(_token(issued_at=NOW - timedelta(minutes=1))),
+        QrEvidence(_token(registry_version=2)),
         Outcome.GRANTED,
         "pass_valid",
         context=replace(BASE, registry=_registry(without="pass-1")),
@@ -254,6 +254,13 @@ CASES = [
         context=replace(BASE, registry=_registry(without="pass-1"), fallbacks={"qr": "allow"}),
         flags=("registry_stale",),
         claim=True,
+    ),
+    Case(
+        "stale registry, QR denied even for a pass in the cache",
+        QrEvidence(_token()),
+        Outcome.DENIED,
+        "registry_stale",
+        context=replace(BASE, fallbacks={"qr": "deny"}),
     ),
     Case(
         "pass used up on this edge",

@@ -10,6 +10,7 @@ from anju.mqtt import BrokerAddress, MqttError
 from edge.config import load_settings
 from edge.decide import CardEvidence, Context, Evidence, GateRules, PinEvidence, Verdict, decide
 from edge.errors import ConfigError
+from edge.ledger import Ledger
 from edge.registry import RegistryCache
 from models.events import Direction, Outcome, SubjectKind
 from models.pins import pin_digest
@@ -210,3 +211,21 @@ def _decide(
     fallbacks = None if fallback == "allow" else {"card": fallback, "pin": fallback}
     rules = GateRules("g1", Direction.IN)
     return decide(evidence, Context(registry, rules, now, fallbacks=fallbacks))  # type: ignore[arg-type]
+
+
+def test_the_ledger_takes_the_last_pass_entry_once(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    assert ledger.take_entry("p1", 2) and ledger.take_entry("p1", 2)
+    assert not ledger.take_entry("p1", 2)
+    ledger.note_entries("p2", 3)  # the hub's count
+    assert ledger.pass_entries("p2") == 3
+    assert not ledger.take_entry("p2", 3)
+    ledger.close()
+
+
+def test_a_guard_command_is_carried_out_once_even_across_restarts(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    assert ledger.first_time("cmd-1")
+    assert not ledger.first_time("cmd-1")
+    ledger.close()
+    assert not Ledger(tmp_path / "ledger.sqlite").first_time("cmd-1")

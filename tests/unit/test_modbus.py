@@ -97,3 +97,11 @@ def test_an_unreachable_module_is_a_driver_error() -> None:
     client = ModbusClient("127.0.0.1", port, unit=1, timeout_s=0.5)
     with pytest.raises(DriverError):
         client.read_coils(0, 1)
+
+
+def test_a_response_too_short_to_be_modbus_is_a_driver_error() -> None:
+    server = _Replay([(bytes.fromhex("0100000001"), b"")])  # length 1: no function code
+    client = ModbusClient("127.0.0.1", server.port, unit=1, timeout_s=2)
+    with pytest.raises(DriverError):
+        client.read_coils(0, 1)
+    server.sock.close()

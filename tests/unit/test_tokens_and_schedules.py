@@ -30,6 +30,7 @@ def _pass() -> PassToken:
         max_entries=1,
         plate="沪B67890",
         issued_at=NOW,
+        registry_version=7,
     )
 
 

@@ -3,6 +3,7 @@ the count of a pass's entries across all gates, and which way a person last pass
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from sqlmodel import col, select
 
 from hub import registry
 from hub.api.deps import EdgeDep, SessionDep
-from hub.tables import Entry, VisitorPass, as_utc, utcnow
+from hub.tables import Entry, PassEntry, VisitorPass, as_utc, utcnow
 from models.events import Direction
 from models.registry import RegistryDelta
 
@@ -46,27 +47,34 @@ class EntryCount(BaseModel):
 
 
 @router.post("/passes/{pass_id}/entries")
-def count_entry(pass_id: str, edge: EdgeDep, session: SessionDep) -> EntryCount:
-    """Count one entry on a pass if it has one left (atomically: two gates asking at once
-    cannot both take the last one). A revoked, expired or unknown pass has none."""
+def count_entry(
+    pass_id: str, edge: EdgeDep, session: SessionDep, entry: Annotated[uuid.UUID, Query()]
+) -> EntryCount:
+    """Count entry `entry` (the entry event's id) on a pass if it has one left, atomically:
+    two gates asking at once cannot both take the last one, and the same entry asked twice is
+    counted once. A revoked, expired or unknown pass has none."""
     row = session.get(VisitorPass, pass_id)
-    now = utcnow()
     if row is None or row.compound_id != edge.compound_id:
         return EntryCount(granted=False, entries=0, max_entries=0)
-    usable = row.revoked_at is None and as_utc(row.valid_from) <= now < as_utc(row.valid_until)
-    taken = 0
-    if usable:
-        result = session.execute(
-            update(VisitorPass)
-            .where(
-                col(VisitorPass.id) == pass_id,
-                col(VisitorPass.entries_used) < col(VisitorPass.max_entries),
-            )
-            .values(entries_used=col(VisitorPass.entries_used) + 1)
+    if session.get(PassEntry, entry) is not None:
+        return EntryCount(granted=True, entries=row.entries_used, max_entries=row.max_entries)
+    now = utcnow()
+    taken = session.execute(
+        update(VisitorPass)
+        .where(
+            col(VisitorPass.id) == pass_id,
+            col(VisitorPass.entries_used) < col(VisitorPass.max_entries),
+            col(VisitorPass.revoked_at).is_(None),
+            col(VisitorPass.valid_from) <= now,
+            col(VisitorPass.valid_until) > now,
         )
-        taken = result.rowcount  # type: ignore[attr-defined]
-        session.commit()
-        session.refresh(row)
+        .values(entries_used=col(VisitorPass.entries_used) + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if taken:
+        session.add(PassEntry(event_id=entry, pass_id=pass_id, online=True, counted_at=now))
+    session.commit()
+    session.refresh(row)
     return EntryCount(granted=taken == 1, entries=row.entries_used, max_entries=row.max_entries)
 
 

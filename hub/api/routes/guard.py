@@ -17,7 +17,7 @@ from hub import audit, issuer, registry
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.api.routes.passes import PassPublic, check_unit, public
 from hub.auth import Role
-from hub.errors import NotFound
+from hub.errors import NotFound, Unavailable
 from hub.registry import Changes
 from hub.tables import Entry, Gate, VisitorPass, as_utc, utcnow
 from models.events import Direction, Identifier, Text
@@ -45,43 +45,55 @@ class CommandSent(BaseModel):
 def command_gate(
     gate_id: str, body: CommandBody, caller: Guard, session: SessionDep, services: ServicesDep
 ) -> CommandSent:
-    """Signed for each edge of the compound; the edge that drives `gate_id` carries it out
-    within 30 s or not at all. Every command is in the audit log with its reason."""
+    """Audited first, with its reason; then signed for each edge of the compound and sent.
+    The edge that drives `gate_id` carries it out within 30 s or not at all; `edges` lists
+    the edges it reached the broker for (503 when none)."""
     gate = session.get(Gate, gate_id)
     if gate is None or gate.compound_id != caller.compound_id:
         raise NotFound(f"no gate {gate_id}")
-    box = services.settings.secret_box()
-    now = utcnow()
     edges = services.edge_ids(caller.compound_id)
+    if not edges:
+        raise Unavailable("no edge is enrolled in this compound")
+    box = services.settings.secret_box()
     command_id = uuid.uuid4()
-    for edge_id in edges:
-        command = GateCommand(
-            command_id=command_id,
-            compound_id=caller.compound_id,
-            edge_id=edge_id,
-            gate_id=gate_id,
-            direction=body.direction,
-            action=body.action,
-            reason=body.reason,
-            issued_by=caller.user.username,
-            issued_at=now,
-            subject_id=body.subject_id,
-            pass_id=body.pass_id,
+    tokens = {
+        edge_id: issuer.sign_command(
+            session=session, box=box, command=_command(body, command_id, caller, edge_id, gate_id)
         )
-        token = issuer.sign_command(session=session, box=box, command=command)
-        services.send_command(caller.compound_id, edge_id, token)
+        for edge_id in edges
+    }
     session.commit()  # a new issuer key, if this was its first use
     actor = audit.Actor(caller.user.username, caller.role.value, caller.compound_id)
-    audit.record(
-        caller.engine, actor=actor, action=body.action, target=f"gate:{gate_id}", reason=body.reason
+    target = f"gate:{gate_id}"
+    audit.record(caller.engine, actor=actor, action=body.action, target=target, reason=body.reason)
+    sent = [e for e, t in tokens.items() if services.send_command(caller.compound_id, e, t)]
+    if not sent:
+        raise Unavailable("the broker is out of reach: the command was not sent")
+    return CommandSent(command_id=str(command_id), edges=sent)
+
+
+def _command(
+    body: CommandBody, command_id: uuid.UUID, caller: Caller, edge_id: str, gate_id: str
+) -> GateCommand:
+    return GateCommand(
+        command_id=command_id,
+        compound_id=caller.compound_id,
+        edge_id=edge_id,
+        gate_id=gate_id,
+        direction=body.direction,
+        action=body.action,
+        reason=body.reason,
+        issued_by=caller.user.username,
+        issued_at=utcnow(),
+        subject_id=body.subject_id,
+        pass_id=body.pass_id,
     )
-    return CommandSent(command_id=str(command_id), edges=edges)
 
 
 class WalkIn(BaseModel):
     gate_id: Identifier
     unit_id: Identifier
-    visitor_name: Text = Field(min_length=1, max_length=100)
+    visitor_name: Text = Field(min_length=1, max_length=60)
     kind: Literal["visitor", "courier"] = "visitor"
     minutes: int = Field(60, ge=5, le=24 * 60)
     plate: str | None = Field(None, max_length=20)

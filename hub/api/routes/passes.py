@@ -67,11 +67,12 @@ def issue(
         plate=plate,
     )
     session.add(row)
-    box = services.settings.secret_box()
-    token = issuer.pass_token(session=session, row=row, box=box, now=utcnow())
     changes = Changes(caller.compound_id)
     changes.upsert("pass", row.id)
     services.commit_registry(session, changes, f"pass {body.id}")
+    box = services.settings.secret_box()
+    token = issuer.pass_token(session=session, row=row, box=box, now=utcnow())
+    session.commit()  # the issuer key, if this was its first use
     caller.audit("create", f"pass:{body.id}")
     return PassIssued(**public(row).model_dump(), token=token)
 

@@ -1,5 +1,5 @@
-"""Access policy: the compound's issuer key (QR passes, gate commands), pass entry counts, the
-flags of a decision, and each edge's clock offset.
+"""Access policy: the compound's issuer key (QR passes, gate commands), pass entry counts and
+the entries counted, the flags of a decision, and each edge's clock offset.
 
 Revision ID: 0004
 Revises: 0003
@@ -28,11 +28,23 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("entry") as batch_op:
         batch_op.add_column(
-            sa.Column("flags", sa.String(length=300), nullable=False, server_default="")
+            sa.Column("flags", sa.String(length=1100), nullable=False, server_default="")
         )
+    op.create_table(
+        "passentry",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("pass_id", sa.String(length=64), nullable=False),
+        sa.Column("online", sa.Boolean(), nullable=False),
+        sa.Column("counted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["pass_id"], ["visitorpass.id"]),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_index("ix_passentry_pass_id", "passentry", ["pass_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_passentry_pass_id", table_name="passentry")
+    op.drop_table("passentry")
     with op.batch_alter_table("entry") as batch_op:
         batch_op.drop_column("flags")
     with op.batch_alter_table("visitorpass") as batch_op:
