@@ -10,6 +10,7 @@ from the hub. Every part runs as its own process.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -31,10 +32,11 @@ class Resident:
     kind: SubjectKind
     unit_id: str | None
     card: int
+    plate: str = ""
 
 
 DEFAULT_PEOPLE: tuple[Resident, ...] = (
-    Resident("p-wang-fang", "王芳", SubjectKind.RESIDENT, "b1-101", 1001),
+    Resident("p-wang-fang", "王芳", SubjectKind.RESIDENT, "b1-101", 1001, "京A12345"),
     Resident("p-li-wei", "李伟", SubjectKind.RESIDENT, "b1-102", 1002),
     Resident("p-zhang-min", "张敏", SubjectKind.RESIDENT, "b2-301", 1003),
     Resident("p-chen-guard", "陈师傅", SubjectKind.STAFF, "office", 2001),
@@ -48,7 +50,9 @@ def write_residents_csv(path: Path, people: Sequence[Resident]) -> None:
         writer.writerow(["building", "unit", "person_id", "name", "kind", "cards", "plates"])
         for p in people:
             building = (p.unit_id or "office").split("-")[0]
-            writer.writerow([building, p.unit_id, p.person_id, p.name, p.kind.value, p.card, ""])
+            writer.writerow(
+                [building, p.unit_id, p.person_id, p.name, p.kind.value, p.card, p.plate]
+            )
 
 
 class Compound:
@@ -85,6 +89,8 @@ class Compound:
         self.edge: Child | None = None
         self.barrier: BarrierController | None = None
         self.barrier_ports = {"http": free_port(), "modbus": free_port()}
+        self.anpr_port = free_port()
+        self.anpr_camera = ("cam-car-in", secrets.token_urlsafe(12))
         self.with_gates = with_gates
         self.anti_passback = anti_passback
         self._token: str | None = None
@@ -160,8 +166,22 @@ class Compound:
             '\n[[gates]]\nid = "car-gate"\nkind = "barrier"\nfail_mode = "safe"\n'
             "open_s = 1.0\nconfirm_s = 3.0\n"
             f'[gates.driver]\ntype = "http_relay"\nurl = "http://127.0.0.1:{http}"\n'
-            "channel = 1\n"
+            "channel = 1\n" + self._anpr_toml()
         )
+
+    def _anpr_toml(self) -> str:
+        """The car barrier's ANPR camera pushes to the edge."""
+        device, password = self.anpr_camera
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        return (
+            f"\n[anpr]\nlisten_port = {self.anpr_port}\n"
+            f'[[anpr.cameras]]\nid = "{device}"\npassword_sha256 = "{digest}"\n'
+            'gate_id = "car-gate"\nlane = "car-in"\ndirection = "in"\n'
+        )
+
+    @property
+    def anpr_url(self) -> str:
+        return f"http://127.0.0.1:{self.anpr_port}"
 
     def start_barrier(self, *, watchdog_s: float = 3.0) -> BarrierController:
         self.barrier = start_barrier(

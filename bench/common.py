@@ -49,7 +49,10 @@ def print_table(title: str, rows: Sequence[Row]) -> None:
     print(f"\n{title}")
     print(f"  {'metric':<26} {'value':>12} {'unit':<8} {'target':<12} ok")
     for row in rows:
-        value = f"{row.value:,.1f}" if isinstance(row.value, float) else f"{row.value:,}"
+        if isinstance(row.value, float):
+            value = f"{row.value:.3f}" if abs(row.value) < 1 else f"{row.value:,.1f}"
+        else:
+            value = f"{row.value:,}"
         ok = "" if row.met is None else ("yes" if row.met else "NO")
         print(f"  {row.name:<26} {value:>12} {row.unit:<8} {row.target:<12} {ok}")
 

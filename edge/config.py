@@ -126,6 +126,29 @@ class ModbusSection(Section):
     timeout_s: float = Field(0.5, gt=0, le=10)
 
 
+class AnprCameraSection(Section):
+    """A barrier camera that recognises plates itself and pushes each result to the edge."""
+
+    id: Identifier
+    password_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 (hex) of the camera's push password"
+    )
+    gate_id: Identifier
+    lane: Identifier
+    direction: Direction
+
+
+class AnprSection(Section):
+    """Where ANPR cameras push their results (HTTP multipart, HTTP Basic per camera)."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8088, ge=0, le=65535)
+    repeat_s: float = Field(
+        5.0, ge=0, description="The same plate again from a camera within this is not re-decided"
+    )
+    cameras: list[AnprCameraSection] = Field(default_factory=list)
+
+
 DriverSection = Annotated[HttpRelaySection | ModbusSection, Field(discriminator="type")]
 PassbackMode = Literal["off", "soft", "hard"]
 
@@ -187,6 +210,7 @@ class EdgeSettings(BaseSettings):
     outbox: OutboxSection = OutboxSection()
     readers: list[ReaderSection] = Field(default_factory=list)
     gates: list[GateSection] = Field(default_factory=list)
+    anpr: AnprSection | None = None
 
     @field_validator("timezone")
     @classmethod

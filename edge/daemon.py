@@ -16,7 +16,7 @@ from edge.claims import HubClaims
 from edge.clock import EdgeClock
 from edge.commands import GateCommands
 from edge.config import EdgeSettings, Fallback, WiegandReaderSection
-from edge.decide import CardEvidence, Evidence, PinEvidence, QrEvidence
+from edge.decide import CardEvidence, Evidence, PinEvidence, PlateEvidence, QrEvidence
 from edge.delivery import Delivery, last_will
 from edge.drivers import make_driver
 from edge.errors import ConfigError
@@ -24,6 +24,7 @@ from edge.gate import GateController
 from edge.ledger import Ledger
 from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
+from edge.plates.anpr import AnprListener, Answer, Pushed
 from edge.readers import WiegandListener
 from edge.registry import RegistryCache, RegistryInfo
 from edge.sync import RegistrySync
@@ -56,6 +57,7 @@ class EdgeDaemon:
         self.listeners = [
             WiegandListener(r, self._on_card, self._on_pin, self._on_qr) for r in settings.readers
         ]
+        self.anpr = None if settings.anpr is None else AnprListener(settings.anpr, self._on_anpr)
         self.lanes = {
             (r.gate_id, r.direction.value): Lane(r.gate_id, r.lane, r.direction)
             for r in settings.readers
@@ -147,6 +149,8 @@ class EdgeDaemon:
         self._link.start()
         for listener in self.listeners:
             listener.start()
+        if self.anpr is not None:
+            self.anpr.start()
         logger.info(
             "edge %s up: registry v%d, %d readers, %d gates",
             settings.edge_id,
@@ -214,6 +218,15 @@ class EdgeDaemon:
 
     def _on_qr(self, reader: WiegandReaderSection, token: str) -> bool:
         return self._admit(reader, QrEvidence(token))
+
+    def _on_anpr(self, pushed: Pushed) -> Answer:
+        if self.admission is None:
+            raise RuntimeError("a push before the daemon started")
+        camera = pushed.camera
+        lane = Lane(camera.gate_id, camera.lane, camera.direction)
+        admitted = self.admission.admit(lane, PlateEvidence(pushed.number, pushed.confidence))
+        result = "granted" if admitted.verdict.granted and admitted.opened else "denied"
+        return Answer(result, admitted.verdict.decision.reason_code)
 
     def _on_pin(self, reader: WiegandReaderSection, pin: str) -> bool:
         lane = f"{reader.gate_id}/{reader.lane}"

@@ -12,7 +12,9 @@ pipelines build `FaceEvidence` and `PlateEvidence` and call `decide` like the re
 Rules, in order: the stale-registry fallback of the method; the credential (known, valid now);
 its holder; the watchlist (deny, or let through and alert); the gate's schedule for the
 holder's kind; anti-passback; the pass's entry count. A verdict's `flags` qualify it
-(`clock_untrusted`, `registry_stale`, `passback`, `watchlist`) without changing it.
+(`clock_untrusted`, `registry_stale`, `passback`, `watchlist`, `plate_near`: a registered
+plate matched with one character misread, where no other registered plate is that close)
+without changing it.
 """
 
 from __future__ import annotations
@@ -305,6 +307,10 @@ def _plate(evidence: PlateEvidence, context: Context) -> Verdict:
     if (stale := _stale(draft, Method.PLATE, context)) is not None:
         return stale
     plate = context.registry.plate(evidence.number)
+    if plate is None or plate.person_id is None:
+        plate = context.registry.plate_near(evidence.number)  # never for watchlists or passes
+        if plate is not None:
+            draft.flag("plate_near")
     if plate is not None and plate.person_id is not None:
         person = _holder(draft, context, plate.person_id)
         if person is None:

@@ -66,6 +66,16 @@ class RegistryCache:
         record = self.records.get(("pass", pass_id))
         return record if isinstance(record, PassRecord) else None
 
+    def plate_near(self, number: str) -> PlateRecord | None:
+        """The one registered plate that differs from `number` in exactly one character, if
+        exactly one does (a misread character); None when none or several do."""
+        near: dict[str, PlateRecord] = {}
+        for key in _wildcards(number):
+            for record in self._near_plates.get(key, []):
+                if record.number != number:
+                    near[record.number] = record
+        return next(iter(near.values())) if len(near) == 1 else None
+
     def passes_for_plate(self, number: str) -> list[PassRecord]:
         return self._pass_plates.get(number, [])
 
@@ -134,6 +144,12 @@ class RegistryCache:
         self._cards = {r.number: r for r in values if isinstance(r, CardRecord)}
         self._pins = {r.digest: r for r in values if isinstance(r, PinRecord)}
         self._plates = {r.number: r for r in values if isinstance(r, PlateRecord)}
+        near: dict[str, list[PlateRecord]] = {}
+        for plate in self._plates.values():
+            if plate.person_id is not None:
+                for key in _wildcards(plate.number):
+                    near.setdefault(key, []).append(plate)
+        self._near_plates = near
         self._watch = {(r.target, r.value): r for r in values if isinstance(r, WatchlistRecord)}
         pass_plates: dict[str, list[PassRecord]] = {}
         for record in values:
@@ -143,6 +159,11 @@ class RegistryCache:
 
     def __post_init__(self) -> None:
         self._index()
+
+
+def _wildcards(number: str) -> list[str]:
+    """`number` with each position in turn made a wildcard: 京A12345 → ?A12345, 京?12345…"""
+    return [f"{number[:i]}?{number[i + 1 :]}" for i in range(len(number))]
 
 
 def _apply_one(records: dict[tuple[str, str], Record], change: Change) -> None:

@@ -1,16 +1,16 @@
 """What the hub does with events once they are stored: count the pass entries that edges
-granted without the hub (and flag a pass used beyond its limit across gates), and pick the
-alarms community officers must see at once."""
+granted without the hub (and flag a pass used beyond its limit across gates), keep the stays
+of temporary vehicles, and pick the alarms community officers must see at once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from hub import crud
-from hub.tables import PassEntry, VisitorPass, utcnow
+from hub.tables import PassEntry, VehicleStay, VisitorPass, utcnow
 from models.events import (
     AlarmEvent,
     Direction,
@@ -56,6 +56,49 @@ def count_offline_entries(session: Session, events: Sequence[EdgeEvent]) -> None
                 f" offline at gate {event.gate_id} (event {event.event_id}).",
                 edge_id=event.position.edge_id,
             )
+
+
+def record_vehicle_stays(session: Session, events: Sequence[EdgeEvent]) -> None:
+    """Open a stay when a plate that is not a resident's or staff's enters, close it when the
+    plate leaves; a plate that leaves without an open stay has none to close."""
+    for event in sorted(
+        (e for e in events if isinstance(e, EntryEvent) and _temporary_vehicle(e)),
+        key=lambda e: e.occurred_at,
+    ):
+        plate = event.credential.reference or ""
+        open_stay = session.exec(
+            select(VehicleStay).where(
+                col(VehicleStay.compound_id) == event.compound_id,
+                col(VehicleStay.plate) == plate,
+                col(VehicleStay.exited_at).is_(None),
+            )
+        ).first()
+        if event.direction is Direction.IN and open_stay is None:
+            session.add(
+                VehicleStay(
+                    compound_id=event.compound_id,
+                    plate=plate,
+                    subject_kind=event.subject.kind.value,
+                    entry_event_id=event.event_id,
+                    entered_at=event.occurred_at,
+                    entry_gate=event.gate_id,
+                )
+            )
+        elif event.direction is Direction.OUT and open_stay is not None:
+            open_stay.exit_event_id = event.event_id
+            open_stay.exited_at = event.occurred_at
+            open_stay.exit_gate = event.gate_id
+            session.add(open_stay)
+        session.flush()
+
+
+def _temporary_vehicle(event: EntryEvent) -> bool:
+    return (
+        event.credential.method is Method.PLATE
+        and event.credential.reference is not None
+        and event.decision.outcome is Outcome.GRANTED
+        and event.subject.kind not in (SubjectKind.RESIDENT, SubjectKind.STAFF)
+    )
 
 
 def officer_alerts(events: Sequence[EdgeEvent]) -> list[OfficerAlert]:

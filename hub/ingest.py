@@ -206,6 +206,7 @@ class Ingestor:
         with Session(self._engine) as session:
             result = crud.store_events(session=session, events=events)
             follow_up.count_offline_entries(session, result.stored)
+            follow_up.record_vehicle_stays(session, result.stored)
             self._dead_letters(session, rejected)
             for conflict in result.conflicts:
                 self._conflict(session, conflict, sources[conflict.event.event_id])

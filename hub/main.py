@@ -19,6 +19,7 @@ from hub.api.routes import (
     occupancy,
     passes,
     people,
+    vehicles,
     watchlist,
 )
 from hub.core.config import HubSettings
@@ -49,6 +50,7 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         passes,
         watchlist,
         guard,
+        vehicles,
         admin,
         edge_sync,
     )

@@ -95,6 +95,7 @@ _LOOK_ALIKES: dict[str, str] = {
     "8": "B",
     "Z": "2",
     "2": "Z",
+    "4": "A",
 }
 _TEMPLATES: tuple[tuple[frozenset[str], ...], ...] = (
     (_PROVINCE, _LETTERS, frozenset("DF"), _ALNUMS, *[_DIGITS] * 4),  # new energy, small

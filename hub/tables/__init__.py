@@ -2,7 +2,16 @@
 
 from hub.tables.access import AuditRecord, AuthToken, User
 from hub.tables.common import as_utc, utcnow
-from hub.tables.events import Alarm, DeadLetter, Edge, Entry, EntryBase, EntryPublic, Receipt
+from hub.tables.events import (
+    Alarm,
+    DeadLetter,
+    Edge,
+    Entry,
+    EntryBase,
+    EntryPublic,
+    Receipt,
+    VehicleStay,
+)
 from hub.tables.registry import (
     Building,
     Card,
@@ -39,6 +48,7 @@ __all__ = [
     "RegistryChange",
     "Unit",
     "User",
+    "VehicleStay",
     "VisitorPass",
     "WatchlistEntry",
     "as_utc",

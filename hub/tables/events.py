@@ -112,3 +112,21 @@ class DeadLetter(SQLModel, table=True):
     reason: str = Field(max_length=32)
     detail: str = Field(max_length=1000)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class VehicleStay(SQLModel, table=True):
+    """A temporary vehicle's stay (临停): from the entry of a plate that is not a resident's
+    to its exit, like a parking ticket."""
+
+    __table_args__ = (Index("vehiclestay_open", "compound_id", "plate", "exited_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    compound_id: str = Field(max_length=64)
+    plate: str = Field(max_length=16)
+    subject_kind: str = Field(max_length=16)
+    entry_event_id: uuid.UUID = Field(unique=True)
+    entered_at: datetime = Field(sa_column=utc_column())
+    entry_gate: str = Field(max_length=64)
+    exit_event_id: uuid.UUID | None = Field(default=None, unique=True)
+    exited_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    exit_gate: str | None = Field(default=None, max_length=64)

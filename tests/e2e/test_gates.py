@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
@@ -19,6 +20,7 @@ from sqlmodel import Session
 from anju.broker import Mosquitto
 from anju.compound import Compound
 from anju.processes import wait_until
+from firmware_mocks.anpr_camera import AnprCamera
 from firmware_mocks.card_reader import CardReader, Swipe
 from hub import crud
 from tests.factories import entry
@@ -226,3 +228,38 @@ def test_hard_anti_passback_holds_across_gates_while_the_hub_answers(
     assert denied == {("1001", "passback"), ("1002", "passback")}
     offline = next(e for e in entries if e["credential_ref"] == "1003")
     assert offline["flags"] == "offline_passback"
+
+
+def test_an_anpr_camera_push_opens_the_barrier_for_a_resident(gated: Compound) -> None:
+    device, password = gated.anpr_camera
+    camera = AnprCamera(gated.anpr_url, device, password)
+    before = _relay_on(gated, BARRIER)
+    first = camera.push("京A·12345")
+    assert (first.status, first.body["result"]) == (200, "granted"), first.body
+    assert _relay_on(gated, BARRIER) == before + 1
+    again = camera.push("京A12345")  # the same vehicle, pushed again as it comes closer
+    assert again.body == first.body
+    assert _relay_on(gated, BARRIER) == before + 1  # decided once
+    unknown = camera.push("苏E11111")
+    assert (unknown.status, unknown.body["reason_code"]) == (200, "plate_unknown")
+    wait_until(
+        lambda: any(
+            w["credential_ref"] == "苏E11111" for w in gated.get("/api/gates/waiting").json()
+        ),
+        30,
+        "the unknown plate in the guard booth's waiting list",
+    )
+    plates = [e for e in gated.all_entries() if e["method"] == "plate"]
+    assert sorted(e["outcome"] for e in plates) == ["denied", "granted"]
+
+
+def test_bad_anpr_pushes_get_clear_errors_and_the_lane_goes_on(gated: Compound) -> None:
+    device, password = gated.anpr_camera
+    camera = AnprCamera(gated.anpr_url, device, password)
+    assert AnprCamera(gated.anpr_url, device, "wrong").push("京A12345").status == 401
+    assert camera.push("2026-11-28 08:00").status == 422  # a timestamp, not a plate
+    assert camera.push("x", event=b"{not json").status == 400
+    assert camera.push("京A12345", snapshot=b"\xff\xd8 truncated").status == 400
+    plain = httpx.post(f"{gated.anpr_url}/anpr/events", content=b"plate=1", auth=(device, password))
+    assert plain.status_code == 415
+    assert camera.push("京A12345").body["result"] == "granted"

@@ -19,7 +19,7 @@ from hub import crud, registry
 from hub.core.security import SecretBox
 from hub.provision import provision_edge
 from hub.services import HubServices
-from hub.tables import Alarm, AuditRecord, Building, Unit, VisitorPass
+from hub.tables import Alarm, AuditRecord, Building, Unit, VehicleStay, VisitorPass
 from models.events import (
     AlarmEvent,
     Credential,
@@ -315,3 +315,37 @@ def test_watchlist_hits_and_duress_reach_the_officers_topic(
     finally:
         officers.stop()
     assert sorted(alerts.get().code for _ in range(2)) == ["duress", "watchlist_hit"]
+
+
+def test_a_temporary_vehicle_has_a_stay_from_entry_to_exit(
+    hub: HubServices, edge_link: FakeEdgeLink
+) -> None:
+    epoch = uuid.uuid4()
+    plate = {"method": Method.PLATE, "ref": "苏E11111"}
+    events = [
+        _entry(Outcome.GRANTED, seconds_ago=600, seq=1, epoch=epoch, **plate),  # type: ignore[arg-type]
+        _entry(
+            Outcome.GRANTED,
+            seconds_ago=500,
+            seq=2,
+            epoch=epoch,
+            kind=SubjectKind.RESIDENT,
+            method=Method.PLATE,
+            ref="京A12345",
+            subject_id="p-wang",
+        ),
+        _entry(
+            Outcome.DENIED, seconds_ago=400, seq=3, epoch=epoch, ref="粤C00001", method=Method.PLATE
+        ),
+    ]
+    leaving = _entry(Outcome.GRANTED, seconds_ago=60, seq=4, epoch=epoch, **plate)  # type: ignore[arg-type]
+    leaving = leaving.model_copy(update={"direction": Direction.OUT})
+    for event in [*events, leaving]:
+        edge_link.send(event)
+    edge_link.confirmed_ids(4)
+    with Session(hub.engine) as session:
+        stays = session.exec(select(VehicleStay)).all()
+    assert [(s.plate, s.subject_kind) for s in stays] == [("苏E11111", "unknown")]
+    [stay] = stays
+    assert stay.exit_event_id == leaving.event_id
+    assert stay.exited_at is not None and stay.entered_at < stay.exited_at

@@ -61,6 +61,8 @@ def _records() -> list[Record]:
         PinRecord(id="pin1", person_id="p-wang", digest=PIN_OK),
         PinRecord(id="pin2", person_id="p-wang", digest=PIN_DURESS, duress=True),
         PlateRecord(id="pl1", person_id="p-wang", number="京A12345"),
+        PlateRecord(id="pl2", person_id="p-courier", number="京B55555"),
+        PlateRecord(id="pl3", person_id="p-alerted", number="京B55556"),
         PassRecord(
             id="pass-1",
             unit_id="b1-101",
@@ -297,6 +299,25 @@ CASES = [
         claim=True,
     ),
     Case("unknown plate", PlateEvidence("苏E11111"), Outcome.DENIED, "plate_unknown"),
+    Case(
+        "resident plate with one character misread",
+        PlateEvidence("京A12346"),
+        Outcome.GRANTED,
+        "plate_registered",
+        flags=("plate_near",),
+    ),
+    Case(
+        "two characters off is another vehicle",
+        PlateEvidence("京A12366"),
+        Outcome.DENIED,
+        "plate_unknown",
+    ),
+    Case(
+        "a watchlisted plate is matched exactly only",
+        PlateEvidence("粤C00002"),
+        Outcome.DENIED,
+        "plate_unknown",
+    ),
     Case(
         "watchlisted plate",
         PlateEvidence("粤C00001"),

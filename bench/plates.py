@@ -1,0 +1,160 @@
+"""Reading Chinese plates from real photos: whole scenes (EasyPR) and plate crops (LPRNet).
+
+A scene counts as exact when the set of plates emitted equals the set labelled in it
+(`gt_boxes`, else the file's `gt_plate`), province character included: a missed plate, a
+misread one or anything else emitted as a plate all fail it. An image that cannot be decoded
+counts as a failure. The baseline is the OCR engine alone on the same whole photos, in the
+same run: its detector and recogniser on the full image, keeping the strings that are valid
+plates as they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench.common import Row, base_parser, machine, number, print_table, write_json
+from edge.plates.ocr import RapidOcrEngine
+from edge.plates.reader import PlateReader
+from models.plates import PlateError, parse
+
+DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "plates"
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    truth: frozenset[str]
+
+
+def load_manifest(fixtures: Path) -> tuple[list[Sample], list[Sample]]:
+    """(scenes, crops) from MANIFEST.tsv."""
+    scenes, crops = [], []
+    with (fixtures / "MANIFEST.tsv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            path = fixtures / row["local_path"]
+            if row["source"] == "EasyPR":
+                boxes = json.loads(row["gt_boxes"]) if row["gt_boxes"] else []
+                truth = frozenset(b["plate"] for b in boxes) or frozenset({row["gt_plate"]})
+                scenes.append(Sample(path, truth))
+            elif row["source"] == "LPRNet_Pytorch":
+                crops.append(Sample(path, frozenset({row["gt_plate"]})))
+    return scenes, crops
+
+
+def load_image(path: Path) -> np.ndarray | None:
+    return cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+
+
+def run_scenes(reader: PlateReader, scenes: list[Sample]) -> tuple[float, float, int, int]:
+    """exact share, median ms, strings emitted, of which not valid plates."""
+    exact, times, emitted, invalid = 0, [], 0, 0
+    for sample in scenes:
+        image = load_image(sample.path)
+        if image is None:
+            continue
+        start = time.perf_counter()
+        reads = reader.read(image)
+        times.append((time.perf_counter() - start) * 1000)
+        found = {read.number for read in reads}
+        emitted += len(found)
+        invalid += sum(1 for n in found if not _valid(n))
+        exact += found == sample.truth
+    return exact / len(scenes), statistics.median(times), emitted, invalid
+
+
+def run_baseline(engine: RapidOcrEngine, scenes: list[Sample]) -> tuple[float, float]:
+    exact, times = 0, []
+    for sample in scenes:
+        image = load_image(sample.path)
+        if image is None:
+            continue
+        start = time.perf_counter()
+        texts = engine.find_text(image)
+        times.append((time.perf_counter() - start) * 1000)
+        found = {number for t in texts if (number := _as_plate(t.text)) is not None}
+        exact += found == sample.truth
+    return exact / len(scenes), statistics.median(times)
+
+
+def run_crops(reader: PlateReader, crops: list[Sample]) -> tuple[float, float]:
+    exact, times = 0, []
+    for sample in crops:
+        image = load_image(sample.path)
+        if image is None:
+            continue
+        start = time.perf_counter()
+        read = reader.read_crop(image)
+        times.append((time.perf_counter() - start) * 1000)
+        exact += read is not None and read.number in sample.truth
+    return exact / len(crops), statistics.median(times)
+
+
+def _valid(text: str) -> bool:
+    return _as_plate(text) is not None
+
+
+def _as_plate(text: str) -> str | None:
+    try:
+        return parse(text).number
+    except PlateError:
+        return None
+
+
+def run(fixtures: Path, limit: int | None) -> dict[str, object]:
+    scenes, crops = load_manifest(fixtures)
+    scenes, crops = scenes[:limit], crops[:limit]
+    engine = RapidOcrEngine()
+    reader = PlateReader(engine)
+    reader.read_crop(load_image(crops[0].path) if crops else np.zeros((24, 94, 3), np.uint8))
+    scene_exact, scene_ms, emitted, invalid = run_scenes(reader, scenes)
+    crop_exact, crop_ms = run_crops(reader, crops)
+    baseline_exact, baseline_ms = run_baseline(engine, scenes)
+    return {
+        "scene_exact": round(scene_exact, 4),
+        "scene_median_ms": round(scene_ms, 1),
+        "crop_exact": round(crop_exact, 4),
+        "crop_median_ms": round(crop_ms, 1),
+        "invalid_emitted": round(invalid / emitted, 4) if emitted else 0.0,
+        "baseline_scene_exact": round(baseline_exact, 4),
+        "baseline_scene_median_ms": round(baseline_ms, 1),
+        "scenes": len(scenes),
+        "crops": len(crops),
+        "emitted": emitted,
+        "machine": machine(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser("python -m bench.plates", __doc__)
+    parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
+    parser.add_argument("--limit", type=int, help="at most this many scenes and crops")
+    args = parser.parse_args(argv)
+    if not (args.fixtures / "MANIFEST.tsv").exists():
+        parser.error(f"no MANIFEST.tsv in {args.fixtures} (the plate fixtures)")
+    results = run(args.fixtures, args.limit)
+    scene, ms = number(results, "scene_exact"), number(results, "scene_median_ms")
+    crop, invalid = number(results, "crop_exact"), number(results, "invalid_emitted")
+    rows = [
+        Row("scene_exact", scene, "", ">= 0.95", scene >= 0.95),
+        Row("scene_median_ms", ms, "ms", "<= 150", ms <= 150),
+        Row("crop_exact", crop, "", ">= 0.99", crop >= 0.99),
+        Row("crop_median_ms", number(results, "crop_median_ms"), "ms"),
+        Row("invalid_emitted", invalid, "", "= 0", invalid == 0),
+        Row("baseline_scene_exact", number(results, "baseline_scene_exact"), ""),
+        Row("baseline_scene_median_ms", number(results, "baseline_scene_median_ms"), "ms"),
+    ]
+    print_table(f"bench.plates, {results['scenes']} scenes, {results['crops']} crops", rows)
+    write_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

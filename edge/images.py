@@ -1,0 +1,54 @@
+"""Decoding images from cameras and pushes, defensively: whatever arrives, the result is an
+8-bit BGR array or an `ImageError` saying what was wrong, never a crash or a memory blow-up."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from edge.errors import EdgeError
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 20_000_000
+
+
+class ImageError(EdgeError):
+    """Not an image we can use: empty, corrupt, truncated, or too large."""
+
+
+def decode(data: bytes) -> np.ndarray:
+    """JPEG, PNG or BMP bytes as an 8-bit BGR image; the size is checked from the header
+    before any pixel is decoded."""
+    if not data:
+        raise ImageError("empty image")
+    if len(data) > MAX_BYTES:
+        raise ImageError(f"image of {len(data):,} bytes, the limit is {MAX_BYTES:,}")
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            width, height = header.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageError(f"not an image: {exc}") from exc
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{width}x{height} is over {MAX_PIXELS // 1_000_000} megapixels")
+    array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.size == 0:
+        raise ImageError("the image is corrupt or truncated")
+    return to_bgr8(array)
+
+
+def to_bgr8(array: np.ndarray) -> np.ndarray:
+    """Greyscale, 16-bit and alpha images as 8-bit BGR."""
+    if array.dtype == np.uint16:
+        array = (array >> 8).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise ImageError(f"unsupported pixel type {array.dtype}")
+    if array.ndim == 2:
+        return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
+    if array.ndim == 3 and array.shape[2] == 4:
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
+    if array.ndim == 3 and array.shape[2] == 3:
+        return array
+    raise ImageError(f"unsupported image shape {array.shape}")

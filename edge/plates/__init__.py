@@ -1,0 +1,7 @@
+"""Chinese licence plates at a vehicle lane: find them in a frame, read them, check them.
+
+`locate` finds plate-coloured regions, `ocr` reads text with an engine whose model ships in its
+wheel (behind a small interface), `reader` turns both into validated plates, `vote` agrees on
+one plate per vehicle over several frames, and `anpr` accepts results that barrier cameras
+recognised themselves.
+"""

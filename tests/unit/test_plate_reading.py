@@ -1,0 +1,114 @@
+"""The plate reader on real photos (skipped without ../shared/fixtures), with the real OCR
+model, and on the inputs a camera should never send but sometimes does."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.plates import load_image, load_manifest
+from edge.images import MAX_PIXELS, ImageError, decode
+from edge.plates.ocr import RapidOcrEngine
+from edge.plates.reader import PlateRead, PlateReader
+from edge.plates.vote import PlateVoter
+from models.plates import PlateClass
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader(RapidOcrEngine())
+
+
+def _scene(fixtures_dir: Path, number: str) -> np.ndarray:
+    scenes, _ = load_manifest(fixtures_dir / "plates")
+    sample = next(s for s in scenes if s.truth == frozenset({number}))
+    image = load_image(sample.path)
+    assert image is not None
+    return image
+
+
+@pytest.mark.parametrize("number", ["京PC5U22", "川A09X20", "皖Q0686学"])
+def test_scene_photos_are_read_end_to_end(
+    reader: PlateReader, fixtures_dir: Path, number: str
+) -> None:
+    assert [read.number for read in reader.read(_scene(fixtures_dir, number))] == [number]
+
+
+def test_a_camera_timestamp_and_signs_are_not_emitted(
+    reader: PlateReader, fixtures_dir: Path
+) -> None:
+    """This photo carries a timestamp and '地下入口' burnt in: only the plate comes out."""
+    reads = reader.read(_scene(fixtures_dir, "川A113YP"))
+    assert [read.number for read in reads] == ["川A113YP"]
+
+
+def test_plate_crops_are_read(reader: PlateReader, fixtures_dir: Path) -> None:
+    _, crops = load_manifest(fixtures_dir / "plates")
+    sample = crops[:40]
+    exact = 0
+    for crop in sample:
+        image = load_image(crop.path)
+        read = reader.read_crop(image) if image is not None else None
+        exact += read is not None and read.number in crop.truth
+    assert exact >= 38  # the benchmark measures the whole set
+
+
+def test_nothing_is_read_from_an_empty_frame(reader: PlateReader) -> None:
+    assert reader.read(np.zeros((720, 1280, 3), np.uint8)) == []
+    assert reader.read_crop(np.full((24, 94, 3), 255, np.uint8)) is None
+
+
+def _encode(array: np.ndarray, ext: str = ".png") -> bytes:
+    ok, data = cv2.imencode(ext, array)
+    assert ok
+    return data.tobytes()
+
+
+def test_greyscale_16_bit_and_alpha_images_decode_to_8_bit_colour() -> None:
+    grey = decode(_encode(np.full((20, 30), 128, np.uint8)))
+    deep = decode(_encode(np.full((20, 30), 60000, np.uint16)))
+    alpha = decode(_encode(np.full((20, 30, 4), 200, np.uint8)))
+    for image in (grey, deep, alpha):
+        assert image.dtype == np.uint8 and image.shape == (20, 30, 3)
+    assert deep[0, 0, 0] == 60000 >> 8
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image", b"\xff\xd8\xff\xe0 cut short"])
+def test_corrupt_images_are_clear_errors(data: bytes) -> None:
+    with pytest.raises(ImageError):
+        decode(data)
+
+
+def test_an_image_over_20_megapixels_is_refused_before_decoding() -> None:
+    buffer = io.BytesIO()
+    Image.new("L", (6000, 4000)).save(buffer, format="PNG")  # 24 MP, tiny as a PNG
+    assert MAX_PIXELS < 6000 * 4000
+    with pytest.raises(ImageError, match="megapixels"):
+        decode(buffer.getvalue())
+
+
+def _read(number: str, score: float = 0.9) -> PlateRead:
+    return PlateRead(number, PlateClass.ORDINARY, score, None)
+
+
+def test_a_vehicle_is_decided_once_when_its_reads_agree() -> None:
+    voter = PlateVoter(agree=3, gap_s=2.0)
+    assert voter.add([_read("京A12345")], 0.0) == []
+    assert voter.add([_read("京A12346", 0.5)], 0.1) == []  # one misread frame
+    assert voter.add([_read("京A12345")], 0.2) == []
+    assert voter.add([_read("京A12345")], 0.3) == ["京A12345"]
+    assert voter.add([_read("京A12345")], 0.4) == []  # the same vehicle: decided already
+    assert voter.add([_read("京A12345")], 3.0) == []  # back after a gap: a new vehicle…
+    assert voter.add([_read("京A12345")] * 2, 3.1) == ["京A12345"]  # …decided again
+
+
+def test_two_vehicles_in_one_frame_are_voted_apart() -> None:
+    voter = PlateVoter(agree=2)
+    both = [_read("京A12345"), _read("沪B67890")]
+    assert voter.add(both, 0.0) == []
+    assert sorted(voter.add(both, 0.1)) == ["京A12345", "沪B67890"]
