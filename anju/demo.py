@@ -4,7 +4,8 @@ A broker (MQTT_URL if set, else a private Mosquitto if installed, else an embedd
 hub on SQLite, one edge with an entry and an exit reader at the east door, a barrier
 controller (the east door over Modbus-TCP, the car barrier over HTTP), and a Wiegand converter
 mock that plays a morning: residents' cards, an unknown card, a visitor's QR pass issued by the
-hub, and the guard opening the car barrier from the booth. It prints what was read, what the
+hub, the guard opening the car barrier from the booth, and the car barrier's ANPR camera
+pushing a resident's car and an unknown van. It prints what was read, what the
 relays did, what the hub stored and who is inside, then keeps the hub running at the printed
 URL until Ctrl-C.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from anju.broker import Mosquitto, mosquitto_available, start_embedded
 from anju.compound import Compound
 from anju.processes import Child, wait_until
+from firmware_mocks.anpr_camera import AnprCamera
 from firmware_mocks.card_reader import CardReader, Swipe
 
 # (reader direction, card number): a morning at the east gate.
@@ -60,6 +62,11 @@ def play(compound: Compound) -> list[tuple[str, str, str]]:
     body = {"action": "open", "reason": "furniture delivery for b1-101, resident confirmed"}
     compound.request("POST", "/api/gates/car-gate/commands", json=body)
     answers.append(("in", "guard opens car gate", "sent"))
+    device, password = compound.anpr_camera
+    camera = AnprCamera(compound.anpr_url, device, password)
+    for plate in ("京A·12345", "苏E·11111"):  # 王芳's car, then a van nobody registered
+        results = [camera.push(plate).body.get("result", "error") for _ in range(3)]
+        answers.append(("in", f"ANPR {plate} ×3", "/".join(results)))
     return answers
 
 
@@ -83,7 +90,7 @@ def report(compound: Compound, answers: list[tuple[str, str, str]]) -> int:
     print("\nRead at the east door (and one command from the guard booth):")
     for direction, shown, answer in answers:
         print(f"  {direction:<3} {shown:<22} → {answer}")
-    expected = len(answers)
+    expected = len(answers)  # each ANPR vehicle is one decision, however many pushes
     wait_until(lambda: len(compound.all_entries()) >= expected, 60, "the hub to store all")
     if compound.barrier is not None:
         opened = [c for c in compound.barrier.world.relay_log() if c["on"]]

@@ -50,7 +50,7 @@ def print_table(title: str, rows: Sequence[Row]) -> None:
     print(f"  {'metric':<26} {'value':>12} {'unit':<8} {'target':<12} ok")
     for row in rows:
         if isinstance(row.value, float):
-            value = f"{row.value:.3f}" if abs(row.value) < 1 else f"{row.value:,.1f}"
+            value = f"{row.value:.4f}" if abs(row.value) < 1 else f"{row.value:,.1f}"
         else:
             value = f"{row.value:,}"
         ok = "" if row.met is None else ("yes" if row.met else "NO")

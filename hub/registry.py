@@ -7,6 +7,7 @@ go from the version it holds to the current one.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from hub.errors import Conflict, InvalidInput, NotFound
 from hub.tables import (
     Card,
     Compound,
+    FaceConsent,
+    FaceTemplate,
     Person,
     Pin,
     Plate,
@@ -35,6 +38,7 @@ from models.plates import parse as parse_plate
 from models.registry import (
     CardRecord,
     Change,
+    FaceRecord,
     Op,
     PassRecord,
     PersonRecord,
@@ -46,7 +50,7 @@ from models.registry import (
     WatchlistRecord,
 )
 
-Row = Person | Card | Pin | Plate | VisitorPass | WatchlistEntry
+Row = Person | Card | Pin | Plate | VisitorPass | WatchlistEntry | FaceTemplate
 _TABLES: dict[str, type[Row]] = {
     "person": Person,
     "card": Card,
@@ -54,6 +58,7 @@ _TABLES: dict[str, type[Row]] = {
     "plate": Plate,
     "pass": VisitorPass,
     "watchlist": WatchlistEntry,
+    "face": FaceTemplate,
 }
 
 
@@ -114,21 +119,52 @@ class Changes:
 
 
 def delete_person(*, session: Session, person: Person, changes: Changes) -> None:
-    """Move-out: the person and every credential of theirs leave the registry."""
-    for kind in ("card", "pin", "plate"):
+    """Move-out: the person, every credential of theirs and their face templates and consent
+    records leave the registry (the audit log keeps who did what, when)."""
+    for kind in ("card", "pin", "plate", "face"):
         table = _TABLES[kind]
         for row in session.exec(select(table).where(col(table.person_id) == person.id)):  # type: ignore[union-attr]
             session.delete(row)
-            changes.delete(kind, row.id)
+            changes.delete(kind, row.id)  # type: ignore[arg-type]
+    session.flush()
+    for consent in session.exec(select(FaceConsent).where(col(FaceConsent.person_id) == person.id)):
+        session.delete(consent)
+    session.flush()
     session.delete(person)
     changes.delete("person", person.id)
 
 
-def delta_since(*, session: Session, compound_id: str, since: int) -> RegistryDelta:
+def withdraw_face_consent(
+    *, session: Session, person: Person, changes: Changes, now: datetime
+) -> int:
+    """Consent withdrawn: the person's templates are deleted (on the hub now, on the edges
+    with this change); the consent records stay, marked withdrawn. How many were deleted."""
+    templates = session.exec(select(FaceTemplate).where(col(FaceTemplate.person_id) == person.id))
+    deleted = 0
+    for template in templates:
+        session.delete(template)
+        changes.delete("face", template.id)
+        deleted += 1
+    consents = session.exec(
+        select(FaceConsent).where(
+            col(FaceConsent.person_id) == person.id, col(FaceConsent.withdrawn_at).is_(None)
+        )
+    )
+    for consent in consents:
+        consent.withdrawn_at = now
+        session.add(consent)
+    return deleted
+
+
+def delta_since(
+    *, session: Session, compound_id: str, since: int, box: SecretBox | None = None
+) -> RegistryDelta:
+    """`box` decrypts face templates; without it the delta carries none (a caller that
+    cannot decrypt gets the rest of the registry)."""
     compound = get_compound(session=session, compound_id=compound_id)
     current = compound.registry_version
     if since <= 0 or since > current:
-        return _snapshot(session, compound_id, current)
+        return _snapshot(session, compound_id, current, box)
     latest: dict[tuple[str, str], str] = {}
     rows = session.exec(
         select(RegistryChange)
@@ -137,29 +173,41 @@ def delta_since(*, session: Session, compound_id: str, since: int) -> RegistryDe
     )
     for row in rows:
         latest[(row.record_kind, row.record_id)] = row.op
-    changes = [_change(session, compound_id, kind, record_id) for (kind, record_id) in latest]
+    changes = [
+        change
+        for (kind, record_id) in latest
+        if (change := _change(session, compound_id, kind, record_id, box)) is not None
+    ]
     return RegistryDelta(
         compound_id=compound_id, from_version=since, to_version=current, changes=changes
     )
 
 
-def _snapshot(session: Session, compound_id: str, version: int) -> RegistryDelta:
+def _snapshot(
+    session: Session, compound_id: str, version: int, box: SecretBox | None
+) -> RegistryDelta:
     changes: list[Change] = []
     for kind, table in _TABLES.items():
+        if kind == "face" and box is None:
+            continue
         for row in session.exec(select(table).where(col(table.compound_id) == compound_id)):
             if _live(row):
-                changes.append(_upsert(kind, to_record(row)))  # type: ignore[arg-type]
+                changes.append(_upsert(kind, to_record(row, box)))  # type: ignore[arg-type]
     return RegistryDelta(
         compound_id=compound_id, from_version=0, to_version=version, changes=changes
     )
 
 
-def _change(session: Session, compound_id: str, kind: str, record_id: str) -> Change:
+def _change(
+    session: Session, compound_id: str, kind: str, record_id: str, box: SecretBox | None
+) -> Change | None:
     row = session.get(_TABLES[kind], record_id)
     # Ids are global keys: a row that now belongs to another compound is gone from this one.
     if row is None or row.compound_id != compound_id or not _live(row):
         return Change(op=Op.DELETE, record_kind=kind, id=record_id)  # type: ignore[arg-type]
-    return _upsert(kind, to_record(row))  # type: ignore[arg-type]
+    if kind == "face" and box is None:
+        return None
+    return _upsert(kind, to_record(row, box))  # type: ignore[arg-type]
 
 
 def _upsert(kind: RecordKind, record: Record) -> Change:
@@ -174,8 +222,10 @@ def _live(row: Row) -> bool:
     return not (isinstance(row, VisitorPass) and row.revoked_at is not None)
 
 
-def to_record(row: Row) -> Record:
+def to_record(row: Row, box: SecretBox | None = None) -> Record:  # noqa: PLR0911 (a case a table)
     """What an edge needs of a row, and no more: no names, no reasons leave the hub."""
+    if isinstance(row, FaceTemplate):
+        return _face_record(row, box)
     match row:
         case Person():
             return PersonRecord(id=row.id, subject_kind=SubjectKind(row.kind), unit_id=row.unit_id)
@@ -203,6 +253,13 @@ def to_record(row: Row) -> Record:
                 plate=row.plate,
             )
     return WatchlistRecord(id=row.id, target=row.kind, value=row.value, action=row.action)  # type: ignore[arg-type]
+
+
+def _face_record(row: FaceTemplate, box: SecretBox | None) -> FaceRecord:
+    if box is None:
+        raise ValueError("a face template needs the secret keys to be read")
+    text = base64.b64encode(box.decrypt(row.template)).decode("ascii")
+    return FaceRecord(id=row.id, person_id=row.person_id, template=text)
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -82,9 +82,19 @@ class WatchlistRecord(Contract):
     action: Literal["deny", "alert"]
 
 
-RecordKind = Literal["person", "card", "pin", "plate", "pass", "watchlist"]
+class FaceRecord(Contract):
+    """A face template of a person who consented: 128 numbers (little-endian float32,
+    base64), from which no photo can be rebuilt. Photos never leave the hub's memory."""
+
+    kind: Literal["face"] = "face"
+    id: Identifier
+    person_id: Identifier
+    template: str = Field(pattern=r"^[A-Za-z0-9+/]{683}=$")
+
+
+RecordKind = Literal["person", "card", "pin", "plate", "pass", "watchlist", "face"]
 Record = Annotated[
-    PersonRecord | CardRecord | PinRecord | PlateRecord | PassRecord | WatchlistRecord,
+    PersonRecord | CardRecord | PinRecord | PlateRecord | PassRecord | WatchlistRecord | FaceRecord,
     Field(discriminator="kind"),
 ]
 

@@ -33,6 +33,12 @@ class HubSettings(BaseSettings):
     lockout_failures: int = Field(5, ge=1, description="Failed logins before a lockout")
     lockout_minutes: float = Field(15.0, gt=0, description="How long a lockout lasts")
 
+    def secret_box_or_none(self) -> SecretBox | None:
+        """For what can go on without the keys (a registry delta without face templates)."""
+        if self.secret_keys_file is None and not self.secret_keys:
+            return None
+        return self.secret_box()
+
     def secret_box(self) -> SecretBox:
         if self.secret_keys_file is not None:
             return SecretBox.from_config(self.secret_keys_file.read_text(encoding="ascii"))

@@ -145,3 +145,30 @@ class RegistryChange(SQLModel, table=True):
     record_id: str = Field(max_length=64)
     op: str = Field(max_length=8)
     at: datetime = Field(sa_column=utc_column())
+
+
+class FaceConsent(SQLModel, table=True):
+    """Consent to face recognition (PIPL; the 2025 measures): who gave it, for a minor the
+    guardian, who recorded it; withdrawn consent deletes the person's templates."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    compound_id: str = Field(foreign_key="compound.id", max_length=64)
+    person_id: str = Field(foreign_key="person.id", index=True, max_length=64)
+    minor: bool
+    given_by: str = Field(max_length=16, description="self, or guardian for a minor")
+    guardian_name: str | None = Field(default=None, max_length=100)
+    document_ref: str | None = Field(default=None, max_length=200)
+    recorded_by: str = Field(max_length=64)
+    recorded_at: datetime = Field(sa_column=utc_column())
+    withdrawn_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class FaceTemplate(SQLModel, table=True):
+    """A face template, encrypted with the hub's secret keys; the photo was never stored."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    compound_id: str = Field(foreign_key="compound.id", index=True, max_length=64)
+    person_id: str = Field(foreign_key="person.id", index=True, max_length=64)
+    consent_id: int = Field(foreign_key="faceconsent.id")
+    template: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=utc_column())

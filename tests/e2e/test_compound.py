@@ -59,9 +59,11 @@ def test_demo_runs_with_the_embedded_broker(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(embedded-broker)" in result.stdout.splitlines()[0]
-    assert "Stored by the hub (10 entry events)" in result.stdout
-    assert "Inside now: resident 2, visitor 2, staff 1 (total 5)" in result.stdout
-    assert result.stdout.count("→ granted") == 7  # 6 cards, 1 QR pass
-    assert result.stdout.count("→ denied") == 2  # an unknown card, a used-up pass
-    assert "Relay commands at the barrier controller: east door 7, car barrier 1" in result.stdout
+    assert "Stored by the hub (12 entry events)" in result.stdout
+    assert "Inside now: resident 3, visitor 2, staff 1 (total 6)" in result.stdout
+    assert result.stdout.count("→ granted") == 8  # 6 cards, 1 QR pass, 1 car
+    assert result.stdout.count("→ denied") == 3  # an unknown card, a used-up pass, a van
+    assert "→ granted/granted/granted" in result.stdout  # a resident's car, pushed 3 times
+    assert "→ denied/denied/denied" in result.stdout  # an unknown van
+    assert "Relay commands at the barrier controller: east door 7, car barrier 2" in result.stdout
     assert "Opened by the guard" in result.stdout

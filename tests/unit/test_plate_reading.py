@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from bench.plates import load_image, load_manifest
+from edge.decide import PlateEvidence
 from edge.images import MAX_PIXELS, ImageError, decode
+from edge.plates.lane import PlateLane
 from edge.plates.ocr import RapidOcrEngine
 from edge.plates.reader import PlateRead, PlateReader
 from edge.plates.vote import PlateVoter
@@ -112,3 +114,21 @@ def test_two_vehicles_in_one_frame_are_voted_apart() -> None:
     both = [_read("京A12345"), _read("沪B67890")]
     assert voter.add(both, 0.0) == []
     assert sorted(voter.add(both, 0.1)) == ["京A12345", "沪B67890"]
+
+
+def test_a_lane_decides_a_vehicle_once_from_several_frames(
+    reader: PlateReader, fixtures_dir: Path
+) -> None:
+    frame = _scene(fixtures_dir, "京PC5U22")
+    admitted: list[PlateEvidence] = []
+
+    def admit(evidence: PlateEvidence) -> bool:
+        admitted.append(evidence)
+        return True
+
+    lane = PlateLane("car-in", reader, PlateVoter(agree=2, gap_s=2.0), admit)
+    decided = [d for t in (0.0, 0.1, 0.2, 0.3) for d in lane.on_frame(frame, t)]
+    assert [(d.number, d.granted) for d in decided] == [("京PC5U22", True)]
+    assert [e.number for e in admitted] == ["京PC5U22"]
+    assert admitted[0].confidence is not None and admitted[0].confidence > 0.5
+    assert lane.on_frame(np.zeros((0, 0, 3), np.uint8), 0.4) == []  # an empty frame: skipped

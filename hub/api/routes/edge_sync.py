@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from hub import registry
-from hub.api.deps import EdgeDep, SessionDep
+from hub.api.deps import EdgeDep, ServicesDep, SessionDep
 from hub.tables import Entry, PassEntry, VisitorPass, as_utc, utcnow
 from models.events import Direction
 from models.registry import RegistryDelta
@@ -23,11 +23,16 @@ router = APIRouter(prefix="/api/edge", tags=["edge"])
 
 @router.get("/registry")
 def pull_registry(
-    edge: EdgeDep, session: SessionDep, since: Annotated[int, Query(ge=0)] = 0
+    edge: EdgeDep,
+    session: SessionDep,
+    services: ServicesDep,
+    since: Annotated[int, Query(ge=0)] = 0,
 ) -> RegistryDelta:
     """What changed in the edge's compound since `since` (0, or a version the hub no longer
-    knows of, gets a full snapshot). Authenticated by the edge's token."""
-    return registry.delta_since(session=session, compound_id=edge.compound_id, since=since)
+    knows of, gets a full snapshot), face templates included. Authenticated by the edge's
+    token."""
+    box = services.settings.secret_box_or_none()
+    return registry.delta_since(session=session, compound_id=edge.compound_id, since=since, box=box)
 
 
 class HubTime(BaseModel):

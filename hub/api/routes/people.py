@@ -86,7 +86,7 @@ def list_people(
 
 @router.get("/people/{person_id}")
 def get_person(person_id: str, caller: PersonalDataReader, session: SessionDep) -> PersonPublic:
-    person = _visible(session, caller, person_id)
+    person = visible(session, caller, person_id)
     caller.audit("read", f"person:{person_id}")
     return _public(session, person)
 
@@ -113,7 +113,7 @@ def update_person(
     session: SessionDep,
     services: ServicesDep,
 ) -> PersonPublic:
-    person = _visible(session, caller, person_id)
+    person = visible(session, caller, person_id)
     _check_unit(session, caller, body.unit_id)
     for name, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(person, name, value)
@@ -130,7 +130,7 @@ def delete_person(
     person_id: str, caller: Manager, session: SessionDep, services: ServicesDep
 ) -> None:
     """Move-out: the person and all their credentials, on the hub and on every edge."""
-    person = _visible(session, caller, person_id)
+    person = visible(session, caller, person_id)
     changes = Changes(caller.compound_id)
     registry.delete_person(session=session, person=person, changes=changes)
     services.commit_registry(session, changes, f"person {person_id}")
@@ -141,7 +141,7 @@ def delete_person(
 def add_card(
     person_id: str, body: CardCreate, caller: Manager, session: SessionDep, services: ServicesDep
 ) -> CredentialPublic:
-    person = _visible(session, caller, person_id)
+    person = visible(session, caller, person_id)
     card = Card(compound_id=caller.compound_id, person_id=person.id, **body.model_dump())
     return _add(session, services, caller, card, kind="card", value=card.number)
 
@@ -150,7 +150,7 @@ def add_card(
 def add_plate(
     person_id: str, body: PlateCreate, caller: Manager, session: SessionDep, services: ServicesDep
 ) -> CredentialPublic:
-    person = _visible(session, caller, person_id)
+    person = visible(session, caller, person_id)
     number = registry.plate_number(body.number)
     plate = Plate(
         id=body.id,
@@ -166,7 +166,7 @@ def add_plate(
 def add_pin(
     person_id: str, body: PinCreate, caller: Manager, session: SessionDep, services: ServicesDep
 ) -> CredentialPublic:
-    person = _visible(session, caller, person_id)
+    person = visible(session, caller, person_id)
     box = services.settings.secret_box()
     pin = registry.new_pin(
         session=session, box=box, person=person, pin=body.pin, pin_id=body.id, duress=body.duress
@@ -209,7 +209,7 @@ def _add(
     return CredentialPublic(id=row.id, kind=kind, value=value)
 
 
-def _visible(session: Session, caller: Caller, person_id: str) -> Person:
+def visible(session: Session, caller: Caller, person_id: str) -> Person:
     """The person, if this caller may see them; otherwise NotFound, never a hint."""
     person = session.get(Person, person_id)
     if person is None or person.compound_id != caller.compound_id:

@@ -1,0 +1,138 @@
+"""Face enrolment, with consent: opt-in, recorded (for a minor, the guardian's), withdrawable.
+
+Staff enrol a person from photos sent as base64 in JSON; the photos are encoded in memory and
+discarded, the templates stored encrypted, and they reach the edges with the next registry
+delta. Withdrawing consent (or moving out) deletes the templates on the hub at once and on
+every online edge with the nudge that follows (within a minute, usually seconds). A resident
+may withdraw their own unit's consents; the face is never the only way in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, model_validator
+from sqlmodel import col, select
+
+from hub import faces, registry
+from hub.api.deps import Caller, Manager, PersonalDataReader, ServicesDep, SessionDep, allow
+from hub.api.routes.people import visible
+from hub.auth import Role
+from hub.errors import InvalidInput
+from hub.registry import Changes
+from hub.tables import FaceConsent, FaceTemplate, as_utc, utcnow
+from models.events import Text
+
+router = APIRouter(prefix="/api/people", tags=["faces"])
+
+MAX_PHOTOS = 10
+Withdrawer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.RESIDENT)]
+
+
+class Consent(BaseModel):
+    minor: bool = Field(description="Under 14: a guardian's consent is required")
+    given_by: Literal["self", "guardian"]
+    guardian_name: Text | None = Field(None, max_length=100)
+    document_ref: Text | None = Field(None, max_length=200, description="The signed form")
+
+    @model_validator(mode="after")
+    def _guardian_for_a_minor(self) -> Consent:
+        if self.minor and (self.given_by != "guardian" or not self.guardian_name):
+            raise ValueError("a minor's consent is given by a named guardian")
+        return self
+
+
+class EnrolBody(BaseModel):
+    consent: Consent
+    photos: list[str] = Field(min_length=1, max_length=MAX_PHOTOS, description="base64")
+
+
+class Enrolled(BaseModel):
+    templates: int
+    warnings: list[str]
+
+
+class FaceStatus(BaseModel):
+    consent: bool
+    recorded_at: datetime | None
+    minor: bool | None
+    templates: int
+
+
+@router.post("/{person_id}/face", status_code=201)
+def enrol(
+    person_id: str, body: EnrolBody, caller: Manager, session: SessionDep, services: ServicesDep
+) -> Enrolled:
+    person = visible(session, caller, person_id)
+    result = faces.encode_photos([_photo(i, text) for i, text in enumerate(body.photos, 1)])
+    if not result.templates:
+        raise InvalidInput("no usable photo: " + "; ".join(result.warnings))
+    consent = FaceConsent(
+        compound_id=caller.compound_id,
+        person_id=person.id,
+        recorded_by=caller.user.username,
+        recorded_at=utcnow(),
+        **body.consent.model_dump(),
+    )
+    session.add(consent)
+    session.flush()
+    box = services.settings.secret_box()
+    changes = Changes(caller.compound_id)
+    for template in result.templates:
+        row = FaceTemplate(
+            id=f"face-{secrets.token_hex(8)}",
+            compound_id=caller.compound_id,
+            person_id=person.id,
+            consent_id=consent.id,  # type: ignore[arg-type]
+            template=box.encrypt(faces.template_bytes(template)),
+            created_at=utcnow(),
+        )
+        session.add(row)
+        changes.upsert("face", row.id)
+    services.commit_registry(session, changes, f"face of {person_id}")
+    caller.audit("create", f"face:{person_id}")
+    return Enrolled(templates=len(result.templates), warnings=result.warnings)
+
+
+@router.get("/{person_id}/face")
+def status(person_id: str, caller: PersonalDataReader, session: SessionDep) -> FaceStatus:
+    person = visible(session, caller, person_id)
+    consent = session.exec(
+        select(FaceConsent)
+        .where(col(FaceConsent.person_id) == person.id, col(FaceConsent.withdrawn_at).is_(None))
+        .order_by(col(FaceConsent.recorded_at).desc())
+    ).first()
+    count = len(
+        session.exec(select(FaceTemplate.id).where(col(FaceTemplate.person_id) == person.id)).all()
+    )
+    caller.audit("read", f"face:{person_id}")
+    return FaceStatus(
+        consent=consent is not None,
+        recorded_at=None if consent is None else as_utc(consent.recorded_at),
+        minor=None if consent is None else consent.minor,
+        templates=count,
+    )
+
+
+@router.delete("/{person_id}/face", status_code=204)
+def withdraw(
+    person_id: str, caller: Withdrawer, session: SessionDep, services: ServicesDep
+) -> None:
+    """Consent withdrawn: the templates are deleted here and on every edge."""
+    person = visible(session, caller, person_id)
+    changes = Changes(caller.compound_id)
+    registry.withdraw_face_consent(session=session, person=person, changes=changes, now=utcnow())
+    services.commit_registry(session, changes, f"face consent of {person_id} withdrawn")
+    caller.audit("delete", f"face:{person_id}")
+
+
+def _photo(number: int, text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput(f"photo {number} is not base64") from exc

@@ -1,0 +1,19 @@
+"""The plate benchmark's code path on a few fixtures (it proves it runs, not how well)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import plates
+
+
+def test_bench_plates_runs_and_writes_its_keys(fixtures_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plates.json"
+    args = ["--fixtures", str(fixtures_dir / "plates"), "--limit", "6", "--json", str(out)]
+    assert plates.main(args) == 0
+    results = json.loads(out.read_text())
+    for key in ("scene_exact", "crop_exact", "invalid_emitted", "baseline_scene_exact"):
+        assert 0 <= results[key] <= 1
+    assert results["scene_median_ms"] > 0 and results["baseline_scene_median_ms"] > 0
+    assert (results["scenes"], results["crops"]) == (6, 6)

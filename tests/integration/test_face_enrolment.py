@@ -1,0 +1,149 @@
+"""Face enrolment with consent on the hub, with the real face models and real photos
+(skipped without ../shared/fixtures): templates, never photos; encrypted; synced to edges;
+deleted with withdrawn consent or a move-out."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+from sqlmodel import Session, select
+
+from hub.provision import provision_edge
+from hub.tables import FaceConsent, FaceTemplate
+from tests.integration.conftest import HubHttp
+
+pytestmark = pytest.mark.integration
+
+ADULT = {"minor": False, "given_by": "self", "document_ref": "form 2026-118"}
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def _edited(path: Path, edit: str) -> str:
+    image = Image.open(path).convert("RGB")
+    if edit == "blur":
+        image = image.filter(ImageFilter.GaussianBlur(6))
+    elif edit == "small":
+        image = image.resize((image.width // 6, image.height // 6))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.fixture
+def examples(fixtures_dir: Path) -> Path:
+    return fixtures_dir / "faces/face_recognition/examples"
+
+
+@pytest.fixture
+def staff(hub_http: HubHttp) -> httpx.Client:
+    client = hub_http.client("staff")
+    for person in ("p-lin", "p-kid"):
+        body = {"id": person, "kind": "resident", "unit_id": "c1-101", "display_name": person}
+        assert client.post("/api/people", json=body).status_code == 201
+    return client
+
+
+@pytest.fixture
+def edge_http(hub_http: HubHttp, tmp_path: Path) -> httpx.Client:
+    with Session(hub_http.engine) as session:
+        bundle = provision_edge(
+            session=session,
+            box=hub_http.settings.secret_box(),
+            compound_id="c1",
+            edge_id="edge-1",
+            out=tmp_path / "edge",
+            hub_url=hub_http.base_url,
+            mqtt_url="mqtt://127.0.0.1:1883",
+            readers=[],
+        )
+    client = hub_http.anonymous()
+    client.headers["Authorization"] = f"Bearer {(bundle.directory / 'hub-token').read_text()}"
+    return client
+
+
+def _faces_at_edge(edge_http: httpx.Client, since: int = 0) -> dict[str, dict | None]:
+    changes = edge_http.get("/api/edge/registry", params={"since": since}).json()["changes"]
+    return {c["id"]: c["record"] for c in changes if c["record_kind"] == "face"}
+
+
+def test_enrolment_keeps_encrypted_templates_and_edges_get_them(
+    hub_http: HubHttp, staff: httpx.Client, edge_http: httpx.Client, examples: Path
+) -> None:
+    body = {"consent": ADULT, "photos": [_b64(examples / "lin-manuel-miranda.png")]}
+    made = staff.post("/api/people/p-lin/face", json=body)
+    assert made.status_code == 201, made.text
+    assert made.json() == {"templates": 1, "warnings": []}
+    with Session(hub_http.engine) as session:
+        [row] = session.exec(select(FaceTemplate)).all()
+    template = base64.b64decode(next(iter(_faces_at_edge(edge_http).values()))["template"])
+    vector = np.frombuffer(template, dtype="<f4")
+    assert vector.shape == (128,) and 0.5 < float(np.linalg.norm(vector)) < 2.0
+    assert template not in row.template  # encrypted at rest
+    status = staff.get("/api/people/p-lin/face").json()
+    assert (status["consent"], status["templates"]) == (True, 1)
+
+
+def test_unusable_photos_are_named_and_poor_ones_warned_about(
+    staff: httpx.Client, examples: Path
+) -> None:
+    photos = [
+        _b64(examples / "two_people.jpg"),
+        _edited(examples / "lin-manuel-miranda.png", "blur"),
+        _edited(examples / "lin-manuel-miranda.png", "small"),
+        base64.b64encode(b"not a photo").decode(),
+    ]
+    made = staff.post("/api/people/p-lin/face", json={"consent": ADULT, "photos": photos})
+    assert made.status_code == 201, made.text
+    warnings = " | ".join(made.json()["warnings"])
+    assert "photo 1: 2 faces" in warnings
+    assert "photo 2: the face is blurry" in warnings
+    assert "photo 3: the face is small" in warnings
+    assert "photo 4: not a readable image" in warnings
+    assert made.json()["templates"] == 2
+    only_bad = {"consent": ADULT, "photos": [_b64(examples / "two_people.jpg")]}
+    assert staff.post("/api/people/p-lin/face", json=only_bad).status_code == 422
+
+
+def test_a_minor_needs_a_guardians_consent(staff: httpx.Client, examples: Path) -> None:
+    photo = [_b64(examples / "lin-manuel-miranda.png")]
+    alone = {"minor": True, "given_by": "self"}
+    assert (
+        staff.post("/api/people/p-kid/face", json={"consent": alone, "photos": photo}).status_code
+        == 422
+    )
+    guardian = {"minor": True, "given_by": "guardian", "guardian_name": "林母"}
+    made = staff.post("/api/people/p-kid/face", json={"consent": guardian, "photos": photo})
+    assert made.status_code == 201, made.text
+
+
+def test_withdrawn_consent_and_move_out_delete_the_templates_everywhere(
+    hub_http: HubHttp, staff: httpx.Client, edge_http: httpx.Client, examples: Path
+) -> None:
+    photo = [_b64(examples / "lin-manuel-miranda.png")]
+    for person in ("p-lin", "p-kid"):
+        consent = (
+            ADULT
+            if person == "p-lin"
+            else {"minor": True, "given_by": "guardian", "guardian_name": "林母"}
+        )
+        staff.post(f"/api/people/{person}/face", json={"consent": consent, "photos": photo})
+    version = edge_http.get("/api/edge/registry", params={"since": 0}).json()["to_version"]
+    resident = hub_http.client("resident")  # of unit c1-101: may withdraw its own consents
+    assert resident.delete("/api/people/p-lin/face").status_code == 204
+    assert staff.delete("/api/people/p-kid").status_code == 204
+    deleted = _faces_at_edge(edge_http, since=version)
+    assert len(deleted) == 2 and all(record is None for record in deleted.values())
+    with Session(hub_http.engine) as session:
+        assert session.exec(select(FaceTemplate)).all() == []
+        consents = session.exec(select(FaceConsent)).all()
+    assert [(c.person_id, c.withdrawn_at is not None) for c in consents] == [("p-lin", True)]
+    assert staff.get("/api/people/p-lin/face").json()["consent"] is False
