@@ -9,6 +9,7 @@ from the hub. Every part runs as its own process.
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import json
@@ -21,6 +22,7 @@ import httpx
 
 from anju.hardware import BarrierController, start_barrier
 from anju.processes import Child, free_port, port_open, python_module, wait_until
+from edge.registry import RegistryCache
 from hub.core.security import SecretBox
 from models.events import SubjectKind
 
@@ -229,9 +231,14 @@ class Compound:
             self.request("POST", "/api/gates", json={"id": gate, "name": gate, "kind": kind})
 
     def edge_registry(self) -> str:
-        """The edge's registry snapshot as text ('' before its first pull)."""
+        """The edge's registry snapshot, decrypted with its key, as JSON ('' before its first
+        pull): what an installer with the bundle could read."""
         path = self.edge_dir / "registry.json"
-        return path.read_text(encoding="utf-8") if path.exists() else ""
+        if not path.exists():
+            return ""
+        key = base64.b64decode((self.edge_dir / "registry-key").read_bytes())
+        cache = RegistryCache.load(path, self.compound_id, key)
+        return cache.snapshot().model_dump_json()
 
     def edge_synced(self) -> bool:
         return (self.edge_dir / "registry.json").exists()

@@ -200,6 +200,9 @@ class EdgeSettings(BaseSettings):
     registry_path: Path = Field(
         description="Registry snapshot (JSON registry delta) to decide with"
     )
+    registry_key_file: Path | None = Field(
+        None, description="Key (base64, 32 bytes) that encrypts the registry snapshot on disk"
+    )
     status_interval_s: float = Field(30.0, gt=0, description="How often the status is refreshed")
     timezone: str = Field("Asia/Shanghai", description="The compound's time zone, for schedules")
     ledger_path: Path = Field(
@@ -264,6 +267,7 @@ def load_settings(path: Path) -> EdgeSettings:
         update={
             "signing_key": base / settings.signing_key,
             "registry_path": base / settings.registry_path,
+            "registry_key_file": _beside(base, settings.registry_key_file),
             "ledger_path": base / settings.ledger_path,
             "outbox": settings.outbox.model_copy(update={"path": base / settings.outbox.path}),
             "hub": hub,

@@ -6,6 +6,7 @@ import base64
 import binascii
 import logging
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -82,7 +83,9 @@ class EdgeDaemon:
         self._pin_key = _read_pin_key(settings)
         issuer_key = _read_issuer_key(settings)
         timezone = ZoneInfo(settings.timezone)  # checked with the configuration
-        self.registry = RegistryCache.load(settings.registry_path, settings.compound_id)
+        self.registry = RegistryCache.load(
+            settings.registry_path, settings.compound_id, _read_key(settings.registry_key_file)
+        )
         self._ledger = Ledger(settings.ledger_path)
         self.outbox.open()
         topics = Topics(settings.mqtt.topic_prefix)
@@ -246,6 +249,18 @@ class EdgeDaemon:
             lane = Lane(reader.gate_id, reader.lane, reader.direction)
             self.admission.refuse(lane, Method.PIN, code, reason)
         return False
+
+
+def _read_key(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        key = base64.b64decode(path.read_bytes(), validate=True)
+    except (OSError, binascii.Error) as exc:
+        raise ConfigError(f"cannot read the key {path}: {exc}") from exc
+    if len(key) != 32:
+        raise ConfigError(f"{path} does not hold a 32-byte key")
+    return key
 
 
 def _read_pin_key(settings: EdgeSettings) -> bytes | None:

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import ValidationError
 
 from edge.errors import ConfigError
@@ -48,6 +50,8 @@ class RegistryCache:
     version: int = 0
     records: dict[tuple[str, str], Record] = field(default_factory=dict)
     synced_at: float | None = None
+    sealing_key: bytes | None = field(default=None, repr=False)
+    """With a key, the snapshot on disk is encrypted (it holds face templates)."""
 
     def card(self, number: str) -> CardRecord | None:
         return self._cards.get(number)
@@ -84,19 +88,19 @@ class RegistryCache:
         return self._watch.get((target, value))
 
     @classmethod
-    def load(cls, path: Path, compound_id: str) -> RegistryCache:
+    def load(cls, path: Path, compound_id: str, key: bytes | None = None) -> RegistryCache:
         """The snapshot at `path`. With none, or a damaged one (moved aside, so that the hub
         can send a full snapshot), the cache starts empty and counts as never synced."""
-        cache = cls(compound_id)
+        cache = cls(compound_id, sealing_key=key)
         if not path.exists():
             return cache
         try:
-            cache.apply(RegistryDelta.model_validate_json(path.read_bytes()))
-        except (ValidationError, StaleDelta) as exc:
+            cache.apply(RegistryDelta.model_validate_json(_unseal(path.read_bytes(), key)))
+        except (ValidationError, StaleDelta, InvalidTag, SealError) as exc:
             aside = path.with_suffix(f".damaged-{int(time.time())}")
             path.replace(aside)
             logger.error("registry snapshot %s unusable (%s); moved to %s", path, exc, aside)
-            return cls(compound_id)
+            return cls(compound_id, sealing_key=key)
         except OSError as exc:
             raise ConfigError(f"cannot read registry {path}: {exc}") from exc
         cache.synced_at = path.stat().st_mtime
@@ -126,12 +130,13 @@ class RegistryCache:
         )
 
     def save(self, path: Path) -> None:
-        """Atomically, readable by this user only (it holds card numbers and PIN digests)."""
+        """Atomically, readable by this user only, and encrypted with the sealing key when
+        there is one (the snapshot holds card numbers, PIN digests and face templates)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(self.snapshot().model_dump_json().encode())
+            handle.write(_seal(self.snapshot().model_dump_json().encode(), self.sealing_key))
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
@@ -159,6 +164,28 @@ class RegistryCache:
 
     def __post_init__(self) -> None:
         self._index()
+
+
+SEALED = b"AJR1"
+
+
+class SealError(ValueError):
+    """A sealed snapshot without the key, or with another one."""
+
+
+def _seal(data: bytes, key: bytes | None) -> bytes:
+    if key is None:
+        return data
+    nonce = os.urandom(12)
+    return SEALED + nonce + AESGCM(key).encrypt(nonce, data, SEALED)
+
+
+def _unseal(data: bytes, key: bytes | None) -> bytes:
+    if not data.startswith(SEALED):
+        return data  # written before the edge had a key: sealed at the next save
+    if key is None:
+        raise SealError("the snapshot is encrypted and this edge has no registry key")
+    return AESGCM(key).decrypt(data[4:16], data[16:], SEALED)
 
 
 def _wildcards(number: str) -> list[str]:

@@ -3,8 +3,9 @@
 The bundle holds the edge's signing key (made here, never stored by the hub: the hub keeps only
 the public half), its HTTPS token (the hub keeps its SHA-256), its MQTT user and password (the
 hub keeps nothing; a Mosquitto password-file line is written beside it for the broker), the
-compound's PIN key, the public half of the compound's issuer key (QR passes and gate commands
-verify against it), and an edge.toml with its readers.
+compound's PIN key, a key that encrypts its registry snapshot on disk (the hub keeps nothing),
+the public half of the compound's issuer key (QR passes and gate commands verify against
+it), and an edge.toml with its readers.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def provision_edge(
     _secret(out / "signing-key.pem", private_key_pem(key))
     _secret(out / "hub-token", token.encode())
     _secret(out / "pin-key", base64.b64encode(pepper))
+    _secret(out / "registry-key", base64.b64encode(secrets.token_bytes(32)))
     (out / "issuer-key.pub").write_text(issuer_pem, encoding="ascii")
     line = mosquitto_password_line(edge_id, password)
     (out / "mosquitto-passwd").write_text(line + "\n", encoding="ascii")
@@ -124,6 +126,7 @@ def _edge_toml(
     text = (
         f'edge_id = "{edge_id}"\ncompound_id = "{compound_id}"\n'
         'signing_key = "signing-key.pem"\nregistry_path = "registry.json"\n'
+        'registry_key_file = "registry-key"\n'
         f'\n[mqtt]\nurl = "{mqtt_url}"\ntopic_prefix = "{topic_prefix}"\n'
         f'\n[hub]\nurl = "{hub_url}"\ntoken_file = "hub-token"\npin_key_file = "pin-key"\n'
         'issuer_key_file = "issuer-key.pub"\n'

@@ -100,7 +100,7 @@ def test_a_qr_pass_opens_offline_and_its_events_arrive_later(
         "max_entries": 1,
     }
     token = gated.request("POST", "/api/passes", json=body).json()["token"]
-    wait_until(lambda: '"pass-e2e"' in (gated.edge_dir / "registry.json").read_text(), 30, "sync")
+    wait_until(lambda: '"pass-e2e"' in gated.edge_registry(), 30, "the pass at the edge")
     assert gated.hub is not None
     gated.hub.stop()
     broker.stop()

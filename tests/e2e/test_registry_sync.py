@@ -79,7 +79,9 @@ def test_a_pin_set_on_the_hub_opens_at_the_gate_and_is_never_sent(compound: Comp
     pin_entries = [e for e in compound.all_entries() if e["method"] == "pin"]
     assert {e["outcome"] for e in pin_entries} == {"granted", "denied"}
     assert all(e["credential_ref"] is None for e in pin_entries)
-    assert "482913" not in (compound.edge_dir / "registry.json").read_text()
+    snapshot = compound.edge_registry()
+    assert "pin-li" in snapshot and "482913" not in snapshot
+    assert b"pin-li" not in (compound.edge_dir / "registry.json").read_bytes()  # encrypted
 
 
 def test_pin_guessing_pauses_pins_at_that_reader_and_raises_an_alarm(compound: Compound) -> None:

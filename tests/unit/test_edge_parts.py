@@ -229,3 +229,16 @@ def test_a_guard_command_is_carried_out_once_even_across_restarts(tmp_path: Path
     assert not ledger.first_time("cmd-1")
     ledger.close()
     assert not Ledger(tmp_path / "ledger.sqlite").first_time("cmd-1")
+
+
+def test_a_sealed_snapshot_is_unreadable_without_its_key(tmp_path: Path) -> None:
+    key = bytes(range(32))
+    cache = _registry()
+    cache.sealing_key = key
+    path = tmp_path / "registry.json"
+    cache.save(path)
+    assert b"1001" not in path.read_bytes()  # the card numbers are not on disk in clear
+    assert RegistryCache.load(path, "c1", key).card("1001") is not None
+    stranger = RegistryCache.load(path, "c1", bytes(32))  # another key: moved aside, empty
+    assert stranger.version == 0 and stranger.synced_at is None
+    assert list(tmp_path.glob("registry.damaged-*"))
