@@ -177,11 +177,13 @@ class EdgeDaemon:
         return None if self._link is None else self._link.refused
 
     def stop(self) -> None:
+        """Inputs first (readers, cameras, commands), then the gates, locked, then the stores."""
         for listener in self.listeners:
             listener.stop()
+        if self.anpr is not None:
+            self.anpr.stop()
         if self.admission is not None:
-            for controller in self.admission.controllers.values():
-                controller.stop()
+            self.admission.close()
         if self._sync is not None:
             self._sync.stop()
         if self._claims is not None:
@@ -190,6 +192,9 @@ class EdgeDaemon:
             self._delivery.stop()
         if self._link is not None and self._delivery is not None:
             self._link.stop(last=self._delivery.offline_message())
+        if self.admission is not None:
+            for controller in self.admission.controllers.values():
+                controller.stop()
         self.outbox.close()
         if self._ledger is not None:
             self._ledger.close()
@@ -227,7 +232,8 @@ class EdgeDaemon:
             raise RuntimeError("a push before the daemon started")
         camera = pushed.camera
         lane = Lane(camera.gate_id, camera.lane, camera.direction)
-        admitted = self.admission.admit(lane, PlateEvidence(pushed.number, pushed.confidence))
+        evidence = PlateEvidence(pushed.number, pushed.confidence, tolerant=False)
+        admitted = self.admission.admit(lane, evidence)
         result = "granted" if admitted.verdict.granted and admitted.opened else "denied"
         return Answer(result, admitted.verdict.decision.reason_code)
 

@@ -65,10 +65,13 @@ class QrEvidence:
 
 @dataclass(frozen=True)
 class PlateEvidence:
-    """A plate as the plate pipeline (or an ANPR camera) read it, normalised."""
+    """A plate as the plate pipeline (or an ANPR camera) read it, normalised. `tolerant`:
+    a resident's plate may match with one character misread (not for a camera's own
+    reading, which arrives as final)."""
 
     number: str
     confidence: float | None = None
+    tolerant: bool = True
 
 
 @dataclass(frozen=True)
@@ -307,20 +310,24 @@ def _plate(evidence: PlateEvidence, context: Context) -> Verdict:
     if (stale := _stale(draft, Method.PLATE, context)) is not None:
         return stale
     plate = context.registry.plate(evidence.number)
-    if plate is None or plate.person_id is None:
-        plate = context.registry.plate_near(evidence.number)  # never for watchlists or passes
-        if plate is not None:
-            draft.flag("plate_near")
     if plate is not None and plate.person_id is not None:
-        person = _holder(draft, context, plate.person_id)
-        if person is None:
-            return draft.deny("person_unknown", "The vehicle's owner is no longer registered.")
-        return _admit(draft, context, person, "plate_registered", "Registered vehicle.")
+        return _resident_vehicle(draft, context, plate.person_id)
     now = _timed(draft, context)
     passes = [p for p in context.registry.passes_for_plate(evidence.number) if _open(p, now)]
     if passes:
         return _visitor(draft, context, passes[0], "plate_pass", "Visitor vehicle with a pass.")
+    near = context.registry.plate_near(evidence.number) if evidence.tolerant else None
+    if near is not None and near.person_id is not None:
+        draft.flag("plate_near")
+        return _resident_vehicle(draft, context, near.person_id)
     return draft.deny("plate_unknown", "This vehicle is not registered; please see the guard.")
+
+
+def _resident_vehicle(draft: _Draft, context: Context, person_id: str) -> Verdict:
+    person = _holder(draft, context, person_id)
+    if person is None:
+        return draft.deny("person_unknown", "The vehicle's owner is no longer registered.")
+    return _admit(draft, context, person, "plate_registered", "Registered vehicle.")
 
 
 def _qr(evidence: QrEvidence, context: Context) -> Verdict:

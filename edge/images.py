@@ -29,6 +29,8 @@ def decode(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as header:
             width, height = header.size
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"over {MAX_PIXELS // 1_000_000} megapixels") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageError(f"not an image: {exc}") from exc
     if width * height > MAX_PIXELS:

@@ -71,10 +71,15 @@ class RegistryCache:
         return record if isinstance(record, PassRecord) else None
 
     def plate_near(self, number: str) -> PlateRecord | None:
-        """The one registered plate that differs from `number` in exactly one character, if
-        exactly one does (a misread character); None when none or several do."""
+        """The one resident's plate that differs from `number` in one character after the
+        province (a misread character), if exactly one does; None when none or several do,
+        or when a watchlisted or a pass's plate is that close too (never guess there)."""
+        guarded = [r.value for r in self._watch.values() if r.target == "plate"]
+        guarded.extend(self._pass_plates)
+        if any(_within_one(number, plate) for plate in guarded):
+            return None
         near: dict[str, PlateRecord] = {}
-        for key in _wildcards(number):
+        for key in _wildcards(number)[1:]:
             for record in self._near_plates.get(key, []):
                 if record.number != number:
                     near[record.number] = record
@@ -152,7 +157,7 @@ class RegistryCache:
         near: dict[str, list[PlateRecord]] = {}
         for plate in self._plates.values():
             if plate.person_id is not None:
-                for key in _wildcards(plate.number):
+                for key in _wildcards(plate.number)[1:]:  # never across provinces
                     near.setdefault(key, []).append(plate)
         self._near_plates = near
         self._watch = {(r.target, r.value): r for r in values if isinstance(r, WatchlistRecord)}
@@ -186,6 +191,10 @@ def _unseal(data: bytes, key: bytes | None) -> bytes:
     if key is None:
         raise SealError("the snapshot is encrypted and this edge has no registry key")
     return AESGCM(key).decrypt(data[4:16], data[16:], SEALED)
+
+
+def _within_one(a: str, b: str) -> bool:
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= 1
 
 
 def _wildcards(number: str) -> list[str]:

@@ -59,19 +59,23 @@ def count_offline_entries(session: Session, events: Sequence[EdgeEvent]) -> None
 
 
 def record_vehicle_stays(session: Session, events: Sequence[EdgeEvent]) -> None:
-    """Open a stay when a plate that is not a resident's or staff's enters, close it when the
-    plate leaves; a plate that leaves without an open stay has none to close."""
+    """Open a stay when a plate that is not a resident's or staff's is let in, close the
+    newest stay that began before a granted exit of that plate (events may arrive late and out
+    of order); a plate that leaves without an open stay has none to close."""
     for event in sorted(
         (e for e in events if isinstance(e, EntryEvent) and _temporary_vehicle(e)),
         key=lambda e: e.occurred_at,
     ):
         plate = event.credential.reference or ""
         open_stay = session.exec(
-            select(VehicleStay).where(
+            select(VehicleStay)
+            .where(
                 col(VehicleStay.compound_id) == event.compound_id,
                 col(VehicleStay.plate) == plate,
                 col(VehicleStay.exited_at).is_(None),
+                col(VehicleStay.entered_at) <= event.occurred_at,
             )
+            .order_by(col(VehicleStay.entered_at).desc())
         ).first()
         if event.direction is Direction.IN and open_stay is None:
             session.add(

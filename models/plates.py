@@ -80,7 +80,9 @@ def parse(text: str) -> Plate:
 
 # Position-aware repair of OCR confusions. Each plate class is a sequence of allowed sets;
 # a character that is not allowed where it stands is replaced by its likeliest look-alike that
-# is. O and I never appear on plates, so they always have a repair.
+# is (O and I never appear after the city letter, so there they always have a repair). The
+# new-energy D/F marker is never made by a repair (a stray round mark is not a class), and a
+# reading that needs more than `MAX_REPAIRS` changes is not a plate.
 _LETTERS = frozenset("ABCDEFGHJKLMNPQRSTUVWXYZ")
 _DIGITS = frozenset("0123456789")
 _ALNUMS = _LETTERS | _DIGITS
@@ -97,14 +99,14 @@ _LOOK_ALIKES: dict[str, str] = {
     "2": "Z",
     "4": "A",
 }
+_MARKER = frozenset("DF")  # taken as read, never repaired into
+MAX_REPAIRS = 2
 _TEMPLATES: tuple[tuple[frozenset[str], ...], ...] = (
-    (_PROVINCE, _LETTERS, frozenset("DF"), _ALNUMS, *[_DIGITS] * 4),  # new energy, small
-    (_PROVINCE, _LETTERS, *[_DIGITS] * 5, frozenset("DF")),  # new energy, large
+    (_PROVINCE, _LETTERS, _MARKER, _ALNUMS, *[_DIGITS] * 4),  # new energy, small
+    (_PROVINCE, _LETTERS, *[_DIGITS] * 5, _MARKER),  # new energy, large
     (_PROVINCE, _LETTERS, *[_ALNUMS] * 5),  # ordinary
-    *(
-        (_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset(suffix))
-        for suffix in ("挂", "学", "警", "领")
-    ),
+    *((_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset(suffix)) for suffix in ("挂", "学", "警")),
+    (_PROVINCE, _LETTERS, *[_DIGITS] * 4, frozenset("领")),  # consulate
 )
 
 
@@ -119,6 +121,7 @@ def repair(text: str) -> Plate:
         if fixed is not None:
             changes = sum(a != b for a, b in zip(fixed, number, strict=True))
             with_changes[fixed] = min(changes, with_changes.get(fixed, changes))
+    with_changes = {plate: n for plate, n in with_changes.items() if n <= MAX_REPAIRS}
     if not with_changes:
         return parse(number)
     fewest = min(with_changes.values())
@@ -137,7 +140,7 @@ def _fit(number: str, template: tuple[frozenset[str], ...]) -> str | None:
             out.append(char)
             continue
         options = [c for c in _LOOK_ALIKES.get(char, "") if c in allowed]
-        if not options:
+        if not options or allowed is _MARKER:
             return None
         out.append(options[0])
     return "".join(out)

@@ -36,6 +36,7 @@ from models.plates import PlateError, repair
 
 logger = logging.getLogger(__name__)
 PATH = "/anpr/events"
+REQUEST_TIMEOUT_S = 10.0
 
 
 class PushedEvent(BaseModel):
@@ -82,7 +83,7 @@ class AnprListener:
         return int(self._server.server_address[1])
 
     def start(self) -> None:
-        self._server = _server(self.section, self.handle)
+        self._server = _server(self.section, self)
         threading.Thread(target=self._server.serve_forever, name="anpr", daemon=True).start()
         logger.info("ANPR pushes accepted on port %d", self.port)
 
@@ -92,27 +93,27 @@ class AnprListener:
             self._server.server_close()
             self._server = None
 
-    def handle(self, authorization: str | None, content_type: str, body: bytes) -> Answer:
-        """One push: who sent it, what it says, and the lane's answer (or PushRejected)."""
-        camera = self._authenticate(authorization)
+    def handle(self, camera: AnprCameraSection, content_type: str, body: bytes) -> Answer:
+        """One authenticated push: what it says, and the lane's answer (or PushRejected)."""
         pushed = _parse(camera, content_type, body)
         key = (camera.id, pushed.number)
         now = time.monotonic()
         with self._lock:
             recent = self._recent.get(key)
             if recent is not None and now - recent[0] <= self.section.repeat_s:
+                self._recent[key] = (now, recent[1])  # the window slides while it keeps coming
                 return recent[1]
             answer = self._decide(pushed)
             self._recent = {k: v for k, v in self._recent.items() if now - v[0] <= 60}
             self._recent[key] = (now, answer)
         return answer
 
-    def _authenticate(self, authorization: str | None) -> AnprCameraSection:
+    def authenticate(self, authorization: str | None) -> AnprCameraSection:
         if authorization is None or not authorization.startswith("Basic "):
             raise PushRejected(401, "HTTP Basic credentials required")
         try:
             user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise PushRejected(401, "malformed credentials") from exc
         camera = self._cameras.get(user)
         digest = hashlib.sha256(password.encode()).hexdigest()
@@ -166,10 +167,10 @@ def _field_name(part: Message) -> str | None:
     return None
 
 
-def _server(
-    section: AnprSection, handle: Callable[[str | None, str, bytes], Answer]
-) -> ThreadingHTTPServer:
+def _server(section: AnprSection, listener: AnprListener) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
+        timeout = REQUEST_TIMEOUT_S  # a client that stops sending is dropped
+
         def log_message(self, format: str, *args: Any) -> None:
             logger.debug(format, *args)
 
@@ -177,19 +178,23 @@ def _server(
             try:
                 if self.path != PATH:
                     raise PushRejected(404, f"push to {PATH}")
+                camera = listener.authenticate(self.headers.get("Authorization"))
                 length = int(self.headers.get("Content-Length") or 0)
                 if not 0 < length <= MAX_BYTES + 65536:
                     raise PushRejected(413, "missing or too large a body")
                 body = self.rfile.read(length)
-                answer = handle(
-                    self.headers.get("Authorization"), self.headers.get("Content-Type", ""), body
-                )
+                answer = listener.handle(camera, self.headers.get("Content-Type", ""), body)
                 self._reply(200, {"result": answer.result, "reason_code": answer.reason_code})
             except PushRejected as exc:
                 logger.warning("ANPR push refused (%d): %s", exc.status, exc)
                 self._reply(exc.status, {"error": str(exc)})
             except ValueError as exc:
                 self._reply(400, {"error": str(exc)})
+            except (TimeoutError, ConnectionError):
+                logger.info("ANPR push abandoned by its sender")
+            except Exception:  # the listener must outlive any one push
+                logger.exception("ANPR push failed")
+                self._reply(500, {"error": "internal error; the push was not decided"})
 
         def _reply(self, status: int, data: dict[str, str]) -> None:
             payload = json.dumps(data).encode()

@@ -17,7 +17,7 @@ import numpy as np
 
 from edge.decide import PlateEvidence
 from edge.plates.reader import PlateReader
-from edge.plates.vote import PlateVoter
+from edge.plates.vote import PlateVoter, Vote
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ class PlateLane:
         self._reader = reader
         self._voter = voter
         self._admit = admit
-        self._scores: dict[str, float] = {}
 
     def on_frame(self, frame: np.ndarray, now: float) -> list[Decided]:
         try:
@@ -48,12 +47,13 @@ class PlateLane:
         except Exception:  # a frame the engine chokes on must not stop the lane
             logger.exception("lane %s: a frame could not be read", self.name)
             return []
-        for read in reads:
-            self._scores[read.number] = max(read.score, self._scores.get(read.number, 0.0))
-        return [self._decide(number) for number in self._voter.add(reads, now)]
+        return [d for vote in self._voter.add(reads, now) if (d := self._decide(vote))]
 
-    def _decide(self, number: str) -> Decided:
-        confidence = self._scores.pop(number, None)
-        granted = self._admit(PlateEvidence(number, confidence))
-        logger.info("lane %s: %s %s", self.name, number, "granted" if granted else "denied")
-        return Decided(number, granted)
+    def _decide(self, vote: Vote) -> Decided | None:
+        try:
+            granted = self._admit(PlateEvidence(vote.number, vote.score))
+        except Exception:  # the lane goes on; the admission logs its own failures
+            logger.exception("lane %s: %s could not be decided", self.name, vote.number)
+            return None
+        logger.info("lane %s: %s %s", self.name, vote.number, "granted" if granted else "denied")
+        return Decided(vote.number, granted)

@@ -1,7 +1,8 @@
-"""Where the plates may be: regions of plate colour (blue, yellow, green, white, black) with a
-plate's shape, found on a downscaled copy of the frame. Cheap (a few milliseconds) and good
-at the usual case; the reader falls back to the text engine's own detector when no region
-holds a plate."""
+"""Where the plates may be: regions of plate colour (blue, yellow, green) with a plate's
+shape, found on a downscaled copy of the frame. Cheap (a few milliseconds) and good at the
+usual case; white (police, WJ, 使) and black (港/澳, 领) plates, and anything the colours miss,
+are left to the text engine's own detector, which the reader runs when no region holds a
+plate."""
 
 from __future__ import annotations
 

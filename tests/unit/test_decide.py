@@ -63,6 +63,7 @@ def _records() -> list[Record]:
         PlateRecord(id="pl1", person_id="p-wang", number="京A12345"),
         PlateRecord(id="pl2", person_id="p-courier", number="京B55555"),
         PlateRecord(id="pl3", person_id="p-alerted", number="京B55556"),
+        PlateRecord(id="pl4", person_id="p-wang", number="沪B67892"),
         PassRecord(
             id="pass-1",
             unit_id="b1-101",
@@ -315,6 +316,24 @@ CASES = [
     Case(
         "a watchlisted plate is matched exactly only",
         PlateEvidence("粤C00002"),
+        Outcome.DENIED,
+        "plate_unknown",
+    ),
+    Case(
+        "no tolerance across provinces",
+        PlateEvidence("津A12345"),
+        Outcome.DENIED,
+        "plate_unknown",
+    ),
+    Case(
+        "no tolerance for a camera's own reading",
+        PlateEvidence("京A12346", tolerant=False),
+        Outcome.DENIED,
+        "plate_unknown",
+    ),
+    Case(
+        "a pass's plate is its pass, not a resident one character away",
+        PlateEvidence("沪B67891"),
         Outcome.DENIED,
         "plate_unknown",
     ),

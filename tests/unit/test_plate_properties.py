@@ -5,7 +5,15 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.plates import PROVINCES, PlateClass, PlateError, normalise, parse, repair
+from models.plates import (
+    MAX_REPAIRS,
+    PROVINCES,
+    PlateClass,
+    PlateError,
+    normalise,
+    parse,
+    repair,
+)
 
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 DIGITS = "0123456789"
@@ -69,28 +77,36 @@ def test_a_valid_plate_is_its_own_repair(case: tuple[PlateClass, str]) -> None:
 
 
 # Where a position allows only digits, a look-alike letter can only have been that digit;
-# where it allows only letters, a look-alike digit can only have been that letter.
+# where it allows only letters, a look-alike digit can only have been that letter; O and I
+# are never on plates after the city letter. At most `MAX_REPAIRS` characters are misread.
 TO_LETTER = {"D": "0", "B": "8", "Z": "2"}
 TO_DIGIT = {"0": "O", "1": "I", "8": "B", "2": "Z"}
+TO_ALNUM = {"0": "O", "1": "I"}
+
+
+def _confuse(number: str, table: dict[str, str], positions: list[int], picks: list[int]) -> str:
+    chars = list(number)
+    for index in picks:
+        position = positions[index % len(positions)]
+        chars[position] = table.get(chars[position], chars[position])
+    return "".join(chars)
 
 
 @st.composite
 def confused_ordinary(draw: st.DrawFn) -> tuple[str, str]:
-    """An ordinary plate whose city letter was read as a look-alike digit and whose O/I-free
-    tail was read with O for 0 and I for 1 (O and I never appear on plates)."""
+    """The city letter read as a look-alike digit, and one more misread in the tail."""
     city = draw(st.sampled_from(sorted(TO_LETTER)))
-    tail = draw(_chars(ALNUM, 5))
-    number = draw(province) + city + tail
-    read = number[0] + TO_LETTER[city] + tail.replace("0", "O").replace("1", "I")
-    return number, read
+    number = draw(province) + city + draw(_chars(ALNUM, 5))
+    read = number[0] + TO_LETTER[city] + number[2:]
+    picks = draw(st.lists(st.integers(0, 4), max_size=1))
+    return number, _confuse(read, TO_ALNUM, [2, 3, 4, 5, 6], picks)
 
 
 @st.composite
 def confused_new_energy_large(draw: st.DrawFn) -> tuple[str, str]:
-    digits = draw(_chars(DIGITS, 5))
-    number = draw(province) + draw(letter) + digits + draw(st.sampled_from("DF"))
-    read = number[:2] + "".join(TO_DIGIT.get(d, d) for d in digits) + number[-1]
-    return number, read
+    number = draw(province) + draw(letter) + draw(_chars(DIGITS, 5)) + draw(st.sampled_from("DF"))
+    picks = draw(st.lists(st.integers(0, 4), max_size=MAX_REPAIRS))
+    return number, _confuse(number, TO_DIGIT, [2, 3, 4, 5, 6], picks)
 
 
 @given(confused_ordinary())
@@ -103,13 +119,25 @@ def test_look_alikes_are_repaired_by_position(case: tuple[str, str]) -> None:
 @given(confused_new_energy_large())
 @settings(max_examples=300)
 def test_a_repair_is_right_or_refused_never_a_guess(case: tuple[str, str]) -> None:
-    """京AOZOOOD is 京A02000D (large new-energy) or 京ADZ0000 (small) with as many changes
-    either way: such a read is refused, naming both, rather than guessed."""
+    """A read that two plates explain with as many changes is refused, naming both, rather
+    than guessed; otherwise the repair is the plate."""
     number, read = case
     try:
         assert repair(read).number == number
     except PlateError as exc:
         assert number in str(exc)
+
+
+@given(province, letter, _chars(DIGITS, 5))
+def test_a_stray_round_mark_never_makes_a_new_energy_plate(
+    prov: str, city: str, digits: str
+) -> None:
+    """京A12345 with a rivet read as 0 after it is not the new-energy 京A12345D."""
+    try:
+        plate = repair(prov + city + digits + "0")
+    except PlateError:
+        return
+    assert plate.plate_class is not PlateClass.NEW_ENERGY_LARGE
 
 
 @given(st.text(max_size=12))

@@ -17,7 +17,7 @@ from edge.images import MAX_PIXELS, ImageError, decode
 from edge.plates.lane import PlateLane
 from edge.plates.ocr import RapidOcrEngine
 from edge.plates.reader import PlateRead, PlateReader
-from edge.plates.vote import PlateVoter
+from edge.plates.vote import PlateVoter, Vote
 from models.plates import PlateClass
 
 
@@ -98,22 +98,35 @@ def _read(number: str, score: float = 0.9) -> PlateRead:
     return PlateRead(number, PlateClass.ORDINARY, score, None)
 
 
+def _numbers(votes: list[Vote]) -> list[str]:
+    return sorted(vote.number for vote in votes)
+
+
 def test_a_vehicle_is_decided_once_when_its_reads_agree() -> None:
     voter = PlateVoter(agree=3, gap_s=2.0)
     assert voter.add([_read("京A12345")], 0.0) == []
     assert voter.add([_read("京A12346", 0.5)], 0.1) == []  # one misread frame
     assert voter.add([_read("京A12345")], 0.2) == []
-    assert voter.add([_read("京A12345")], 0.3) == ["京A12345"]
+    assert voter.add([_read("京A12345", 0.95)], 0.3) == [Vote("京A12345", 0.95)]
     assert voter.add([_read("京A12345")], 0.4) == []  # the same vehicle: decided already
     assert voter.add([_read("京A12345")], 3.0) == []  # back after a gap: a new vehicle…
-    assert voter.add([_read("京A12345")] * 2, 3.1) == ["京A12345"]  # …decided again
+    assert _numbers(voter.add([_read("京A12345")], 3.1)) == []
+    assert _numbers(voter.add([_read("京A12345")], 3.2)) == ["京A12345"]  # …decided again
 
 
 def test_two_vehicles_in_one_frame_are_voted_apart() -> None:
     voter = PlateVoter(agree=2)
-    both = [_read("京A12345"), _read("沪B67890")]
+    both = [_read("京A12345"), _read("京A12346")]  # even one character apart
     assert voter.add(both, 0.0) == []
-    assert sorted(voter.add(both, 0.1)) == ["京A12345", "沪B67890"]
+    assert _numbers(voter.add(both, 0.1)) == ["京A12345", "京A12346"]
+
+
+def test_the_next_car_of_a_fleet_gets_its_own_decision() -> None:
+    voter = PlateVoter(agree=2)
+    voter.add([_read("京A12345")], 0.0)
+    assert _numbers(voter.add([_read("京A12345")], 0.1)) == ["京A12345"]
+    voter.add([_read("京A12346")], 0.2)
+    assert _numbers(voter.add([_read("京A12346")], 0.3)) == ["京A12346"]
 
 
 def test_a_lane_decides_a_vehicle_once_from_several_frames(
