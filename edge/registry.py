@@ -20,6 +20,7 @@ from edge.errors import ConfigError
 from models.registry import (
     CardRecord,
     Change,
+    FaceRecord,
     Op,
     PassRecord,
     PersonRecord,
@@ -65,6 +66,9 @@ class RegistryCache:
     def person(self, person_id: str) -> PersonRecord | None:
         record = self.records.get(("person", person_id))
         return record if isinstance(record, PersonRecord) else None
+
+    def faces(self) -> list[FaceRecord]:
+        return [r for r in self.records.values() if isinstance(r, FaceRecord)]
 
     def visitor_pass(self, pass_id: str) -> PassRecord | None:
         record = self.records.get(("pass", pass_id))

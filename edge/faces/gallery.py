@@ -10,10 +10,12 @@ look-alike who is nearly as close is not taken for the person.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from edge.registry import RegistryCache
 from models.registry import FaceRecord
 
 # Frozen on the development fixtures (see docs/faces.md): plain face_recognition reached no
@@ -75,3 +77,21 @@ class FaceGallery:
 
 def _vector(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
+
+
+class RegistryGallery:
+    """The gallery of a registry cache, rebuilt only when the registry's version changes
+    (a withdrawn consent is gone from the next query after the sync that removes it)."""
+
+    def __init__(self, registry: Callable[[], RegistryCache], **limits: float) -> None:
+        self._registry = registry
+        self._limits = limits
+        self._version: int | None = None
+        self._gallery = FaceGallery(np.zeros((0, 128), np.float32), [])
+
+    def __call__(self) -> FaceGallery:
+        cache = self._registry()
+        if cache.version != self._version:
+            self._gallery = FaceGallery.from_records(cache.faces(), **self._limits)
+            self._version = cache.version
+        return self._gallery

@@ -1,0 +1,193 @@
+"""A pedestrian lane's camera frames, in: one decision per person, out.
+
+Per frame: faces are found with HOG on a copy 480 px wide (no upsampling); each is followed
+from frame to frame by overlap (a track); its 68 landmarks feed the liveness check every
+frame. A face too small says "come closer", one turned away "face the camera", and neither
+is encoded. A track is encoded on the full-resolution frame (the expensive step, ~95 ms with
+dlib-bin) only until it is identified: `agree` identifications of the same person, each
+under the threshold and with a margin over the second-best person. Then the track is
+admitted once: as that person, live or not (a still image gets its denial). A track that
+is never identified is never admitted: the person can use a card, a PIN or a QR code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from anju.doctor import require_face_stack
+from edge.decide import FaceEvidence
+from edge.faces.gallery import FaceGallery, Match
+from edge.faces.liveness import LivenessTrack
+from edge.images import ImageError, to_bgr8
+
+logger = logging.getLogger(__name__)
+
+WORK_WIDTH = 480
+MIN_FACE_PX = 60  # face height in the full frame
+MAX_YAW = 0.35  # nose offset from the eyes' midpoint, relative to the eyes' distance
+AGREE = 2
+LIVENESS_FRAMES = 45  # frames to wait for signs of life once identified (1.5 s at 30 fps)
+TRACK_GAP_S = 1.0
+MIN_OVERLAP = 0.3
+
+Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's order)
+
+
+@dataclass(frozen=True)
+class FaceOutcome:
+    track: int
+    kind: str  # admitted, come_closer, face_the_camera
+    person_id: str | None = None
+    granted: bool | None = None
+
+
+@dataclass
+class _Track:
+    number: int
+    box: Box  # in work coordinates
+    last_seen: float
+    liveness: LivenessTrack = field(default_factory=LivenessTrack)
+    matches: list[Match] = field(default_factory=list)
+    frames_since_identified: int = 0
+    done: bool = False
+
+    def identified(self, agree: int) -> Match | None:
+        people = [m.person_id for m in self.matches if m.person_id is not None]
+        for match in self.matches:
+            if match.person_id is not None and people.count(match.person_id) >= agree:
+                return match
+        return None
+
+
+class FaceLane:
+    def __init__(
+        self,
+        name: str,
+        gallery: Callable[[], FaceGallery],
+        admit: Callable[[FaceEvidence], bool],
+        *,
+        agree: int = AGREE,
+    ) -> None:
+        self.name = name
+        self._gallery = gallery
+        self._admit = admit
+        self._agree = agree
+        self._tracks: list[_Track] = []
+        self._next = 1
+        self._fr: Any = None
+
+    @property
+    def following(self) -> int:
+        """How many faces the lane is following now."""
+        return len(self._tracks)
+
+    def on_frame(self, frame: np.ndarray, now: float) -> list[FaceOutcome]:
+        """Any 8- or 16-bit, grey or colour frame; one that cannot be used is logged and
+        skipped, and the lane goes on."""
+        try:
+            if frame is None or frame.shape[0] < 16 or frame.shape[1] < 16:
+                raise ImageError("an empty or tiny frame")
+            frame = to_bgr8(frame)
+        except (ImageError, AttributeError, IndexError) as exc:
+            logger.warning("lane %s: frame skipped: %s", self.name, exc)
+            return []
+        fr = self._face_recognition()
+        scale = WORK_WIDTH / frame.shape[1]
+        small = cv2.resize(frame, None, fx=scale, fy=scale)[:, :, ::-1].copy()
+        boxes = fr.face_locations(small, number_of_times_to_upsample=0)
+        self._tracks = [t for t in self._tracks if now - t.last_seen <= TRACK_GAP_S]
+        outcomes = []
+        for box, landmarks in zip(boxes, fr.face_landmarks(small, boxes), strict=True):
+            track = self._follow(box, now)
+            outcome = self._step(track, frame, box, landmarks, scale)
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
+
+    def _step(
+        self,
+        track: _Track,
+        frame: np.ndarray,
+        box: Box,
+        landmarks: dict[str, list[tuple[int, int]]],
+        scale: float,
+    ) -> FaceOutcome | None:
+        track.liveness.add(landmarks)
+        if track.done:
+            return None
+        identified = track.identified(self._agree)
+        if identified is None:
+            problem = _quality(box, landmarks, scale)
+            if problem is not None:
+                return FaceOutcome(track.number, problem)
+            track.matches.append(self._identify(frame, box, scale))
+            identified = track.identified(self._agree)
+            if identified is None:
+                return None
+        track.frames_since_identified += 1
+        live = track.liveness.live
+        if not live and track.frames_since_identified < LIVENESS_FRAMES:
+            return None
+        track.done = True
+        evidence = FaceEvidence(
+            person_id=str(identified.person_id),
+            distance=identified.distance,
+            margin=identified.margin,
+            live=live,
+        )
+        granted = self._admit(evidence)
+        return FaceOutcome(track.number, "admitted", evidence.person_id, granted)
+
+    def _identify(self, frame: np.ndarray, box: Box, scale: float) -> Match:
+        top, right, bottom, left = (round(v / scale) for v in box)
+        rgb = frame[:, :, ::-1]
+        [encoding] = self._face_recognition().face_encodings(
+            np.ascontiguousarray(rgb), [(top, right, bottom, left)]
+        )
+        return self._gallery().identify(encoding)
+
+    def _follow(self, box: Box, now: float) -> _Track:
+        best = max(self._tracks, key=lambda t: _overlap(t.box, box), default=None)
+        if best is not None and _overlap(best.box, box) >= MIN_OVERLAP:
+            best.box, best.last_seen = box, now
+            return best
+        track = _Track(self._next, box, now)
+        self._next += 1
+        self._tracks.append(track)
+        return track
+
+    def _face_recognition(self) -> Any:
+        if self._fr is None:
+            require_face_stack()
+            import face_recognition  # noqa: PLC0415 (after the guard)
+
+            self._fr = face_recognition
+        return self._fr
+
+
+def _quality(box: Box, landmarks: dict[str, list[tuple[int, int]]], scale: float) -> str | None:
+    top, _, bottom, _ = box
+    if (bottom - top) / scale < MIN_FACE_PX:
+        return "come_closer"
+    eyes = (np.mean(landmarks["left_eye"], axis=0) + np.mean(landmarks["right_eye"], axis=0)) / 2
+    distance = np.linalg.norm(
+        np.mean(landmarks["left_eye"], axis=0) - np.mean(landmarks["right_eye"], axis=0)
+    )
+    nose = np.mean(landmarks["nose_tip"], axis=0)
+    if distance == 0 or abs(nose[0] - eyes[0]) / distance > MAX_YAW:
+        return "face_the_camera"
+    return None
+
+
+def _overlap(a: Box, b: Box) -> float:
+    top, right = max(a[0], b[0]), min(a[1], b[1])
+    bottom, left = min(a[2], b[2]), max(a[3], b[3])
+    inter = max(0, bottom - top) * max(0, right - left)
+    area = (a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter
+    return inter / area if area > 0 else 0.0

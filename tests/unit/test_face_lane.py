@@ -1,0 +1,160 @@
+"""The face lane on the real fixture video and real photos, with the real models (skipped
+without ../shared/fixtures): the enrolled person in the video is let in; people not enrolled
+never are; a still photo, replayed as it is or moved and scaled, never opens the gate."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from anju.doctor import require_face_stack
+from edge.decide import FaceEvidence
+from edge.faces.gallery import FaceGallery, RegistryGallery
+from edge.faces.pipeline import FaceLane
+from edge.registry import RegistryCache
+from models.registry import Change, FaceRecord, Op, RegistryDelta
+
+FPS = 29.97
+
+
+@pytest.fixture(scope="module")
+def encodings(fixtures_dir: Path) -> dict[str, np.ndarray]:
+    require_face_stack()
+    import face_recognition  # noqa: PLC0415
+
+    examples = fixtures_dir / "faces/face_recognition/examples"
+    people = {"p-lin": "lin-manuel-miranda.png", "p-obama": "obama.jpg", "p-biden": "biden.jpg"}
+    return {
+        person: face_recognition.face_encodings(face_recognition.load_image_file(examples / f))[0]
+        for person, f in people.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def video(fixtures_dir: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(fixtures_dir / "video/short_hamilton_clip.mp4"))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) > 200
+    return frames
+
+
+def _gallery(encodings: dict[str, np.ndarray], people: list[str]) -> FaceGallery:
+    return FaceGallery(np.stack([encodings[p] for p in people]), people)
+
+
+class Gate:
+    """The decision's stand-in here: it lets in a live, identified face (as `decide` does)
+    and keeps what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[FaceEvidence] = []
+
+    def __call__(self, evidence: FaceEvidence) -> bool:
+        self.asked.append(evidence)
+        return evidence.live
+
+
+def _play(lane: FaceLane, frames: list[np.ndarray]) -> Iterator[tuple[int, list]]:
+    for index, frame in enumerate(frames):
+        yield index, lane.on_frame(frame, index / FPS)
+
+
+def test_the_enrolled_person_in_the_video_is_let_in_within_two_seconds(
+    encodings: dict[str, np.ndarray], video: list[np.ndarray]
+) -> None:
+    gate = Gate()
+    lane = FaceLane("in", lambda: _gallery(encodings, ["p-lin", "p-obama", "p-biden"]), gate)
+    first_face, granted_at = None, None
+    for index, outcomes in _play(lane, video):
+        if first_face is None and lane.following:
+            first_face = index
+        if any(o.kind == "admitted" and o.granted for o in outcomes):
+            granted_at = index
+            break
+    assert first_face is not None and granted_at is not None
+    assert (granted_at - first_face) / FPS < 2.0
+    assert [(e.person_id, e.live) for e in gate.asked] == [("p-lin", True)]
+
+
+def test_someone_not_enrolled_is_never_let_in(
+    encodings: dict[str, np.ndarray], video: list[np.ndarray]
+) -> None:
+    gate = Gate()
+    lane = FaceLane("in", lambda: _gallery(encodings, ["p-obama", "p-biden"]), gate)
+    for _ in _play(lane, video):
+        pass
+    assert gate.asked == []
+
+
+def _still(fixtures_dir: Path, moved: bool) -> list[np.ndarray]:
+    photo = cv2.imread(str(fixtures_dir / "faces/face_recognition/examples/lin-manuel-miranda.png"))
+    height, width = photo.shape[:2]
+    frames = []
+    for i in range(90):
+        if not moved:
+            frames.append(photo)
+            continue
+        scale = 1 + 0.05 * np.sin(i / 4)
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 3 * np.sin(i / 6), scale)
+        matrix[:, 2] += (10 * np.sin(i / 3), 6 * np.cos(i / 5))
+        size = (width, height)
+        frames.append(cv2.warpAffine(photo, matrix, size, borderMode=cv2.BORDER_REPLICATE))
+    return frames
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["held-still", "moved-and-scaled"])
+def test_a_still_photo_of_the_enrolled_person_never_opens(
+    encodings: dict[str, np.ndarray], fixtures_dir: Path, moved: bool
+) -> None:
+    gate = Gate()
+    lane = FaceLane("in", lambda: _gallery(encodings, ["p-lin", "p-obama", "p-biden"]), gate)
+    for _ in _play(lane, _still(fixtures_dir, moved)):
+        pass
+    assert [(e.person_id, e.live) for e in gate.asked] == [("p-lin", False)]  # denied
+
+
+def test_unusable_frames_are_skipped() -> None:
+    lane = FaceLane("in", lambda: FaceGallery(np.zeros((0, 128)), []), Gate())
+    assert lane.on_frame(np.zeros((0, 0, 3), np.uint8), 0.0) == []
+    assert lane.on_frame(np.zeros((480, 640), np.uint8), 0.1) == []  # greyscale: no face
+    assert lane.on_frame(np.zeros((480, 640, 3), np.uint16), 0.2) == []  # 16-bit: no face
+
+
+def test_one_query_against_many_templates_is_one_matrix_product() -> None:
+    rng = np.random.default_rng(7)
+    templates = rng.normal(size=(1000, 128)).astype(np.float32) / 11
+    owners = [f"p-{i // 2}" for i in range(1000)]  # two templates a person
+    gallery = FaceGallery(templates, owners, threshold=0.5, min_margin=0.05)
+    probe = templates[10] + rng.normal(scale=0.005, size=128).astype(np.float32)
+    match = gallery.identify(probe)
+    assert match.person_id == "p-5" and match.distance < 0.1
+    assert gallery.identify(templates[10] * 0 + 5).person_id is None  # far from everyone
+
+
+def test_the_gallery_follows_the_registry(encodings: dict[str, np.ndarray]) -> None:
+    template = base64.b64encode(np.asarray(encodings["p-lin"], "<f4").tobytes()).decode()
+    record = FaceRecord(id="face-1", person_id="p-lin", template=template)
+    cache = RegistryCache("c1")
+    cache.apply(
+        RegistryDelta(
+            compound_id="c1",
+            from_version=0,
+            to_version=1,
+            changes=[Change(op=Op.UPSERT, record_kind="face", id="face-1", record=record)],
+        )
+    )
+    gallery = RegistryGallery(lambda: cache)
+    assert gallery().identify(encodings["p-lin"]).person_id == "p-lin"
+    withdrawn = Change(op=Op.DELETE, record_kind="face", id="face-1")
+    cache.apply(RegistryDelta(compound_id="c1", from_version=1, to_version=2, changes=[withdrawn]))
+    assert gallery().identify(encodings["p-lin"]).person_id is None
