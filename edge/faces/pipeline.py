@@ -7,7 +7,9 @@ is encoded. A track is encoded on the full-resolution frame (the expensive step,
 dlib-bin) only until it is identified: `agree` identifications of the same person, each
 under the threshold and with a margin over the second-best person. Then the track is
 admitted once: as that person, live or not (a still image gets its denial). A track that
-is never identified is never admitted: the person can use a card, a PIN or a QR code.
+not identified at once is encoded again every few frames (it may turn to the camera), and
+after `MAX_ENCODINGS` tries is followed without encoding and never admitted: the person can
+use a card, a PIN or a QR code.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ WORK_WIDTH = 480
 MIN_FACE_PX = 60  # face height in the full frame
 MAX_YAW = 0.35  # nose offset from the eyes' midpoint, relative to the eyes' distance
 AGREE = 2
+MAX_ENCODINGS = 12  # a face not identified after this many is unknown: no more encoding
+RETRY_EVERY = 5  # after the first tries, encode a face not yet identified every 5th frame
 LIVENESS_FRAMES = 45  # frames to wait for signs of life once identified (1.5 s at 30 fps)
 TRACK_GAP_S = 1.0
 MIN_OVERLAP = 0.3
@@ -54,6 +58,7 @@ class _Track:
     last_seen: float
     liveness: LivenessTrack = field(default_factory=LivenessTrack)
     matches: list[Match] = field(default_factory=list)
+    frames: int = 0
     frames_since_identified: int = 0
     done: bool = False
 
@@ -119,9 +124,12 @@ class FaceLane:
         scale: float,
     ) -> FaceOutcome | None:
         track.liveness.add(landmarks)
+        track.frames += 1
         if track.done:
             return None
         identified = track.identified(self._agree)
+        if identified is None and not self._worth_encoding(track):
+            return None
         if identified is None:
             problem = _quality(box, landmarks, scale)
             if problem is not None:
@@ -143,6 +151,14 @@ class FaceLane:
         )
         granted = self._admit(evidence)
         return FaceOutcome(track.number, "admitted", evidence.person_id, granted)
+
+    def _worth_encoding(self, track: _Track) -> bool:
+        """The first tries on consecutive frames, then one every `RETRY_EVERY` frames (the
+        person may turn towards the camera), up to `MAX_ENCODINGS`: then unknown."""
+        tries = len(track.matches)
+        if tries >= MAX_ENCODINGS:
+            return False
+        return tries <= self._agree or track.frames % RETRY_EVERY == 0
 
     def _identify(self, frame: np.ndarray, box: Box, scale: float) -> Match:
         top, right, bottom, left = (round(v / scale) for v in box)
