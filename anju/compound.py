@@ -72,6 +72,7 @@ class Compound:
         database_url: str | None = None,
         with_gates: bool = False,
         anti_passback: str = "off",
+        face_camera: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.mqtt_url = mqtt_url
@@ -95,6 +96,7 @@ class Compound:
         self.anpr_camera = ("cam-car-in", secrets.token_urlsafe(12))
         self.with_gates = with_gates
         self.anti_passback = anti_passback
+        self.face_camera = face_camera
         self._token: str | None = None
 
     @property
@@ -153,6 +155,13 @@ class Compound:
         if self.with_gates:
             with (self.edge_dir / "edge.toml").open("a", encoding="utf-8") as config:
                 config.write(self.gates_toml())
+        if self.face_camera is not None:
+            with (self.edge_dir / "edge.toml").open("a", encoding="utf-8") as config:
+                config.write(
+                    f'\n[[cameras]]\nid = "cam-east-in"\nsource = "{self.face_camera}"\n'
+                    'kind = "face"\ngate_id = "east-gate"\nlane = "pedestrian-in"\n'
+                    'direction = "in"\n'
+                )
 
     def gates_toml(self) -> str:
         """The compound's two gates on one barrier controller: the east pedestrian door

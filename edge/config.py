@@ -126,6 +126,18 @@ class ModbusSection(Section):
     timeout_s: float = Field(0.5, gt=0, le=10)
 
 
+class CameraSection(Section):
+    """A camera at a lane, read by the edge: faces at a pedestrian lane, plates at a vehicle
+    lane. `source`: rtsp://…, http(s)://… (MJPEG), usb:N, a video file or a folder."""
+
+    id: Identifier
+    source: str = Field(min_length=1, max_length=500)
+    kind: Literal["face", "plate"]
+    gate_id: Identifier
+    lane: Identifier
+    direction: Direction
+
+
 class AnprCameraSection(Section):
     """A barrier camera that recognises plates itself and pushes each result to the edge."""
 
@@ -214,6 +226,7 @@ class EdgeSettings(BaseSettings):
     readers: list[ReaderSection] = Field(default_factory=list)
     gates: list[GateSection] = Field(default_factory=list)
     anpr: AnprSection | None = None
+    cameras: list[CameraSection] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod

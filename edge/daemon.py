@@ -13,19 +13,34 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from anju.mqtt import BrokerAddress, MqttLink
 from edge.admission import Admission, Lane
+from edge.cameras import CameraWorker
+from edge.capture import FrameSource
 from edge.claims import HubClaims
 from edge.clock import EdgeClock
 from edge.commands import GateCommands
 from edge.config import EdgeSettings, Fallback, WiegandReaderSection
-from edge.decide import CardEvidence, Evidence, PinEvidence, PlateEvidence, QrEvidence
+from edge.decide import (
+    CardEvidence,
+    Evidence,
+    FaceEvidence,
+    PinEvidence,
+    PlateEvidence,
+    QrEvidence,
+)
 from edge.delivery import Delivery, last_will
 from edge.drivers import make_driver
 from edge.errors import ConfigError
+from edge.faces.gallery import RegistryGallery
+from edge.faces.pipeline import FaceLane
 from edge.gate import GateController
 from edge.ledger import Ledger
 from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
 from edge.plates.anpr import AnprListener, Answer, Pushed
+from edge.plates.lane import PlateLane
+from edge.plates.ocr import RapidOcrEngine
+from edge.plates.reader import PlateReader
+from edge.plates.vote import PlateVoter
 from edge.readers import WiegandListener
 from edge.registry import RegistryCache, RegistryInfo
 from edge.sync import RegistrySync
@@ -59,6 +74,7 @@ class EdgeDaemon:
             WiegandListener(r, self._on_card, self._on_pin, self._on_qr) for r in settings.readers
         ]
         self.anpr = None if settings.anpr is None else AnprListener(settings.anpr, self._on_anpr)
+        self.cameras: list[CameraWorker] = []
         self.lanes = {
             (r.gate_id, r.direction.value): Lane(r.gate_id, r.lane, r.direction)
             for r in settings.readers
@@ -123,6 +139,7 @@ class EdgeDaemon:
         admission.delivery = self._delivery
         self.admission = admission
         self._start_gates(admission)
+        self._start_cameras(admission)
         if settings.hub is not None:
             self._sync = RegistrySync(
                 settings.hub,
@@ -162,6 +179,27 @@ class EdgeDaemon:
             len(admission.controllers),
         )
 
+    def _start_cameras(self, admission: Admission) -> None:
+        for section in self._settings.cameras:
+            lane = Lane(section.gate_id, section.lane, section.direction)
+            source = FrameSource(section.source, section.id)
+            worker = CameraWorker(source, self._camera_lane(section.kind, section.id, lane))
+            self.cameras.append(worker)
+            worker.start()
+
+    def _camera_lane(self, kind: str, name: str, lane: Lane) -> FaceLane | PlateLane:
+        if self.admission is None:
+            raise RuntimeError("cameras before the admission")
+        admission = self.admission
+
+        def admit(evidence: FaceEvidence | PlateEvidence) -> bool:
+            admitted = admission.admit(lane, evidence)
+            return admitted.verdict.granted and admitted.opened
+
+        if kind == "face":
+            return FaceLane(name, RegistryGallery(lambda: self.registry), admit)
+        return PlateLane(name, PlateReader(RapidOcrEngine()), PlateVoter(), admit)
+
     def _start_gates(self, admission: Admission) -> None:
         """Take control of every gate with a driver; each is put back in its normal state."""
         for section in self._settings.gates:
@@ -182,6 +220,8 @@ class EdgeDaemon:
             listener.stop()
         if self.anpr is not None:
             self.anpr.stop()
+        for camera in self.cameras:
+            camera.stop()
         if self.admission is not None:
             self.admission.close()
         if self._sync is not None:

@@ -19,6 +19,7 @@ without changing it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -287,7 +288,11 @@ def _pin(evidence: PinEvidence, context: Context) -> Verdict:
 
 def _face(evidence: FaceEvidence, context: Context) -> Verdict:
     credential = Credential(
-        method=Method.FACE, reference=evidence.person_id, score=round(evidence.distance, 4)
+        method=Method.FACE,
+        reference=evidence.person_id,
+        score=round(evidence.distance, 4),
+        margin=round(evidence.margin, 4) if math.isfinite(evidence.margin) else None,
+        live=evidence.live,
     )
     draft = _Draft(credential)
     if (stale := _stale(draft, Method.FACE, context)) is not None:

@@ -334,6 +334,8 @@ def entry_row(event: EntryEvent) -> Entry:
         method=event.credential.method.value,
         credential_ref=event.credential.reference,
         score=event.credential.score,
+        margin=event.credential.margin,
+        live=event.credential.live,
         outcome=event.decision.outcome.value,
         reason_code=event.decision.reason_code,
         reason=event.decision.reason,

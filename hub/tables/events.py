@@ -56,6 +56,8 @@ class EntryBase(SQLModel):
     method: str = Field(max_length=16)
     credential_ref: str | None = Field(default=None, max_length=128)
     score: float | None = None
+    margin: float | None = None
+    live: bool | None = None
     outcome: str = Field(max_length=16)
     reason_code: str = Field(max_length=64)
     reason: str = Field(max_length=500)

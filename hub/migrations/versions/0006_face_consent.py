@@ -1,4 +1,4 @@
-"""Faces: consent records and encrypted templates.
+"""Faces: consent records, encrypted templates, and a face decision's margin and liveness.
 
 Revision ID: 0006
 Revises: 0005
@@ -16,6 +16,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("entry") as batch_op:
+        batch_op.add_column(sa.Column("margin", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("live", sa.Boolean(), nullable=True))
     op.create_table(
         "faceconsent",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -56,3 +59,6 @@ def downgrade() -> None:
     op.drop_table("facetemplate")
     op.drop_index("ix_faceconsent_person_id", table_name="faceconsent")
     op.drop_table("faceconsent")
+    with op.batch_alter_table("entry") as batch_op:
+        batch_op.drop_column("live")
+        batch_op.drop_column("margin")

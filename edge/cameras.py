@@ -1,0 +1,49 @@
+"""Each configured camera: its frame source and the lane that reads its frames, in a thread
+of its own, so that a slow lane only drops that camera's frames."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+import numpy as np
+
+from edge.capture import FrameSource
+
+logger = logging.getLogger(__name__)
+
+
+class FrameLane(Protocol):
+    def on_frame(self, frame: np.ndarray, now: float) -> object: ...
+
+
+class CameraWorker:
+    def __init__(self, source: FrameSource, lane: FrameLane) -> None:
+        self.source = source
+        self._lane = lane
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lane-{source.name}", daemon=True)
+        self.frames = 0
+
+    def start(self) -> None:
+        self.source.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.source.stop()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        last = 0
+        while not self._stopping.is_set():
+            frame = self.source.next_frame(last, timeout_s=1.0)
+            if frame is None:
+                continue
+            last = frame.number
+            self.frames += 1
+            try:
+                self._lane.on_frame(frame.image, frame.at)
+            except Exception:  # one bad frame must not end the lane
+                logger.exception("camera %s: a frame failed", self.source.name)

@@ -1,0 +1,66 @@
+"""Faces end to end: a person enrolled on the hub from one photo, with consent, is let in by
+the edge when the simulated IP camera (MJPEG over HTTP, its own process) plays the fixture
+video; once consent is withdrawn, a full further pass of the video opens nothing."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+from anju.broker import Mosquitto
+from anju.compound import Compound
+from anju.processes import Child, free_port, port_open, python_module, wait_until
+
+CONSENT = {"minor": False, "given_by": "self", "document_ref": "form 2026-001"}
+CLIP_S = 9.2  # 275 frames at 29.97 fps
+
+
+def _start_camera(port: int, video: Path, log_dir: Path) -> Child:
+    args = ["--source", str(video), "--port", str(port), "--loop"]
+    child = python_module("ip-camera", "firmware_mocks.ip_camera", args, log_dir).start()
+    wait_until(lambda: port_open("127.0.0.1", port), 20, "the IP camera")
+    return child
+
+
+def _face_grants(compound: Compound) -> list[dict[str, object]]:
+    return [
+        e for e in compound.all_entries() if e["method"] == "face" and e["outcome"] == "granted"
+    ]
+
+
+def test_an_enrolled_face_opens_and_a_withdrawn_one_does_not(
+    tmp_path: Path, broker: Mosquitto, topic_prefix: str, fixtures_dir: Path
+) -> None:
+    port = free_port()
+    compound = Compound(
+        tmp_path,
+        broker.url,
+        topic_prefix=topic_prefix,
+        with_gates=True,
+        face_camera=f"http://127.0.0.1:{port}/stream.mjpg",
+    )
+    compound.prepare()
+    compound.start_barrier()
+    compound.start_hub()
+    photo = fixtures_dir / "faces/face_recognition/examples/lin-manuel-miranda.png"
+    person = {"id": "p-lin", "kind": "resident", "unit_id": "b1-101", "display_name": "Lin"}
+    compound.request("POST", "/api/people", json=person)
+    body = {"consent": CONSENT, "photos": [base64.b64encode(photo.read_bytes()).decode()]}
+    compound.request("POST", "/api/people/p-lin/face", json=body)
+    camera = _start_camera(port, fixtures_dir / "video/short_hamilton_clip.mp4", tmp_path)
+    try:
+        compound.start_edge()
+        wait_until(lambda: len(_face_grants(compound)) >= 1, 90, "the face to be let in")
+        entry = _face_grants(compound)[0]
+        assert (entry["subject_id"], entry["live"]) == ("p-lin", True)
+        assert float(entry["score"]) < 0.55  # type: ignore[arg-type]
+        assert entry["margin"] is None  # nobody else enrolled: no second-best person
+        compound.request("DELETE", "/api/people/p-lin/face")
+        wait_until(lambda: '"face"' not in compound.edge_registry(), 30, "the template gone")
+        granted = len(_face_grants(compound))
+        time.sleep(CLIP_S + 3)  # the looping clip shows his face once more
+        assert len(_face_grants(compound)) == granted
+    finally:
+        camera.stop()
+        compound.stop()
