@@ -126,6 +126,17 @@ class Admission:
             )
         return Admitted(verdict, opened=self._open(lane.gate_id))
 
+    def unknown_face(self, lane: Lane, pseudonym: str) -> None:
+        """A face nobody enrolled: a denial under its pseudonym, so the guard sees it waiting
+        and repeat visits can be counted, without anyone knowing who it is."""
+        reason = "Face not recognised; use a card, PIN or QR code, or see the guard."
+        decision = Decision(outcome=Outcome.DENIED, reason_code="face_unknown", reason=reason)
+        subject = Subject(kind=SubjectKind.UNKNOWN, id=pseudonym)
+        verdict = Verdict(subject, Credential(method=Method.FACE), decision)
+        with self._lock:
+            if not self._closed:
+                self._record(lane, self._clock.read().now, verdict, uuid.uuid4())
+
     def refuse(self, lane: Lane, method: Method, code: str, reason: str) -> None:
         """Record a denial made before any decision (a locked keypad, a missing key)."""
         verdict = _refusal(code, reason, method)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from anju.mqtt import BrokerAddress, MqttLink
@@ -32,6 +33,7 @@ from edge.drivers import make_driver
 from edge.errors import ConfigError
 from edge.faces.gallery import RegistryGallery
 from edge.faces.pipeline import FaceLane
+from edge.faces.unknown import UnknownFaces
 from edge.gate import GateController
 from edge.ledger import Ledger
 from edge.outbox import Outbox
@@ -75,6 +77,7 @@ class EdgeDaemon:
         ]
         self.anpr = None if settings.anpr is None else AnprListener(settings.anpr, self._on_anpr)
         self.cameras: list[CameraWorker] = []
+        self._unknown_faces = UnknownFaces()
         self.lanes = {
             (r.gate_id, r.direction.value): Lane(r.gate_id, r.lane, r.direction)
             for r in settings.readers
@@ -180,6 +183,8 @@ class EdgeDaemon:
         )
 
     def _start_cameras(self, admission: Admission) -> None:
+        key = _read_key(self._settings.registry_key_file)
+        self._unknown_faces = UnknownFaces(self._settings.ledger_path.with_name("unknown.bin"), key)
         for section in self._settings.cameras:
             lane = Lane(section.gate_id, section.lane, section.direction)
             source = FrameSource(section.source, section.id)
@@ -197,7 +202,13 @@ class EdgeDaemon:
             return admitted.verdict.granted and admitted.opened
 
         if kind == "face":
-            return FaceLane(name, RegistryGallery(lambda: self.registry), admit)
+            unknown = self._unknown_faces
+
+            def unknown_face(template: np.ndarray) -> None:
+                admission.unknown_face(lane, unknown.pseudonym(template))
+
+            gallery = RegistryGallery(lambda: self.registry)
+            return FaceLane(name, gallery, admit, unknown=unknown_face)
         return PlateLane(name, PlateReader(RapidOcrEngine()), PlateVoter(), admit)
 
     def _start_gates(self, admission: Admission) -> None:

@@ -46,7 +46,7 @@ Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's 
 @dataclass(frozen=True)
 class FaceOutcome:
     track: int
-    kind: str  # admitted, come_closer, face_the_camera
+    kind: str  # admitted, unknown, come_closer, face_the_camera
     person_id: str | None = None
     granted: bool | None = None
 
@@ -60,6 +60,7 @@ class _Track:
     matches: list[Match] = field(default_factory=list)
     frames: int = 0
     frames_since_identified: int = 0
+    last_encoding: np.ndarray | None = None
     done: bool = False
 
     def identified(self, agree: int) -> Match | None:
@@ -78,11 +79,13 @@ class FaceLane:
         admit: Callable[[FaceEvidence], bool],
         *,
         agree: int = AGREE,
+        unknown: Callable[[np.ndarray], object] | None = None,
     ) -> None:
         self.name = name
         self._gallery = gallery
         self._admit = admit
         self._agree = agree
+        self._unknown = unknown
         self._tracks: list[_Track] = []
         self._next = 1
         self._fr: Any = None
@@ -128,16 +131,33 @@ class FaceLane:
         if track.done:
             return None
         identified = track.identified(self._agree)
-        if identified is None and not self._worth_encoding(track):
-            return None
         if identified is None:
-            problem = _quality(box, landmarks, scale)
-            if problem is not None:
-                return FaceOutcome(track.number, problem)
-            track.matches.append(self._identify(frame, box, scale))
-            identified = track.identified(self._agree)
-            if identified is None:
-                return None
+            return self._try_to_identify(track, frame, box, landmarks, scale)
+        return self._decide(track, identified)
+
+    def _try_to_identify(
+        self,
+        track: _Track,
+        frame: np.ndarray,
+        box: Box,
+        landmarks: dict[str, list[tuple[int, int]]],
+        scale: float,
+    ) -> FaceOutcome | None:
+        if len(track.matches) >= MAX_ENCODINGS:
+            return self._give_up(track)
+        if not self._worth_encoding(track):
+            return None
+        problem = _quality(box, landmarks, scale)
+        if problem is not None:
+            return FaceOutcome(track.number, problem)
+        encoding = self._encode(frame, box, scale)
+        track.last_encoding = encoding
+        track.matches.append(self._gallery().identify(encoding))
+        identified = track.identified(self._agree)
+        return None if identified is None else self._decide(track, identified)
+
+    def _decide(self, track: _Track, identified: Match) -> FaceOutcome | None:
+        """Once identified: admitted when live, or after `LIVENESS_FRAMES` as not live."""
         track.frames_since_identified += 1
         live = track.liveness.live
         if not live and track.frames_since_identified < LIVENESS_FRAMES:
@@ -152,21 +172,27 @@ class FaceLane:
         granted = self._admit(evidence)
         return FaceOutcome(track.number, "admitted", evidence.person_id, granted)
 
+    def _give_up(self, track: _Track) -> FaceOutcome | None:
+        """Tried enough: an unknown face (told once, with its last template)."""
+        track.done = True
+        if self._unknown is None or track.last_encoding is None:
+            return None
+        self._unknown(track.last_encoding)
+        return FaceOutcome(track.number, "unknown")
+
     def _worth_encoding(self, track: _Track) -> bool:
         """The first tries on consecutive frames, then one every `RETRY_EVERY` frames (the
         person may turn towards the camera), up to `MAX_ENCODINGS`: then unknown."""
         tries = len(track.matches)
-        if tries >= MAX_ENCODINGS:
-            return False
         return tries <= self._agree or track.frames % RETRY_EVERY == 0
 
-    def _identify(self, frame: np.ndarray, box: Box, scale: float) -> Match:
+    def _encode(self, frame: np.ndarray, box: Box, scale: float) -> np.ndarray:
         top, right, bottom, left = (round(v / scale) for v in box)
         rgb = frame[:, :, ::-1]
         [encoding] = self._face_recognition().face_encodings(
             np.ascontiguousarray(rgb), [(top, right, bottom, left)]
         )
-        return self._gallery().identify(encoding)
+        return encoding
 
     def _follow(self, box: Box, now: float) -> _Track:
         best = max(self._tracks, key=lambda t: _overlap(t.box, box), default=None)

@@ -16,6 +16,7 @@ from anju.doctor import require_face_stack
 from edge.decide import FaceEvidence
 from edge.faces.gallery import FaceGallery, RegistryGallery
 from edge.faces.pipeline import FaceLane
+from edge.faces.unknown import UnknownFaces
 from edge.registry import RegistryCache
 from models.registry import Change, FaceRecord, Op, RegistryDelta
 
@@ -158,3 +159,31 @@ def test_the_gallery_follows_the_registry(encodings: dict[str, np.ndarray]) -> N
     withdrawn = Change(op=Op.DELETE, record_kind="face", id="face-1")
     cache.apply(RegistryDelta(compound_id="c1", from_version=1, to_version=2, changes=[withdrawn]))
     assert gallery().identify(encodings["p-lin"]).person_id is None
+
+
+def test_an_unknown_face_gets_the_same_pseudonym_each_visit_for_seven_days(
+    encodings: dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    key = bytes(range(32))
+    unknown = UnknownFaces(tmp_path / "unknown.bin", key)
+    first = unknown.pseudonym(encodings["p-obama"], now=0.0)
+    assert unknown.pseudonym(encodings["p-obama"] + 0.01, now=3600.0) == first
+    assert unknown.pseudonym(encodings["p-biden"], now=3600.0) != first
+    assert b"p-obama" not in (tmp_path / "unknown.bin").read_bytes()
+    again = UnknownFaces(tmp_path / "unknown.bin", key)  # after a restart, within the week
+    assert again.pseudonym(encodings["p-obama"], now=7200.0) == first
+    later = UnknownFaces(tmp_path / "unknown.bin", key)
+    assert later.pseudonym(encodings["p-obama"], now=9 * 86_400.0) != first  # forgotten
+
+
+def test_a_face_nobody_enrolled_is_reported_once_as_unknown(
+    encodings: dict[str, np.ndarray], video: list[np.ndarray]
+) -> None:
+    seen: list[np.ndarray] = []
+    gate = Gate()
+    lane = FaceLane(
+        "in", lambda: _gallery(encodings, ["p-obama", "p-biden"]), gate, unknown=seen.append
+    )
+    outcomes = [o for _, out in _play(lane, video) for o in out]
+    assert gate.asked == [] and len(seen) == 1
+    assert [o.kind for o in outcomes].count("unknown") == 1
