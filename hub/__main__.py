@@ -14,7 +14,7 @@ import uvicorn
 from sqlmodel import Session
 
 from anju import logs
-from hub import audit, auth, crud, importer, registry
+from hub import audit, auth, crud, faces, importer, registry
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
 from hub.core.security import SecretBox
@@ -22,6 +22,7 @@ from hub.errors import HubError
 from hub.main import create_app
 from hub.provision import ReaderSpec, provision_edge
 from hub.secrets import rotate_secrets
+from hub.tables import Person
 from models.errors import ContractError
 from models.signing import load_public_key
 
@@ -144,6 +145,66 @@ def _progress(done: int, total: int) -> None:
         print(file=sys.stderr)
 
 
+def enrol_faces(args: argparse.Namespace, settings: HubSettings) -> int:
+    """A folder per person (named by person id) of photos; every person's consent is on the
+    form `--consent-document` names. Minors are enrolled through the API, with a guardian."""
+    folders = sorted(p for p in args.folder.iterdir() if p.is_dir())
+    consent = faces.ConsentGiven(minor=False, given_by="self", document_ref=args.consent_document)
+    enrolled, failed = 0, 0
+    with _session(settings) as session:
+        for done, folder in enumerate(folders, start=1):
+            photos = [p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()]
+            problem = _enrol_one(
+                session,
+                settings,
+                compound_id=args.compound,
+                person_id=folder.name,
+                photos=photos,
+                consent=consent,
+            )
+            if problem is None:
+                enrolled += 1
+            else:
+                failed += 1
+                print(f"\n{folder.name}: {problem}", file=sys.stderr)
+            _progress(done, len(folders))
+    print(f"{enrolled} people enrolled, {failed} not")
+    return 0 if failed == 0 else 1
+
+
+def _enrol_one(
+    session: Session,
+    settings: HubSettings,
+    *,
+    compound_id: str,
+    person_id: str,
+    photos: list[bytes],
+    consent: faces.ConsentGiven,
+) -> str | None:
+    person = session.get(Person, person_id)
+    if person is None or person.compound_id != compound_id:
+        return f"no person {person_id} in {compound_id}"
+    changes = registry.Changes(compound_id)
+    try:
+        result = faces.enrol(
+            session=session,
+            box=settings.secret_box(),
+            person=person,
+            photos=photos,
+            consent=consent,
+            recorded_by="cli",
+            changes=changes,
+        )
+    except faces.PhotoError as exc:
+        session.rollback()
+        return str(exc)
+    registry.commit(session=session, changes=changes, what=f"face of {person_id}")
+    _audit(session, compound_id, "create", f"face:{person_id}")
+    for warning in result.warnings:
+        print(f"\n{person_id}: {warning}", file=sys.stderr)
+    return None
+
+
 def audit_verify(args: argparse.Namespace, settings: HubSettings) -> int:
     with _session(settings) as session:
         result = audit.verify(session)
@@ -198,6 +259,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("file", type=Path)
     sub.add_argument("--compound", required=True)
     sub.add_argument("--skip-bad-rows", action="store_true")
+    sub = command("enrol-faces", enrol_faces, "enrol faces from a folder per person")
+    sub.add_argument("folder", type=Path)
+    sub.add_argument("--compound", required=True)
+    sub.add_argument("--consent-document", required=True, help="the signed forms' reference")
     command("audit-verify", audit_verify, "check the audit chain; exit 1 if tampered")
     command("new-secret-key", new_secret_key, "print a new key for ANJU_HUB_SECRET_KEYS")
     command("rotate-secrets", rotate, "re-encrypt secrets under the first key")

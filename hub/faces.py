@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import base64
 import io
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlmodel import Session
 
 from anju.doctor import require_face_stack
+from hub.core.security import SecretBox
+from hub.registry import Changes
+from hub.tables import FaceConsent, FaceTemplate, Person, utcnow
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 20_000_000
@@ -113,3 +118,53 @@ def _face_recognition() -> Any:
     import face_recognition  # noqa: PLC0415 (after the guard, and only when enrolling)
 
     return face_recognition
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    minor: bool
+    given_by: str
+    guardian_name: str | None = None
+    document_ref: str | None = None
+
+
+def enrol(
+    *,
+    session: Session,
+    box: SecretBox,
+    person: Person,
+    photos: list[bytes],
+    consent: ConsentGiven,
+    recorded_by: str,
+    changes: Changes,
+) -> Enrolment:
+    """Record the consent and store the templates of the usable photos (added to `session`
+    and `changes`; the caller commits). Raises PhotoError when no photo is usable."""
+    result = encode_photos(photos)
+    if not result.templates:
+        raise PhotoError("no usable photo: " + "; ".join(result.warnings))
+    now = utcnow()
+    record = FaceConsent(
+        compound_id=person.compound_id,
+        person_id=person.id,
+        minor=consent.minor,
+        given_by=consent.given_by,
+        guardian_name=consent.guardian_name,
+        document_ref=consent.document_ref,
+        recorded_by=recorded_by,
+        recorded_at=now,
+    )
+    session.add(record)
+    session.flush()
+    for template in result.templates:
+        row = FaceTemplate(
+            id=f"face-{secrets.token_hex(8)}",
+            compound_id=person.compound_id,
+            person_id=person.id,
+            consent_id=record.id,  # type: ignore[arg-type]
+            template=box.encrypt(template_bytes(template)),
+            created_at=now,
+        )
+        session.add(row)
+        changes.upsert("face", row.id)
+    return result

@@ -14,6 +14,9 @@ import pytest
 from PIL import Image, ImageFilter
 from sqlmodel import Session, select
 
+from hub.__main__ import main as hub_cli
+from hub.core.db import make_engine
+from hub.core.security import SecretBox
 from hub.provision import provision_edge
 from hub.tables import FaceConsent, FaceTemplate
 from tests.integration.conftest import HubHttp
@@ -147,3 +150,37 @@ def test_withdrawn_consent_and_move_out_delete_the_templates_everywhere(
         consents = session.exec(select(FaceConsent)).all()
     assert [(c.person_id, c.withdrawn_at is not None) for c in consents] == [("p-lin", True)]
     assert staff.get("/api/people/p-lin/face").json()["consent"] is False
+
+
+def test_bulk_enrolment_from_a_folder_per_person(
+    tmp_path: Path,
+    examples: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    database = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    monkeypatch.setenv("ANJU_HUB_DATABASE_URL", database)
+    monkeypatch.setenv("ANJU_HUB_SECRET_KEYS", SecretBox.generate_key())
+    residents = tmp_path / "residents.csv"
+    residents.write_text(
+        "building,unit,person_id,name,kind,cards,plates\n"
+        "b1,b1-101,p-lin,Lin,resident,,\nb1,b1-101,p-obama,Obama,resident,,\n",
+        encoding="utf-8",
+    )
+    assert hub_cli(["create-compound", "--id", "c9", "--name", "c9"]) == 0
+    assert hub_cli(["import-residents", str(residents), "--compound", "c9"]) == 0
+    folder = tmp_path / "faces"
+    for person, photo in (("p-lin", "lin-manuel-miranda.png"), ("p-obama", "obama.jpg")):
+        (folder / person).mkdir(parents=True)
+        (folder / person / photo).write_bytes((examples / photo).read_bytes())
+    (folder / "p-nobody").mkdir()
+    code = hub_cli(["enrol-faces", str(folder), "--compound", "c9", "--consent-document", "F-1"])
+    out, err = capsys.readouterr()
+    assert code == 1  # one folder names nobody
+    assert "2 people enrolled, 1 not" in out
+    assert "p-nobody: no person p-nobody in c9" in err
+    assert "2/3" in err or "3/3" in err  # the progress bar
+    engine = make_engine(database)
+    with Session(engine) as session:
+        assert len(session.exec(select(FaceTemplate)).all()) == 2
+    engine.dispose()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -69,31 +68,19 @@ def enrol(
     person_id: str, body: EnrolBody, caller: Manager, session: SessionDep, services: ServicesDep
 ) -> Enrolled:
     person = visible(session, caller, person_id)
-    result = faces.encode_photos([_photo(i, text) for i, text in enumerate(body.photos, 1)])
-    if not result.templates:
-        raise InvalidInput("no usable photo: " + "; ".join(result.warnings))
-    consent = FaceConsent(
-        compound_id=caller.compound_id,
-        person_id=person.id,
-        recorded_by=caller.user.username,
-        recorded_at=utcnow(),
-        **body.consent.model_dump(),
-    )
-    session.add(consent)
-    session.flush()
-    box = services.settings.secret_box()
     changes = Changes(caller.compound_id)
-    for template in result.templates:
-        row = FaceTemplate(
-            id=f"face-{secrets.token_hex(8)}",
-            compound_id=caller.compound_id,
-            person_id=person.id,
-            consent_id=consent.id,  # type: ignore[arg-type]
-            template=box.encrypt(faces.template_bytes(template)),
-            created_at=utcnow(),
+    try:
+        result = faces.enrol(
+            session=session,
+            box=services.settings.secret_box(),
+            person=person,
+            photos=[_photo(i, text) for i, text in enumerate(body.photos, 1)],
+            consent=faces.ConsentGiven(**body.consent.model_dump()),
+            recorded_by=caller.user.username,
+            changes=changes,
         )
-        session.add(row)
-        changes.upsert("face", row.id)
+    except faces.PhotoError as exc:
+        raise InvalidInput(str(exc)) from exc
     services.commit_registry(session, changes, f"face of {person_id}")
     caller.audit("create", f"face:{person_id}")
     return Enrolled(templates=len(result.templates), warnings=result.warnings)
