@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint clean
+.PHONY: install install-fast demo test lint clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml Makefile
 		$(PY) -m pip install --quiet --force-reinstall --no-deps opencv-python-headless; fi
 	$(PY) -m anju.doctor
 	touch $(STAMP)
+
+# For production gates: dlib built once against OpenBLAS (see deploy/build-dlib-openblas.sh).
+install-fast: install
+	PY=$(PY) deploy/build-dlib-openblas.sh .wheels
 
 demo: install
 	$(PY) -m anju.demo

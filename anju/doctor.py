@@ -56,9 +56,13 @@ def check_face_models() -> Finding:
 
 
 def check_dlib() -> Finding:
-    ok = installed("dlib-bin") and not installed("dlib")
-    detail = "dlib-bin" if ok else "expected dlib-bin and no compiled dlib"
-    return Finding("prebuilt dlib", ok, detail)
+    """One dlib: the prebuilt dlib-bin, or (after `make install-fast`) one built here."""
+    bin_, built = installed("dlib-bin"), installed("dlib")
+    if bin_ and not built:
+        return Finding("dlib", True, "dlib-bin (prebuilt, no BLAS)")
+    if built and not bin_:
+        return Finding("dlib", True, "dlib built here (make install-fast)")
+    return Finding("dlib", False, "expected exactly one of dlib-bin and a dlib built here")
 
 
 def check_face_recognition() -> Finding:

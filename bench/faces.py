@@ -11,14 +11,15 @@
   probed with the rest; impostor probes are every photo of an identity that is not enrolled
   (against the whole gallery) and every photo of each enrolled identity against the gallery
   without it. `fta`: probes whose photo yields no usable face.
-- `video_time_to_grant_ms`: the fixture video played at its frame rate, from the frame in
-  which the face first shows to the grant; `still_replay_grants`: grants from a still photo
-  replayed as it is and moved by hand.
+- `video_time_to_grant_ms`: the fixture video served by the IP-camera mock at its frame rate
+  and read over HTTP, from the frame in which the face first shows to the grant;
+  `still_replay_grants`: grants from a still photo replayed as it is and moved by hand.
 """
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from anju.processes import free_port, port_open, python_module, wait_until
 from bench.common import Row, base_parser, machine, number, print_table, write_json
+from edge.capture import FrameSource
 from edge.decide import FaceEvidence
 from edge.faces.calibrate import (
     Photo,
@@ -100,8 +103,6 @@ def video_and_stills(fr: Any, fixtures: Path) -> dict[str, float | int | None]:
     people = {"p-lin": "lin-manuel-miranda.png", "p-obama": "obama.jpg", "p-biden": "biden.jpg"}
     templates = {p: encode_photo(fr, examples / f) for p, f in people.items()}
     gallery = FaceGallery(np.stack(list(templates.values())), list(templates))
-    capture = cv2.VideoCapture(str(fixtures.parent / "video" / VIDEO))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
     granted: list[FaceEvidence] = []
 
     def admit(evidence: FaceEvidence) -> bool:
@@ -109,19 +110,7 @@ def video_and_stills(fr: Any, fixtures: Path) -> dict[str, float | int | None]:
         return evidence.live
 
     lane = FaceLane("video", lambda: gallery, admit)
-    start, first_face, to_grant, index = time.perf_counter(), None, None, 0
-    while to_grant is None:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        due = start + index / fps  # real speed: a frame is not read before it is filmed
-        time.sleep(max(0.0, due - time.perf_counter()))
-        outcomes = lane.on_frame(frame, index / fps)
-        if first_face is None and lane.following:
-            first_face = due
-        if any(o.kind == "admitted" and o.granted for o in outcomes) and first_face is not None:
-            to_grant = (time.perf_counter() - first_face) * 1000
-        index += 1
+    to_grant = _through_the_camera(lane, fixtures.parent / "video" / VIDEO)
     photo = cv2.imread(str(examples / "lin-manuel-miranda.png"))
     still_grants = 0
     for moved in (False, True):
@@ -133,6 +122,40 @@ def video_and_stills(fr: Any, fixtures: Path) -> dict[str, float | int | None]:
         "video_time_to_grant_ms": None if to_grant is None else round(to_grant),
         "still_replay_grants": still_grants,
     }
+
+
+def _through_the_camera(lane: FaceLane, video: Path) -> float | None:
+    """The video served by the IP-camera mock (its own process, at the video's frame rate)
+    and read over HTTP as a real camera's stream: from the frame in which the face first
+    shows to the grant."""
+    port = free_port()
+    args = ["--source", str(video), "--port", str(port), "--start-after", "1"]
+    with tempfile.TemporaryDirectory() as logs:
+        camera = python_module("ip-camera", "firmware_mocks.ip_camera", args, Path(logs)).start()
+        source = FrameSource(f"http://127.0.0.1:{port}/stream.mjpg", "bench")
+        try:
+            wait_until(lambda: port_open("127.0.0.1", port), 20, "the IP camera")
+            source.start()
+            return _time_to_grant(lane, source)
+        finally:
+            source.stop()
+            camera.stop()
+
+
+def _time_to_grant(lane: FaceLane, source: FrameSource) -> float | None:
+    first_face, last = None, 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        frame = source.next_frame(last, timeout_s=5.0)
+        if frame is None:
+            return None  # the video ended without a grant
+        last = frame.number
+        outcomes = lane.on_frame(frame.image, frame.at)
+        if first_face is None and lane.following:
+            first_face = frame.at
+        if first_face is not None and any(o.granted for o in outcomes):
+            return (time.monotonic() - first_face) * 1000
+    return None
 
 
 def _moved(photo: np.ndarray, i: int) -> np.ndarray:
