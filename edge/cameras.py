@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from edge.capture import FrameSource
+from edge.capture import Frame
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +18,21 @@ class FrameLane(Protocol):
     def on_frame(self, frame: np.ndarray, now: float) -> object: ...
 
 
+class Source(Protocol):
+    """A stream read by the edge (`edge.capture.FrameSource`) or pushed snapshots
+    (`edge.snapshots.PushedFrames`)."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def next_frame(self, after: int, timeout_s: float) -> Frame | None: ...
+
+
 class CameraWorker:
-    def __init__(self, source: FrameSource, lane: FrameLane) -> None:
+    def __init__(self, source: Source, lane: FrameLane) -> None:
         self.source = source
         self._lane = lane
         self._stopping = threading.Event()

@@ -131,11 +131,29 @@ class CameraSection(Section):
     lane. `source`: rtsp://…, http(s)://… (MJPEG), usb:N, a video file or a folder."""
 
     id: Identifier
-    source: str = Field(min_length=1, max_length=500)
+    source: str = Field(
+        min_length=1, max_length=500, description='A URL, a path, or "push" (see [snapshots])'
+    )
     kind: Literal["face", "plate"]
     gate_id: Identifier
     lane: Identifier
     direction: Direction
+    password_sha256: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$", description="For a pushing camera: its password's hash"
+    )
+
+    @model_validator(mode="after")
+    def _push_needs_a_password(self) -> CameraSection:
+        if self.source == "push" and self.password_sha256 is None:
+            raise ValueError(f"camera {self.id} pushes snapshots: give its password_sha256")
+        return self
+
+
+class SnapshotSection(Section):
+    """Where cameras that push JPEG snapshots send them: POST /cameras/<id>/snapshot."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8089, ge=0, le=65535)
 
 
 class AnprCameraSection(Section):
@@ -227,6 +245,7 @@ class EdgeSettings(BaseSettings):
     gates: list[GateSection] = Field(default_factory=list)
     anpr: AnprSection | None = None
     cameras: list[CameraSection] = Field(default_factory=list)
+    snapshots: SnapshotSection = SnapshotSection()
 
     @field_validator("timezone")
     @classmethod

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from anju.mqtt import BrokerAddress, MqttLink
 from edge.admission import Admission, Lane
-from edge.cameras import CameraWorker
+from edge.cameras import CameraWorker, Source
 from edge.capture import FrameSource
 from edge.claims import HubClaims
 from edge.clock import EdgeClock
@@ -45,6 +45,7 @@ from edge.plates.reader import PlateReader
 from edge.plates.vote import PlateVoter
 from edge.readers import WiegandListener
 from edge.registry import RegistryCache, RegistryInfo
+from edge.snapshots import SnapshotListener
 from edge.sync import RegistrySync
 from models.errors import ContractError
 from models.events import Method, Severity
@@ -77,6 +78,7 @@ class EdgeDaemon:
         ]
         self.anpr = None if settings.anpr is None else AnprListener(settings.anpr, self._on_anpr)
         self.cameras: list[CameraWorker] = []
+        self.snapshots: SnapshotListener | None = None
         self._unknown_faces = UnknownFaces()
         self.lanes = {
             (r.gate_id, r.direction.value): Lane(r.gate_id, r.lane, r.direction)
@@ -183,11 +185,17 @@ class EdgeDaemon:
         )
 
     def _start_cameras(self, admission: Admission) -> None:
-        key = _read_key(self._settings.registry_key_file)
-        self._unknown_faces = UnknownFaces(self._settings.ledger_path.with_name("unknown.bin"), key)
-        for section in self._settings.cameras:
+        settings = self._settings
+        key = _read_key(settings.registry_key_file)
+        self._unknown_faces = UnknownFaces(settings.ledger_path.with_name("unknown.bin"), key)
+        if any(c.source == "push" for c in settings.cameras):
+            self.snapshots = SnapshotListener(settings.snapshots, settings.cameras)
+            self.snapshots.start()
+        for section in settings.cameras:
             lane = Lane(section.gate_id, section.lane, section.direction)
-            source = FrameSource(section.source, section.id)
+            source: Source = FrameSource(section.source, section.id)
+            if section.source == "push" and self.snapshots is not None:
+                source = self.snapshots.sources[section.id]
             worker = CameraWorker(source, self._camera_lane(section.kind, section.id, lane))
             self.cameras.append(worker)
             worker.start()
@@ -231,6 +239,8 @@ class EdgeDaemon:
             listener.stop()
         if self.anpr is not None:
             self.anpr.stop()
+        if self.snapshots is not None:
+            self.snapshots.stop()
         for camera in self.cameras:
             camera.stop()
         if self.admission is not None:

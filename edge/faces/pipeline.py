@@ -2,14 +2,15 @@
 
 Per frame: faces are found with HOG on a copy 480 px wide (no upsampling); each is followed
 from frame to frame by overlap (a track); its 68 landmarks feed the liveness check every
-frame. A face too small says "come closer", one turned away "face the camera", and neither
-is encoded. A track is encoded on the full-resolution frame (the expensive step, ~95 ms with
-dlib-bin) only until it is identified: `agree` identifications of the same person, each
-under the threshold and with a margin over the second-best person. Then the track is
-admitted once: as that person, live or not (a still image gets its denial). A track that
-not identified at once is encoded again every few frames (it may turn to the camera), and
-after `MAX_ENCODINGS` tries is followed without encoding and never admitted: the person can
-use a card, a PIN or a QR code.
+frame. A face too small says "come closer", a blurred one "hold still", one turned away
+"face the camera", and none of them is encoded. A track is encoded on the full-resolution
+frame (the expensive step, ~95 ms with dlib-bin) only until it is identified: `agree`
+identifications of the same person, each under the threshold and with a margin over the
+second-best person. Then the track is admitted once: as that person, live or not (a still
+image gets its denial). A track not identified at once is encoded again every few frames
+(the person may turn to the camera); after `MAX_ENCODINGS` tries it is followed without
+encoding, reported once as unknown, and never admitted: the person can use a card, a PIN or
+a QR code.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 WORK_WIDTH = 480
 MIN_FACE_PX = 60  # face height in the full frame
+MIN_SHARPNESS = 12.0  # see _sharpness
 MAX_YAW = 0.35  # nose offset from the eyes' midpoint, relative to the eyes' distance
 AGREE = 2
 MAX_ENCODINGS = 12  # a face not identified after this many is unknown: no more encoding
@@ -46,7 +48,7 @@ Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's 
 @dataclass(frozen=True)
 class FaceOutcome:
     track: int
-    kind: str  # admitted, unknown, come_closer, face_the_camera
+    kind: str  # admitted, unknown, come_closer, hold_still, face_the_camera
     person_id: str | None = None
     granted: bool | None = None
 
@@ -147,7 +149,7 @@ class FaceLane:
             return self._give_up(track)
         if not self._worth_encoding(track):
             return None
-        problem = _quality(box, landmarks, scale)
+        problem = _quality(frame, box, landmarks, scale)
         if problem is not None:
             return FaceOutcome(track.number, problem)
         encoding = self._encode(frame, box, scale)
@@ -213,10 +215,14 @@ class FaceLane:
         return self._fr
 
 
-def _quality(box: Box, landmarks: dict[str, list[tuple[int, int]]], scale: float) -> str | None:
-    top, _, bottom, _ = box
-    if (bottom - top) / scale < MIN_FACE_PX:
+def _quality(
+    frame: np.ndarray, box: Box, landmarks: dict[str, list[tuple[int, int]]], scale: float
+) -> str | None:
+    top, right, bottom, left = (round(v / scale) for v in box)
+    if bottom - top < MIN_FACE_PX:
         return "come_closer"
+    if _sharpness(frame[max(top, 0) : bottom, max(left, 0) : right]) < MIN_SHARPNESS:
+        return "hold_still"
     eyes = (np.mean(landmarks["left_eye"], axis=0) + np.mean(landmarks["right_eye"], axis=0)) / 2
     distance = np.linalg.norm(
         np.mean(landmarks["left_eye"], axis=0) - np.mean(landmarks["right_eye"], axis=0)
@@ -225,6 +231,15 @@ def _quality(box: Box, landmarks: dict[str, list[tuple[int, int]]], scale: float
     if distance == 0 or abs(nose[0] - eyes[0]) / distance > MAX_YAW:
         return "face_the_camera"
     return None
+
+
+def _sharpness(face: np.ndarray) -> float:
+    """Variance of the Laplacian at 160 x 160: motion blur brings it under 10 (the fixture
+    video's sharp frames: 32 to 96; the same blurred: 2 to 3)."""
+    if face.size == 0:
+        return 0.0
+    grey = cv2.cvtColor(cv2.resize(face, (160, 160)), cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 def _overlap(a: Box, b: Box) -> float:
