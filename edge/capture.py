@@ -80,7 +80,7 @@ class FrameSource:
                     if self._stopping.is_set():
                         return
                 logger.info("camera %s: the source ended; reopening", self.name)
-            except (OSError, cv2.error, ValueError) as exc:
+            except Exception as exc:
                 logger.warning("camera %s: %s", self.name, exc)
             self.failures += 1
             self._stopping.wait(backoff)
@@ -92,7 +92,8 @@ class FrameSource:
             yield from self._folder(path)
             return
         source: int | str = int(self.url[4:]) if self.url.startswith("usb:") else self.url
-        capture = cv2.VideoCapture(source)
+        timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
+        capture = cv2.VideoCapture(source, cv2.CAP_ANY, timeouts)
         if not capture.isOpened():
             raise OSError(f"cannot open {self.url}")
         is_file = "://" not in self.url and not self.url.startswith("usb:")

@@ -105,7 +105,7 @@ class RegistryCache:
             return cache
         try:
             cache.apply(RegistryDelta.model_validate_json(_unseal(path.read_bytes(), key)))
-        except (ValidationError, StaleDelta, InvalidTag, SealError) as exc:
+        except (ValidationError, StaleDelta, InvalidTag, SealError, ValueError) as exc:
             aside = path.with_suffix(f".damaged-{int(time.time())}")
             path.replace(aside)
             logger.error("registry snapshot %s unusable (%s); moved to %s", path, exc, aside)

@@ -93,6 +93,8 @@ def _decode(data: bytes) -> np.ndarray:
             if opened.width * opened.height > MAX_PIXELS:
                 raise PhotoError(f"over {MAX_PIXELS // 1_000_000} megapixels")
             image = ImageOps.exif_transpose(opened).convert("RGB")
+    except Image.DecompressionBombError as exc:
+        raise PhotoError(f"over {MAX_PIXELS // 1_000_000} megapixels") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         if isinstance(exc, PhotoError):
             raise

@@ -110,6 +110,7 @@ def open_set(
                 impostors += 1
                 fpir += others.identify(probe).person_id is not None
         else:
+            fta += sum(x is None for x in templates)
             for probe in templates:
                 if probe is None:
                     continue

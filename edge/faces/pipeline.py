@@ -66,11 +66,12 @@ class _Track:
     done: bool = False
 
     def identified(self, agree: int) -> Match | None:
-        people = [m.person_id for m in self.matches if m.person_id is not None]
-        for match in self.matches:
-            if match.person_id is not None and people.count(match.person_id) >= agree:
-                return match
-        return None
+        """The person the last `agree` identifications all name (A, B, A names nobody)."""
+        last = self.matches[-agree:]
+        people = {m.person_id for m in last}
+        if len(last) < agree or len(people) != 1 or None in people:
+            return None
+        return min(last, key=lambda m: m.distance)
 
 
 class FaceLane:
@@ -128,13 +129,22 @@ class FaceLane:
         landmarks: dict[str, list[tuple[int, int]]],
         scale: float,
     ) -> FaceOutcome | None:
-        track.liveness.add(landmarks)
+        swaps = track.liveness.swaps
+        residual = track.liveness.observe(landmarks)
+        if track.liveness.swaps != swaps:
+            track = self._restart(track)  # another face where this one was: start afresh
         track.frames += 1
         if track.done:
             return None
         identified = track.identified(self._agree)
         if identified is None:
             return self._try_to_identify(track, frame, box, landmarks, scale)
+        if track.liveness.moves(residual):
+            again = self._gallery().identify(self._encode(frame, box, scale))
+            if again.person_id != identified.person_id:
+                track.matches.append(again)  # not the person in this frame: identify again
+                return None
+            track.liveness.count()
         return self._decide(track, identified)
 
     def _try_to_identify(
@@ -156,7 +166,10 @@ class FaceLane:
         track.last_encoding = encoding
         track.matches.append(self._gallery().identify(encoding))
         identified = track.identified(self._agree)
-        return None if identified is None else self._decide(track, identified)
+        if identified is None:
+            return None
+        track.liveness.rebase()  # signs of life must come from this face, from now on
+        return self._decide(track, identified)
 
     def _decide(self, track: _Track, identified: Match) -> FaceOutcome | None:
         """Once identified: admitted when live, or after `LIVENESS_FRAMES` as not live."""
@@ -195,6 +208,14 @@ class FaceLane:
             np.ascontiguousarray(rgb), [(top, right, bottom, left)]
         )
         return encoding
+
+    def _restart(self, track: _Track) -> _Track:
+        """The same place, another face: a new track with no evidence from the old one."""
+        fresh = _Track(self._next, track.box, track.last_seen)
+        fresh.liveness = track.liveness  # already restarted on the new face's landmarks
+        self._next += 1
+        self._tracks[self._tracks.index(track)] = fresh
+        return fresh
 
     def _follow(self, box: Box, now: float) -> _Track:
         best = max(self._tracks, key=lambda t: _overlap(t.box, box), default=None)

@@ -33,9 +33,12 @@ class _Sighting:
 
 
 class UnknownFaces:
-    def __init__(self, path: Path | None = None, key: bytes | None = None) -> None:
+    def __init__(
+        self, path: Path | None = None, key: bytes | None = None, *, purge_on_load: bool = True
+    ) -> None:
         self._path = path if key is not None else None  # never on disk unencrypted
         self._key = key
+        self._purge_on_load = purge_on_load
         self._sightings: list[_Sighting] = []
         self._lock = threading.Lock()
         self._load()
@@ -87,4 +90,7 @@ class UnknownFaces:
         self._sightings = [
             _Sighting(name, np.asarray(vector, dtype=np.float32), float(at))
             for name, vector, at in json.loads(data)
-        ]  # what is older than a week goes at the next sighting
+        ]
+        if self._purge_on_load:
+            self._forget(time.time())
+            self._save()

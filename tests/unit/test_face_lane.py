@@ -165,15 +165,17 @@ def test_an_unknown_face_gets_the_same_pseudonym_each_visit_for_seven_days(
     encodings: dict[str, np.ndarray], tmp_path: Path
 ) -> None:
     key = bytes(range(32))
-    unknown = UnknownFaces(tmp_path / "unknown.bin", key)
+    unknown = UnknownFaces(tmp_path / "unknown.bin", key, purge_on_load=False)  # test clock
     first = unknown.pseudonym(encodings["p-obama"], now=0.0)
     assert unknown.pseudonym(encodings["p-obama"] + 0.01, now=3600.0) == first
     assert unknown.pseudonym(encodings["p-biden"], now=3600.0) != first
     assert b"p-obama" not in (tmp_path / "unknown.bin").read_bytes()
-    again = UnknownFaces(tmp_path / "unknown.bin", key)  # after a restart, within the week
+    again = UnknownFaces(tmp_path / "unknown.bin", key, purge_on_load=False)  # a restart
     assert again.pseudonym(encodings["p-obama"], now=7200.0) == first
-    later = UnknownFaces(tmp_path / "unknown.bin", key)
+    later = UnknownFaces(tmp_path / "unknown.bin", key, purge_on_load=False)
     assert later.pseudonym(encodings["p-obama"], now=9 * 86_400.0) != first  # forgotten
+    real_clock = UnknownFaces(tmp_path / "unknown.bin", key)  # 1970 sightings: long gone
+    assert len(real_clock) == 0
 
 
 def test_a_face_nobody_enrolled_is_reported_once_as_unknown(
@@ -187,3 +189,38 @@ def test_a_face_nobody_enrolled_is_reported_once_as_unknown(
     outcomes = [o for _, out in _play(lane, video) for o in out]
     assert gate.asked == [] and len(seen) == 1
     assert [o.kind for o in outcomes].count("unknown") == 1
+
+
+def _photo(fixtures_dir: Path, name: str) -> np.ndarray:
+    image = cv2.imread(str(fixtures_dir / "faces/face_recognition/examples" / name))
+    return cv2.resize(image, (640, 640))
+
+
+def _attack(encodings: dict[str, np.ndarray], frames: list[np.ndarray]) -> list[FaceEvidence]:
+    gate = Gate()
+    lane = FaceLane("in", lambda: _gallery(encodings, ["p-lin", "p-obama", "p-biden"]), gate)
+    for _ in _play(lane, frames):
+        pass
+    return [e for e in gate.asked if e.live]
+
+
+def test_one_photo_swapped_for_another_is_not_taken_for_life(
+    encodings: dict[str, np.ndarray], fixtures_dir: Path
+) -> None:
+    lin, other = (
+        _photo(fixtures_dir, "lin-manuel-miranda.png"),
+        _photo(fixtures_dir, "alex-lacamoire.png"),
+    )
+    assert _attack(encodings, [other] + [lin] * 60) == []  # a first frame of someone else
+    assert _attack(encodings, [lin] * 10 + [other, lin] * 25) == []  # swapped back and forth
+
+
+def test_a_photo_tipped_back_is_not_a_blink(
+    encodings: dict[str, np.ndarray], fixtures_dir: Path
+) -> None:
+    lin = _photo(fixtures_dir, "lin-manuel-miranda.png")
+    tipped = np.full_like(lin, 128)
+    squashed = cv2.resize(lin, (640, 384))
+    tipped[128 : 128 + 384] = squashed
+    frames = [lin] * 8 + [tipped] * 2 + [lin] * 50
+    assert _attack(encodings, frames) == []

@@ -30,6 +30,7 @@ from models.events import Text
 router = APIRouter(prefix="/api/people", tags=["faces"])
 
 MAX_PHOTOS = 10
+MAX_PHOTO_CHARS = (faces.MAX_PHOTO_BYTES * 4) // 3 + 4
 Withdrawer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.RESIDENT)]
 
 
@@ -48,7 +49,9 @@ class Consent(BaseModel):
 
 class EnrolBody(BaseModel):
     consent: Consent
-    photos: list[str] = Field(min_length=1, max_length=MAX_PHOTOS, description="base64")
+    photos: list[Annotated[str, Field(max_length=MAX_PHOTO_CHARS)]] = Field(
+        min_length=1, max_length=MAX_PHOTOS, description="base64, at most 8 MB each"
+    )
 
 
 class Enrolled(BaseModel):
