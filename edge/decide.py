@@ -78,12 +78,14 @@ class PlateEvidence:
 @dataclass(frozen=True)
 class FaceEvidence:
     """An identification by the face pipeline: who, how close, how far ahead of the
-    second-best identity, and whether the face was seen to be live."""
+    second-best identity, whether the face was seen to be live, and the identifying frame's
+    quality (the face's sharpness, see `edge.faces.pipeline`)."""
 
     person_id: str
     distance: float
     margin: float
     live: bool
+    quality: float | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,7 @@ def _face(evidence: FaceEvidence, context: Context) -> Verdict:
         score=round(evidence.distance, 4),
         margin=round(evidence.margin, 4) if math.isfinite(evidence.margin) else None,
         live=evidence.live,
+        quality=None if evidence.quality is None else round(evidence.quality, 1),
     )
     draft = _Draft(credential)
     if (stale := _stale(draft, Method.FACE, context)) is not None:

@@ -336,6 +336,7 @@ def entry_row(event: EntryEvent) -> Entry:
         score=event.credential.score,
         margin=event.credential.margin,
         live=event.credential.live,
+        quality=event.credential.quality,
         outcome=event.decision.outcome.value,
         reason_code=event.decision.reason_code,
         reason=event.decision.reason,

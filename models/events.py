@@ -94,13 +94,15 @@ class Subject(Contract):
 class Credential(Contract):
     """What was presented. `reference` names it (a card number, a plate, a pass id), never a
     PIN, a face crop or a template; `score` is the matcher's distance or confidence where one
-    applies; for a face, `margin` over the second-best person and whether it looked `live`."""
+    applies; for a face, `margin` over the second-best person, whether it looked `live`, and
+    the identifying frame's `quality` (the face's sharpness)."""
 
     method: Method
     reference: Text | None = Field(default=None, max_length=128)
     score: float | None = None
     margin: float | None = None
     live: bool | None = None
+    quality: float | None = None
 
 
 class Decision(Contract):

@@ -63,6 +63,7 @@ class _Track:
     frames: int = 0
     frames_since_identified: int = 0
     last_encoding: np.ndarray | None = None
+    sharpness: float | None = None
     done: bool = False
 
     def identified(self, agree: int) -> Match | None:
@@ -164,6 +165,7 @@ class FaceLane:
             return FaceOutcome(track.number, problem)
         encoding = self._encode(frame, box, scale)
         track.last_encoding = encoding
+        track.sharpness = _face_sharpness(frame, box, scale)
         track.matches.append(self._gallery().identify(encoding))
         identified = track.identified(self._agree)
         if identified is None:
@@ -183,6 +185,7 @@ class FaceLane:
             distance=identified.distance,
             margin=identified.margin,
             live=live,
+            quality=track.sharpness,
         )
         granted = self._admit(evidence)
         return FaceOutcome(track.number, "admitted", evidence.person_id, granted)
@@ -252,6 +255,11 @@ def _quality(
     if distance == 0 or abs(nose[0] - eyes[0]) / distance > MAX_YAW:
         return "face_the_camera"
     return None
+
+
+def _face_sharpness(frame: np.ndarray, box: Box, scale: float) -> float:
+    top, right, bottom, left = (round(v / scale) for v in box)
+    return _sharpness(frame[max(top, 0) : bottom, max(left, 0) : right])
 
 
 def _sharpness(face: np.ndarray) -> float:

@@ -58,6 +58,7 @@ class EntryBase(SQLModel):
     score: float | None = None
     margin: float | None = None
     live: bool | None = None
+    quality: float | None = None
     outcome: str = Field(max_length=16)
     reason_code: str = Field(max_length=64)
     reason: str = Field(max_length=500)

@@ -55,6 +55,7 @@ def test_an_enrolled_face_opens_and_a_withdrawn_one_does_not(
         entry = _face_grants(compound)[0]
         assert (entry["subject_id"], entry["live"]) == ("p-lin", True)
         assert float(entry["score"]) < 0.55  # type: ignore[arg-type]
+        assert float(entry["quality"]) > 12  # type: ignore[arg-type]  (sharp enough to encode)
         assert entry["margin"] is None  # nobody else enrolled: no second-best person
         compound.request("DELETE", "/api/people/p-lin/face")
         wait_until(lambda: '"face"' not in compound.edge_registry(), 30, "the template gone")

@@ -19,6 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table("entry") as batch_op:
         batch_op.add_column(sa.Column("margin", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("live", sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column("quality", sa.Float(), nullable=True))
     op.create_table(
         "faceconsent",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -60,5 +61,6 @@ def downgrade() -> None:
     op.drop_index("ix_faceconsent_person_id", table_name="faceconsent")
     op.drop_table("faceconsent")
     with op.batch_alter_table("entry") as batch_op:
+        batch_op.drop_column("quality")
         batch_op.drop_column("live")
         batch_op.drop_column("margin")
