@@ -6,15 +6,11 @@ over 20 MB 413; the listener goes on."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
@@ -22,9 +18,9 @@ import numpy as np
 from edge.capture import Frame
 from edge.config import CameraSection, SnapshotSection
 from edge.images import MAX_BYTES, ImageError, decode
+from edge.push_http import REQUEST_TIMEOUT_S, PushServer, basic_user
 
 logger = logging.getLogger(__name__)
-REQUEST_TIMEOUT_S = 10.0
 
 
 class PushedFrames:
@@ -61,42 +57,28 @@ class PushedFrames:
 class SnapshotListener:
     def __init__(self, section: SnapshotSection, cameras: list[CameraSection]) -> None:
         self.section = section
-        self._cameras = {c.id: c for c in cameras if c.source == "push"}
-        self.sources = {camera_id: PushedFrames(camera_id) for camera_id in self._cameras}
-        self._server: ThreadingHTTPServer | None = None
+        pushing = [c for c in cameras if c.source == "push"]
+        self._passwords = {c.id: c.password_sha256 or "" for c in pushing}
+        self.sources = {c.id: PushedFrames(c.id) for c in pushing}
+        self._server = PushServer(
+            "camera snapshots", section.listen_host, section.listen_port, _handler(self)
+        )
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            return self.section.listen_port
-        return int(self._server.server_address[1])
+        return self._server.port
 
     def start(self) -> None:
-        self._server = _server(self)
-        threading.Thread(target=self._server.serve_forever, name="snapshots", daemon=True).start()
-        logger.info("camera snapshots accepted on port %d", self.port)
+        self._server.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.stop()
 
     def authorised(self, camera_id: str, authorization: str | None) -> bool:
-        camera = self._cameras.get(camera_id)
-        if camera is None or camera.password_sha256 is None or authorization is None:
-            return False
-        if not authorization.startswith("Basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return False
-        digest = hashlib.sha256(password.encode()).hexdigest()
-        return user == camera_id and hmac.compare_digest(digest, camera.password_sha256)
+        return basic_user(authorization, self._passwords) == camera_id
 
 
-def _server(listener: SnapshotListener) -> ThreadingHTTPServer:
+def _handler(listener: SnapshotListener) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         timeout = REQUEST_TIMEOUT_S
 
@@ -138,9 +120,4 @@ def _server(listener: SnapshotListener) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(payload)
 
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer(
-        (listener.section.listen_host, listener.section.listen_port), Handler
-    )
-    server.daemon_threads = True
-    return server
+    return Handler

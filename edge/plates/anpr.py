@@ -12,12 +12,8 @@ closer. Anything malformed gets a 4xx with a reason, and the listener goes on.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import email.parser
 import email.policy
-import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -25,18 +21,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from edge.config import AnprCameraSection, AnprSection
 from edge.images import MAX_BYTES, ImageError, decode
+from edge.push_http import REQUEST_TIMEOUT_S, PushServer, basic_user
 from models.plates import PlateError, repair
 
 logger = logging.getLogger(__name__)
 PATH = "/anpr/events"
-REQUEST_TIMEOUT_S = 10.0
 
 
 class PushedEvent(BaseModel):
@@ -72,26 +68,22 @@ class AnprListener:
         self.section = section
         self._decide = decide
         self._cameras = {camera.id: camera for camera in section.cameras}
+        self._passwords = {camera.id: camera.password_sha256 for camera in section.cameras}
         self._recent: dict[tuple[str, str], tuple[float, Answer]] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server = PushServer(
+            "ANPR pushes", section.listen_host, section.listen_port, _handler(self)
+        )
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            return self.section.listen_port
-        return int(self._server.server_address[1])
+        return self._server.port
 
     def start(self) -> None:
-        self._server = _server(self.section, self)
-        threading.Thread(target=self._server.serve_forever, name="anpr", daemon=True).start()
-        logger.info("ANPR pushes accepted on port %d", self.port)
+        self._server.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.stop()
 
     def handle(self, camera: AnprCameraSection, content_type: str, body: bytes) -> Answer:
         """One authenticated push: what it says, and the lane's answer (or PushRejected)."""
@@ -109,17 +101,10 @@ class AnprListener:
         return answer
 
     def authenticate(self, authorization: str | None) -> AnprCameraSection:
-        if authorization is None or not authorization.startswith("Basic "):
-            raise PushRejected(401, "HTTP Basic credentials required")
-        try:
-            user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-            raise PushRejected(401, "malformed credentials") from exc
-        camera = self._cameras.get(user)
-        digest = hashlib.sha256(password.encode()).hexdigest()
-        if camera is None or not hmac.compare_digest(digest, camera.password_sha256):
+        user = basic_user(authorization, self._passwords)
+        if user is None:
             raise PushRejected(401, "unknown camera or wrong password")
-        return camera
+        return self._cameras[user]
 
 
 def _parse(camera: AnprCameraSection, content_type: str, body: bytes) -> Pushed:
@@ -167,9 +152,9 @@ def _field_name(part: Message) -> str | None:
     return None
 
 
-def _server(section: AnprSection, listener: AnprListener) -> ThreadingHTTPServer:
+def _handler(listener: AnprListener) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        timeout = REQUEST_TIMEOUT_S  # a client that stops sending is dropped
+        timeout = REQUEST_TIMEOUT_S
 
         def log_message(self, format: str, *args: Any) -> None:
             logger.debug(format, *args)
@@ -206,7 +191,4 @@ def _server(section: AnprSection, listener: AnprListener) -> ThreadingHTTPServer
             self.end_headers()
             self.wfile.write(payload)
 
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer((section.listen_host, section.listen_port), Handler)
-    server.daemon_threads = True
-    return server
+    return Handler

@@ -4,6 +4,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from hub import auth, crud, registry
 from hub.core.config import HubSettings
 from hub.core.security import SecretBox
 from hub.main import create_app
+from hub.provision import provision_edge
 from hub.services import HubServices
 from hub.tables import Building, Unit
 from models.events import Confirmation, EdgeEvent
@@ -183,3 +185,28 @@ def hub_http(
     http.close()
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def edge_bundle(hub_http: HubHttp, tmp_path: Path) -> Path:
+    """An edge of compound c1 enrolled with the hub (`provision-edge`): its bundle."""
+    with Session(hub_http.engine) as session:
+        bundle = provision_edge(
+            session=session,
+            box=hub_http.settings.secret_box(),
+            compound_id="c1",
+            edge_id="edge-1",
+            out=tmp_path / "edge",
+            hub_url=hub_http.base_url,
+            mqtt_url="mqtt://127.0.0.1:1883",
+            readers=[],
+        )
+    return bundle.directory
+
+
+@pytest.fixture
+def edge_http(hub_http: HubHttp, edge_bundle: Path) -> httpx.Client:
+    """A client holding that edge's token."""
+    client = hub_http.anonymous()
+    client.headers["Authorization"] = f"Bearer {(edge_bundle / 'hub-token').read_text()}"
+    return client

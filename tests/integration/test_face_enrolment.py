@@ -17,7 +17,6 @@ from sqlmodel import Session, select
 from hub.__main__ import main as hub_cli
 from hub.core.db import make_engine
 from hub.core.security import SecretBox
-from hub.provision import provision_edge
 from hub.tables import FaceConsent, FaceTemplate
 from tests.integration.conftest import HubHttp
 
@@ -52,24 +51,6 @@ def staff(hub_http: HubHttp) -> httpx.Client:
     for person in ("p-lin", "p-kid"):
         body = {"id": person, "kind": "resident", "unit_id": "c1-101", "display_name": person}
         assert client.post("/api/people", json=body).status_code == 201
-    return client
-
-
-@pytest.fixture
-def edge_http(hub_http: HubHttp, tmp_path: Path) -> httpx.Client:
-    with Session(hub_http.engine) as session:
-        bundle = provision_edge(
-            session=session,
-            box=hub_http.settings.secret_box(),
-            compound_id="c1",
-            edge_id="edge-1",
-            out=tmp_path / "edge",
-            hub_url=hub_http.base_url,
-            mqtt_url="mqtt://127.0.0.1:1883",
-            readers=[],
-        )
-    client = hub_http.anonymous()
-    client.headers["Authorization"] = f"Bearer {(bundle.directory / 'hub-token').read_text()}"
     return client
 
 

@@ -17,7 +17,6 @@ from anju.mqtt import BrokerAddress, MqttLink
 from anju.processes import wait_until
 from hub import crud, registry
 from hub.core.security import SecretBox
-from hub.provision import provision_edge
 from hub.services import HubServices
 from hub.tables import Alarm, AuditRecord, Building, Unit, VehicleStay, VisitorPass
 from models.events import (
@@ -55,36 +54,13 @@ def _pass(pass_id: str, max_entries: int = 2, **extra: object) -> dict[str, obje
     }
 
 
-@pytest.fixture
-def bundle(hub_http: HubHttp, tmp_path: Path) -> Path:
-    with Session(hub_http.engine) as session:
-        made = provision_edge(
-            session=session,
-            box=hub_http.settings.secret_box(),
-            compound_id="c1",
-            edge_id="edge-1",
-            out=tmp_path / "edge",
-            hub_url=hub_http.base_url,
-            mqtt_url="mqtt://127.0.0.1:1883",
-            readers=[],
-        )
-    return made.directory
-
-
-@pytest.fixture
-def edge_http(hub_http: HubHttp, bundle: Path) -> httpx.Client:
-    client = hub_http.anonymous()
-    client.headers["Authorization"] = f"Bearer {(bundle / 'hub-token').read_text()}"
-    return client
-
-
 def test_a_pass_comes_with_a_qr_token_the_edge_verifies_offline(
-    hub_http: HubHttp, bundle: Path
+    hub_http: HubHttp, edge_bundle: Path
 ) -> None:
     resident = hub_http.client("resident")
     created = resident.post("/api/passes", json=_pass("pass-qr", plate="沪B67890"))
     assert created.status_code == 201, created.text
-    key = load_public_key((bundle / "issuer-key.pub").read_text())
+    key = load_public_key((edge_bundle / "issuer-key.pub").read_text())
     claims = verify_token(created.json()["token"], PassToken, key)
     assert (claims.pass_id, claims.compound_id, claims.max_entries) == ("pass-qr", "c1", 2)
     assert claims.plate == "沪B67890"
@@ -128,7 +104,7 @@ def _gate(hub_http: HubHttp, gate_id: str = "east") -> None:
 
 
 def test_a_guard_command_is_signed_sent_and_audited(
-    hub_http: HubHttp, bundle: Path, broker_url: str, topic_prefix: str
+    hub_http: HubHttp, edge_bundle: Path, broker_url: str, topic_prefix: str
 ) -> None:
     _gate(hub_http)
     received: queue.Queue[bytes] = queue.Queue()
@@ -147,7 +123,7 @@ def test_a_guard_command_is_signed_sent_and_audited(
         sent = guard.post("/api/gates/east/commands", json=body)
         assert sent.status_code == 202, sent.text
         assert sent.json()["edges"] == ["edge-1"]
-        key = load_public_key((bundle / "issuer-key.pub").read_text())
+        key = load_public_key((edge_bundle / "issuer-key.pub").read_text())
         command = verify_token(received.get(timeout=10).decode(), GateCommand, key)
     finally:
         listener.stop()
@@ -158,12 +134,12 @@ def test_a_guard_command_is_signed_sent_and_audited(
     assert ("open", body["reason"]) in [(a.action, a.reason) for a in audits]
 
 
-def test_a_walk_in_gets_a_one_entry_pass_now(hub_http: HubHttp, bundle: Path) -> None:
+def test_a_walk_in_gets_a_one_entry_pass_now(hub_http: HubHttp, edge_bundle: Path) -> None:
     guard = hub_http.client("staff")
     body = {"gate_id": "east", "unit_id": "c1-102", "visitor_name": "顺丰快递", "kind": "courier"}
     made = guard.post("/api/walk-ins", json={**body, "minutes": 30})
     assert made.status_code == 201, made.text
-    key = load_public_key((bundle / "issuer-key.pub").read_text())
+    key = load_public_key((edge_bundle / "issuer-key.pub").read_text())
     claims = verify_token(made.json()["token"], PassToken, key)
     assert claims.max_entries == 1
     assert claims.window_contains(datetime.now(UTC))

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session
 
-from hub.provision import provision_edge
 from tests.integration.conftest import HubHttp
 
 pytestmark = pytest.mark.integration
@@ -28,52 +25,32 @@ def _pass(pass_id: str, unit: str = "c1-101", **extra: object) -> dict[str, obje
     }
 
 
-@pytest.fixture
-def edge_pull(hub_http: HubHttp, tmp_path: Path) -> httpx.Client:
-    """A client holding an enrolled edge's token."""
-    with Session(hub_http.engine) as session:
-        bundle = provision_edge(
-            session=session,
-            box=hub_http.settings.secret_box(),
-            compound_id="c1",
-            edge_id="edge-1",
-            out=tmp_path / "edge",
-            hub_url=hub_http.base_url,
-            mqtt_url="mqtt://127.0.0.1:1883",
-            readers=[],
-        )
-    token = (bundle.directory / "hub-token").read_text()
-    client = hub_http.anonymous()
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
-
-
-def _records(edge_pull: httpx.Client, kind: str) -> dict[str, dict[str, object]]:
-    changes = edge_pull.get("/api/edge/registry", params={"since": 0}).json()["changes"]
+def _records(edge_http: httpx.Client, kind: str) -> dict[str, dict[str, object]]:
+    changes = edge_http.get("/api/edge/registry", params={"since": 0}).json()["changes"]
     return {c["id"]: c["record"] for c in changes if c["record_kind"] == kind}
 
 
 def test_a_resident_issues_passes_for_their_own_unit_only(
-    hub_http: HubHttp, edge_pull: httpx.Client
+    hub_http: HubHttp, edge_http: httpx.Client
 ) -> None:
     resident = hub_http.client("resident")
     assert resident.post("/api/passes", json=_pass("pass-1", plate="鲁C·12345")).status_code == 201
     assert resident.post("/api/passes", json=_pass("pass-2", unit="c1-102")).status_code == 403
     assert [p["id"] for p in resident.get("/api/passes").json()] == ["pass-1"]
-    records = _records(edge_pull, "pass")
+    records = _records(edge_http, "pass")
     assert records["pass-1"]["plate"] == "鲁C12345"
     assert "visitor_name" not in records["pass-1"]  # the name stays on the hub
 
 
-def test_a_revoked_pass_leaves_the_edges(hub_http: HubHttp, edge_pull: httpx.Client) -> None:
+def test_a_revoked_pass_leaves_the_edges(hub_http: HubHttp, edge_http: httpx.Client) -> None:
     staff = hub_http.client("staff")
     assert staff.post("/api/passes", json=_pass("pass-9", unit="c1-102")).status_code == 201
-    version = edge_pull.get("/api/edge/registry").json()["to_version"]
+    version = edge_http.get("/api/edge/registry").json()["to_version"]
     assert hub_http.client("resident").delete("/api/passes/pass-9").status_code == 404
     assert staff.delete("/api/passes/pass-9").status_code == 204
-    delta = edge_pull.get("/api/edge/registry", params={"since": version}).json()
+    delta = edge_http.get("/api/edge/registry", params={"since": version}).json()
     assert [(c["id"], c["op"]) for c in delta["changes"]] == [("pass-9", "delete")]
-    assert "pass-9" not in _records(edge_pull, "pass")
+    assert "pass-9" not in _records(edge_http, "pass")
     assert staff.get("/api/passes").json()[0]["revoked"] is True
 
 
@@ -92,7 +69,7 @@ def test_bad_passes_are_refused(hub_http: HubHttp, extra: dict[str, object]) -> 
 
 
 def test_officers_keep_the_watchlist_and_edges_get_no_reasons(
-    hub_http: HubHttp, edge_pull: httpx.Client
+    hub_http: HubHttp, edge_http: httpx.Client
 ) -> None:
     officer = hub_http.client("officer")
     entry = {
@@ -108,7 +85,7 @@ def test_officers_keep_the_watchlist_and_edges_get_no_reasons(
     assert officer.get("/api/watchlist").status_code == 403  # no reason given
     [listed] = officer.get("/api/watchlist", headers=headers).json()
     assert listed["value"] == "京A8B3C1"
-    record = _records(edge_pull, "watchlist")["w1"]
+    record = _records(edge_http, "watchlist")["w1"]
     assert record == {
         "kind": "watchlist",
         "id": "w1",
@@ -117,11 +94,11 @@ def test_officers_keep_the_watchlist_and_edges_get_no_reasons(
         "action": "alert",
     }
     assert officer.delete("/api/watchlist/w1", headers=headers).status_code == 204
-    assert _records(edge_pull, "watchlist") == {}
+    assert _records(edge_http, "watchlist") == {}
 
 
 def test_dated_cards_reach_edges_with_their_window(
-    hub_http: HubHttp, edge_pull: httpx.Client
+    hub_http: HubHttp, edge_http: httpx.Client
 ) -> None:
     staff = hub_http.client("staff")
     person = {"id": "p-t", "kind": "staff", "display_name": "保洁"}
@@ -132,7 +109,7 @@ def test_dated_cards_reach_edges_with_their_window(
         "valid_until": (START + timedelta(days=90)).isoformat(),
     }
     assert staff.post("/api/people/p-t/cards", json=card).status_code == 201
-    record = _records(edge_pull, "card")["card-t"]
+    record = _records(edge_http, "card")["card-t"]
     assert datetime.fromisoformat(str(record["valid_until"])) == START + timedelta(days=90)
 
 
