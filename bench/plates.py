@@ -14,6 +14,7 @@ import csv
 import json
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,48 +54,48 @@ def load_image(path: Path) -> np.ndarray | None:
     return cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
 
 
-def run_scenes(reader: PlateReader, scenes: list[Sample]) -> tuple[float, float, int, int]:
-    """exact share, median ms, strings emitted, of which not valid plates."""
-    exact, times, emitted, invalid = 0, [], 0, 0
-    for sample in scenes:
+def measure(
+    samples: list[Sample], read: Callable[[np.ndarray], set[str]]
+) -> tuple[float, float, list[set[str]]]:
+    """Share of samples read exactly (an undecodable image counts as missed), median ms a
+    sample, and what was read from each decoded sample."""
+    exact, times, found = 0, [], []
+    for sample in samples:
         image = load_image(sample.path)
         if image is None:
             continue
         start = time.perf_counter()
-        reads = reader.read(image)
+        numbers = read(image)
         times.append((time.perf_counter() - start) * 1000)
-        found = {read.number for read in reads}
-        emitted += len(found)
-        invalid += sum(1 for n in found if not _valid(n))
-        exact += found == sample.truth
-    return exact / len(scenes), statistics.median(times), emitted, invalid
+        found.append(numbers)
+        exact += numbers == sample.truth
+    return exact / len(samples), statistics.median(times), found
+
+
+def run_scenes(reader: PlateReader, scenes: list[Sample]) -> tuple[float, float, int, int]:
+    """exact share, median ms, strings emitted, of which not valid plates."""
+    exact, median, found = measure(scenes, lambda image: {r.number for r in reader.read(image)})
+    emitted = sum(len(numbers) for numbers in found)
+    invalid = sum(1 for numbers in found for n in numbers if not _valid(n))
+    return exact, median, emitted, invalid
 
 
 def run_baseline(engine: RapidOcrEngine, scenes: list[Sample]) -> tuple[float, float]:
-    exact, times = 0, []
-    for sample in scenes:
-        image = load_image(sample.path)
-        if image is None:
-            continue
-        start = time.perf_counter()
+    def read(image: np.ndarray) -> set[str]:
         texts = engine.find_text(image)
-        times.append((time.perf_counter() - start) * 1000)
-        found = {number for t in texts if (number := _as_plate(t.text)) is not None}
-        exact += found == sample.truth
-    return exact / len(scenes), statistics.median(times)
+        return {number for t in texts if (number := _as_plate(t.text)) is not None}
+
+    exact, median, _ = measure(scenes, read)
+    return exact, median
 
 
 def run_crops(reader: PlateReader, crops: list[Sample]) -> tuple[float, float]:
-    exact, times = 0, []
-    for sample in crops:
-        image = load_image(sample.path)
-        if image is None:
-            continue
-        start = time.perf_counter()
-        read = reader.read_crop(image)
-        times.append((time.perf_counter() - start) * 1000)
-        exact += read is not None and read.number in sample.truth
-    return exact / len(crops), statistics.median(times)
+    def read(image: np.ndarray) -> set[str]:
+        plate = reader.read_crop(image)
+        return set() if plate is None else {plate.number}
+
+    exact, median, _ = measure(crops, read)
+    return exact, median
 
 
 def _valid(text: str) -> bool:

@@ -52,3 +52,19 @@ class PushServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class PushListener:
+    """The lifecycle every push endpoint shares; subclasses set `self._server`."""
+
+    _server: PushServer
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()

@@ -18,7 +18,7 @@ import numpy as np
 from edge.capture import Frame
 from edge.config import CameraSection, SnapshotSection
 from edge.images import MAX_BYTES, ImageError, decode
-from edge.push_http import REQUEST_TIMEOUT_S, PushServer, basic_user
+from edge.push_http import REQUEST_TIMEOUT_S, PushListener, PushServer, basic_user
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class PushedFrames:
         return latest if latest is not None and latest.number > after else None
 
 
-class SnapshotListener:
+class SnapshotListener(PushListener):
     def __init__(self, section: SnapshotSection, cameras: list[CameraSection]) -> None:
         self.section = section
         pushing = [c for c in cameras if c.source == "push"]
@@ -63,16 +63,6 @@ class SnapshotListener:
         self._server = PushServer(
             "camera snapshots", section.listen_host, section.listen_port, _handler(self)
         )
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def authorised(self, camera_id: str, authorization: str | None) -> bool:
         return basic_user(authorization, self._passwords) == camera_id

@@ -160,12 +160,13 @@ class FaceLane:
             return self._give_up(track)
         if not self._worth_encoding(track):
             return None
-        problem = _quality(frame, box, landmarks, scale)
+        sharpness = _face_sharpness(frame, box, scale)
+        problem = _quality(box, landmarks, scale, sharpness)
         if problem is not None:
             return FaceOutcome(track.number, problem)
         encoding = self._encode(frame, box, scale)
         track.last_encoding = encoding
-        track.sharpness = _face_sharpness(frame, box, scale)
+        track.sharpness = sharpness
         track.matches.append(self._gallery().identify(encoding))
         identified = track.identified(self._agree)
         if identified is None:
@@ -240,12 +241,12 @@ class FaceLane:
 
 
 def _quality(
-    frame: np.ndarray, box: Box, landmarks: dict[str, list[tuple[int, int]]], scale: float
+    box: Box, landmarks: dict[str, list[tuple[int, int]]], scale: float, sharpness: float
 ) -> str | None:
-    top, right, bottom, left = (round(v / scale) for v in box)
-    if bottom - top < MIN_FACE_PX:
+    top, _, bottom, _ = box
+    if (bottom - top) / scale < MIN_FACE_PX:
         return "come_closer"
-    if _sharpness(frame[max(top, 0) : bottom, max(left, 0) : right]) < MIN_SHARPNESS:
+    if sharpness < MIN_SHARPNESS:
         return "hold_still"
     eyes = (np.mean(landmarks["left_eye"], axis=0) + np.mean(landmarks["right_eye"], axis=0)) / 2
     distance = np.linalg.norm(

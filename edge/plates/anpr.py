@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from edge.config import AnprCameraSection, AnprSection
 from edge.images import MAX_BYTES, ImageError, decode
-from edge.push_http import REQUEST_TIMEOUT_S, PushServer, basic_user
+from edge.push_http import REQUEST_TIMEOUT_S, PushListener, PushServer, basic_user
 from models.plates import PlateError, repair
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class PushRejected(ValueError):
 Decide = Callable[[Pushed], Answer]
 
 
-class AnprListener:
+class AnprListener(PushListener):
     def __init__(self, section: AnprSection, decide: Decide) -> None:
         self.section = section
         self._decide = decide
@@ -74,16 +74,6 @@ class AnprListener:
         self._server = PushServer(
             "ANPR pushes", section.listen_host, section.listen_port, _handler(self)
         )
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def handle(self, camera: AnprCameraSection, content_type: str, body: bytes) -> Answer:
         """One authenticated push: what it says, and the lane's answer (or PushRejected)."""

@@ -142,8 +142,12 @@ def test_a_stray_round_mark_never_makes_a_new_energy_plate(
 
 @given(st.text(max_size=12))
 def test_repair_never_invents_a_plate_from_junk(text: str) -> None:
+    """Whatever it returns is a plate the text was within `MAX_REPAIRS` characters of."""
     try:
         plate = repair(text)
     except PlateError:
         return
-    assert len(plate.number) == len(normalise(text))
+    read = normalise(text)
+    assert parse(plate.number) == plate
+    assert len(plate.number) == len(read)
+    assert sum(a != b for a, b in zip(plate.number, read, strict=True)) <= MAX_REPAIRS
