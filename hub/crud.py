@@ -9,7 +9,7 @@ import base64
 import binascii
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import BadCursor, Conflict
 from hub.tables import Alarm, DeadLetter, Edge, Entry, Receipt, as_utc, utcnow
-from models.events import AlarmEvent, EdgeEvent, EdgeStatus, EntryEvent, Outcome
+from models.events import AlarmEvent, EdgeEvent, EdgeStatus, EntryEvent, Method, Outcome
 from models.signing import MAX_PAYLOAD_BYTES
 
 Position = tuple[str, uuid.UUID, int]
@@ -185,6 +185,9 @@ class EntryFilter:
     gate_id: str | None = None
     method: str | None = None
     outcome: str | None = None
+    subject_id: str | None = None
+    plate: str | None = None
+    plate_prefix: str | None = None
 
 
 def list_entries(
@@ -208,6 +211,20 @@ def list_entries(
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1]) if more else None
     return rows, next_cursor
+
+
+def iter_entries(*, session: Session, filters: EntryFilter, limit: int) -> Iterator[Entry]:
+    """Every matching entry, newest first, fetched a keyset page at a time."""
+    cursor: str | None = None
+    left = limit
+    while left > 0:
+        rows, cursor = list_entries(
+            session=session, filters=filters, limit=min(left, 1000), cursor=cursor
+        )
+        yield from rows
+        left -= len(rows)
+        if cursor is None:
+            return
 
 
 def occupancy(*, session: Session, compound_id: str) -> dict[str, int]:
@@ -265,6 +282,20 @@ def _entry_clauses(filters: EntryFilter) -> list[object]:
     ):
         if value is not None:
             clauses.append(col(column) == value)
+    return clauses + _who_clauses(filters)
+
+
+def _who_clauses(filters: EntryFilter) -> list[object]:
+    clauses: list[object] = []
+    if filters.subject_id is not None:
+        clauses.append(col(Entry.subject_id) == filters.subject_id)
+    if filters.plate is not None or filters.plate_prefix is not None:
+        clauses.append(col(Entry.method) == Method.PLATE.value)
+    if filters.plate is not None:
+        clauses.append(col(Entry.credential_ref) == filters.plate)
+    if filters.plate_prefix is not None:
+        escaped = filters.plate_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(col(Entry.credential_ref).like(f"{escaped}%", escape="\\"))
     return clauses
 
 

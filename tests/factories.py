@@ -38,18 +38,24 @@ def entry(
     method: Method = Method.CARD,
     outcome: Outcome = Outcome.GRANTED,
     at: datetime | None = None,
+    reference: str = "1001",
+    lane: str = "pedestrian-in",
+    reason_code: str = "card_valid",
+    flags: tuple[str, ...] = (),
 ) -> EntryEvent:
     return EntryEvent(
         event_id=uuid.uuid4(),
         position=pos or position(),
         compound_id=compound_id,
         gate_id=gate_id,
-        lane="pedestrian-in",
+        lane=lane,
         direction=direction,
         occurred_at=at or datetime.now(UTC),
         subject=Subject(kind=kind, id=subject_id),
-        credential=Credential(method=method, reference="1001"),
-        decision=Decision(outcome=outcome, reason_code="card_valid", reason="Registered card."),
+        credential=Credential(method=method, reference=reference),
+        decision=Decision(
+            outcome=outcome, reason_code=reason_code, reason="Registered card.", flags=flags
+        ),
     )
 
 

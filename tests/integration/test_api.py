@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
@@ -94,6 +96,53 @@ def test_events_filter_by_gate_method_decision_and_time(
     assert expected
     assert {item["event_id"] for item in items} == expected
     assert all(item["occurred_at"].endswith(("Z", "+00:00")) for item in items)
+
+
+def test_events_of_one_person_and_of_plates_exact_or_by_prefix(
+    client: httpx.Client, engine: Engine
+) -> None:
+    def car(seq: int, plate: str, who: str | None) -> EdgeEvent:
+        return factories.entry(
+            factories.position(seq=seq),
+            method=Method.PLATE,
+            reference=plate,
+            subject_id=who,
+            at=T0 + timedelta(minutes=seq),
+        )
+
+    cars = [car(1, "粤B12345", "p-1"), car(2, "粤BD12345", "p-2"), car(3, "京A00001", None)]
+    walk = factories.entry(factories.position(seq=4), subject_id="p-1", reference="粤B9")
+    _store(engine, [*cars, walk])
+
+    def ids(**params: str) -> set[str]:
+        response = client.get("/api/events", params=params)
+        assert response.status_code == 200, response.text
+        return {item["event_id"] for item in response.json()["items"]}
+
+    assert ids(plate="粤b·12345") == {str(cars[0].event_id)}
+    assert ids(plate_prefix="粤B") == {str(cars[0].event_id), str(cars[1].event_id)}
+    assert ids(plate_prefix="%") == set()
+    assert ids(person_id="p-1") == {str(cars[0].event_id), str(walk.event_id)}
+    response = client.get("/api/events", params={"plate": "TIMESTAMP"})
+    assert response.status_code == 422 and "plate" in response.json()["detail"]
+
+
+def test_csv_export_has_every_match_and_defuses_formulas(
+    client: httpx.Client, engine: Engine
+) -> None:
+    events = _day(engine)
+    sly = factories.entry(factories.position(seq=99), reference="=HYPERLINK(1)", at=T0)
+    _store(engine, [sly])
+    response = client.get("/api/events.csv", params={"decision": "granted"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    text = response.content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    granted = [e for e in events if e.decision.outcome is Outcome.GRANTED]
+    assert {r["event_id"] for r in rows} == {str(e.event_id) for e in [*granted, sly]}
+    assert {r["credential_ref"] for r in rows if r["event_id"] == str(sly.event_id)} == {
+        "'=HYPERLINK(1)"
+    }
 
 
 @pytest.mark.parametrize(
