@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import BadCursor, Conflict
 from hub.tables import Alarm, DeadLetter, Edge, Entry, Receipt, as_utc, utcnow
-from models.events import AlarmEvent, EdgeEvent, EdgeStatus, EntryEvent, Method, Outcome
+from models.events import AlarmEvent, EdgeEvent, EdgeStatus, EntryEvent, Method
 from models.signing import MAX_PAYLOAD_BYTES
 
 Position = tuple[str, uuid.UUID, int]
@@ -225,33 +225,6 @@ def iter_entries(*, session: Session, filters: EntryFilter, limit: int) -> Itera
         left -= len(rows)
         if cursor is None:
             return
-
-
-def occupancy(*, session: Session, compound_id: str) -> dict[str, int]:
-    """People inside now: those whose latest granted passage was inward."""
-    latest = (
-        select(col(Entry.subject_id), func.max(Entry.occurred_at).label("last_at"))
-        .where(
-            col(Entry.compound_id) == compound_id,
-            col(Entry.outcome) == Outcome.GRANTED.value,
-            col(Entry.subject_id).is_not(None),
-        )
-        .group_by(col(Entry.subject_id))
-        .subquery()
-    )
-    query = (
-        select(Entry.subject_kind, func.count(func.distinct(Entry.subject_id)))
-        .join(
-            latest,
-            and_(
-                col(Entry.subject_id) == latest.c.subject_id,
-                col(Entry.occurred_at) == latest.c.last_at,
-            ),
-        )
-        .where(col(Entry.direction) == "in", col(Entry.outcome) == Outcome.GRANTED.value)
-        .group_by(col(Entry.subject_kind))
-    )
-    return {kind: int(count) for kind, count in session.exec(query).all()}
 
 
 def encode_cursor(entry: Entry) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.analytics.policy import AnalyticsPolicy
 from hub.core.security import SecretBox, SecretError
 
 
@@ -32,6 +33,12 @@ class HubSettings(BaseSettings):
     session_hours: float = Field(8.0, gt=0, le=24 * 30, description="How long a login lasts")
     lockout_failures: int = Field(5, ge=1, description="Failed logins before a lockout")
     lockout_minutes: float = Field(15.0, gt=0, description="How long a lockout lasts")
+    analytics: AnalyticsPolicy = Field(
+        AnalyticsPolicy(), description="Anomaly thresholds, presence, retention (JSON)"
+    )
+    analytics_every_s: float = Field(
+        60.0, gt=0, description="How often anomalies are scanned and retention enforced"
+    )
 
     def secret_box_or_none(self) -> SecretBox | None:
         """For what can go on without the keys (a registry delta without face templates)."""

@@ -14,7 +14,7 @@ from hub import crud, registry
 from hub.api.deps import Caller, PersonalDataReader, SessionDep
 from hub.auth import Role
 from hub.errors import InvalidInput
-from hub.tables import Entry, EntryPublic, as_utc
+from hub.tables import Entry, EntryPublic
 from models import plates
 from models.events import Method, Outcome, UtcDatetime
 
@@ -56,7 +56,7 @@ def list_events(
         cursor=query.cursor,
     )
     caller.audit("read", "entries")
-    return EntryPage(items=[_public(row) for row in rows], next_cursor=next_cursor)
+    return EntryPage(items=[EntryPublic.of(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/events.csv", response_class=StreamingResponse)
@@ -97,7 +97,7 @@ def entry_csv(rows: Iterable[Entry]) -> Iterator[str]:
     yield "\ufeff" + ",".join(CSV_FIELDS) + "\r\n"
     for row in rows:
         buffer = io.StringIO()
-        record = _public(row).model_dump(mode="json")
+        record = EntryPublic.of(row).model_dump(mode="json")
         csv.writer(buffer).writerow([_cell(record[name]) for name in CSV_FIELDS])
         yield buffer.getvalue()
 
@@ -134,8 +134,3 @@ def _plate(text: str | None) -> str | None:
         return plates.parse(text).number
     except plates.PlateError as exc:
         raise InvalidInput(f"plate: {exc}") from exc
-
-
-def _public(row: Entry) -> EntryPublic:
-    entry = EntryPublic.model_validate(row)
-    return entry.model_copy(update={"occurred_at": as_utc(entry.occurred_at)})
