@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from anju import logs
 from hub import audit, auth, crud, faces, importer, registry
+from hub.analytics import job
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
 from hub.core.security import SecretBox
@@ -22,7 +23,7 @@ from hub.errors import HubError
 from hub.main import create_app
 from hub.provision import ReaderSpec, provision_edge
 from hub.secrets import rotate_secrets
-from hub.tables import Person
+from hub.tables import Person, utcnow
 from models.errors import ContractError
 from models.signing import load_public_key
 
@@ -226,6 +227,15 @@ def rotate(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def analytics(args: argparse.Namespace, settings: HubSettings) -> int:
+    """One round of the analytics job now: anomaly scan, then retention."""
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    purged = job.run_once(engine, settings.analytics, utcnow())
+    print(f"anomalies scanned; retention purged {purged.as_text()}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m hub", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -263,6 +273,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("folder", type=Path)
     sub.add_argument("--compound", required=True)
     sub.add_argument("--consent-document", required=True, help="the signed forms' reference")
+    command("analytics", analytics, "scan for anomalies and enforce retention now")
     command("audit-verify", audit_verify, "check the audit chain; exit 1 if tampered")
     command("new-secret-key", new_secret_key, "print a new key for ANJU_HUB_SECRET_KEYS")
     command("rotate-secrets", rotate, "re-encrypt secrets under the first key")

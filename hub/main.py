@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from hub.api.errors import install_error_handlers
 from hub.api.routes import (
     admin,
+    anomalies,
     auth,
     edge_sync,
     edges,
@@ -17,9 +18,11 @@ from hub.api.routes import (
     faces,
     guard,
     health,
+    incidents,
     occupancy,
     passes,
     people,
+    population,
     vehicles,
     watchlist,
 )
@@ -46,6 +49,9 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         auth,
         events,
         occupancy,
+        anomalies,
+        incidents,
+        population,
         edges,
         people,
         faces,

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from anju.mqtt import BrokerAddress, Message, MqttLink
 from hub import crud, registry
+from hub.analytics.job import AnalyticsJob
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
 from hub.ingest import Ingestor
@@ -28,6 +29,7 @@ class HubServices:
     engine: Engine
     link: MqttLink
     ingestor: Ingestor
+    analytics: AnalyticsJob
 
     @classmethod
     def build(cls, settings: HubSettings) -> HubServices:
@@ -40,11 +42,15 @@ class HubServices:
             will=hub_status(topics, online=False),
         )
         ingestor = Ingestor(engine, link, topics, batch_max=settings.ingest_batch)
-        return cls(settings=settings, engine=engine, link=link, ingestor=ingestor)
+        analytics = AnalyticsJob(engine, settings.analytics, settings.analytics_every_s)
+        return cls(
+            settings=settings, engine=engine, link=link, ingestor=ingestor, analytics=analytics
+        )
 
     def start(self) -> None:
         migrate(self.engine)
         self.ingestor.start()
+        self.analytics.start()
         topics = Topics(self.settings.topic_prefix)
         self.link.on_connected(lambda: self.link.publish(hub_status(topics, online=True)))
         self.link.start()
@@ -75,6 +81,7 @@ class HubServices:
     def stop(self) -> None:
         self.link.stop(last=hub_status(Topics(self.settings.topic_prefix), online=False))
         self.ingestor.stop()
+        self.analytics.stop()
         self.engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """The hub's tables, one module per area; import them from here."""
 
 from hub.tables.access import AuditRecord, AuthToken, User
+from hub.tables.analytics import Anomaly, AnomalyAction, AnomalyEvidence, Incident, WorkOrder
 from hub.tables.common import as_utc, utcnow
 from hub.tables.events import (
     Alarm,
@@ -31,6 +32,9 @@ from hub.tables.registry import (
 
 __all__ = [
     "Alarm",
+    "Anomaly",
+    "AnomalyAction",
+    "AnomalyEvidence",
     "AuditRecord",
     "AuthToken",
     "Building",
@@ -44,6 +48,7 @@ __all__ = [
     "FaceConsent",
     "FaceTemplate",
     "Gate",
+    "Incident",
     "PassEntry",
     "Person",
     "Pin",
@@ -55,6 +60,7 @@ __all__ = [
     "VehicleStay",
     "VisitorPass",
     "WatchlistEntry",
+    "WorkOrder",
     "as_utc",
     "utcnow",
 ]

@@ -1,0 +1,218 @@
+"""Anomalies as cases: findings stored once by their (rule, key), their evidence, and what
+officers do with them (acknowledge, assign, close, reopen), each step with its reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlmodel import Session, col, select
+
+from hub.analytics import anomalies, occupancy
+from hub.analytics.anomalies import Finding
+from hub.analytics.policy import AnalyticsPolicy
+from hub.errors import Conflict, InvalidInput, NotFound
+from hub.tables import Alarm, Anomaly, AnomalyAction, AnomalyEvidence, Entry, as_utc
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+
+
+class Action(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    ASSIGN = "assign"
+    CLOSE = "close"
+    REOPEN = "reopen"
+
+
+# The statuses each action may start from, and the status it leaves.
+TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
+    Action.ACKNOWLEDGE: (frozenset({Status.OPEN}), Status.ACKNOWLEDGED),
+    Action.ASSIGN: (frozenset({Status.OPEN, Status.ACKNOWLEDGED}), None),
+    Action.CLOSE: (frozenset({Status.OPEN, Status.ACKNOWLEDGED}), Status.CLOSED),
+    Action.REOPEN: (frozenset({Status.CLOSED}), Status.OPEN),
+}
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    found: int
+    new: int
+    reopened: int
+
+
+def scan(
+    *, session: Session, compound_id: str, policy: AnalyticsPolicy, now: datetime
+) -> ScanReport:
+    """Run every rule over the recent log and store what they find; the caller commits."""
+    log = read_log(session=session, compound_id=compound_id, policy=policy, now=now)
+    findings = anomalies.find(log, policy.anomalies)
+    new = reopened = 0
+    for finding in findings:
+        outcome = _store(session, compound_id, finding, now)
+        new += outcome == "new"
+        reopened += outcome == "reopened"
+    return ScanReport(found=len(findings), new=new, reopened=reopened)
+
+
+def read_log(
+    *, session: Session, compound_id: str, policy: AnalyticsPolicy, now: datetime
+) -> anomalies.Log:
+    since = now - timedelta(days=policy.anomalies.look_back_days)
+    entries = session.exec(
+        select(Entry).where(
+            col(Entry.compound_id) == compound_id,
+            col(Entry.occurred_at) >= since,
+            col(Entry.occurred_at) <= now,
+        )
+    ).all()
+    alarms = session.exec(
+        select(Alarm).where(
+            col(Alarm.compound_id) == compound_id,
+            col(Alarm.occurred_at) >= since,
+            col(Alarm.occurred_at) <= now,
+        )
+    ).all()
+    tracker = occupancy.now(
+        session=session, compound_id=compound_id, presence=policy.presence, at=now
+    )
+    return anomalies.Log(
+        entries=entries, alarms=alarms, inside=tracker.present(now), now=now, zone=policy.zone
+    )
+
+
+def act(
+    *,
+    session: Session,
+    compound_id: str,
+    anomaly_id: int,
+    action: Action,
+    actor: str,
+    reason: str,
+    assignee: str | None,
+    now: datetime,
+) -> Anomaly:
+    """One officer's step on a case; the reason is required and kept with the step."""
+    if not reason.strip():
+        raise InvalidInput("say why: every action on an anomaly keeps its reason")
+    anomaly = get(session=session, compound_id=compound_id, anomaly_id=anomaly_id)
+    allowed_from, after = TRANSITIONS[action]
+    if Status(anomaly.status) not in allowed_from:
+        raise Conflict(f"cannot {action.value} an anomaly that is {anomaly.status}")
+    if action is Action.ASSIGN:
+        if not assignee:
+            raise InvalidInput("assign to whom? give an assignee")
+        anomaly.assignee = assignee
+    if after is not None:
+        anomaly.status = after.value
+    session.add(anomaly)
+    _log_action(session, anomaly, actor=actor, action=action.value, reason=reason.strip(), now=now)
+    return anomaly
+
+
+def get(*, session: Session, compound_id: str, anomaly_id: int) -> Anomaly:
+    anomaly = session.get(Anomaly, anomaly_id)
+    if anomaly is None or anomaly.compound_id != compound_id:
+        raise NotFound(f"no anomaly {anomaly_id}")
+    return anomaly
+
+
+def evidence(*, session: Session, anomaly_id: int) -> list[str]:
+    query = select(AnomalyEvidence.ref).where(col(AnomalyEvidence.anomaly_id) == anomaly_id)
+    return sorted(session.exec(query).all())
+
+
+def history(*, session: Session, anomaly_id: int) -> Sequence[AnomalyAction]:
+    query = (
+        select(AnomalyAction)
+        .where(col(AnomalyAction.anomaly_id) == anomaly_id)
+        .order_by(col(AnomalyAction.at), col(AnomalyAction.id))
+    )
+    return session.exec(query).all()
+
+
+def listing(
+    *,
+    session: Session,
+    compound_id: str,
+    status: Status | None,
+    rule: str | None,
+    limit: int,
+) -> Sequence[Anomaly]:
+    query = select(Anomaly).where(col(Anomaly.compound_id) == compound_id)
+    if status is not None:
+        query = query.where(col(Anomaly.status) == status.value)
+    if rule is not None:
+        query = query.where(col(Anomaly.rule) == rule)
+    query = query.order_by(col(Anomaly.last_at).desc(), col(Anomaly.id).desc()).limit(limit)
+    return session.exec(query).all()
+
+
+def _store(session: Session, compound_id: str, finding: Finding, now: datetime) -> str:
+    """'new', 'reopened', 'updated' or 'same'."""
+    anomaly = session.exec(
+        select(Anomaly).where(
+            col(Anomaly.compound_id) == compound_id,
+            col(Anomaly.rule) == finding.rule,
+            col(Anomaly.key) == finding.key,
+        )
+    ).first()
+    if anomaly is None:
+        anomaly = Anomaly(
+            compound_id=compound_id,
+            rule=finding.rule,
+            key=finding.key,
+            subject=finding.subject,
+            summary=finding.summary,
+            first_at=finding.first_at,
+            last_at=finding.last_at,
+            created_at=now,
+        )
+        session.add(anomaly)
+        session.flush()
+        _add_evidence(session, anomaly, finding.evidence)
+        _log_action(session, anomaly, actor="hub", action="found", reason=finding.summary, now=now)
+        return "new"
+    added = _add_evidence(session, anomaly, finding.evidence)
+    if not added:
+        return "same"
+    anomaly.summary = finding.summary
+    anomaly.last_at = max(as_utc(anomaly.last_at), finding.last_at)
+    if anomaly.status == Status.CLOSED.value:
+        anomaly.status = Status.OPEN.value
+        why = "new evidence after closing"
+        _log_action(session, anomaly, actor="hub", action="reopened", reason=why, now=now)
+        session.add(anomaly)
+        return "reopened"
+    session.add(anomaly)
+    return "updated"
+
+
+def _add_evidence(session: Session, anomaly: Anomaly, refs: tuple[str, ...]) -> int:
+    assert anomaly.id is not None
+    known = set(evidence(session=session, anomaly_id=anomaly.id))
+    fresh = [ref for ref in refs if ref not in known]
+    session.add_all(AnomalyEvidence(anomaly_id=anomaly.id, ref=ref) for ref in fresh)
+    return len(fresh)
+
+
+def _log_action(
+    session: Session, anomaly: Anomaly, *, actor: str, action: str, reason: str, now: datetime
+) -> None:
+    assert anomaly.id is not None
+    session.add(
+        AnomalyAction(
+            anomaly_id=anomaly.id,
+            actor=actor,
+            action=action,
+            status=anomaly.status,
+            assignee=anomaly.assignee,
+            reason=reason[:500],
+            at=now,
+        )
+    )

@@ -1,0 +1,150 @@
+"""Visitor anomalies for community officers and staff: the list, one case with its evidence
+and history, the actions on it (each with a reason, audited), and an on-demand scan."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from hub.analytics import casework
+from hub.analytics.casework import Action, Status
+from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.auth import Role
+from hub.tables import Anomaly, Entry, EntryPublic, as_utc, utcnow
+from models.events import Text
+
+router = APIRouter(prefix="/api/anomalies", tags=["anomalies"])
+Reader = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
+Scanner = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER)]
+
+
+class AnomalyPublic(BaseModel):
+    id: int
+    rule: str
+    subject: str | None
+    summary: str
+    first_at: datetime
+    last_at: datetime
+    status: str
+    assignee: str | None
+
+
+class StepPublic(BaseModel):
+    actor: str
+    action: str
+    status: str
+    assignee: str | None
+    reason: str
+    at: datetime
+
+
+class AnomalyDetail(AnomalyPublic):
+    evidence: list[str] = Field(description="Event ids (and `alarm:N` for hub alarms)")
+    entries: list[EntryPublic] = Field(description="The evidence entries still in the log")
+    history: list[StepPublic]
+
+
+class ActionBody(BaseModel):
+    action: Action
+    reason: Text = Field(min_length=3, max_length=500)
+    assignee: str | None = Field(None, max_length=64)
+
+
+class ScanPublic(BaseModel):
+    found: int
+    new: int
+    reopened: int
+
+
+@router.get("")
+def list_anomalies(
+    caller: Reader,
+    session: SessionDep,
+    status: Annotated[Status | None, Query()] = None,
+    rule: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AnomalyPublic]:
+    rows = casework.listing(
+        session=session, compound_id=caller.compound_id, status=status, rule=rule, limit=limit
+    )
+    caller.audit("read", "anomalies")
+    return [public(row) for row in rows]
+
+
+@router.get("/{anomaly_id}")
+def get_anomaly(anomaly_id: int, caller: Reader, session: SessionDep) -> AnomalyDetail:
+    anomaly = casework.get(session=session, compound_id=caller.compound_id, anomaly_id=anomaly_id)
+    caller.audit("read", f"anomaly:{anomaly_id}")
+    return detail(session, anomaly)
+
+
+@router.post("/{anomaly_id}/actions")
+def act_on_anomaly(
+    anomaly_id: int, body: ActionBody, caller: Reader, session: SessionDep
+) -> AnomalyDetail:
+    """Acknowledge, assign, close or reopen, with a reason that the case and the audit log
+    both keep."""
+    anomaly = casework.act(
+        session=session,
+        compound_id=caller.compound_id,
+        anomaly_id=anomaly_id,
+        action=body.action,
+        actor=caller.user.username,
+        reason=body.reason,
+        assignee=body.assignee,
+        now=utcnow(),
+    )
+    session.commit()
+    caller.audit(body.action.value, f"anomaly:{anomaly_id}")
+    return detail(session, anomaly)
+
+
+@router.post("/scan")
+def scan(caller: Scanner, session: SessionDep, services: ServicesDep) -> ScanPublic:
+    """Run the rules now rather than at the next round of the analytics job."""
+    report = casework.scan(
+        session=session,
+        compound_id=caller.compound_id,
+        policy=services.settings.analytics,
+        now=utcnow(),
+    )
+    session.commit()
+    return ScanPublic(found=report.found, new=report.new, reopened=report.reopened)
+
+
+def public(row: Anomaly) -> AnomalyPublic:
+    assert row.id is not None
+    return AnomalyPublic(
+        id=row.id,
+        rule=row.rule,
+        subject=row.subject,
+        summary=row.summary,
+        first_at=as_utc(row.first_at),
+        last_at=as_utc(row.last_at),
+        status=row.status,
+        assignee=row.assignee,
+    )
+
+
+def detail(session: SessionDep, row: Anomaly) -> AnomalyDetail:
+    assert row.id is not None
+    refs = casework.evidence(session=session, anomaly_id=row.id)
+    ids = [uuid.UUID(ref) for ref in refs if not ref.startswith("alarm:")]
+    entries = session.exec(
+        select(Entry).where(col(Entry.event_id).in_(ids)).order_by(col(Entry.occurred_at))
+    ).all()
+    steps = casework.history(session=session, anomaly_id=row.id)
+    return AnomalyDetail(
+        **public(row).model_dump(),
+        evidence=refs,
+        entries=[EntryPublic.of(e) for e in entries],
+        history=[
+            StepPublic(**step.model_dump(exclude={"id", "anomaly_id", "at"}), at=as_utc(step.at))
+            for step in steps
+        ],
+    )

@@ -1,0 +1,63 @@
+"""Sensing the actual population: residents the gates have not seen, and unregistered faces
+and plates that come like residents do, for staff to reconcile the register."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from hub.analytics import population
+from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.auth import Role
+from hub.tables import utcnow
+
+router = APIRouter(prefix="/api/population", tags=["population"])
+Reader = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
+
+
+class AbsentPublic(BaseModel):
+    person_id: str
+    name: str
+    unit: str | None
+    last_seen: datetime | None
+
+
+class RegularPublic(BaseModel):
+    identity: str
+    method: str
+    days_seen: int
+    sightings: int
+    last_seen: datetime
+
+
+class Reconciliation(BaseModel):
+    absent_days: int
+    absent: list[AbsentPublic]
+    regular_days: int
+    unregistered: list[RegularPublic]
+
+
+@router.get("")
+def reconcile(caller: Reader, session: SessionDep, services: ServicesDep) -> Reconciliation:
+    policy = services.settings.analytics
+    now = utcnow()
+    absent = population.absent_residents(
+        session=session, compound_id=caller.compound_id, now=now, days=policy.absent_days
+    )
+    regulars = population.unregistered_regulars(
+        session=session,
+        compound_id=caller.compound_id,
+        now=now,
+        days=policy.regular_days,
+        zone=policy.zone,
+    )
+    caller.audit("read", "population")
+    return Reconciliation(
+        absent_days=policy.absent_days,
+        absent=[AbsentPublic(**vars(a)) for a in absent],
+        regular_days=policy.regular_days,
+        unregistered=[RegularPublic(**vars(r)) for r in regulars],
+    )
