@@ -28,6 +28,7 @@ from hub.api.routes import (
 )
 from hub.core.config import HubSettings
 from hub.services import HubServices
+from hub.web import app as web
 
 
 def create_app(settings: HubSettings | None = None) -> FastAPI:
@@ -64,4 +65,5 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     )
     for module in modules:
         app.include_router(module.router)
+    web.install(app)
     return app

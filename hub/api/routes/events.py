@@ -51,7 +51,7 @@ def list_events(
     the entries of their own unit's people."""
     rows, next_cursor = crud.list_entries(
         session=session,
-        filters=_filters(caller, session, query),
+        filters=entry_filter(caller, session, query),
         limit=query.limit,
         cursor=query.cursor,
     )
@@ -65,7 +65,7 @@ def export_events(
 ) -> StreamingResponse:
     """The same search as a CSV file (UTF-8 with a byte-order mark, so spreadsheet programs
     show the Chinese), every matching entry, newest first, at most `EXPORT_LIMIT` rows."""
-    filters = _filters(caller, session, query)
+    filters = entry_filter(caller, session, query)
     caller.audit("export", "entries")
     rows = crud.iter_entries(session=session, filters=filters, limit=EXPORT_LIMIT)
     headers = {"Content-Disposition": 'attachment; filename="anju-entries.csv"'}
@@ -108,7 +108,7 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _filters(caller: Caller, session: Session, query: EventQuery) -> crud.EntryFilter:
+def entry_filter(caller: Caller, session: Session, query: EventQuery) -> crud.EntryFilter:
     subject_ids = None
     if caller.role is Role.RESIDENT:  # fails closed: a resident without a unit sees nothing
         unit_id = caller.user.unit_id or ""

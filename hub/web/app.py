@@ -1,0 +1,35 @@
+"""Puts the web UI on the hub's app: its pages, its static files, and where a browser without
+a session (or with the wrong role) is sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from hub.web import case_pages, i18n, pages
+from hub.web.session import LoginRequired, PageForbidden
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(pages.router)
+    app.include_router(case_pages.router)
+    static = Path(__file__).parent / "static"
+    app.mount("/ui/static", StaticFiles(directory=static), name="ui-static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse("/ui/login", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def _forbidden(request: Request, exc: PageForbidden) -> Response:
+        t = i18n.translator(pages.language(request))
+        body = f'<!doctype html><meta charset="utf-8"><p>{t("not_allowed")}</p>'
+        body += '<p><a href="/ui/entries">→</a></p>'
+        return HTMLResponse(body, status_code=403)

@@ -1,0 +1,249 @@
+"""The UI's pages for casework: anomalies, incidents and work orders, residents. Forms post
+back here and the browser is sent on to the page again (so a reload never repeats a step);
+a refused step comes back as a message on the page."""
+
+from __future__ import annotations
+
+import urllib.parse
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from hub.analytics import casework, incidents, population
+from hub.analytics.casework import Action, Status
+from hub.analytics.incidents import Category, OrderStatus, Period
+from hub.api.deps import ServicesDep, SessionDep
+from hub.api.routes.anomalies import detail
+from hub.errors import HubError
+from hub.tables import Person, Unit, utcnow
+from hub.web.pages import render
+from hub.web.session import Anyone, Handler, Staff
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+class StepForm(BaseModel):
+    action: Action
+    reason: str = Field(max_length=500)
+    assignee: str = Field("", max_length=64)
+
+
+class IncidentForm(BaseModel):
+    category: Category
+    occurred_at: str = Field(max_length=32, description="Local time, as a datetime-local field")
+    summary: str = Field(min_length=3, max_length=1000)
+
+
+class OrderForm(BaseModel):
+    category: str = Field(min_length=2, max_length=32)
+    description: str = Field(min_length=3, max_length=1000)
+
+
+class OrderStepForm(BaseModel):
+    action: str = Field(pattern="^(assign|respond|close)$")
+    owner: str = Field("", max_length=64)
+    note: str = Field("", max_length=1000)
+
+
+def back(path: str, message: str | None = None) -> RedirectResponse:
+    query = f"?msg={urllib.parse.quote(message)}" if message else ""
+    return RedirectResponse(path + query, status_code=303)
+
+
+@router.get("/anomalies")
+def anomalies_page(
+    request: Request, caller: Staff, session: SessionDep, status: Status | None = None
+) -> HTMLResponse:
+    rows = casework.listing(
+        session=session, compound_id=caller.compound_id, status=status, rule=None, limit=200
+    )
+    caller.audit("read", "ui:anomalies")
+    return render(request, "anomalies.html", caller, rows=rows, status=status)
+
+
+@router.post("/anomalies/scan")
+def scan(caller: Staff, session: SessionDep, services: ServicesDep) -> RedirectResponse:
+    report = casework.scan(
+        session=session,
+        compound_id=caller.compound_id,
+        policy=services.settings.analytics,
+        now=utcnow(),
+    )
+    session.commit()
+    return back("/ui/anomalies", f"{report.new} + {report.reopened}")
+
+
+@router.get("/anomalies/{anomaly_id}")
+def anomaly_page(
+    anomaly_id: int, request: Request, caller: Staff, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    row = casework.get(session=session, compound_id=caller.compound_id, anomaly_id=anomaly_id)
+    caller.audit("read", f"anomaly:{anomaly_id}")
+    return render(
+        request,
+        "anomaly.html",
+        caller,
+        case=detail(session, row),
+        actions=[a.value for a in Action],
+        zone=services.settings.analytics.zone,
+    )
+
+
+@router.post("/anomalies/{anomaly_id}")
+def anomaly_step(
+    anomaly_id: int, caller: Staff, session: SessionDep, form: Annotated[StepForm, Form()]
+) -> RedirectResponse:
+    try:
+        casework.act(
+            session=session,
+            compound_id=caller.compound_id,
+            anomaly_id=anomaly_id,
+            action=form.action,
+            actor=caller.user.username,
+            reason=form.reason,
+            assignee=form.assignee or None,
+            now=utcnow(),
+        )
+    except HubError as exc:
+        return back(f"/ui/anomalies/{anomaly_id}", str(exc))
+    session.commit()
+    caller.audit(form.action.value, f"anomaly:{anomaly_id}")
+    return back(f"/ui/anomalies/{anomaly_id}")
+
+
+@router.get("/incidents")
+def incidents_page(
+    request: Request, caller: Anyone, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    zone = services.settings.analytics.zone
+    today = utcnow().astimezone(zone).date()
+    period = Period(first=today.replace(day=1), last=today, zone=zone)
+    resident = caller.role.value == "resident"
+    orders = incidents.list_orders(
+        session=session, compound_id=caller.compound_id, status=None, limit=100
+    )
+    if resident:
+        orders = [o for o in orders if o.reported_by == caller.user.username]
+    context = {
+        "orders": orders,
+        "overdue": {o.id for o in orders if incidents.overdue(o, utcnow())},
+        "zone": zone,
+        "categories": [c.value for c in Category],
+        "statuses": [s.value for s in OrderStatus],
+    }
+    if not resident:
+        context |= {
+            "rate": incidents.zero_incident(
+                session=session, compound_id=caller.compound_id, period=period
+            ),
+            "district": incidents.district(session=session, period=period),
+            "period": period,
+            "incidents": incidents.list_incidents(
+                session=session, compound_id=caller.compound_id, limit=50
+            ),
+        }
+    return render(request, "incidents.html", caller, **context)
+
+
+@router.post("/incidents")
+def record_incident(
+    caller: Staff,
+    session: SessionDep,
+    services: ServicesDep,
+    form: Annotated[IncidentForm, Form()],
+) -> RedirectResponse:
+    zone = services.settings.analytics.zone
+    try:
+        occurred = datetime.fromisoformat(form.occurred_at).replace(tzinfo=zone)
+        incidents.record(
+            session=session,
+            compound_id=caller.compound_id,
+            category=form.category,
+            occurred_at=occurred,
+            summary=form.summary,
+            recorded_by=caller.user.username,
+            now=utcnow(),
+        )
+    except (ValueError, HubError) as exc:
+        return back("/ui/incidents", str(exc))
+    session.commit()
+    caller.audit("record", "incident")
+    return back("/ui/incidents")
+
+
+@router.post("/work-orders")
+def report_order(
+    caller: Anyone, session: SessionDep, services: ServicesDep, form: Annotated[OrderForm, Form()]
+) -> RedirectResponse:
+    incidents.report(
+        session=session,
+        compound_id=caller.compound_id,
+        category=form.category,
+        description=form.description,
+        reported_by=caller.user.username,
+        now=utcnow(),
+        response_minutes=services.settings.analytics.response_minutes,
+    )
+    session.commit()
+    return back("/ui/incidents")
+
+
+@router.post("/work-orders/{order_id}")
+def order_step(
+    order_id: int, caller: Handler, session: SessionDep, form: Annotated[OrderStepForm, Form()]
+) -> RedirectResponse:
+    try:
+        order = incidents.get_order(
+            session=session, compound_id=caller.compound_id, order_id=order_id
+        )
+        if form.action == "assign":
+            incidents.assign(order=order, owner=form.owner or caller.user.username)
+        elif form.action == "respond":
+            incidents.respond(order=order, note=form.note, now=utcnow())
+        else:
+            incidents.close(order=order, note=form.note, now=utcnow())
+    except HubError as exc:
+        return back("/ui/incidents", str(exc))
+    session.add(order)
+    session.commit()
+    caller.audit(form.action, f"work-order:{order_id}")
+    return back("/ui/incidents")
+
+
+@router.get("/residents")
+def residents_page(
+    request: Request, caller: Staff, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    policy = services.settings.analytics
+    now = utcnow()
+    people = session.execute(
+        select(Person.id, Person.display_name, Person.kind, Unit.label)
+        .outerjoin(Unit, col(Unit.id) == col(Person.unit_id))
+        .where(col(Person.compound_id) == caller.compound_id)
+        .order_by(col(Unit.label), col(Person.id))
+        .limit(500)
+    ).all()
+    absent = population.absent_residents(
+        session=session, compound_id=caller.compound_id, now=now, days=policy.absent_days
+    )
+    regulars = population.unregistered_regulars(
+        session=session,
+        compound_id=caller.compound_id,
+        now=now,
+        days=policy.regular_days,
+        zone=policy.zone,
+    )
+    caller.audit("read", "ui:residents")
+    return render(
+        request,
+        "residents.html",
+        caller,
+        people=people,
+        absent=absent,
+        regulars=regulars,
+        zone=policy.zone,
+    )

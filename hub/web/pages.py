@@ -1,0 +1,260 @@
+"""The UI's pages: login, dashboard, entry log. Every page reads through the same functions
+as the API, and every read of personal data is audited like the API's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field, ValidationError
+
+from hub import auth, crud
+from hub.analytics import casework, occupancy
+from hub.analytics.casework import Status
+from hub.api.deps import Caller, ServicesDep, SessionDep
+from hub.api.routes.events import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
+from hub.auth import Role
+from hub.errors import HubError, Unauthenticated
+from hub.tables import EntryPublic, as_utc, utcnow
+from hub.web import charts, i18n
+from hub.web.session import (
+    LANGUAGE_COOKIE,
+    PURPOSE_COOKIE,
+    SESSION_COOKIE,
+    Anyone,
+    Staff,
+)
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _local(at: datetime, zone: ZoneInfo | None) -> str:
+    """A stored time as the compound's clock shows it (UTC when no zone is given)."""
+    return as_utc(at).astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+templates.env.filters["local"] = _local
+FILTER_FIELDS = (
+    "since",
+    "until",
+    "gate_id",
+    "method",
+    "decision",
+    "person_id",
+    "plate",
+    "plate_prefix",
+)
+
+
+class LoginForm(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+    purpose: str = Field("", max_length=300)
+
+
+def language(request: Request) -> str:
+    return i18n.pick(
+        request.query_params.get("lang"),
+        request.cookies.get(LANGUAGE_COOKIE),
+        request.headers.get("accept-language"),
+    )
+
+
+def render(request: Request, name: str, caller: Caller | None, **context: Any) -> HTMLResponse:
+    lang = language(request)
+    context |= {"t": i18n.translator(lang), "lang": lang, "caller": caller}
+    response = templates.TemplateResponse(request, name, context)
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, lang, samesite="strict")
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, error: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", None, error=error)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    form: Annotated[LoginForm, Form()],
+) -> Response:
+    purpose = form.purpose
+    try:
+        token, expires = auth.login(
+            session=session,
+            settings=services.settings,
+            username=form.username,
+            password=form.password,
+        )
+    except Unauthenticated:
+        return RedirectResponse("/ui/login?error=login_refused", status_code=303)
+    role = Role(auth.user_for_token(session=session, token=token).role)
+    if role is Role.OFFICER and not purpose.strip():
+        auth.logout(session=session, token=token)
+        session.commit()
+        return RedirectResponse("/ui/login?error=purpose_needed", status_code=303)
+    home = "/ui/entries" if role is Role.RESIDENT else "/ui/"
+    response = RedirectResponse(home, status_code=303)
+    max_age = int((expires - utcnow()).total_seconds())
+    secure = request.url.scheme == "https"
+    for name, value in ((SESSION_COOKIE, token), (PURPOSE_COOKIE, purpose.strip())):
+        response.set_cookie(
+            name, value, max_age=max_age, httponly=True, samesite="strict", secure=secure
+        )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        auth.logout(session=session, token=token)
+        session.commit()
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(PURPOSE_COOKIE)
+    return response
+
+
+@router.get("/")
+def dashboard(
+    request: Request, caller: Staff, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    policy = services.settings.analytics
+    now = utcnow()
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    counts = occupancy.series(
+        session=session,
+        compound_id=caller.compound_id,
+        presence=policy.presence,
+        since=start,
+        until=now,
+        step=timedelta(hours=1),
+    )
+    tracker = occupancy.now(
+        session=session, compound_id=caller.compound_id, presence=policy.presence, at=now
+    )
+    t = i18n.translator("zh")
+    chart = charts.line_chart(
+        [c.at for c in counts],
+        [
+            charts.Line(t("people") + " / people", "people", [c.total_people for c in counts]),
+            charts.Line(
+                t("vehicles") + " / vehicles",
+                "vehicles",
+                [sum(c.vehicles.values()) for c in counts],
+            ),
+        ],
+        policy.zone,
+    )
+    anomalies = casework.listing(
+        session=session, compound_id=caller.compound_id, status=Status.OPEN, rule=None, limit=10
+    )
+    caller.audit("read", "ui:dashboard")
+    return render(
+        request,
+        "dashboard.html",
+        caller,
+        now=tracker.count(now),
+        chart=chart,
+        edges=crud.list_edges(session=session, compound_id=caller.compound_id),
+        anomalies=anomalies,
+        entries=_latest(session, caller),
+        zone=policy.zone,
+    )
+
+
+@router.get("/live")
+def live(
+    request: Request, caller: Staff, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    """The dashboard's live entries, polled by the page every few seconds."""
+    caller.audit("read", "ui:live")
+    rows = _latest(session, caller)
+    return render(request, "live.html", caller, entries=rows, zone=services.settings.analytics.zone)
+
+
+@router.get("/entries")
+def entries(
+    request: Request, caller: Anyone, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    zone = services.settings.analytics.zone
+    form = {k: request.query_params.get(k, "") for k in FILTER_FIELDS}
+    error = None
+    rows: list[EntryPublic] = []
+    next_cursor = None
+    try:
+        query = _query(form, request.query_params.get("cursor"), zone)
+        page, next_cursor = crud.list_entries(
+            session=session,
+            filters=entry_filter(caller, session, query),
+            limit=50,
+            cursor=query.cursor,
+        )
+        rows = [EntryPublic.of(row) for row in page]
+        caller.audit("read", "ui:entries")
+    except (ValidationError, HubError) as exc:
+        error = _first_error(exc)
+    return render(
+        request,
+        "entries.html",
+        caller,
+        form=form,
+        rows=rows,
+        next_cursor=next_cursor,
+        error=error,
+        zone=zone,
+        query_string=_without_cursor(request),
+    )
+
+
+@router.get("/entries.csv")
+def entries_csv(
+    request: Request, caller: Anyone, session: SessionDep, services: ServicesDep
+) -> Response:
+    form = {k: request.query_params.get(k, "") for k in FILTER_FIELDS}
+    try:
+        query = _query(form, None, services.settings.analytics.zone)
+        filters = entry_filter(caller, session, query)
+    except (ValidationError, HubError) as exc:
+        return Response(_first_error(exc), status_code=422, media_type="text/plain")
+    caller.audit("export", "ui:entries")
+    rows = crud.iter_entries(session=session, filters=filters, limit=EXPORT_LIMIT)
+    headers = {"Content-Disposition": 'attachment; filename="anju-entries.csv"'}
+    return StreamingResponse(entry_csv(rows), media_type="text/csv", headers=headers)
+
+
+def _latest(session: SessionDep, caller: Caller) -> list[EntryPublic]:
+    rows, _ = crud.list_entries(
+        session=session, filters=crud.EntryFilter(compound_id=caller.compound_id), limit=15
+    )
+    return [EntryPublic.of(row) for row in rows]
+
+
+def _query(form: dict[str, str], cursor: str | None, zone: ZoneInfo) -> EventQuery:
+    """The filter form's fields as the API's query; times typed in local time."""
+    values: dict[str, Any] = {k: v.strip() for k, v in form.items() if v.strip()}
+    for name in ("since", "until"):
+        if name in values:
+            values[name] = datetime.fromisoformat(values[name]).replace(tzinfo=zone)
+    return EventQuery(**values, limit=50, cursor=cursor or None)
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        problem = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
+    return str(exc)
+
+
+def _without_cursor(request: Request) -> str:
+    return "&".join(f"{k}={v}" for k, v in request.query_params.multi_items() if k != "cursor")

@@ -1,0 +1,178 @@
+"""The web UI over real HTTP: pages, sessions, roles, languages; and in headless Chromium
+(Debian's chromium and chromium-driver): log in, the dashboard shows real data, an officer
+acknowledges an anomaly with a reason."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from sqlmodel import Session, col, select
+
+from hub import crud
+from hub.tables import Anomaly, AnomalyAction, AuditRecord, utcnow
+from models.events import Direction, Method, Outcome, SubjectKind
+from tests import factories
+from tests.conftest import _missing
+from tests.integration.conftest import PASSWORD, HubHttp
+
+pytestmark = pytest.mark.integration
+
+
+def seed_day(hub_http: HubHttp) -> None:
+    """Two residents and a visitor in, one resident out, a car, three denials of one card."""
+    now = utcnow()
+    rows = [
+        ("r-1", SubjectKind.RESIDENT, Direction.IN, Method.CARD, "1001", Outcome.GRANTED, 300),
+        ("r-2", SubjectKind.RESIDENT, Direction.IN, Method.FACE, "r-2", Outcome.GRANTED, 200),
+        ("r-1", SubjectKind.RESIDENT, Direction.OUT, Method.CARD, "1001", Outcome.GRANTED, 100),
+        ("v-1", SubjectKind.VISITOR, Direction.IN, Method.QR, "pass-1", Outcome.GRANTED, 90),
+        (None, SubjectKind.UNKNOWN, Direction.IN, Method.PLATE, "粤B12345", Outcome.GRANTED, 80),
+        *[
+            (None, SubjectKind.UNKNOWN, Direction.IN, Method.CARD, "777", Outcome.DENIED, m)
+            for m in (12, 11, 10)
+        ],
+    ]
+    events = [
+        factories.entry(
+            factories.position(seq=i + 1),
+            subject_id=who,
+            kind=kind,
+            direction=direction,
+            method=method,
+            reference=ref,
+            outcome=outcome,
+            gate_id="north-gate",
+            at=now - timedelta(minutes=minutes),
+        )
+        for i, (who, kind, direction, method, ref, outcome, minutes) in enumerate(rows)
+    ]
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=events)
+        session.commit()
+
+
+def browser_login(hub_http: HubHttp, role: str, purpose: str = "") -> httpx.Client:
+    client = hub_http.anonymous()
+    form = {"username": f"c1-{role}", "password": PASSWORD, "purpose": purpose}
+    response = client.post("/ui/login", data=form)
+    assert response.status_code == 303, response.text
+    client.cookies = response.cookies
+    return client
+
+
+def test_pages_need_a_session_and_the_right_role(hub_http: HubHttp) -> None:
+    seed_day(hub_http)
+    anonymous = hub_http.anonymous()
+    assert anonymous.get("/ui/").headers["location"] == "/ui/login"
+    staff = browser_login(hub_http, "staff")
+    for page in (
+        "/ui/",
+        "/ui/live",
+        "/ui/entries",
+        "/ui/anomalies",
+        "/ui/incidents",
+        "/ui/residents",
+    ):
+        assert staff.get(page).status_code == 200, page
+    resident = browser_login(hub_http, "resident")
+    assert resident.get("/ui/anomalies").status_code == 403
+    assert resident.get("/ui/entries").status_code == 200
+    refused = hub_http.anonymous().post(
+        "/ui/login", data={"username": "c1-officer", "password": PASSWORD}
+    )
+    assert refused.headers["location"] == "/ui/login?error=purpose_needed"
+    wrong = hub_http.anonymous().post("/ui/login", data={"username": "c1-staff", "password": "x"})
+    assert wrong.headers["location"] == "/ui/login?error=login_refused"
+
+
+def test_the_entry_log_page_filters_explains_and_exports(hub_http: HubHttp) -> None:
+    seed_day(hub_http)
+    staff = browser_login(hub_http, "staff")
+    page = staff.get("/ui/entries", params={"decision": "denied", "lang": "en"}).text
+    assert page.count('<tr class="denied">') == 3 and "card_valid" in page
+    assert "Entry log" in page
+    assert "通行记录" in staff.get("/ui/entries", params={"lang": "zh"}).text
+    bad = staff.get("/ui/entries", params={"plate": "NOT-A-PLATE"}).text
+    assert 'id="error"' in bad
+    csv_text = staff.get("/ui/entries.csv", params={"plate_prefix": "粤B"}).text
+    assert csv_text.count("\n") == 2 and "粤B12345" in csv_text
+
+
+@pytest.fixture
+def chrome() -> Iterator[WebDriver]:
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        _missing("Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must never fetch a browser
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_path))
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def test_in_chromium_staff_see_real_data_and_an_officer_acknowledges_with_a_reason(
+    hub_http: HubHttp, chrome: WebDriver
+) -> None:
+    seed_day(hub_http)
+    api = hub_http.client("staff")
+    assert api.post("/api/anomalies/scan").json()["new"] >= 1  # a night entry too, by night
+    inside = api.get("/api/occupancy").json()
+
+    def log_in(role: str, purpose: str = "") -> None:
+        chrome.get(hub_http.base_url + "/ui/login?lang=en")
+        chrome.find_element(By.ID, "username").send_keys(f"c1-{role}")
+        chrome.find_element(By.ID, "password").send_keys(PASSWORD)
+        chrome.find_element(By.ID, "purpose").send_keys(purpose)
+        chrome.find_element(By.ID, "login").click()
+
+    log_in("staff")
+    counts = {
+        e.get_attribute("data-kind"): int(e.text)
+        for e in chrome.find_elements(By.CSS_SELECTOR, "#inside-now .n")
+    }
+    assert counts == inside["inside"] | {"vehicles": 1}
+    assert counts["resident"] == 1 and counts["visitor"] == 1
+    assert "north-gate" in chrome.find_element(By.ID, "live").text
+    assert chrome.find_elements(By.CSS_SELECTOR, "svg.chart polyline")
+    assert "repeated_denials" in chrome.find_element(By.ID, "open-anomalies").text
+    chrome.find_element(By.CSS_SELECTOR, "header form button").click()  # log out
+
+    log_in("officer", purpose="monthly visitor review")
+    chrome.find_element(By.ID, "nav-anomalies").click()
+    case = "//table[@id='anomaly-list']//tr[td[text()='repeated_denials']]//a"
+    chrome.find_element(By.XPATH, case).click()
+    chrome.find_element(By.ID, "reason").send_keys("called the card holder: lost card")
+    chrome.find_element(By.ID, "do-acknowledge").click()
+    status = chrome.find_element(By.ID, "status")
+    assert status.get_attribute("data-status") == "acknowledged"
+    assert "called the card holder" in chrome.find_element(By.ID, "history").text
+
+    with Session(hub_http.engine) as session:
+        [anomaly] = session.exec(
+            select(Anomaly).where(col(Anomaly.rule) == "repeated_denials")
+        ).all()
+        steps = session.exec(
+            select(AnomalyAction).where(col(AnomalyAction.action) == "acknowledge")
+        ).all()
+        audited = session.exec(
+            select(AuditRecord).where(col(AuditRecord.action) == "acknowledge")
+        ).all()
+    assert anomaly.status == "acknowledged"
+    assert [(s.actor, s.reason) for s in steps] == [
+        ("c1-officer", "called the card holder: lost card")
+    ]
+    assert [(a.actor, a.reason) for a in audited] == [("c1-officer", "monthly visitor review")]
+    assert re.search(r"\bc1-officer\b", chrome.find_element(By.TAG_NAME, "header").text)
