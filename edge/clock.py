@@ -12,8 +12,33 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from edge.errors import ConfigError
+
+
+def system_time() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReplayTime:
+    """The time a simulator writes into a file: a simulated day plays in minutes through the
+    real edge. Never for a gate in service (the edge then trusts no one but the file)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def __call__(self) -> datetime:
+        try:
+            at = datetime.fromisoformat(self._path.read_text(encoding="ascii").strip())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"replay clock {self._path}: {exc}") from exc
+        if at.tzinfo is None:
+            raise ConfigError(f"replay clock {self._path}: the time has no offset")
+        return at.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -24,7 +49,15 @@ class ClockReading:
 
 
 class EdgeClock:
-    def __init__(self, *, reference: bool, max_offset_s: float, max_age_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        reference: bool,
+        max_offset_s: float,
+        max_age_s: float,
+        source: Callable[[], datetime] = system_time,
+    ) -> None:
+        self._source = source
         self._reference = reference
         self._max_offset_s = max_offset_s
         self._max_age_s = max_age_s
@@ -44,7 +77,7 @@ class EdgeClock:
     def read(self) -> ClockReading:
         with self._lock:
             offset, measured_at = self._offset_s, self._measured_at
-        now = datetime.now(UTC)
+        now = self._source()
         if not self._reference:
             return ClockReading(now, True, None)
         if offset is None or measured_at is None:

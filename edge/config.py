@@ -238,6 +238,12 @@ class EdgeSettings(BaseSettings):
     ledger_path: Path = Field(
         Path("ledger.sqlite"), description="Pass entries and who is inside, counted at this edge"
     )
+    replay_clock: Path | None = Field(
+        None,
+        description="Simulations and replays only: decisions take their time from this file"
+        " (an ISO 8601 time with its offset, rewritten by the simulator) instead of the system"
+        " clock, and trust it without measuring it against the hub",
+    )
     mqtt: MqttSection = MqttSection()
     hub: HubSection | None = None
     outbox: OutboxSection = OutboxSection()

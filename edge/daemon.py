@@ -17,7 +17,7 @@ from edge.admission import Admission, Lane
 from edge.cameras import CameraWorker, Source
 from edge.capture import FrameSource
 from edge.claims import HubClaims
-from edge.clock import EdgeClock
+from edge.clock import EdgeClock, ReplayTime, system_time
 from edge.commands import GateCommands
 from edge.config import EdgeSettings, Fallback, WiegandReaderSection
 from edge.decide import (
@@ -69,9 +69,10 @@ class EdgeDaemon:
         )
         hub = settings.hub
         self.clock = EdgeClock(
-            reference=hub is not None,
+            reference=hub is not None and settings.replay_clock is None,
             max_offset_s=hub.max_clock_offset_s if hub is not None else 5.0,
             max_age_s=hub.clock_max_age_s if hub is not None else 86_400.0,
+            source=ReplayTime(settings.replay_clock) if settings.replay_clock else system_time,
         )
         self.listeners = [
             WiegandListener(r, self._on_card, self._on_pin, self._on_qr) for r in settings.readers

@@ -31,6 +31,7 @@ from models.events import Method, Outcome, SubjectKind
 MAX_EVIDENCE = 50
 PASS_REFUSALS = frozenset({"pass_used_up", "pass_revoked", "qr_forged", "qr_foreign"})
 PASS_FLAGS = frozenset({"passback", "offline_passback"})
+WATCHLIST_CODES = frozenset({"watchlist", "watchlist_hit"})  # refused, or let in and flagged
 GATE_ALARMS = {"tailgating": "tailgating", "passage_without_grant": "tailgating"}
 
 
@@ -159,7 +160,7 @@ def tailgating(log: Log, rules: AnomalyRules) -> Iterable[Finding]:
 
 def watchlist(log: Log, rules: AnomalyRules) -> Iterable[Finding]:
     for entry in log.entries:
-        if "watchlist" in entry.flags.split() or entry.reason_code == "watchlist_hit":
+        if "watchlist" in entry.flags.split() or entry.reason_code in WATCHLIST_CODES:
             who = _identity(entry)
             summary = f"watchlisted {who} at {entry.gate_id}"
             yield _finding("watchlist", str(entry.event_id), who, summary, [entry])

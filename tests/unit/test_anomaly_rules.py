@@ -153,7 +153,7 @@ def test_overused_pass_alarms_from_the_hub_are_keyed_by_their_row() -> None:
 
 def test_watchlist_fires_on_the_flag_or_the_reason() -> None:
     flagged = entry(5, kind="resident", flags="watchlist")
-    denied = entry(5, method="plate", ref="粤B66666", outcome="denied", reason_code="watchlist_hit")
+    denied = entry(5, method="plate", ref="粤B66666", outcome="denied", reason_code="watchlist")
     subjects = [f.subject for f in fired("watchlist", log([flagged, denied]))]
     assert subjects == ["v-1", "粤B66666"]
     assert fired("watchlist", log([entry(5, flags="plate_near")])) == []
