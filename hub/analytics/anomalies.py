@@ -2,7 +2,8 @@
 with the events that show it. Pure functions of what they are given; `casework` stores them.
 
 Rules (thresholds in `AnomalyRules`):
-- overstay: a visitor or a visitor's vehicle inside for longer than `overstay_hours`;
+- overstay: a visitor or a visitor's (or unknown) vehicle inside longer than `overstay_hours`
+  (staff on a long shift are not visitors);
 - repeated_denials: one credential, person or plate denied `denials` times, each within
   `denials_minutes` of the one before;
 - returning_unknown: an unknown face (by its pseudonym) or unknown plate seen on
@@ -29,6 +30,7 @@ from hub.tables import Alarm, Entry, as_utc
 from models.events import Method, Outcome, SubjectKind
 
 MAX_EVIDENCE = 50
+VISITING = frozenset({SubjectKind.VISITOR.value, SubjectKind.UNKNOWN.value})  # not staff
 PASS_REFUSALS = frozenset({"pass_used_up", "pass_revoked", "qr_forged", "qr_foreign"})
 PASS_FLAGS = frozenset({"passback", "offline_passback"})
 WATCHLIST_CODES = frozenset({"watchlist", "watchlist_hit"})  # refused, or let in and flagged
@@ -63,7 +65,7 @@ Rule = Callable[[Log, AnomalyRules], Iterable[Finding]]
 def overstay(log: Log, rules: AnomalyRules) -> Iterable[Finding]:
     limit = timedelta(hours=rules.overstay_hours)
     for passage in log.inside:
-        if passage.kind == SubjectKind.RESIDENT.value or log.now - passage.at <= limit:
+        if passage.kind not in VISITING or log.now - passage.at <= limit:
             continue
         subject = passage.key.split(":", 1)[1]
         hours = (log.now - passage.at).total_seconds() / 3600

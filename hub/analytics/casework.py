@@ -44,6 +44,7 @@ class ScanReport:
     found: int
     new: int
     reopened: int
+    withdrawn: int = 0
 
 
 def scan(
@@ -57,7 +58,53 @@ def scan(
         outcome = _store(session, compound_id, finding, now)
         new += outcome == "new"
         reopened += outcome == "reopened"
-    return ScanReport(found=len(findings), new=new, reopened=reopened)
+    withdrawn = _withdraw_overstays(session, compound_id, policy, now)
+    return ScanReport(found=len(findings), new=new, reopened=reopened, withdrawn=withdrawn)
+
+
+def _withdraw_overstays(
+    session: Session, compound_id: str, policy: AnalyticsPolicy, now: datetime
+) -> int:
+    """An overstay raised while an edge was offline may be disproved by the exit it delivers
+    late: close it, saying so. An exit after the limit leaves the case as it is."""
+    limit = timedelta(hours=policy.anomalies.overstay_hours)
+    cases = session.exec(
+        select(Anomaly).where(
+            col(Anomaly.compound_id) == compound_id,
+            col(Anomaly.rule) == "overstay",
+            col(Anomaly.status) != Status.CLOSED.value,
+        )
+    ).all()
+    withdrawn = 0
+    for case in cases:
+        exit_at = _exit_after(session, case)
+        if exit_at is not None and exit_at - as_utc(case.first_at) <= limit:
+            hours = (exit_at - as_utc(case.first_at)).total_seconds() / 3600
+            case.status = Status.CLOSED.value
+            session.add(case)
+            why = f"withdrawn: an exit delivered late shows a stay of {hours:.1f} h"
+            _log_action(session, case, actor="hub", action="withdrawn", reason=why, now=now)
+            withdrawn += 1
+    return withdrawn
+
+
+def _exit_after(session: Session, case: Anomaly) -> datetime | None:
+    """The first granted exit of the case's person or vehicle after the entry it is about."""
+    who, _ = case.key.split("|", 1)
+    kind, subject = who.split(":", 1)
+    column = col(Entry.credential_ref) if kind == "v" else col(Entry.subject_id)
+    first = session.exec(
+        select(Entry.occurred_at)
+        .where(
+            col(Entry.compound_id) == case.compound_id,
+            column == subject,
+            col(Entry.direction) == "out",
+            col(Entry.outcome) == "granted",
+            col(Entry.occurred_at) > case.first_at,
+        )
+        .order_by(col(Entry.occurred_at))
+    ).first()
+    return as_utc(first) if first is not None else None
 
 
 def read_log(

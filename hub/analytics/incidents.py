@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -49,7 +49,7 @@ class Period:
     def bounds(self) -> tuple[datetime, datetime]:
         start = datetime.combine(self.first, time(), self.zone)
         end = datetime.combine(self.last + timedelta(days=1), time(), self.zone)
-        return start, end
+        return start.astimezone(UTC), end.astimezone(UTC)  # stored times are UTC
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def record(
     incident = Incident(
         compound_id=compound_id,
         category=category.value,
-        occurred_at=occurred_at,
+        occurred_at=occurred_at.astimezone(UTC),
         summary=summary,
         recorded_by=recorded_by,
         recorded_at=now,

@@ -117,10 +117,10 @@ def test_an_officer_works_an_anomaly_with_reasons_that_are_kept(
 
 def test_zero_incident_rate_per_compound_and_across_the_district(hub_http: HubHttp) -> None:
     officer = hub_http.client("officer")
-    for day in (2, 2, 5):
+    for day, hour in ((2, 10), (2, 23), (5, 3)):  # 03:00 in Beijing is the day before in UTC
         body = {
             "category": "theft",
-            "occurred_at": f"2026-11-{day:02d}T10:00:00+08:00",
+            "occurred_at": f"2026-11-{day:02d}T{hour:02d}:00:00+08:00",
             "summary": "a bicycle taken from the shed",
         }
         assert officer.post("/api/incidents", json=body).status_code == 201
@@ -132,6 +132,8 @@ def test_zero_incident_rate_per_compound_and_across_the_district(hub_http: HubHt
     assert rate["rate"] == 0.8 and rate["streak_days"] == 5
     district = officer.get("/api/district/zero-incident", params=period).json()
     assert (district["compounds"], district["without_incident"], district["share"]) == (2, 1, 0.5)
+    fifth = officer.get("/api/zero-incident", params={"first": "2026-11-05", "last": "2026-11-05"})
+    assert fifth.json()["incidents"] == 1
     later = officer.get("/api/district/zero-incident", params={"first": "2026-11-06"}).json()
     assert later["share"] == 1.0
     assert hub_http.client("resident").get("/api/zero-incident").status_code == 403
@@ -226,3 +228,46 @@ def test_retention_purges_what_is_past_its_time_and_says_so(hub_http: HubHttp, l
     assert sorted(left.values(), key=str) == [None, "p-1", "unknown-cd34"]
     assert "entries 1" in purge.target
     assert job.run_once(hub_http.engine, AnalyticsPolicy(), now).entries == 0
+
+
+def test_an_overstay_disproved_by_a_late_exit_is_withdrawn(hub_http: HubHttp, log: Log) -> None:
+    staff = hub_http.client("staff")
+    entered = utcnow() - timedelta(hours=20)
+    log.add(0, "pass-7", kind=SubjectKind.VISITOR, method=Method.QR, at=entered)
+    scan_at = (entered + timedelta(hours=13)).isoformat()
+    assert staff.post("/api/anomalies/scan", params={"at": scan_at}).json()["new"] == 1
+    # The edge that read the exit five hours after the entry was offline; it delivers now.
+    log.add(
+        0,
+        "pass-7",
+        kind=SubjectKind.VISITOR,
+        method=Method.QR,
+        direction=Direction.OUT,
+        at=entered + timedelta(hours=5),
+    )
+    assert staff.post("/api/anomalies/scan", params={"at": scan_at}).json()["withdrawn"] == 1
+    [case] = staff.get("/api/anomalies", params={"rule": "overstay"}).json()
+    steps = staff.get(f"/api/anomalies/{case['id']}").json()["history"]
+    assert case["status"] == "closed"
+    assert steps[-1]["action"] == "withdrawn" and "5.0 h" in steps[-1]["reason"]
+    future = (utcnow() + timedelta(hours=1)).isoformat()
+    assert staff.post("/api/anomalies/scan", params={"at": future}).status_code == 422
+
+
+def test_an_overstay_stays_when_the_exit_came_after_the_limit(hub_http: HubHttp, log: Log) -> None:
+    staff = hub_http.client("staff")
+    entered = utcnow() - timedelta(hours=20)
+    log.add(0, "pass-8", kind=SubjectKind.VISITOR, method=Method.QR, at=entered)
+    scan_at = (entered + timedelta(hours=13)).isoformat()
+    staff.post("/api/anomalies/scan", params={"at": scan_at})
+    log.add(
+        0,
+        "pass-8",
+        kind=SubjectKind.VISITOR,
+        method=Method.QR,
+        direction=Direction.OUT,
+        at=entered + timedelta(hours=14),
+    )
+    assert staff.post("/api/anomalies/scan", params={"at": scan_at}).json()["withdrawn"] == 0
+    [case] = staff.get("/api/anomalies", params={"rule": "overstay"}).json()
+    assert case["status"] == "open"

@@ -69,6 +69,7 @@ def test_overstay_fires_past_the_limit_and_never_for_residents() -> None:
     assert len(fired("overstay", log(inside=[inside(13)]))) == 1
     assert fired("overstay", log(inside=[inside(11)])) == []
     assert fired("overstay", log(inside=[inside(30, kind="resident")])) == []
+    assert fired("overstay", log(inside=[inside(14, kind="staff")])) == []
     [car] = fired("overstay", log(inside=[inside(13, kind="unknown", vehicle=True)]))
     assert car.subject == "粤B12345"
 

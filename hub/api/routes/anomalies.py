@@ -15,8 +15,9 @@ from hub.analytics import casework
 from hub.analytics.casework import Action, Status
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.errors import InvalidInput
 from hub.tables import Anomaly, Entry, EntryPublic, as_utc, utcnow
-from models.events import Text
+from models.events import Text, UtcDatetime
 
 router = APIRouter(prefix="/api/anomalies", tags=["anomalies"])
 Reader = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
@@ -59,6 +60,7 @@ class ScanPublic(BaseModel):
     found: int
     new: int
     reopened: int
+    withdrawn: int = Field(description="Overstays disproved by an exit that arrived late")
 
 
 @router.get("")
@@ -105,16 +107,25 @@ def act_on_anomaly(
 
 
 @router.post("/scan")
-def scan(caller: Scanner, session: SessionDep, services: ServicesDep) -> ScanPublic:
-    """Run the rules now rather than at the next round of the analytics job."""
+def scan(
+    caller: Scanner,
+    session: SessionDep,
+    services: ServicesDep,
+    at: Annotated[UtcDatetime | None, Query(description="As of this past time (a rescan)")] = None,
+) -> ScanPublic:
+    """Run the rules now rather than at the next round of the analytics job, or as of a past
+    moment (to rescan the hours an edge was offline, once its events have arrived)."""
+    now = utcnow()
+    if at is not None and at > now:
+        raise InvalidInput("a scan cannot look into the future")
     report = casework.scan(
         session=session,
         compound_id=caller.compound_id,
         policy=services.settings.analytics,
-        now=utcnow(),
+        now=at or now,
     )
     session.commit()
-    return ScanPublic(found=report.found, new=report.new, reopened=report.reopened)
+    return ScanPublic(**vars(report))
 
 
 def public(row: Anomaly) -> AnomalyPublic:
