@@ -74,6 +74,14 @@ class Entry(EntryBase, table=True):
     __table_args__ = (
         Index("entry_time", "occurred_at", "event_id"),
         Index("entry_subject", "subject_id", "occurred_at"),
+        # Plates, whole or by prefix; the pattern operators let PostgreSQL use it for LIKE
+        # under any collation.
+        Index(
+            "entry_credential",
+            "credential_ref",
+            "occurred_at",
+            postgresql_ops={"credential_ref": "varchar_pattern_ops"},
+        ),
     )
 
     occurred_at: datetime = Field(sa_column=utc_column())

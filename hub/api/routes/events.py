@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from typing import Annotated
 
@@ -123,8 +124,20 @@ def entry_filter(caller: Caller, session: Session, query: EventQuery) -> crud.En
         outcome=query.decision.value if query.decision else None,
         subject_id=query.person_id,
         plate=_plate(query.plate),
-        plate_prefix=plates.normalise(query.plate_prefix) if query.plate_prefix else None,
+        plate_prefix=_plate_prefix(query.plate_prefix),
     )
+
+
+PREFIX = re.compile(r"^[0-9A-Z\u3400-\u9fff]+$")
+
+
+def _plate_prefix(text: str | None) -> str | None:
+    if text is None:
+        return None
+    prefix = plates.normalise(text)
+    if not PREFIX.match(prefix):
+        raise InvalidInput("plate_prefix: letters, digits and Chinese characters only")
+    return prefix
 
 
 def _plate(text: str | None) -> str | None:
