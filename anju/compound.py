@@ -73,6 +73,9 @@ class Compound:
         with_gates: bool = False,
         anti_passback: str = "off",
         face_camera: str | None = None,
+        edge_mqtt_url: str | None = None,
+        replay_clock: Path | None = None,
+        car_lanes: Sequence[str] = (),
     ) -> None:
         self.workdir = workdir
         self.mqtt_url = mqtt_url
@@ -94,6 +97,12 @@ class Compound:
         self.barrier_ports = {"http": free_port(), "modbus": free_port()}
         self.anpr_port = free_port()
         self.anpr_camera = ("cam-car-in", secrets.token_urlsafe(12))
+        self.anpr_cameras = {
+            d: (f"cam-car-{d}", secrets.token_urlsafe(12)) for d in car_lanes if d != "in"
+        } | {"in": self.anpr_camera}
+        self.car_lanes = tuple(car_lanes)
+        self.edge_mqtt_url = edge_mqtt_url or mqtt_url
+        self.replay_clock = replay_clock
         self.with_gates = with_gates
         self.anti_passback = anti_passback
         self.face_camera = face_camera
@@ -149,12 +158,15 @@ class Compound:
             "--hub-url",
             self.hub_url,
             "--mqtt-url",
-            self.mqtt_url,
+            self.edge_mqtt_url,
             *[arg for reader in readers for arg in ("--reader", reader)],
         )
         if self.with_gates:
             with (self.edge_dir / "edge.toml").open("a", encoding="utf-8") as config:
                 config.write(self.gates_toml())
+        if self.car_lanes and not self.with_gates:
+            with (self.edge_dir / "edge.toml").open("a", encoding="utf-8") as config:
+                config.write(self._anpr_toml(repeat_s=0.2))
         if self.face_camera is not None:
             with (self.edge_dir / "edge.toml").open("a", encoding="utf-8") as config:
                 config.write(
@@ -180,15 +192,16 @@ class Compound:
             "channel = 1\n" + self._anpr_toml()
         )
 
-    def _anpr_toml(self) -> str:
-        """The car barrier's ANPR camera pushes to the edge."""
-        device, password = self.anpr_camera
-        digest = hashlib.sha256(password.encode()).hexdigest()
-        return (
-            f"\n[anpr]\nlisten_port = {self.anpr_port}\n"
-            f'[[anpr.cameras]]\nid = "{device}"\npassword_sha256 = "{digest}"\n'
-            'gate_id = "car-gate"\nlane = "car-in"\ndirection = "in"\n'
-        )
+    def _anpr_toml(self, repeat_s: float = 5.0) -> str:
+        """The car barrier's ANPR cameras (entry, and exit if asked for) push to the edge."""
+        text = f"\n[anpr]\nlisten_port = {self.anpr_port}\nrepeat_s = {repeat_s}\n"
+        for direction, (device, password) in sorted(self.anpr_cameras.items()):
+            digest = hashlib.sha256(password.encode()).hexdigest()
+            text += (
+                f'[[anpr.cameras]]\nid = "{device}"\npassword_sha256 = "{digest}"\n'
+                f'gate_id = "car-gate"\nlane = "car-{direction}"\ndirection = "{direction}"\n'
+            )
+        return text
 
     @property
     def anpr_url(self) -> str:
@@ -217,7 +230,7 @@ class Compound:
             "ANJU_EDGE_OUTBOX__PATH": str(self.outbox_path),
             "ANJU_EDGE_OUTBOX__RESEND_AFTER_S": str(self.resend_after_s),
             "ANJU_EDGE_STATUS_INTERVAL_S": "2",
-        }
+        } | ({"ANJU_EDGE_REPLAY_CLOCK": str(self.replay_clock)} if self.replay_clock else {})
 
     def start_hub(self) -> Child:
         self.hub = python_module("hub", "hub", ["serve"], self.workdir, **self.hub_env()).start()
