@@ -131,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         report(compound, play(compound))
         if not args.no_wait:
             print(
-                f"\nThe hub is at {compound.hub_url}/docs; log in (POST /api/auth/login) as"
-                f" admin, password {compound.admin_password}.\nPress Ctrl-C to stop."
+                f"\nOpen {compound.hub_url}/ui/ in a browser (the staff's web UI, 中文 or"
+                f" English) and log in as admin, password {compound.admin_password};"
+                f"\nthe API is described at {compound.hub_url}/docs.\nPress Ctrl-C to stop."
             )
             _wait_for_interrupt()
     finally:

@@ -56,6 +56,7 @@ class Player:
         self.plan = plan
         host, port = mqtt_url.removeprefix("mqtt://").rsplit(":", 1)
         self.link = Link((host, int(port))).start()
+        workdir.mkdir(parents=True, exist_ok=True)
         self.clock = workdir / "replay-clock"
         self.set_clock(plan.actions[0].at - timedelta(minutes=5))
         self.compound = Compound(
