@@ -131,31 +131,25 @@ def dashboard(
 ) -> HTMLResponse:
     policy = services.settings.analytics
     now = utcnow()
-    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     counts = occupancy.series(
         session=session,
         compound_id=caller.compound_id,
         presence=policy.presence,
-        since=start,
+        since=now - timedelta(hours=24),
         until=now,
         step=timedelta(hours=1),
-    )
+    )  # the last point is now, the same count as the cards above the chart
     tracker = occupancy.now(
         session=session, compound_id=caller.compound_id, presence=policy.presence, at=now
     )
-    t = i18n.translator("zh")
-    chart = charts.line_chart(
-        [c.at for c in counts],
-        [
-            charts.Line(t("people") + " / people", "people", [c.total_people for c in counts]),
-            charts.Line(
-                t("vehicles") + " / vehicles",
-                "vehicles",
-                [sum(c.vehicles.values()) for c in counts],
-            ),
-        ],
-        policy.zone,
-    )
+    t = i18n.translator(language(request))
+    people = [c.total_people for c in counts]
+    vehicles = [sum(c.vehicles.values()) for c in counts]
+    lines = [
+        charts.Line(t("people"), "people", people),
+        charts.Line(t("vehicles"), "vehicles", vehicles),
+    ]
+    chart = charts.line_chart([c.at for c in counts], lines, policy.zone)
     anomalies = casework.listing(
         session=session, compound_id=caller.compound_id, status=Status.OPEN, rule=None, limit=10
     )
