@@ -15,6 +15,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 from sqlmodel import Session, col, select
 
 from hub import crud
@@ -155,7 +157,9 @@ def test_in_chromium_staff_see_real_data_and_an_officer_acknowledges_with_a_reas
     case = "//table[@id='anomaly-list']//tr[td[text()='repeated_denials']]//a"
     chrome.find_element(By.XPATH, case).click()
     chrome.find_element(By.ID, "reason").send_keys("called the card holder: lost card")
+    before = chrome.find_element(By.ID, "status")
     chrome.find_element(By.ID, "do-acknowledge").click()
+    WebDriverWait(chrome, 10).until(expected_conditions.staleness_of(before))  # reloaded
     status = chrome.find_element(By.ID, "status")
     assert status.get_attribute("data-status") == "acknowledged"
     assert "called the card holder" in chrome.find_element(By.ID, "history").text
