@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -28,17 +28,29 @@ class MqttError(Exception):
 
 @dataclass(frozen=True)
 class BrokerAddress:
+    """`mqtt://[user:password@]host[:1883]`, or with TLS
+    `mqtts://[user:password@]host[:8883][?cafile=/path/ca.pem]` (the broker's certificate is
+    checked against that CA, or the system's CAs, and its host name always)."""
+
     host: str
     port: int
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    cafile: str | None = None
 
     @classmethod
     def from_url(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise MqttError(f"expected mqtt://host:port, got {url!r}")
-        return cls(parts.hostname, parts.port or 1883, parts.username, parts.password)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise MqttError(f"expected mqtt://host:port or mqtts://host:port, got {url!r}")
+        query = parse_qs(parts.query)
+        if set(query) - {"cafile"} or (parts.scheme == "mqtt" and query):
+            raise MqttError(f"the only option is ?cafile=, for mqtts:// ({url!r})")
+        tls = parts.scheme == "mqtts"
+        port = parts.port or (8883 if tls else 1883)
+        cafile = query.get("cafile", [None])[0]
+        return cls(parts.hostname, port, parts.username, parts.password, tls, cafile)
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,8 @@ class MqttLink:
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            self._client.tls_set(ca_certs=broker.cafile)
         if will is not None:
             self._client.will_set(will.topic, will.payload, will.qos, will.retain)
         self._client.on_connect = self._on_connect
@@ -141,7 +155,8 @@ class MqttLink:
         if reason.is_failure:
             self._refuse(str(reason))
             return
-        logger.info("connected to mqtt://%s:%d", self._broker.host, self._broker.port)
+        scheme = "mqtts" if self._broker.tls else "mqtt"
+        logger.info("connected to %s://%s:%d", scheme, self._broker.host, self._broker.port)
         if not self._subscriptions:
             self._ready()
             return

@@ -110,8 +110,9 @@ def _secret(path: Path, data: bytes) -> None:
 
 def _with_credentials(url: str, username: str, password: str) -> str:
     parts = urlsplit(url)
-    netloc = f"{username}:{password}@{parts.hostname}:{parts.port or 1883}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    netloc = f"{username}:{password}@{parts.hostname}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 def _edge_toml(
