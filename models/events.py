@@ -33,6 +33,17 @@ def _no_control_characters(value: str) -> str:
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+def _plausible(value: datetime) -> datetime:
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("a time between the years 2000 and 2100, please")
+    return value
+
+
+# A time a person asks about (a search, a scan, a chart): far-off years are refused up front
+# rather than overflowing the arithmetic done with them.
+Moment = Annotated[UtcDatetime, AfterValidator(_plausible)]
 Text = Annotated[str, AfterValidator(_no_control_characters)]
 
 

@@ -5,11 +5,11 @@ Rules (thresholds in `AnomalyRules`):
 - overstay: a visitor or a visitor's (or unknown) vehicle inside longer than `overstay_hours`
   (staff on a long shift are not visitors);
 - repeated_denials: one credential, person or plate denied `denials` times, each within
-  `denials_minutes` of the one before;
+  `denials_minutes` of the one before (one case a credential, reopened by a new run);
 - returning_unknown: an unknown face (by its pseudonym) or unknown plate seen on
   `returning_days` distinct local days within `returning_window_days`;
 - night_entry: a visitor let in between `night_start` and `night_end`, local time;
-- pass_misuse: a pass refused as used up, revoked, forged or foreign, or granted past
+- pass_misuse: a pass refused as used up, revoked, forged or foreign, or a visitor let in past
   anti-passback;
 - pass_overused: the hub's count found a pass used offline beyond its global limit;
 - tailgating: the gate's beam counted more passages than grants;
@@ -92,7 +92,7 @@ def repeated_denials(log: Log, rules: AnomalyRules) -> Iterable[Finding]:
             if len(run) >= rules.denials:
                 yield _finding(
                     "repeated_denials",
-                    f"{who}|{run[0].event_id}",
+                    who,  # one case a credential: a late denial or a new run adds evidence
                     who,
                     f"{who}: {len(run)} denials in a row, each within "
                     f"{rules.denials_minutes:g} min of the last",
@@ -139,7 +139,9 @@ def pass_misuse(log: Log, rules: AnomalyRules) -> Iterable[Finding]:
     for entry in log.entries:
         flags = set(entry.flags.split())
         if entry.reason_code in PASS_REFUSALS or (
-            flags & PASS_FLAGS and entry.outcome == Outcome.GRANTED.value
+            flags & PASS_FLAGS
+            and entry.outcome == Outcome.GRANTED.value
+            and entry.subject_kind == SubjectKind.VISITOR.value
         ):
             why = entry.reason_code if entry.reason_code in PASS_REFUSALS else "anti-passback"
             who = _identity(entry)

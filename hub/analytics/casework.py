@@ -53,9 +53,10 @@ def scan(
     """Run every rule over the recent log and store what they find; the caller commits."""
     log = read_log(session=session, compound_id=compound_id, policy=policy, now=now)
     findings = anomalies.find(log, policy.anomalies)
+    known = _Known.load(session, compound_id, findings)
     new = reopened = 0
     for finding in findings:
-        outcome = _store(session, compound_id, finding, now)
+        outcome = _store(session, known, compound_id, finding, now)
         new += outcome == "new"
         reopened += outcome == "reopened"
     withdrawn = _withdraw_overstays(session, compound_id, policy, now)
@@ -112,11 +113,13 @@ def read_log(
 ) -> anomalies.Log:
     since = now - timedelta(days=policy.anomalies.look_back_days)
     entries = session.exec(
-        select(Entry).where(
+        select(Entry)
+        .where(
             col(Entry.compound_id) == compound_id,
             col(Entry.occurred_at) >= since,
             col(Entry.occurred_at) <= now,
         )
+        .order_by(col(Entry.occurred_at), col(Entry.event_id))  # evidence in a stable order
     ).all()
     alarms = session.exec(
         select(Alarm).where(
@@ -200,15 +203,52 @@ def listing(
     return session.exec(query).all()
 
 
-def _store(session: Session, compound_id: str, finding: Finding, now: datetime) -> str:
+@dataclass
+class _Known:
+    """The stored cases a scan's findings may update, and their evidence, read in a few
+    queries rather than two a finding."""
+
+    cases: dict[tuple[str, str], Anomaly]
+    evidence: dict[int, set[str]]
+
+    @classmethod
+    def load(cls, session: Session, compound_id: str, findings: list[Finding]) -> _Known:
+        keys = sorted({f.key for f in findings})
+        cases: dict[tuple[str, str], Anomaly] = {}
+        for start in range(0, len(keys), 500):
+            rows = session.exec(
+                select(Anomaly).where(
+                    col(Anomaly.compound_id) == compound_id,
+                    col(Anomaly.key).in_(keys[start : start + 500]),
+                )
+            ).all()
+            cases |= {(row.rule, row.key): row for row in rows}
+        ids = [case.id for case in cases.values() if case.id is not None]
+        evidence: dict[int, set[str]] = {i: set() for i in ids}
+        for start in range(0, len(ids), 500):
+            rows = session.exec(
+                select(AnomalyEvidence).where(
+                    col(AnomalyEvidence.anomaly_id).in_(ids[start : start + 500])
+                )
+            ).all()
+            for row in rows:
+                evidence[row.anomaly_id].add(row.ref)
+        return cls(cases, evidence)
+
+    def add_evidence(self, session: Session, anomaly: Anomaly, refs: tuple[str, ...]) -> int:
+        assert anomaly.id is not None
+        known = self.evidence.setdefault(anomaly.id, set())
+        fresh = [ref for ref in dict.fromkeys(refs) if ref not in known]
+        session.add_all(AnomalyEvidence(anomaly_id=anomaly.id, ref=ref) for ref in fresh)
+        known.update(fresh)
+        return len(fresh)
+
+
+def _store(
+    session: Session, known: _Known, compound_id: str, finding: Finding, now: datetime
+) -> str:
     """'new', 'reopened', 'updated' or 'same'."""
-    anomaly = session.exec(
-        select(Anomaly).where(
-            col(Anomaly.compound_id) == compound_id,
-            col(Anomaly.rule) == finding.rule,
-            col(Anomaly.key) == finding.key,
-        )
-    ).first()
+    anomaly = known.cases.get((finding.rule, finding.key))
     if anomaly is None:
         anomaly = Anomaly(
             compound_id=compound_id,
@@ -222,11 +262,11 @@ def _store(session: Session, compound_id: str, finding: Finding, now: datetime) 
         )
         session.add(anomaly)
         session.flush()
-        _add_evidence(session, anomaly, finding.evidence)
+        known.cases[(finding.rule, finding.key)] = anomaly
+        known.add_evidence(session, anomaly, finding.evidence)
         _log_action(session, anomaly, actor="hub", action="found", reason=finding.summary, now=now)
         return "new"
-    added = _add_evidence(session, anomaly, finding.evidence)
-    if not added:
+    if not known.add_evidence(session, anomaly, finding.evidence):
         return "same"
     anomaly.summary = finding.summary
     anomaly.last_at = max(as_utc(anomaly.last_at), finding.last_at)
@@ -238,14 +278,6 @@ def _store(session: Session, compound_id: str, finding: Finding, now: datetime) 
         return "reopened"
     session.add(anomaly)
     return "updated"
-
-
-def _add_evidence(session: Session, anomaly: Anomaly, refs: tuple[str, ...]) -> int:
-    assert anomaly.id is not None
-    known = set(evidence(session=session, anomaly_id=anomaly.id))
-    fresh = [ref for ref in refs if ref not in known]
-    session.add_all(AnomalyEvidence(anomaly_id=anomaly.id, ref=ref) for ref in fresh)
-    return len(fresh)
 
 
 def _log_action(

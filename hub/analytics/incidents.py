@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
@@ -39,6 +40,8 @@ class Period:
     def __post_init__(self) -> None:
         if self.last < self.first:
             raise InvalidInput("a period ends on or after the day it starts")
+        if self.first.year < 2000 or self.last.year > 2100:
+            raise InvalidInput("a period between the years 2000 and 2100, please")
         if (self.last - self.first).days > 3660:
             raise InvalidInput("a period is at most ten years")
 
@@ -194,6 +197,19 @@ def close(*, order: WorkOrder, note: str, now: datetime) -> None:
     order.note = note
 
 
+Step = Literal["assign", "respond", "close"]
+
+
+def step(*, order: WorkOrder, action: Step, owner: str, note: str, now: datetime) -> None:
+    """One step of staff on an order: assign an owner, respond, or close."""
+    if action == "assign":
+        assign(order=order, owner=owner)
+    elif action == "respond":
+        respond(order=order, note=note, now=now)
+    else:
+        close(order=order, note=note, now=now)
+
+
 def overdue(order: WorkOrder, now: datetime) -> bool:
     """Not answered and past its response time."""
     return order.status == OrderStatus.OPEN.value and now > as_utc(order.due_at)
@@ -205,9 +221,17 @@ def late(order: WorkOrder) -> bool:
 
 
 def list_orders(
-    *, session: Session, compound_id: str, status: OrderStatus | None, limit: int
+    *,
+    session: Session,
+    compound_id: str,
+    status: OrderStatus | None,
+    limit: int,
+    reported_by: str | None = None,
 ) -> Sequence[WorkOrder]:
+    """Newest first; `reported_by` keeps one reporter's own (a resident's view)."""
     query = select(WorkOrder).where(col(WorkOrder.compound_id) == compound_id)
+    if reported_by is not None:
+        query = query.where(col(WorkOrder.reported_by) == reported_by)
     if status is not None:
         query = query.where(col(WorkOrder.status) == status.value)
     query = query.order_by(col(WorkOrder.reported_at).desc(), col(WorkOrder.id).desc())

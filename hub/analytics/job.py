@@ -65,3 +65,6 @@ class AnalyticsJob:
             except (SQLAlchemyError, audit.AuditError):
                 # The database is away for now; the next round reads the same log again.
                 logger.exception("analytics round failed; retrying in %.0f s", self._every_s)
+            except Exception:
+                # A bug must not end the job for the hub's lifetime: say so loudly, go on.
+                logger.exception("analytics round failed unexpectedly; retrying")

@@ -25,7 +25,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from hub.analytics.policy import Presence
-from hub.tables import Building, Entry, Person, Unit, as_utc
+from hub.tables import Building, Entry, Person, Unit, VisitorPass, as_utc
 from models.events import Method, Outcome, SubjectKind
 
 PEOPLE_KINDS = (SubjectKind.RESIDENT, SubjectKind.VISITOR, SubjectKind.STAFF)
@@ -89,7 +89,7 @@ class Tracker:
 
 
 def now(*, session: Session, compound_id: str, presence: Presence, at: datetime) -> Tracker:
-    """The tracker holding who is inside at `at`."""
+    """The tracker holding who is inside at `at`, passages at `at` included."""
     tracker = Tracker(presence)
     look_back = at - timedelta(days=max(presence.resident_days, presence.vehicle_hours / 24))
     for passage in _latest(session, compound_id, look_back, at):
@@ -135,13 +135,15 @@ def by_building(
     """People inside by the building of their unit (a visitor: their host's); a row with no
     building for people with no unit (staff, walk-ins)."""
     ids = [p.key.removeprefix("p:") for p in tracker.present(at) if not p.vehicle]
-    rows = session.exec(
-        select(Person.id, Building.id, Building.name)
-        .join(Unit, col(Unit.id) == col(Person.unit_id))
-        .join(Building, col(Building.id) == col(Unit.building_id))
-        .where(col(Person.compound_id) == compound_id, col(Person.id).in_(ids))
-    ).all()
-    home = {person: (building, name) for person, building, name in rows}
+    home: dict[str, tuple[str, str]] = {}
+    for holder in (Person, VisitorPass):  # a person's unit, or the host unit of a pass
+        rows = session.exec(
+            select(holder.id, Building.id, Building.name)
+            .join(Unit, col(Unit.id) == col(holder.unit_id))
+            .join(Building, col(Building.id) == col(Unit.building_id))
+            .where(col(holder.compound_id) == compound_id, col(holder.id).in_(ids))
+        ).all()
+        home |= {who: (building, name) for who, building, name in rows}
     counts = Counter(home.get(person, (None, "—")) for person in ids)
     return [
         BuildingCount(building_id=building, name=name, people=n)
@@ -166,8 +168,8 @@ def _granted(compound_id: str) -> list[object]:
     ]
 
 
-def _latest(session: Session, compound_id: str, since: datetime, before: datetime) -> list[Passage]:
-    """The latest granted passage of each person and each plate in [since, before)."""
+def _latest(session: Session, compound_id: str, since: datetime, until: datetime) -> list[Passage]:
+    """The latest granted passage of each person and each plate in [since, until]."""
     out: list[Passage] = []
     for vehicle in (False, True):
         key_column = col(Entry.credential_ref) if vehicle else col(Entry.subject_id)
@@ -182,7 +184,7 @@ def _latest(session: Session, compound_id: str, since: datetime, before: datetim
         ranked = (
             select(*_COLUMNS, rank)
             .where(*_granted(compound_id), *_of_kind(vehicle))
-            .where(col(Entry.occurred_at) >= since, col(Entry.occurred_at) < before)
+            .where(col(Entry.occurred_at) >= since, col(Entry.occurred_at) <= until)
             .subquery()
         )
         rows = session.execute(select(ranked).where(ranked.c.rank == 1)).all()

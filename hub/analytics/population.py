@@ -24,12 +24,32 @@ class Absent:
 
 
 @dataclass(frozen=True)
+class Registered:
+    person_id: str
+    name: str
+    kind: str
+    unit: str | None
+
+
+@dataclass(frozen=True)
 class Regular:
     identity: str
     method: str
     days_seen: int
     sightings: int
     last_seen: datetime
+
+
+def register(*, session: Session, compound_id: str, limit: int) -> list[Registered]:
+    """The register as staff reconcile it: people by unit."""
+    rows = session.execute(
+        select(Person.id, Person.display_name, Person.kind, Unit.label)
+        .outerjoin(Unit, col(Unit.id) == col(Person.unit_id))
+        .where(col(Person.compound_id) == compound_id)
+        .order_by(col(Unit.label), col(Person.id))
+        .limit(limit)
+    ).all()
+    return [Registered(*row) for row in rows]
 
 
 def absent_residents(

@@ -25,7 +25,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
-        return RedirectResponse("/ui/login", status_code=303)
+        query = f"?error={exc.why}" if exc.why else ""
+        return RedirectResponse(f"/ui/login{query}", status_code=303)
 
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, exc: PageForbidden) -> Response:

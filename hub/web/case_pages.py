@@ -5,22 +5,21 @@ a refused step comes back as a message on the page."""
 from __future__ import annotations
 
 import urllib.parse
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
 
 from hub.analytics import casework, incidents, population
 from hub.analytics.casework import Action, Status
 from hub.analytics.incidents import Category, OrderStatus, Period
 from hub.api.deps import ServicesDep, SessionDep
 from hub.api.routes.anomalies import detail
+from hub.auth import Role
 from hub.errors import HubError
-from hub.tables import Person, Unit, utcnow
-from hub.web.pages import render
+from hub.tables import utcnow
+from hub.web.pages import local_time, render
 from hub.web.session import Anyone, Handler, Staff
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -44,7 +43,7 @@ class OrderForm(BaseModel):
 
 
 class OrderStepForm(BaseModel):
-    action: str = Field(pattern="^(assign|respond|close)$")
+    action: incidents.Step
     owner: str = Field("", max_length=64)
     note: str = Field("", max_length=1000)
 
@@ -56,13 +55,18 @@ def back(path: str, message: str | None = None) -> RedirectResponse:
 
 @router.get("/anomalies")
 def anomalies_page(
-    request: Request, caller: Staff, session: SessionDep, status: Status | None = None
+    request: Request,
+    caller: Staff,
+    session: SessionDep,
+    services: ServicesDep,
+    status: Status | None = None,
 ) -> HTMLResponse:
     rows = casework.listing(
         session=session, compound_id=caller.compound_id, status=status, rule=None, limit=200
     )
     caller.audit("read", "ui:anomalies")
-    return render(request, "anomalies.html", caller, rows=rows, status=status)
+    zone = services.settings.analytics.zone
+    return render(request, "anomalies.html", caller, rows=rows, status=status, zone=zone)
 
 
 @router.post("/anomalies/scan")
@@ -122,12 +126,15 @@ def incidents_page(
     zone = services.settings.analytics.zone
     today = utcnow().astimezone(zone).date()
     period = Period(first=today.replace(day=1), last=today, zone=zone)
-    resident = caller.role.value == "resident"
+    resident = caller.role is Role.RESIDENT
     orders = incidents.list_orders(
-        session=session, compound_id=caller.compound_id, status=None, limit=100
+        session=session,
+        compound_id=caller.compound_id,
+        status=None,
+        limit=100,
+        reported_by=caller.user.username if resident else None,
     )
-    if resident:
-        orders = [o for o in orders if o.reported_by == caller.user.username]
+    caller.audit("read", "ui:incidents")
     context = {
         "orders": orders,
         "overdue": {o.id for o in orders if incidents.overdue(o, utcnow())},
@@ -158,7 +165,7 @@ def record_incident(
 ) -> RedirectResponse:
     zone = services.settings.analytics.zone
     try:
-        occurred = datetime.fromisoformat(form.occurred_at).replace(tzinfo=zone)
+        occurred = local_time(form.occurred_at, zone)
         incidents.record(
             session=session,
             compound_id=caller.compound_id,
@@ -200,12 +207,8 @@ def order_step(
         order = incidents.get_order(
             session=session, compound_id=caller.compound_id, order_id=order_id
         )
-        if form.action == "assign":
-            incidents.assign(order=order, owner=form.owner or caller.user.username)
-        elif form.action == "respond":
-            incidents.respond(order=order, note=form.note, now=utcnow())
-        else:
-            incidents.close(order=order, note=form.note, now=utcnow())
+        owner = form.owner or caller.user.username
+        incidents.step(order=order, action=form.action, owner=owner, note=form.note, now=utcnow())
     except HubError as exc:
         return back("/ui/incidents", str(exc))
     session.add(order)
@@ -220,13 +223,7 @@ def residents_page(
 ) -> HTMLResponse:
     policy = services.settings.analytics
     now = utcnow()
-    people = session.execute(
-        select(Person.id, Person.display_name, Person.kind, Unit.label)
-        .outerjoin(Unit, col(Unit.id) == col(Person.unit_id))
-        .where(col(Person.compound_id) == caller.compound_id)
-        .order_by(col(Unit.label), col(Person.id))
-        .limit(500)
-    ).all()
+    people = population.register(session=session, compound_id=caller.compound_id, limit=500)
     absent = population.absent_residents(
         session=session, compound_id=caller.compound_id, now=now, days=policy.absent_days
     )

@@ -3,6 +3,8 @@ as the API, and every read of personal data is audited like the API's."""
 
 from __future__ import annotations
 
+import time
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,9 +19,9 @@ from hub import auth, crud
 from hub.analytics import casework, occupancy
 from hub.analytics.casework import Status
 from hub.api.deps import Caller, ServicesDep, SessionDep
-from hub.api.routes.events import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
 from hub.auth import Role
-from hub.errors import HubError, Unauthenticated
+from hub.entry_log import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
+from hub.errors import HubError, InvalidInput, Unauthenticated
 from hub.tables import EntryPublic, as_utc, utcnow
 from hub.web import charts, i18n
 from hub.web.session import (
@@ -28,6 +30,7 @@ from hub.web.session import (
     SESSION_COOKIE,
     Anyone,
     Staff,
+    write_purpose,
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -106,7 +109,7 @@ def login(
     response = RedirectResponse(home, status_code=303)
     max_age = int((expires - utcnow()).total_seconds())
     secure = request.url.scheme == "https"
-    for name, value in ((SESSION_COOKIE, token), (PURPOSE_COOKIE, purpose.strip())):
+    for name, value in ((SESSION_COOKIE, token), (PURPOSE_COOKIE, write_purpose(purpose))):
         response.set_cookie(
             name, value, max_age=max_age, httponly=True, samesite="strict", secure=secure
         )
@@ -171,8 +174,9 @@ def dashboard(
 def live(
     request: Request, caller: Staff, session: SessionDep, services: ServicesDep
 ) -> HTMLResponse:
-    """The dashboard's live entries, polled by the page every few seconds."""
-    caller.audit("read", "ui:live")
+    """The dashboard's live entries, polled by the page every few seconds (audited like the
+    dashboard, once every `LIVE_AUDIT_S` a user, not at every poll)."""
+    _audit_live(caller)
     rows = _latest(session, caller)
     return render(request, "live.html", caller, entries=rows, zone=services.settings.analytics.zone)
 
@@ -227,6 +231,17 @@ def entries_csv(
     return StreamingResponse(entry_csv(rows), media_type="text/csv", headers=headers)
 
 
+LIVE_AUDIT_S = 900.0
+_live_audited: dict[str, float] = {}
+
+
+def _audit_live(caller: Caller) -> None:
+    now = time.monotonic()
+    if now - _live_audited.get(caller.user.username, -LIVE_AUDIT_S) >= LIVE_AUDIT_S:
+        caller.audit("read", "ui:live")
+        _live_audited[caller.user.username] = now
+
+
 def _latest(session: SessionDep, caller: Caller) -> list[EntryPublic]:
     rows, _ = crud.list_entries(
         session=session, filters=crud.EntryFilter(compound_id=caller.compound_id), limit=15
@@ -234,12 +249,20 @@ def _latest(session: SessionDep, caller: Caller) -> list[EntryPublic]:
     return [EntryPublic.of(row) for row in rows]
 
 
+def local_time(text: str, zone: ZoneInfo) -> datetime:
+    """A time typed in a form (a datetime-local field: the compound's local time)."""
+    try:
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=zone)
+    except ValueError as exc:
+        raise InvalidInput(f"not a date and time: {text[:40]!r}") from exc
+
+
 def _query(form: dict[str, str], cursor: str | None, zone: ZoneInfo) -> EventQuery:
     """The filter form's fields as the API's query; times typed in local time."""
     values: dict[str, Any] = {k: v.strip() for k, v in form.items() if v.strip()}
     for name in ("since", "until"):
         if name in values:
-            values[name] = datetime.fromisoformat(values[name]).replace(tzinfo=zone)
+            values[name] = local_time(values[name], zone)
     return EventQuery(**values, limit=50, cursor=cursor or None)
 
 
@@ -251,4 +274,5 @@ def _first_error(exc: Exception) -> str:
 
 
 def _without_cursor(request: Request) -> str:
-    return "&".join(f"{k}={v}" for k, v in request.query_params.multi_items() if k != "cursor")
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    return urllib.parse.urlencode(kept)

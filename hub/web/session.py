@@ -3,6 +3,7 @@ no other site can post a form with it), the role, and the purpose an officer gav
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -19,7 +20,12 @@ LANGUAGE_COOKIE = "anju_lang"
 
 
 class LoginRequired(Exception):
-    """No valid session: the page sends the browser to the login form."""
+    """No valid session (or an officer's without a purpose): back to the login form, with
+    the reason's message key."""
+
+    def __init__(self, why: str | None = None) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 class PageForbidden(Exception):
@@ -40,10 +46,21 @@ def viewer(*roles: Role) -> Any:
         role = Role(user.role)
         if role not in roles:
             raise PageForbidden
-        purpose = request.cookies.get(PURPOSE_COOKIE, "")
+        purpose = read_purpose(request.cookies.get(PURPOSE_COOKIE, ""))
+        if role is Role.OFFICER and not purpose:  # as the API's X-Audit-Reason
+            raise LoginRequired("purpose_needed")
         return Caller(user=user, role=role, reason=purpose, engine=engine)
 
     return Depends(dependency)
+
+
+def write_purpose(purpose: str) -> str:
+    """A cookie holds Latin-1 only: the purpose (often Chinese) travels percent-encoded."""
+    return urllib.parse.quote(purpose.strip(), safe="")
+
+
+def read_purpose(cookie: str) -> str:
+    return urllib.parse.unquote(cookie).strip()[:300]
 
 
 Staff = Annotated[Caller, viewer(Role.ADMIN, Role.STAFF, Role.OFFICER)]

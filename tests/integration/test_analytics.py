@@ -271,3 +271,74 @@ def test_an_overstay_stays_when_the_exit_came_after_the_limit(hub_http: HubHttp,
     assert staff.post("/api/anomalies/scan", params={"at": scan_at}).json()["withdrawn"] == 0
     [case] = staff.get("/api/anomalies", params={"rule": "overstay"}).json()
     assert case["status"] == "open"
+
+
+def test_a_passage_at_the_start_of_a_series_counts_there_and_a_pass_has_a_building(
+    hub_http: HubHttp, log: Log
+) -> None:
+    staff = hub_http.client("staff")
+    now = utcnow().replace(microsecond=0)
+    start = now - timedelta(hours=1)
+    pass_body = {
+        "id": "pass-b1",
+        "unit_id": "c1-101",
+        "visitor_name": "访客",
+        "valid_from": (start - timedelta(hours=1)).isoformat(),
+        "valid_until": (now + timedelta(hours=1)).isoformat(),
+    }
+    assert staff.post("/api/passes", json=pass_body).status_code == 201
+    log.add(0, "pass-b1", kind=SubjectKind.VISITOR, method=Method.QR, at=start)
+    params = {"since": start.isoformat(), "until": now.isoformat(), "step_minutes": 60}
+    points = staff.get("/api/occupancy/series", params=params).json()
+    assert [p["people"]["visitor"] for p in points] == [1, 1]
+    buildings = staff.get("/api/occupancy").json()["buildings"]
+    assert buildings == [{"building_id": "c1-b1", "name": "1", "people": 1}]
+
+
+def test_a_late_denial_before_a_run_adds_to_its_case(hub_http: HubHttp, log: Log) -> None:
+    staff = hub_http.client("staff")
+    start = utcnow() - timedelta(hours=1)
+    for minute in (10, 15, 20):
+        log.add(
+            0, None, at=start + timedelta(minutes=minute), outcome=Outcome.DENIED, reference="777"
+        )
+    assert staff.post("/api/anomalies/scan").json()["new"] == 1
+    log.add(0, None, at=start + timedelta(minutes=6), outcome=Outcome.DENIED, reference="777")
+    assert staff.post("/api/anomalies/scan").json()["new"] == 0
+    [case] = staff.get("/api/anomalies").json()
+    assert len(staff.get(f"/api/anomalies/{case['id']}").json()["evidence"]) == 4
+
+
+def test_a_resident_sees_their_own_orders_however_many_others_there_are(
+    hub_http: HubHttp,
+) -> None:
+    resident, staff = hub_http.client("resident"), hub_http.client("staff")
+    body = {"category": "lost_card", "description": "my card is gone"}
+    mine = resident.post("/api/work-orders", json=body).json()
+    for _ in range(3):
+        staff.post("/api/work-orders", json=body | {"category": "barrier"})
+    seen = resident.get("/api/work-orders", params={"limit": 2}).json()
+    assert [o["id"] for o in seen] == [mine["id"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        (
+            "/api/occupancy/series",
+            {"since": "0001-01-01T00:00:00Z", "until": "0001-01-05T00:00:00Z"},
+        ),
+        ("/api/zero-incident", {"first": "0001-01-01", "last": "0001-01-02"}),
+        ("/api/zero-incident", {"first": "9999-12-25", "last": "9999-12-31"}),
+        ("/api/events", {"since": "9999-12-31T00:00:00Z"}),
+    ],
+)
+def test_far_off_dates_are_clear_client_errors(
+    hub_http: HubHttp, path: str, params: dict[str, str]
+) -> None:
+    response = hub_http.client("staff").get(path, params=params)
+    assert response.status_code == 422, response.text
+    far = hub_http.client("staff").post(
+        "/api/anomalies/scan", params={"at": "0001-01-02T00:00:00Z"}
+    )
+    assert far.status_code == 422

@@ -94,6 +94,10 @@ def test_pages_need_a_session_and_the_right_role(hub_http: HubHttp) -> None:
     assert refused.headers["location"] == "/ui/login?error=purpose_needed"
     wrong = hub_http.anonymous().post("/ui/login", data={"username": "c1-staff", "password": "x"})
     assert wrong.headers["location"] == "/ui/login?error=login_refused"
+    officer = browser_login(hub_http, "officer", purpose="走访调查：核实访客")
+    assert officer.get("/ui/residents").status_code == 200
+    officer.cookies.delete("anju_purpose")
+    assert officer.get("/ui/entries").headers["location"] == "/ui/login?error=purpose_needed"
 
 
 def test_the_entry_log_page_filters_explains_and_exports(hub_http: HubHttp) -> None:
@@ -103,8 +107,10 @@ def test_the_entry_log_page_filters_explains_and_exports(hub_http: HubHttp) -> N
     assert page.count('<tr class="denied">') == 3 and "card_valid" in page
     assert "Entry log" in page
     assert "通行记录" in staff.get("/ui/entries", params={"lang": "zh"}).text
-    bad = staff.get("/ui/entries", params={"plate": "NOT-A-PLATE"}).text
-    assert 'id="error"' in bad
+    for bad_params in ({"plate": "NOT-A-PLATE"}, {"since": "garbage"}):
+        bad = staff.get("/ui/entries", params=bad_params)
+        assert bad.status_code == 200 and 'id="error"' in bad.text
+    assert staff.get("/ui/entries.csv", params={"since": "garbage"}).status_code == 422
     csv_text = staff.get("/ui/entries.csv", params={"plate_prefix": "粤B"}).text
     assert csv_text.count("\n") == 2 and "粤B12345" in csv_text
 

@@ -78,6 +78,7 @@ def test_repeated_denials_need_the_count_within_the_gap() -> None:
     close = [entry(m, outcome="denied", reason_code="card_unknown") for m in (30, 25, 20)]
     [finding] = fired("repeated_denials", log(close))
     assert len(finding.evidence) == 3
+    assert finding.key == "v-1", "one case a credential, whatever run is first"
     apart = [entry(m, outcome="denied") for m in (60, 45, 30)]  # 15 minutes apart
     assert fired("repeated_denials", log(apart)) == []
     two = [entry(m, outcome="denied") for m in (30, 25)]
@@ -114,6 +115,8 @@ def test_pass_misuse_is_a_refused_pass_or_a_soft_passback_grant() -> None:
     used_up = entry(5, method="qr", outcome="denied", reason_code="pass_used_up")
     passback = entry(5, method="qr", reason_code="pass_valid", flags="passback")
     assert len(fired("pass_misuse", log([used_up, passback]))) == 2
+    resident = entry(5, kind="resident", reason_code="card_valid", flags="passback")
+    assert fired("pass_misuse", log([resident])) == [], "a resident's card is not a pass"
     fine = entry(5, method="qr", reason_code="pass_valid")
     unknown_card = entry(5, outcome="denied", reason_code="card_unknown")
     assert fired("pass_misuse", log([fine, unknown_card])) == []

@@ -17,7 +17,7 @@ from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.errors import InvalidInput
 from hub.tables import Anomaly, Entry, EntryPublic, as_utc, utcnow
-from models.events import Text, UtcDatetime
+from models.events import Moment, Text
 
 router = APIRouter(prefix="/api/anomalies", tags=["anomalies"])
 Reader = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
@@ -111,7 +111,7 @@ def scan(
     caller: Scanner,
     session: SessionDep,
     services: ServicesDep,
-    at: Annotated[UtcDatetime | None, Query(description="As of this past time (a rescan)")] = None,
+    at: Annotated[Moment | None, Query(description="As of this past time (a rescan)")] = None,
 ) -> ScanPublic:
     """Run the rules now rather than at the next round of the analytics job, or as of a past
     moment (to rescan the hours an edge was offline, once its events have arrived)."""

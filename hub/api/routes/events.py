@@ -1,42 +1,19 @@
+"""The entry log: search (keyset-paged) and CSV export."""
+
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session
+from pydantic import BaseModel
 
-from hub import crud, registry
-from hub.api.deps import Caller, PersonalDataReader, SessionDep
-from hub.auth import Role
-from hub.errors import InvalidInput
-from hub.tables import Entry, EntryPublic
-from models import plates
-from models.events import Method, Outcome, UtcDatetime
+from hub import crud
+from hub.api.deps import PersonalDataReader, SessionDep
+from hub.entry_log import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
+from hub.tables import EntryPublic
 
 router = APIRouter(prefix="/api", tags=["events"])
-
-
-class EventQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    since: UtcDatetime | None = Field(None, description="Occurred at or after (with timezone)")
-    until: UtcDatetime | None = Field(None, description="Occurred before (with timezone)")
-    gate_id: str | None = None
-    method: Method | None = None
-    decision: Outcome | None = None
-    person_id: str | None = Field(None, max_length=64, description="One person's history")
-    plate: str | None = Field(None, max_length=16, description="A whole plate, exactly")
-    plate_prefix: str | None = Field(
-        None, min_length=1, max_length=16, description="Plates beginning so (粤B, say)"
-    )
-    limit: int = Field(100, ge=1, le=1000)
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page")
 
 
 class EntryPage(BaseModel):
@@ -71,79 +48,3 @@ def export_events(
     rows = crud.iter_entries(session=session, filters=filters, limit=EXPORT_LIMIT)
     headers = {"Content-Disposition": 'attachment; filename="anju-entries.csv"'}
     return StreamingResponse(entry_csv(rows), media_type="text/csv", headers=headers)
-
-
-EXPORT_LIMIT = 200_000
-CSV_FIELDS = (
-    "occurred_at",
-    "gate_id",
-    "lane",
-    "direction",
-    "subject_kind",
-    "subject_id",
-    "method",
-    "credential_ref",
-    "outcome",
-    "reason_code",
-    "reason",
-    "flags",
-    "score",
-    "margin",
-    "live",
-    "event_id",
-)
-
-
-def entry_csv(rows: Iterable[Entry]) -> Iterator[str]:
-    yield "\ufeff" + ",".join(CSV_FIELDS) + "\r\n"
-    for row in rows:
-        buffer = io.StringIO()
-        record = EntryPublic.of(row).model_dump(mode="json")
-        csv.writer(buffer).writerow([_cell(record[name]) for name in CSV_FIELDS])
-        yield buffer.getvalue()
-
-
-def _cell(value: object) -> str:
-    """Text a spreadsheet will not run as a formula (a plate or reason typed as =cmd|...)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def entry_filter(caller: Caller, session: Session, query: EventQuery) -> crud.EntryFilter:
-    subject_ids = None
-    if caller.role is Role.RESIDENT:  # fails closed: a resident without a unit sees nothing
-        unit_id = caller.user.unit_id or ""
-        subject_ids = tuple(p.id for p in registry.people_of_unit(session=session, unit_id=unit_id))
-    return crud.EntryFilter(
-        compound_id=caller.compound_id,
-        subject_ids=subject_ids,
-        since=query.since,
-        until=query.until,
-        gate_id=query.gate_id,
-        method=query.method.value if query.method else None,
-        outcome=query.decision.value if query.decision else None,
-        subject_id=query.person_id,
-        plate=_plate(query.plate),
-        plate_prefix=_plate_prefix(query.plate_prefix),
-    )
-
-
-PREFIX = re.compile(r"^[0-9A-Z\u3400-\u9fff]+$")
-
-
-def _plate_prefix(text: str | None) -> str | None:
-    if text is None:
-        return None
-    prefix = plates.normalise(text)
-    if not PREFIX.match(prefix):
-        raise InvalidInput("plate_prefix: letters, digits and Chinese characters only")
-    return prefix
-
-
-def _plate(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        return plates.parse(text).number
-    except plates.PlateError as exc:
-        raise InvalidInput(f"plate: {exc}") from exc

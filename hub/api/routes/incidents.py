@@ -4,7 +4,7 @@ residents' reports as work orders with a response deadline."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -14,7 +14,7 @@ from hub.analytics.incidents import Category, OrderStatus, Period
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.tables import Incident, WorkOrder, as_utc, utcnow
-from models.events import Text, UtcDatetime
+from models.events import Moment, Text
 
 router = APIRouter(prefix="/api", tags=["incidents and work orders"])
 Recorder = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER)]
@@ -24,7 +24,7 @@ Handler = Annotated[Caller, allow(Role.ADMIN, Role.STAFF)]
 
 class IncidentBody(BaseModel):
     category: Category
-    occurred_at: UtcDatetime
+    occurred_at: Moment
     summary: Text = Field(min_length=3, max_length=1000)
 
 
@@ -65,7 +65,7 @@ class OrderBody(BaseModel):
 
 
 class OrderStep(BaseModel):
-    action: Literal["assign", "respond", "close"]
+    action: incidents.Step
     owner: str | None = Field(None, max_length=64)
     note: Text = Field("", max_length=1000)
 
@@ -107,6 +107,7 @@ def list_incidents(
     caller: Recorder, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[IncidentPublic]:
     rows = incidents.list_incidents(session=session, compound_id=caller.compound_id, limit=limit)
+    caller.audit("read", "incidents")
     return [_incident(row) for row in rows]
 
 
@@ -124,7 +125,7 @@ def zero_incident_rate(
 
 @router.get("/district/zero-incident")
 def district_rate(
-    caller: Annotated[Caller, allow(Role.ADMIN, Role.OFFICER)],
+    caller: Recorder,
     session: SessionDep,
     services: ServicesDep,
     query: Annotated[RateQuery, Query()],
@@ -176,23 +177,21 @@ def list_work_orders(
 ) -> list[OrderPublic]:
     """Staff see every order of the compound; a resident sees their own reports."""
     rows = incidents.list_orders(
-        session=session, compound_id=caller.compound_id, status=status, limit=limit
+        session=session,
+        compound_id=caller.compound_id,
+        status=status,
+        limit=limit,
+        reported_by=caller.user.username if caller.role is Role.RESIDENT else None,
     )
-    if caller.role is Role.RESIDENT:
-        rows = [r for r in rows if r.reported_by == caller.user.username]
+    caller.audit("read", "work-orders")
     return [_order(row) for row in rows]
 
 
 @router.post("/work-orders/{order_id}/steps")
 def step(order_id: int, body: OrderStep, caller: Handler, session: SessionDep) -> OrderPublic:
     order = incidents.get_order(session=session, compound_id=caller.compound_id, order_id=order_id)
-    now = utcnow()
-    if body.action == "assign":
-        incidents.assign(order=order, owner=body.owner or caller.user.username)
-    elif body.action == "respond":
-        incidents.respond(order=order, note=body.note, now=now)
-    else:
-        incidents.close(order=order, note=body.note, now=now)
+    owner = body.owner or caller.user.username
+    incidents.step(order=order, action=body.action, owner=owner, note=body.note, now=utcnow())
     session.add(order)
     session.commit()
     session.refresh(order)

@@ -10,7 +10,7 @@ from hub.analytics import occupancy
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.tables import utcnow
-from models.events import UtcDatetime
+from models.events import Moment
 
 router = APIRouter(prefix="/api", tags=["occupancy"])
 Viewer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER)]
@@ -39,8 +39,8 @@ class Point(BaseModel):
 class SeriesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: UtcDatetime
-    until: UtcDatetime
+    since: Moment
+    until: Moment
     step_minutes: int = Field(60, ge=5, le=24 * 60)
 
     @model_validator(mode="after")
