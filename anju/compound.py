@@ -96,6 +96,7 @@ class Compound:
         self.barrier: BarrierController | None = None
         self.barrier_ports = {"http": free_port(), "modbus": free_port()}
         self.anpr_port = free_port()
+        self.metrics_port = free_port()
         self.anpr_camera = ("cam-car-in", secrets.token_urlsafe(12))
         self.anpr_cameras = {
             d: (f"cam-car-{d}", secrets.token_urlsafe(12)) for d in car_lanes if d != "in"
@@ -230,6 +231,7 @@ class Compound:
             "ANJU_EDGE_OUTBOX__PATH": str(self.outbox_path),
             "ANJU_EDGE_OUTBOX__RESEND_AFTER_S": str(self.resend_after_s),
             "ANJU_EDGE_STATUS_INTERVAL_S": "2",
+            "ANJU_EDGE_METRICS__LISTEN_PORT": str(self.metrics_port),
         } | ({"ANJU_EDGE_REPLAY_CLOCK": str(self.replay_clock)} if self.replay_clock else {})
 
     def start_hub(self) -> Child:

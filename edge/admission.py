@@ -89,6 +89,7 @@ class Admission:
         self._schedules = {g.id: _schedules(g) for g in gates.values()}
         self.controllers: dict[str, GateController] = {}
         self.delivery: Delivery | None = None
+        self.on_decision: Callable[[str, str], None] | None = None  # method, outcome
         self._closed = False
         self._lock = threading.Lock()  # one admission at a time: counts stay exact
 
@@ -242,6 +243,8 @@ class Admission:
         )
         if self.delivery is None:
             raise RuntimeError("a decision before the daemon started")
+        if self.on_decision is not None:
+            self.on_decision(verdict.credential.method.value, decision.outcome.value)
 
         def entry(position: Position) -> EntryEvent:
             return EntryEvent(

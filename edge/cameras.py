@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -31,10 +33,18 @@ class Source(Protocol):
     def next_frame(self, after: int, timeout_s: float) -> Frame | None: ...
 
 
+FrameObserver = Callable[[str, float, float], None]  # camera, processing s, frame age s
+UP_WITHIN_S = 10.0
+
+
 class CameraWorker:
-    def __init__(self, source: Source, lane: FrameLane) -> None:
+    def __init__(
+        self, source: Source, lane: FrameLane, observe: FrameObserver | None = None
+    ) -> None:
         self.source = source
         self._lane = lane
+        self._observe = observe
+        self._last_frame: float | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lane-{source.name}", daemon=True)
         self.frames = 0
@@ -56,7 +66,18 @@ class CameraWorker:
                 continue
             last = frame.number
             self.frames += 1
+            self._last_frame = time.monotonic()
+            started = time.perf_counter()
             try:
                 self._lane.on_frame(frame.image, frame.at)
             except Exception:  # one bad frame must not end the lane
                 logger.exception("camera %s: a frame failed", self.source.name)
+            if self._observe is not None:
+                spent = time.perf_counter() - started
+                self._observe(self.source.name, spent, max(0.0, time.monotonic() - frame.at))
+
+    @property
+    def up(self) -> bool:
+        """Frames arrived in the last `UP_WITHIN_S` seconds."""
+        seen = self._last_frame
+        return seen is not None and time.monotonic() - seen <= UP_WITHIN_S

@@ -149,6 +149,13 @@ class CameraSection(Section):
         return self
 
 
+class MetricsSection(Section):
+    """Prometheus metrics at http://listen_host:listen_port/metrics (no personal data)."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(9108, ge=0, le=65535)
+
+
 class SnapshotSection(Section):
     """Where cameras that push JPEG snapshots send them: POST /cameras/<id>/snapshot."""
 
@@ -252,6 +259,7 @@ class EdgeSettings(BaseSettings):
     anpr: AnprSection | None = None
     cameras: list[CameraSection] = Field(default_factory=list)
     snapshots: SnapshotSection = SnapshotSection()
+    metrics: MetricsSection | None = Field(None, description="Serve /metrics when set")
 
     @field_validator("timezone")
     @classmethod

@@ -36,6 +36,7 @@ from edge.faces.pipeline import FaceLane
 from edge.faces.unknown import UnknownFaces
 from edge.gate import GateController
 from edge.ledger import Ledger
+from edge.metrics import EdgeMetrics, Health, Readings
 from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
 from edge.plates.anpr import AnprListener, Answer, Pushed
@@ -93,6 +94,7 @@ class EdgeDaemon:
         self._claims: HubClaims | None = None
         self._pin_key: bytes | None = None
         self._pin_guard = PinGuard()
+        self.metrics = EdgeMetrics() if settings.metrics is not None else None
 
     def registry_info(self) -> RegistryInfo:
         now = time.time()
@@ -143,6 +145,8 @@ class EdgeDaemon:
             claims=self._claims,
         )
         admission.delivery = self._delivery
+        if self.metrics is not None:
+            admission.on_decision = self.metrics.decided
         self.admission = admission
         self._start_gates(admission)
         self._start_cameras(admission)
@@ -177,6 +181,7 @@ class EdgeDaemon:
             listener.start()
         if self.anpr is not None:
             self.anpr.start()
+        self._serve_metrics()
         logger.info(
             "edge %s up: registry v%d, %d readers, %d gates",
             settings.edge_id,
@@ -184,6 +189,26 @@ class EdgeDaemon:
             len(self.listeners),
             len(admission.controllers),
         )
+
+    def _serve_metrics(self) -> None:
+        section = self._settings.metrics
+        if self.metrics is None or section is None:
+            return
+        readings = Readings(
+            outbox=lambda: self.outbox.health(time.time()),
+            registry=self.registry_info,
+            clock=self.clock.read,
+            parts=self._parts,
+            disk=self._settings.outbox.path.resolve().parent,
+        )
+        self.metrics.watch(readings)
+        self.metrics.serve(section.listen_host, section.listen_port)
+
+    def _parts(self) -> list[Health]:
+        cameras = [Health("camera", c.source.name, c.up) for c in self.cameras]
+        controllers = self.admission.controllers if self.admission is not None else {}
+        gates = [Health("gate", gate_id, c.healthy) for gate_id, c in controllers.items()]
+        return cameras + gates
 
     def _start_cameras(self, admission: Admission) -> None:
         settings = self._settings
@@ -197,7 +222,9 @@ class EdgeDaemon:
             source: Source = FrameSource(section.source, section.id)
             if section.source == "push" and self.snapshots is not None:
                 source = self.snapshots.sources[section.id]
-            worker = CameraWorker(source, self._camera_lane(section.kind, section.id, lane))
+            observe = self.metrics.frame if self.metrics is not None else None
+            lane_of_camera = self._camera_lane(section.kind, section.id, lane)
+            worker = CameraWorker(source, lane_of_camera, observe)
             self.cameras.append(worker)
             worker.start()
 

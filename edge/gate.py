@@ -259,6 +259,11 @@ class GateController:
         self._relay_failing = False
         return True
 
+    @property
+    def healthy(self) -> bool:
+        """The relay takes commands and the controller answers."""
+        return not self._relay_failing and self._failures < UNREACHABLE_AFTER
+
     def _passages(self) -> int:
         try:
             return self._driver.read().passages

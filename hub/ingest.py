@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ from sqlmodel import Session
 
 from anju.mqtt import Message, MqttLink
 from hub import crud, follow_up
+from hub.metrics import HubMetrics
 from models.errors import BadSignature, ContractError
-from models.events import Confirmation, EdgeEvent, EdgeStatus, Severity
+from models.events import Confirmation, EdgeEvent, EdgeStatus, EntryEvent, Severity
 from models.signing import Envelope, load_public_key, open_envelope, verify
 from models.topics import Topics
 
@@ -82,9 +84,16 @@ class _KnownEdge:
 
 class Ingestor:
     def __init__(
-        self, engine: Engine, link: MqttLink, topics: Topics, *, batch_max: int = 500
+        self,
+        engine: Engine,
+        link: MqttLink,
+        topics: Topics,
+        *,
+        batch_max: int = 500,
+        metrics: HubMetrics | None = None,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics
         self._link = link
         self._topics = topics
         self._batch_max = batch_max
@@ -203,6 +212,7 @@ class Ingestor:
                 continue
             events.append(event)
             sources.setdefault(event.event_id, inbound)
+        started = time.perf_counter()
         with Session(self._engine) as session:
             result = crud.store_events(session=session, events=events)
             follow_up.count_offline_entries(session, result.stored)
@@ -212,9 +222,22 @@ class Ingestor:
                 self._conflict(session, conflict, sources[conflict.event.event_id])
             self._record_statuses(session, [m for m in batch if m.is_status])
             session.commit()
+        self._measure(time.perf_counter() - started, result.stored, rejected)
         self.committed += len(result.stored)
         self._alert_officers(result.stored)
         return self._confirm(result.confirmed)
+
+    def _measure(
+        self, seconds: float, stored: Sequence[EdgeEvent], rejected: list[Rejected]
+    ) -> None:
+        if self._metrics is None:
+            return
+        self._metrics.commit_seconds.observe(seconds)
+        for event in stored:
+            outcome = event.decision.outcome.value if isinstance(event, EntryEvent) else ""
+            self._metrics.stored.labels(event.kind, outcome).inc()
+        for item in rejected:
+            self._metrics.dead_letters.labels(item.error.reason).inc()
 
     def _accept(self, inbound: Inbound) -> EdgeEvent:
         envelope = open_envelope(inbound.payload)

@@ -15,6 +15,7 @@ from hub.analytics.job import AnalyticsJob
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
 from hub.ingest import Ingestor
+from hub.metrics import HubMetrics
 from hub.registry import Changes
 from models.events import HubStatus
 from models.registry import RegistryNudge
@@ -30,6 +31,7 @@ class HubServices:
     link: MqttLink
     ingestor: Ingestor
     analytics: AnalyticsJob
+    metrics: HubMetrics
 
     @classmethod
     def build(cls, settings: HubSettings) -> HubServices:
@@ -41,10 +43,16 @@ class HubServices:
             clean_session=False,
             will=hub_status(topics, online=False),
         )
-        ingestor = Ingestor(engine, link, topics, batch_max=settings.ingest_batch)
+        metrics = HubMetrics(engine, lambda: link.connected)
+        ingestor = Ingestor(engine, link, topics, batch_max=settings.ingest_batch, metrics=metrics)
         analytics = AnalyticsJob(engine, settings.analytics, settings.analytics_every_s)
         return cls(
-            settings=settings, engine=engine, link=link, ingestor=ingestor, analytics=analytics
+            settings=settings,
+            engine=engine,
+            link=link,
+            ingestor=ingestor,
+            analytics=analytics,
+            metrics=metrics,
         )
 
     def start(self) -> None:

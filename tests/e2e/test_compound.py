@@ -7,10 +7,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from anju.compound import Compound
 from anju.processes import wait_until
+from firmware_mocks.card_reader import CardReader, Swipe
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +38,40 @@ def test_the_edge_reports_online_and_its_will_reports_offline(compound: Compound
     assert compound.edge is not None
     compound.edge.kill()
     wait_until(lambda: edge_online() is False, 30, "the Last Will")
+
+
+def metric(text: str, name: str) -> float:
+    """One sample's value from a Prometheus text page (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_edge_and_hub_metrics_count_a_decision_and_its_delivery(compound: Compound) -> None:
+    reader = CardReader("127.0.0.1", compound.reader_ports["in"])
+    assert reader.present(Swipe(1001)).result == "granted"
+    assert reader.present(Swipe(4242)).result == "denied"
+    reader.close()
+    edge_url = f"http://127.0.0.1:{compound.metrics_port}/metrics"
+    at_edge = httpx.get(edge_url, timeout=5).text
+    assert metric(at_edge, 'anju_edge_decisions_total{method="card",outcome="granted"}') == 1
+    assert metric(at_edge, 'anju_edge_decisions_total{method="card",outcome="denied"}') == 1
+    assert metric(at_edge, "anju_edge_disk_free_bytes") > 0
+    assert metric(at_edge, "anju_edge_clock_trusted") == 1
+
+    def at_hub() -> str:
+        return httpx.get(f"{compound.hub_url}/metrics", timeout=5).text
+
+    granted = 'anju_hub_events_stored_total{kind="entry",outcome="granted"}'
+    wait_until(lambda: metric(at_hub(), granted) == 1, 30, "the hub to count the entry")
+    wait_until(
+        lambda: metric(at_hub(), 'anju_edge_online{compound="anju-demo",edge="gate-east"}') == 1,
+        30,
+        "the edge's status in the hub's metrics",
+    )
+    assert metric(at_hub(), "anju_hub_mqtt_connected") == 1
+    assert "p-wang-fang" not in at_hub() + at_edge, "no personal data in metrics"
 
 
 def test_demo_runs_with_the_embedded_broker(tmp_path: Path) -> None:

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.api.deps import ServicesDep, SessionDep
 
 router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(services: ServicesDep) -> Response:
+    """Prometheus metrics: counts and edge ids only, no personal data (docs/operations.md)."""
+    body = generate_latest(services.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz")
