@@ -14,7 +14,7 @@ import uvicorn
 from sqlmodel import Session
 
 from anju import logs
-from hub import audit, auth, crud, faces, importer, registry
+from hub import audit, auth, backup, crud, faces, importer, registry
 from hub.analytics import job
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
@@ -227,6 +227,21 @@ def rotate(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def backup_database(args: argparse.Namespace, settings: HubSettings) -> int:
+    target = backup.backup(settings.database_url, args.out)
+    print(f"backed up to {target}")
+    return 0
+
+
+def restore_database(args: argparse.Namespace, settings: HubSettings) -> int:
+    backup.restore(settings.database_url, args.file)
+    engine = make_engine(settings.database_url)
+    migrate(engine)  # a backup from an older version comes up to this one's schema
+    engine.dispose()
+    print(f"restored from {args.file}; now run: python -m hub audit-verify")
+    return 0
+
+
 def analytics(args: argparse.Namespace, settings: HubSettings) -> int:
     """One round of the analytics job now: anomaly scan, then retention."""
     engine = make_engine(settings.database_url)
@@ -274,6 +289,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--compound", required=True)
     sub.add_argument("--consent-document", required=True, help="the signed forms' reference")
     command("analytics", analytics, "scan for anomalies and enforce retention now")
+    sub = command("backup", backup_database, "back up the hub's database into a directory")
+    sub.add_argument("--out", type=Path, required=True)
+    sub = command("restore", restore_database, "restore a backup (stop the hub first)")
+    sub.add_argument("file", type=Path)
     command("audit-verify", audit_verify, "check the audit chain; exit 1 if tampered")
     command("new-secret-key", new_secret_key, "print a new key for ANJU_HUB_SECRET_KEYS")
     command("rotate-secrets", rotate, "re-encrypt secrets under the first key")
