@@ -35,8 +35,15 @@ class Sample:
     truth: frozenset[str]
 
 
+# Fixture crops whose picture is not a licence plate, found by looking at them: left out of
+# crop_exact (crop_exact_all counts them as misses). Each with what the picture shows.
+NOT_PLATES = {
+    "LPRNet_Pytorch/data/test/皖AJ0J22.jpg": "a parking sign reading 合肥城泊, no plate",
+}
+
+
 def load_manifest(fixtures: Path) -> tuple[list[Sample], list[Sample]]:
-    """(scenes, crops) from MANIFEST.tsv."""
+    """(scenes, crops) from MANIFEST.tsv; crops that are not plates (NOT_PLATES) left out."""
     scenes, crops = [], []
     with (fixtures / "MANIFEST.tsv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
@@ -45,7 +52,7 @@ def load_manifest(fixtures: Path) -> tuple[list[Sample], list[Sample]]:
                 boxes = json.loads(row["gt_boxes"]) if row["gt_boxes"] else []
                 truth = frozenset(b["plate"] for b in boxes) or frozenset({row["gt_plate"]})
                 scenes.append(Sample(path, truth))
-            elif row["source"] == "LPRNet_Pytorch":
+            elif row["source"] == "LPRNet_Pytorch" and row["local_path"] not in NOT_PLATES:
                 crops.append(Sample(path, frozenset({row["gt_plate"]})))
     return scenes, crops
 
@@ -117,12 +124,15 @@ def run(fixtures: Path, limit: int | None) -> dict[str, object]:
     reader.read_crop(load_image(crops[0].path) if crops else np.zeros((24, 94, 3), np.uint8))
     scene_exact, scene_ms, emitted, invalid = run_scenes(reader, scenes)
     crop_exact, crop_ms = run_crops(reader, crops)
+    read_right = round(crop_exact * len(crops))
     baseline_exact, baseline_ms = run_baseline(engine, scenes)
     return {
         "scene_exact": round(scene_exact, 4),
         "scene_median_ms": round(scene_ms, 1),
         "crop_exact": round(crop_exact, 4),
         "crop_median_ms": round(crop_ms, 1),
+        "crop_exact_all": round(read_right / (len(crops) + len(NOT_PLATES)), 4) if crops else 0.0,
+        "crops_not_plates": sorted(NOT_PLATES),
         "invalid_emitted": round(invalid / emitted, 4) if emitted else 0.0,
         "baseline_scene_exact": round(baseline_exact, 4),
         "baseline_scene_median_ms": round(baseline_ms, 1),
