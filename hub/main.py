@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hub.api.errors import install_error_handlers
+from hub.api.errors import ERROR_RESPONSES, install_error_handlers
 from hub.api.routes import (
     admin,
     anomalies,
@@ -64,6 +64,6 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         edge_sync,
     )
     for module in modules:
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     web.install(app)
     return app

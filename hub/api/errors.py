@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from hub.errors import (
     BadCursor,
@@ -24,6 +27,35 @@ _STATUS: dict[type[HubError], int] = {
     Conflict: 409,
     InvalidInput: 422,
     Unavailable: 503,
+}
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What was wrong, for a person to read")
+
+
+class FieldProblems(BaseModel):
+    """A request whose fields do not fit the API (FastAPI's own answer)."""
+
+    detail: list[dict[str, Any]]
+
+
+# Every route may answer with these (the API's documentation says so, one place for all).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": FieldProblems | Problem,
+        "description": "Fields that do not fit, or values that make no sense together",
+    }
+} | {
+    status: {"model": Problem, "description": text}
+    for status, text in (
+        (400, "A request the API cannot read (a cursor it did not issue)"),
+        (401, "Not logged in, or the session expired"),
+        (403, "The role or the compound does not allow this"),
+        (404, "No such record, or none this user may see"),
+        (409, "The request contradicts what is stored"),
+        (503, "Something the request needs is out of reach (the broker, an edge)"),
+    )
 }
 
 

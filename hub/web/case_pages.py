@@ -15,6 +15,7 @@ from hub.analytics import casework, incidents, population
 from hub.analytics.casework import Action, Status
 from hub.analytics.incidents import Category, OrderStatus, Period
 from hub.api.deps import ServicesDep, SessionDep
+from hub.api.params import RowId
 from hub.api.routes.anomalies import detail
 from hub.auth import Role
 from hub.errors import HubError
@@ -83,7 +84,7 @@ def scan(caller: Staff, session: SessionDep, services: ServicesDep) -> RedirectR
 
 @router.get("/anomalies/{anomaly_id}")
 def anomaly_page(
-    anomaly_id: int, request: Request, caller: Staff, session: SessionDep, services: ServicesDep
+    anomaly_id: RowId, request: Request, caller: Staff, session: SessionDep, services: ServicesDep
 ) -> HTMLResponse:
     row = casework.get(session=session, compound_id=caller.compound_id, anomaly_id=anomaly_id)
     caller.audit("read", f"anomaly:{anomaly_id}")
@@ -99,7 +100,7 @@ def anomaly_page(
 
 @router.post("/anomalies/{anomaly_id}")
 def anomaly_step(
-    anomaly_id: int, caller: Staff, session: SessionDep, form: Annotated[StepForm, Form()]
+    anomaly_id: RowId, caller: Staff, session: SessionDep, form: Annotated[StepForm, Form()]
 ) -> RedirectResponse:
     try:
         casework.act(
@@ -201,7 +202,7 @@ def report_order(
 
 @router.post("/work-orders/{order_id}")
 def order_step(
-    order_id: int, caller: Handler, session: SessionDep, form: Annotated[OrderStepForm, Form()]
+    order_id: RowId, caller: Handler, session: SessionDep, form: Annotated[OrderStepForm, Form()]
 ) -> RedirectResponse:
     try:
         order = incidents.get_order(

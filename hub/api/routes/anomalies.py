@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from hub.analytics import casework
 from hub.analytics.casework import Action, Status
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.params import RowId
 from hub.auth import Role
 from hub.errors import InvalidInput
 from hub.tables import Anomaly, Entry, EntryPublic, as_utc, utcnow
@@ -79,7 +80,7 @@ def list_anomalies(
 
 
 @router.get("/{anomaly_id}")
-def get_anomaly(anomaly_id: int, caller: Reader, session: SessionDep) -> AnomalyDetail:
+def get_anomaly(anomaly_id: RowId, caller: Reader, session: SessionDep) -> AnomalyDetail:
     anomaly = casework.get(session=session, compound_id=caller.compound_id, anomaly_id=anomaly_id)
     caller.audit("read", f"anomaly:{anomaly_id}")
     return detail(session, anomaly)
@@ -87,7 +88,7 @@ def get_anomaly(anomaly_id: int, caller: Reader, session: SessionDep) -> Anomaly
 
 @router.post("/{anomaly_id}/actions")
 def act_on_anomaly(
-    anomaly_id: int, body: ActionBody, caller: Reader, session: SessionDep
+    anomaly_id: RowId, body: ActionBody, caller: Reader, session: SessionDep
 ) -> AnomalyDetail:
     """Acknowledge, assign, close or reopen, with a reason that the case and the audit log
     both keep."""

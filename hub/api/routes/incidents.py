@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from hub.analytics import incidents
 from hub.analytics.incidents import Category, OrderStatus, Period
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.params import RowId
 from hub.auth import Role
 from hub.tables import Incident, WorkOrder, as_utc, utcnow
 from models.events import Moment, Text
@@ -188,7 +189,7 @@ def list_work_orders(
 
 
 @router.post("/work-orders/{order_id}/steps")
-def step(order_id: int, body: OrderStep, caller: Handler, session: SessionDep) -> OrderPublic:
+def step(order_id: RowId, body: OrderStep, caller: Handler, session: SessionDep) -> OrderPublic:
     order = incidents.get_order(session=session, compound_id=caller.compound_id, order_id=order_id)
     owner = body.owner or caller.user.username
     incidents.step(order=order, action=body.action, owner=owner, note=body.note, now=utcnow())
