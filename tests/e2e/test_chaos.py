@@ -1,0 +1,26 @@
+"""Faults in a row while traffic flows, judged by the delivery invariant (bench.chaos runs
+100 and more)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from anju.broker import mosquitto_available
+from anju.chaos import Chaos, Fault
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not mosquitto_available(), reason="chaos kills its own Mosquitto"),
+]
+
+
+def test_every_event_arrives_once_through_a_run_of_faults(tmp_path: Path) -> None:
+    chaos = Chaos(tmp_path, seed=5)
+    kinds = chaos.kinds()
+    assert {Fault.KILL_EDGE, Fault.KILL_BROKER, Fault.KILL_HUB, Fault.CUT_LINK} <= set(kinds)
+    report = chaos.run(len(kinds) + 2, lambda _: None)
+    assert report.faults == len(kinds) + 2
+    assert report.events >= report.answered > 0
+    assert (report.lost, report.duplicates, report.unexpected) == (0, 0, 0), report.problems
