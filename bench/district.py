@@ -250,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compounds", type=int, default=50)
     parser.add_argument("--edges-per-compound", type=int, default=10)
     parser.add_argument("--publishers", type=int, default=4)
-    parser.add_argument("--window", type=int, default=500, help="unconfirmed a publisher")
+    parser.add_argument(
+        "--window", type=int, default=250, help="unconfirmed a publisher (the district: 1,000)"
+    )
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument(
         "--rate", type=float, default=2400.0, help="events offered a second (0: no pacing)"

@@ -13,7 +13,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/metrics", response_class=Response)
 def metrics(services: ServicesDep) -> Response:
-    """Prometheus metrics: counts and edge ids only, no personal data (docs/operations.md)."""
+    """Prometheus metrics (hub/metrics.py lists them): counts and ids, no personal data."""
     body = generate_latest(services.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
