@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ def provision_edge(
     readers: list[ReaderSpec],
     topic_prefix: str = "anju",
 ) -> EdgeBundle:
+    check_edge_id(edge_id)
     pepper = registry.pin_pepper(session=session, compound_id=compound_id, box=box)
     issuer_pem = issuer.issuer_public_pem(session=session, compound_id=compound_id, box=box)
     key = generate_key()
@@ -91,6 +93,21 @@ def provision_edge(
     _secret(out / "edge.toml", config.encode())
     session.commit()
     return EdgeBundle(out, edge_id, line)
+
+
+EDGE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+RESERVED_USERS = ("anju-hub", "anju-officers")  # the broker's other users (deploy/mosquitto)
+
+
+def check_edge_id(edge_id: str) -> None:
+    """An edge id is its MQTT user name and a segment of its topics: lower-case letters,
+    digits, `_`, `.`, `-`; never a name the broker's ACL gives other rights."""
+    if not EDGE_ID.match(edge_id):
+        raise InvalidInput(
+            f"edge id {edge_id!r}: lower-case letters, digits, '_', '.' and '-', at most 64"
+        )
+    if edge_id in RESERVED_USERS or edge_id.startswith("bridge-"):
+        raise InvalidInput(f"edge id {edge_id!r} is reserved for the broker's own users")
 
 
 def mosquitto_password_line(username: str, password: str) -> str:

@@ -18,6 +18,7 @@ from edge.config import load_settings
 from hub import crud, importer, registry
 from hub.core.db import make_engine, migrate
 from hub.core.security import SecretBox
+from hub.errors import InvalidInput
 from hub.provision import ReaderSpec, mosquitto_password_line, provision_edge
 from hub.secrets import rotate_secrets
 from hub.tables import Compound, Entry, Person
@@ -275,3 +276,23 @@ def test_line_numbers_are_the_files_own(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert [row.line for row in importer.read_rows(path)] == [3, 5]
+
+
+@pytest.mark.parametrize(
+    "edge_id", ["anju-hub", "anju-officers", "bridge-c1", "E1", "e+1", "e/1", 'x"y']
+)
+def test_an_edge_id_that_would_break_the_brokers_acl_is_refused(
+    engine: Engine, compound: str, edge_id: str, tmp_path: Path
+) -> None:
+    with Session(engine) as session, pytest.raises(InvalidInput):
+        provision_edge(
+            session=session,
+            box=SecretBox.from_config(KEY),
+            compound_id=compound,
+            edge_id=edge_id,
+            out=tmp_path / "bundle",
+            hub_url="http://hub",
+            mqtt_url="mqtt://broker:1883",
+            readers=[],
+        )
+    assert not (tmp_path / "bundle").exists()

@@ -222,6 +222,25 @@ def test_a_client_that_does_not_trust_the_compounds_ca_does_not_connect(
         context.wrap_socket(raw, server_hostname="localhost").close()
 
 
+def test_an_edge_cannot_take_over_the_hubs_session(secure_broker: SecureBroker) -> None:
+    """The broker uses each user name as the client id, whatever id a client asks for."""
+    hub, at_hub = link(secure_broker, "anju-hub", "anju/+/edge/+/events")
+    assert hub.wait_connected(10)
+    impostor = MqttLink(
+        BrokerAddress.from_url(secure_broker.url("edge-1")),
+        client_id="anju-hub",
+        clean_session=False,
+    )
+    impostor.start()
+    assert impostor.wait_connected(10)
+    edge, _ = link(secure_broker, "edge-2")
+    assert edge.wait_connected(10)
+    assert edge.publish(Message(T.events("c1", "edge-2"), b"x"))
+    assert got(at_hub) == [T.events("c1", "edge-2")], "the hub was not kicked off"
+    for client in (impostor, edge, hub):
+        client.stop()
+
+
 def test_plain_mqtt_is_not_spoken_on_the_tls_port(secure_broker: SecureBroker) -> None:
     plain = MqttLink(
         BrokerAddress("127.0.0.1", secure_broker.port, "edge-1", PASSWORDS["edge-1"]),
