@@ -10,9 +10,11 @@ once the hub has confirmed it. Back up often, and keep the newest backups off th
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,12 +32,14 @@ def backup(database_url: str, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if url.get_backend_name() == "sqlite":
-        target = out_dir / f"anju-hub-{stamp}.sqlite"
-        with sqlite3.connect(_sqlite_path(database_url)) as source, sqlite3.connect(target) as copy:
-            source.backup(copy)
+        target = _private(out_dir / f"anju-hub-{stamp}.sqlite")
+        _sqlite_copy(_sqlite_path(database_url), str(target))
         return target
-    target = out_dir / f"anju-hub-{stamp}.dump"
-    _run(["pg_dump", "--format=custom", "--no-owner", f"--file={target}", _libpq(database_url)])
+    target = _private(out_dir / f"anju-hub-{stamp}.dump")
+    _run(
+        lambda db: ["pg_dump", "--format=custom", "--no-owner", f"--file={target}", db],
+        database_url,
+    )
     return target
 
 
@@ -43,17 +47,32 @@ def restore(database_url: str, dump: Path) -> None:
     if not dump.is_file():
         raise BackupError(f"no backup at {dump}")
     if make_url(database_url).get_backend_name() == "sqlite":
-        shutil.copyfile(dump, _sqlite_path(database_url))
+        # Through SQLite itself, so that the live file's write-ahead log is not replayed
+        # over the restored pages.
+        _sqlite_copy(str(dump), _sqlite_path(database_url))
         return
     command = ["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction"]
-    _run([*command, f"--dbname={_libpq(database_url)}", str(dump)])
+    _run(lambda db: [*command, f"--dbname={db}", str(dump)], database_url)
 
 
-def _libpq(database_url: str) -> str:
-    """The SQLAlchemy URL as libpq reads it (no driver name; the password stays in it, so
-    the command line is never logged)."""
+def _sqlite_copy(source: str, target: str) -> None:
+    with sqlite3.connect(source) as origin, sqlite3.connect(target) as copy:
+        origin.backup(copy)
+
+
+def _private(path: Path) -> Path:
+    """A backup holds personal data: readable by its owner only, from the start."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    return path
+
+
+def _libpq(database_url: str) -> tuple[str, dict[str, str]]:
+    """The SQLAlchemy URL as libpq reads it, without its password, which travels in the
+    environment (PGPASSWORD) rather than on a command line anyone can list."""
     url = make_url(database_url)
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    password = url.password
+    bare = url.set(drivername="postgresql", password=None).render_as_string()
+    return bare, ({"PGPASSWORD": str(password)} if password else {})
 
 
 def _sqlite_path(database_url: str) -> str:
@@ -63,9 +82,16 @@ def _sqlite_path(database_url: str) -> str:
     return path
 
 
-def _run(command: list[str]) -> None:
-    if shutil.which(command[0]) is None:
+def _run(command_for: Callable[[str], list[str]], database_url: str) -> None:
+    """Run a PostgreSQL tool; `command_for` places the database (without its password)."""
+    target, secret = _libpq(database_url)
+    command = command_for(target)
+    binary = shutil.which(command[0])
+    if binary is None:
         raise BackupError(f"{command[0]} is not installed (Debian: postgresql-client)")
-    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    env = os.environ | secret
+    result = subprocess.run(  # noqa: S603 - our own arguments
+        [binary, *command[1:]], capture_output=True, text=True, check=False, env=env
+    )
     if result.returncode != 0:
         raise BackupError(f"{command[0]} failed: {result.stderr.strip()[:500]}")
