@@ -46,6 +46,9 @@ class ChaosReport:
     lost: int
     duplicates: int
     unexpected: int
+    answered_while_full: int
+    unaccounted: int
+    disk_faults_possible: bool
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -73,6 +76,7 @@ class Chaos:
             outbox_dir=self.disk,
         )
         done: Counter[str] = Counter()
+        while_full = 0
         try:
             compound.prepare()
             compound.start_hub()
@@ -82,7 +86,10 @@ class Chaos:
                 for n in range(faults):
                     fault = self.rng.choice(self.kinds())
                     progress(f"fault {n + 1}/{faults}: {fault}")
+                    before = len(traffic.answers)
                     self.inject(fault, compound)
+                    if fault is Fault.FILL_DISK:  # these swipes may have had no event
+                        while_full += len(traffic.answers) - before
                     done[fault.value] += 1
                     traffic.wait_for(len(traffic.answers) + 3, timeout_s=120)
             stream = settle(compound, timeout_s=300)
@@ -98,6 +105,10 @@ class Chaos:
             lost=verdict.lost,
             duplicates=verdict.duplicates,
             unexpected=verdict.unexpected,
+            answered_while_full=while_full,
+            # Every answered swipe is an event, but those answered while the disk was full.
+            unaccounted=max(0, len(traffic.answers) - while_full - verdict.generated),
+            disk_faults_possible=self.disk is not None,
             problems=verdict.problems[:20],
             seconds=round(time.monotonic() - started, 1),
         )

@@ -14,8 +14,7 @@ class Link:
         self._target = target
         self._server = socket.create_server((host, port))
         self.port = self._server.getsockname()[1]
-        self._up = threading.Event()
-        self._up.set()
+        self._up = True
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._closed = threading.Event()
@@ -25,20 +24,20 @@ class Link:
         return self
 
     def cut(self) -> None:
-        self._up.clear()
         with self._lock:
-            for sock in self._open:
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            self._open.clear()
+            self._up = False
+            doomed, self._open = self._open, set()
+        for sock in doomed:
+            _close(sock)
 
     def restore(self) -> None:
-        self._up.set()
+        with self._lock:
+            self._up = True
 
     @property
     def up(self) -> bool:
-        return self._up.is_set()
+        with self._lock:
+            return self._up
 
     def close(self) -> None:
         self._closed.set()
@@ -51,23 +50,42 @@ class Link:
                 client, _ = self._server.accept()
             except OSError:
                 return
-            if not self._up.is_set():
-                client.close()
-                continue
             try:
                 upstream = socket.create_connection(self._target, timeout=5)
+                upstream.settimeout(None)  # the timeout was for connecting; idle is fine
             except OSError:
                 client.close()
                 continue
-            with self._lock:
+            with self._lock:  # checked under the lock: a cut cannot miss this pair
+                if not self._up:
+                    _close(client)
+                    _close(upstream)
+                    continue
                 self._open.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            self._relay(client, upstream)
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        done = threading.Barrier(2, action=lambda: self._forget(client, upstream))
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(source, sink, done), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, done: threading.Barrier) -> None:
         with suppress(OSError):
             while chunk := source.recv(65536):
                 sink.sendall(chunk)
-        for sock in (source, sink):
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        with suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)  # pass the end on; the other way may still flow
+        with suppress(threading.BrokenBarrierError):
+            done.wait()
+
+    def _forget(self, *pair: socket.socket) -> None:
+        with self._lock:
+            self._open.difference_update(pair)
+        for sock in pair:
+            _close(sock)
+
+
+def _close(sock: socket.socket) -> None:
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

@@ -24,3 +24,4 @@ def test_every_event_arrives_once_through_a_run_of_faults(tmp_path: Path) -> Non
     assert report.faults == len(kinds) + 2
     assert report.events >= report.answered > 0
     assert (report.lost, report.duplicates, report.unexpected) == (0, 0, 0), report.problems
+    assert report.unaccounted == 0, "an answered swipe left no event (outside a full disk)"
