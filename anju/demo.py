@@ -108,7 +108,8 @@ def report(compound: Compound, answers: list[tuple[str, str, str]]) -> int:
         )
     occupancy = compound.get("/api/occupancy").json()
     inside = ", ".join(f"{kind} {n}" for kind, n in occupancy["inside"].items())
-    print(f"\nInside now: {inside} (total {occupancy['total']})")
+    vehicles = sum(occupancy["vehicles"].values())
+    print(f"\nInside now: {inside} (total {occupancy['total']}); vehicles {vehicles}")
     return len(entries)
 
 

@@ -190,6 +190,18 @@ class EdgeDaemon:
             len(admission.controllers),
         )
 
+    def _stop_inputs(self) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
+        for listener in self.listeners:
+            listener.stop()
+        if self.anpr is not None:
+            self.anpr.stop()
+        if self.snapshots is not None:
+            self.snapshots.stop()
+        for camera in self.cameras:
+            camera.stop()
+
     def _serve_metrics(self) -> None:
         section = self._settings.metrics
         if self.metrics is None or section is None:
@@ -202,7 +214,12 @@ class EdgeDaemon:
             disk=self._settings.outbox.path.resolve().parent,
         )
         self.metrics.watch(readings)
-        self.metrics.serve(section.listen_host, section.listen_port)
+        try:
+            self.metrics.serve(section.listen_host, section.listen_port)
+        except OSError as exc:  # monitoring must never keep the gates from working
+            logger.error(
+                "metrics not served on %s:%d: %s", section.listen_host, section.listen_port, exc
+            )
 
     def _parts(self) -> list[Health]:
         cameras = [Health("camera", c.source.name, c.up) for c in self.cameras]
@@ -263,14 +280,7 @@ class EdgeDaemon:
 
     def stop(self) -> None:
         """Inputs first (readers, cameras, commands), then the gates, locked, then the stores."""
-        for listener in self.listeners:
-            listener.stop()
-        if self.anpr is not None:
-            self.anpr.stop()
-        if self.snapshots is not None:
-            self.snapshots.stop()
-        for camera in self.cameras:
-            camera.stop()
+        self._stop_inputs()
         if self.admission is not None:
             self.admission.close()
         if self._sync is not None:

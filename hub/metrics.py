@@ -1,6 +1,7 @@
 """The hub's Prometheus metrics at `/metrics`: what ingest stored and refused and how long its
 commits took, and, read from the database when scraped, each edge's last reported status
-(online, backlog and its age, registry age, clock offset, how old the status is), open
+(as `anju_hub_edge_*`: online, backlog and its age, registry age, clock offset, how old
+the status is; each edge's own /metrics says the same from its side, as `anju_edge_*`), open
 anomalies, and the disk under an SQLite database. Counts and edge ids only: no personal data."""
 
 from __future__ import annotations
@@ -78,17 +79,25 @@ class _Collector(Collector):
 
 
 _EDGE_GAUGES: tuple[tuple[str, str, Callable[[Edge], float | None]], ...] = (
-    ("anju_edge_online", "1 when the edge's status says online", lambda e: float(e.online)),
-    ("anju_edge_outbox_rows", "Unconfirmed events at the edge", lambda e: e.outbox_rows),
+    ("anju_hub_edge_online", "1 when the edge's status says online", lambda e: float(e.online)),
+    ("anju_hub_edge_outbox_rows", "Unconfirmed events at the edge", lambda e: e.outbox_rows),
     (
-        "anju_edge_outbox_oldest_age_seconds",
+        "anju_hub_edge_outbox_oldest_age_seconds",
         "Age of the edge's oldest unconfirmed event",
         lambda e: e.outbox_oldest_age_s or 0.0,
     ),
-    ("anju_edge_registry_age_seconds", "Since the edge's last sync", lambda e: e.registry_age_s),
-    ("anju_edge_clock_offset_seconds", "Hub clock minus edge clock", lambda e: e.clock_offset_s),
     (
-        "anju_edge_status_age_seconds",
+        "anju_hub_edge_registry_age_seconds",
+        "Since the edge's last sync",
+        lambda e: e.registry_age_s,
+    ),
+    (
+        "anju_hub_edge_clock_offset_seconds",
+        "Hub clock minus edge clock",
+        lambda e: e.clock_offset_s,
+    ),
+    (
+        "anju_hub_edge_status_age_seconds",
         "Since the edge's last status reached the hub",
         lambda e: (utcnow() - as_utc(e.status_at)).total_seconds() if e.status_at else None,
     ),

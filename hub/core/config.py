@@ -36,6 +36,9 @@ class HubSettings(BaseSettings):
     analytics: AnalyticsPolicy = Field(
         AnalyticsPolicy(), description="Anomaly thresholds, presence, retention (JSON)"
     )
+    metrics_token: str | None = Field(
+        None, repr=False, description="When set, /metrics wants `Authorization: Bearer` it"
+    )
     analytics_every_s: float = Field(
         60.0, gt=0, description="How often anomalies are scanned and retention enforced"
     )

@@ -66,7 +66,9 @@ def test_edge_and_hub_metrics_count_a_decision_and_its_delivery(compound: Compou
     granted = 'anju_hub_events_stored_total{kind="entry",outcome="granted"}'
     wait_until(lambda: metric(at_hub(), granted) == 1, 30, "the hub to count the entry")
     wait_until(
-        lambda: metric(at_hub(), 'anju_edge_online{compound="anju-demo",edge="gate-east"}') == 1,
+        lambda: (
+            metric(at_hub(), 'anju_hub_edge_online{compound="anju-demo",edge="gate-east"}') == 1
+        ),
         30,
         "the edge's status in the hub's metrics",
     )
@@ -96,7 +98,8 @@ def test_demo_runs_with_the_embedded_broker(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(embedded-broker)" in result.stdout.splitlines()[0]
     assert "Stored by the hub (12 entry events)" in result.stdout
-    assert "Inside now: resident 3, visitor 2, staff 1 (total 6)" in result.stdout
+    # 王芳 walked out, then drove in: her car is inside, she is not (docs/hub.md)
+    assert "Inside now: resident 2, visitor 2, staff 1 (total 5); vehicles 1" in result.stdout
     assert result.stdout.count("→ granted") == 8  # 6 cards, 1 QR pass, 1 car
     assert result.stdout.count("→ denied") == 3  # an unknown card, a used-up pass, a van
     assert "→ granted/granted/granted" in result.stdout  # a resident's car, pushed 3 times

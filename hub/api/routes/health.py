@@ -1,19 +1,29 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.api.deps import ServicesDep, SessionDep
+from hub.errors import Unauthenticated
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(services: ServicesDep) -> Response:
-    """Prometheus metrics (hub/metrics.py lists them): counts and ids, no personal data."""
+def metrics(
+    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    """Prometheus metrics (hub/metrics.py lists them): counts and ids, no personal data.
+    Open unless `ANJU_HUB_METRICS_TOKEN` is set; then Prometheus sends it as a bearer token."""
+    wanted = services.settings.metrics_token
+    if wanted and not secrets.compare_digest(authorization or "", f"Bearer {wanted}"):
+        raise Unauthenticated("send Authorization: Bearer <ANJU_HUB_METRICS_TOKEN>")
     body = generate_latest(services.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
