@@ -71,7 +71,8 @@ def test_every_metric_an_alert_uses_is_exported(tmp_path: Path) -> None:
         for name in re.findall(r"\banju_[a-z_]+", rule["expr"])
     }
     assert used, "the alerts use Anju's metrics"
-    assert used <= exported_names(tmp_path), used - exported_names(tmp_path)
+    exported = exported_names(tmp_path)
+    assert used <= exported, used - exported
 
 
 def test_prometheus_scrapes_the_alerts_file_it_names() -> None:
