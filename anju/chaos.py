@@ -57,7 +57,8 @@ class Chaos:
     def __init__(self, workdir: Path, seed: int) -> None:
         self.rng = random.Random(seed)
         self.broker = Mosquitto(workdir / "broker", max_queued_messages=200)
-        self.disk = _small_disk(workdir / "edge-disk")
+        disk = workdir / "edge-disk"
+        self.disk = disk if mount_tmpfs(disk, "64m") else None
         self.link: Link | None = None
         self.workdir = workdir
 
@@ -133,7 +134,7 @@ class Chaos:
             self.link.restore()
         else:
             assert self.disk is not None
-            filler = _fill(self.disk)
+            filler = fill_disk(self.disk)
             time.sleep(pause)
             filler.unlink()
 
@@ -152,19 +153,19 @@ def _child(child: Child | None) -> Child:
     return child
 
 
-def _small_disk(path: Path) -> Path | None:
-    """A 64 MB tmpfs for the edge's outbox, where the run may mount one (root)."""
+def mount_tmpfs(path: Path, size: str) -> bool:
+    """A small disk at `path`, where this process may mount one (root): True when mounted."""
     path.mkdir(parents=True, exist_ok=True)
     mount = shutil.which("mount")
     if mount is None:
-        return None
-    command = [mount, "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(path)]
+        return False
+    command = [mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
     result = subprocess.run(command, capture_output=True, check=False)  # noqa: S603 - our path
-    mounted = result.returncode == 0
-    return path if mounted else None
+    return result.returncode == 0
 
 
-def _fill(path: Path) -> Path:
+def fill_disk(path: Path) -> Path:
+    """Fill the disk under `path` to the last byte; the file to delete to free it."""
     filler = path / "filler"
     with filler.open("wb", buffering=0) as handle:  # nothing left to flush at close
         try:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -39,6 +40,18 @@ def _plausible(value: datetime) -> datetime:
     if not 2000 <= value.year <= 2100:
         raise ValueError("a time between the years 2000 and 2100, please")
     return value
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+# An IANA time zone name that this machine knows ("Asia/Shanghai").
+ZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
 # A time a person asks about (a search, a scan, a chart): far-off years are refused up front

@@ -4,9 +4,11 @@ a JSON object; unknown keys are refused)."""
 from __future__ import annotations
 
 from datetime import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.events import ZoneName
 
 
 class Strict(BaseModel):
@@ -51,7 +53,9 @@ class Retention(Strict):
 
 
 class AnalyticsPolicy(Strict):
-    time_zone: str = Field("Asia/Shanghai", description="The compound's local time (days, nights)")
+    time_zone: ZoneName = Field(
+        "Asia/Shanghai", description="The compound's local time (days, nights)"
+    )
     anomalies: AnomalyRules = AnomalyRules()
     presence: Presence = Presence()
     retention: Retention = Retention()
@@ -60,15 +64,6 @@ class AnalyticsPolicy(Strict):
     regular_days: int = Field(
         4, ge=2, description="An unregistered face or plate seen on this many days is a regular"
     )
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
     @property
     def zone(self) -> ZoneInfo:

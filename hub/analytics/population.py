@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
+from hub.analytics.policy import AnalyticsPolicy
 from hub.tables import Entry, Person, Unit, as_utc
 from models.events import Method, Outcome, SubjectKind
 
@@ -38,6 +39,29 @@ class Regular:
     days_seen: int
     sightings: int
     last_seen: datetime
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    absent: list[Absent]
+    regulars: list[Regular]
+
+
+def reconcile(
+    *, session: Session, compound_id: str, policy: AnalyticsPolicy, now: datetime
+) -> Reconciliation:
+    """Both lists, with the policy's thresholds."""
+    absent = absent_residents(
+        session=session, compound_id=compound_id, now=now, days=policy.absent_days
+    )
+    regulars = unregistered_regulars(
+        session=session,
+        compound_id=compound_id,
+        now=now,
+        days=policy.regular_days,
+        zone=policy.zone,
+    )
+    return Reconciliation(absent, regulars)
 
 
 def register(*, session: Session, compound_id: str, limit: int) -> list[Registered]:

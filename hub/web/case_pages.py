@@ -223,17 +223,9 @@ def residents_page(
     request: Request, caller: Staff, session: SessionDep, services: ServicesDep
 ) -> HTMLResponse:
     policy = services.settings.analytics
-    now = utcnow()
     people = population.register(session=session, compound_id=caller.compound_id, limit=500)
-    absent = population.absent_residents(
-        session=session, compound_id=caller.compound_id, now=now, days=policy.absent_days
-    )
-    regulars = population.unregistered_regulars(
-        session=session,
-        compound_id=caller.compound_id,
-        now=now,
-        days=policy.regular_days,
-        zone=policy.zone,
+    found = population.reconcile(
+        session=session, compound_id=caller.compound_id, policy=policy, now=utcnow()
     )
     caller.audit("read", "ui:residents")
     return render(
@@ -241,7 +233,7 @@ def residents_page(
         "residents.html",
         caller,
         people=people,
-        absent=absent,
-        regulars=regulars,
+        absent=found.absent,
+        regulars=found.regulars,
         zone=policy.zone,
     )

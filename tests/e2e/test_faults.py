@@ -3,7 +3,6 @@ the hub exactly once, with `seq` contiguous per edge and epoch."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 import uuid
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from anju.broker import Mosquitto
+from anju.chaos import fill_disk, mount_tmpfs
 from anju.compound import Compound
 from anju.mqtt import BrokerAddress, MqttLink
 from anju.processes import wait_until
@@ -102,31 +102,10 @@ def test_a_fresh_outbox_starts_a_new_epoch_and_nothing_is_dropped(compound: Comp
     assert report.generated == len(traffic.answers) + len(traffic_after.answers)
 
 
-def _mount_small_disk(path: Path, size: str) -> bool:
-    path.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        capture_output=True,
-        check=False,
-    )
-    return result.returncode == 0
-
-
-def _fill(path: Path) -> Path:
-    filler = path / "filler"
-    with filler.open("wb", buffering=0) as handle:  # nothing left to flush at close
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-        except OSError:
-            pass
-    return filler
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Path:
     disk = tmp_path / "edge-disk"
-    if not (shutil.which("mount") and _mount_small_disk(disk, "4m")):
+    if not mount_tmpfs(disk, "4m"):
         pytest.skip("filling a disk needs root to mount a small tmpfs")
     yield disk
     subprocess.run(["umount", "-l", str(disk)], check=False)
@@ -145,7 +124,7 @@ def test_a_full_disk_refuses_events_keeps_the_gate_working_and_recovers(
         with Traffic(compound) as before:
             before.wait_for(20)
         settle(compound)
-        filler = _fill(small_disk)
+        filler = fill_disk(small_disk)
         with Traffic(compound) as during:
             # SQLite first reuses the room its WAL already has: swipe until a write needs more.
             wait_until(lambda: "disk is full" in compound.edge.log_path.read_text(), 60, "ENOSPC")

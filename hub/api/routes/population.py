@@ -43,21 +43,13 @@ class Reconciliation(BaseModel):
 @router.get("")
 def reconcile(caller: Reader, session: SessionDep, services: ServicesDep) -> Reconciliation:
     policy = services.settings.analytics
-    now = utcnow()
-    absent = population.absent_residents(
-        session=session, compound_id=caller.compound_id, now=now, days=policy.absent_days
-    )
-    regulars = population.unregistered_regulars(
-        session=session,
-        compound_id=caller.compound_id,
-        now=now,
-        days=policy.regular_days,
-        zone=policy.zone,
+    found = population.reconcile(
+        session=session, compound_id=caller.compound_id, policy=policy, now=utcnow()
     )
     caller.audit("read", "population")
     return Reconciliation(
         absent_days=policy.absent_days,
-        absent=[AbsentPublic(**vars(a)) for a in absent],
+        absent=[AbsentPublic(**vars(a)) for a in found.absent],
         regular_days=policy.regular_days,
-        unregistered=[RegularPublic(**vars(r)) for r in regulars],
+        unregistered=[RegularPublic(**vars(r)) for r in found.regulars],
     )
