@@ -22,18 +22,15 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
-from sqlmodel import Session
 
 from anju.broker import Mosquitto
 from anju.invariant import Stream, check, hub_rows
 from anju.mqtt import BrokerAddress, Message, MqttLink
 from anju.processes import free_port, python_module, wait_until
 from bench.common import Row, base_parser, machine, number, percentile, print_table, write_json
-from bench.events import make_event
-from hub import crud
-from hub.core.db import make_engine, migrate
+from bench.events import make_event, register
 from models.events import Confirmation, Position
-from models.signing import generate_key, public_key_pem, seal
+from models.signing import generate_key, seal
 from models.topics import Topics
 
 TOPICS = Topics("anju")
@@ -131,21 +128,6 @@ def fresh_database(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def register(database_url: str, edges: list[SimEdge]) -> None:
-    engine = make_engine(database_url)
-    migrate(engine)
-    with Session(engine) as session:
-        for edge in edges:
-            crud.register_edge(
-                session=session,
-                edge_id=edge.edge_id,
-                compound_id=edge.compound_id,
-                public_key=public_key_pem(edge.key),  # type: ignore[arg-type]
-            )
-        session.commit()
-    engine.dispose()
-
-
 @dataclass(frozen=True)
 class Settings:
     compounds: int
@@ -169,7 +151,7 @@ def measure(settings: Settings, workdir: Path) -> dict[str, object]:
     for edge in edges:
         edge.presign(per_edge)
     database_url = fresh_database(settings.postgres_url, "anju_bench_district")
-    register(database_url, edges)
+    register(database_url, [(e.edge_id, e.compound_id, e.key) for e in edges])
     broker = Mosquitto(workdir / "broker", max_queued_messages=100_000).start()
     port = free_port()
     hub = python_module(

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,16 +154,17 @@ class LoadEdge:
         return Stream(self.edge_id, str(self.epoch), self.published)
 
 
-def register(database_url: str, edges: list[LoadEdge]) -> None:
+def register(database_url: str, edges: Iterable[tuple[str, str, object]]) -> None:
+    """Enrol simulated edges, each (edge id, compound id, signing key), with the hub."""
     engine = make_engine(database_url)
     migrate(engine)
     with Session(engine) as session:
-        for edge in edges:
+        for edge_id, compound_id, key in edges:
             crud.register_edge(
                 session=session,
-                edge_id=edge.edge_id,
-                compound_id=COMPOUND,
-                public_key=public_key_pem(edge.key),  # type: ignore[arg-type]
+                edge_id=edge_id,
+                compound_id=compound_id,
+                public_key=public_key_pem(key),  # type: ignore[arg-type]
             )
         session.commit()
     engine.dispose()
@@ -287,7 +288,7 @@ def run(settings: Settings, workdir: Path) -> tuple[dict[str, object], Report]:
         steady.presign(int(50 * settings.latency_s) + 10)
         baseline = broker_only(broker, steady.payloads[0][1], min(10.0, settings.duration_s))
         compound.prepare()
-        register(compound.database_url, everyone)
+        register(compound.database_url, [(e.edge_id, COMPOUND, e.key) for e in everyone])
         compound.start_hub()
         for edge in everyone:
             edge.start()

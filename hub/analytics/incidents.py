@@ -200,8 +200,25 @@ def close(*, order: WorkOrder, note: str, now: datetime) -> None:
 Step = Literal["assign", "respond", "close"]
 
 
-def step(*, order: WorkOrder, action: Step, owner: str, note: str, now: datetime) -> None:
-    """One step of staff on an order: assign an owner, respond, or close."""
+def step(
+    *,
+    session: Session,
+    compound_id: str,
+    order_id: int,
+    action: Step,
+    owner: str,
+    note: str,
+    now: datetime,
+) -> WorkOrder:
+    """One step of staff on an order (assign an owner, respond, or close); the caller
+    commits."""
+    order = get_order(session=session, compound_id=compound_id, order_id=order_id)
+    _apply(order, action, owner, note, now)
+    session.add(order)
+    return order
+
+
+def _apply(order: WorkOrder, action: Step, owner: str, note: str, now: datetime) -> None:
     if action == "assign":
         assign(order=order, owner=owner)
     elif action == "respond":

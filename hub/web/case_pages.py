@@ -205,14 +205,17 @@ def order_step(
     order_id: RowId, caller: Handler, session: SessionDep, form: Annotated[OrderStepForm, Form()]
 ) -> RedirectResponse:
     try:
-        order = incidents.get_order(
-            session=session, compound_id=caller.compound_id, order_id=order_id
+        incidents.step(
+            session=session,
+            compound_id=caller.compound_id,
+            order_id=order_id,
+            action=form.action,
+            owner=form.owner or caller.user.username,
+            note=form.note,
+            now=utcnow(),
         )
-        owner = form.owner or caller.user.username
-        incidents.step(order=order, action=form.action, owner=owner, note=form.note, now=utcnow())
     except HubError as exc:
         return back("/ui/incidents", str(exc))
-    session.add(order)
     session.commit()
     caller.audit(form.action, f"work-order:{order_id}")
     return back("/ui/incidents")

@@ -190,10 +190,15 @@ def list_work_orders(
 
 @router.post("/work-orders/{order_id}/steps")
 def step(order_id: RowId, body: OrderStep, caller: Handler, session: SessionDep) -> OrderPublic:
-    order = incidents.get_order(session=session, compound_id=caller.compound_id, order_id=order_id)
-    owner = body.owner or caller.user.username
-    incidents.step(order=order, action=body.action, owner=owner, note=body.note, now=utcnow())
-    session.add(order)
+    order = incidents.step(
+        session=session,
+        compound_id=caller.compound_id,
+        order_id=order_id,
+        action=body.action,
+        owner=body.owner or caller.user.username,
+        note=body.note,
+        now=utcnow(),
+    )
     session.commit()
     session.refresh(order)
     caller.audit(body.action, f"work-order:{order_id}")
