@@ -41,8 +41,9 @@ class Tally:
     refused_valid: list[str] = field(default_factory=list)
 
 
-# Requests the schema allows and the API refuses with a 422 because of a rule the schema
-# cannot state (an end before its start, a far-off year, a plate in no valid format): not
+# Requests the schema allows and the API refuses with a 400 or 422 because of a rule the
+# schema cannot state (a paging cursor the API never issued, an end before its start, a
+# far-off year, a plate in no valid format): not
 # a violation of the documented contract, so counted apart.
 REFUSED_VALID = "Schema-valid request rejected"
 
@@ -50,7 +51,7 @@ REFUSED_VALID = "Schema-valid request rejected"
 def _file(tally: Tally, status: int, failure: str) -> None:
     if status >= 500:
         tally.server_errors.append(failure)
-    elif failure.endswith(REFUSED_VALID) and status == 422:
+    elif failure.endswith(REFUSED_VALID) and status in (400, 422):
         tally.refused_valid.append(failure)
     else:
         tally.violations.append(failure)
