@@ -100,14 +100,42 @@ _LOOK_ALIKES: dict[str, str] = {
     "4": "A",
 }
 _MARKER = frozenset("DF")  # taken as read, never repaired into
+_GUANGDONG = frozenset("粤")
 MAX_REPAIRS = 2
-_TEMPLATES: tuple[tuple[frozenset[str], ...], ...] = (
-    (_PROVINCE, _LETTERS, _MARKER, _ALNUMS, *[_DIGITS] * 4),  # new energy, small
-    (_PROVINCE, _LETTERS, *[_DIGITS] * 5, _MARKER),  # new energy, large
-    (_PROVINCE, _LETTERS, *[_ALNUMS] * 5),  # ordinary
-    *((_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset(suffix)) for suffix in ("挂", "学", "警")),
-    (_PROVINCE, _LETTERS, *[_DIGITS] * 4, frozenset("领")),  # consulate
+
+Template = tuple[frozenset[str], ...]
+# What may stand at each position of each plate class, for readers that choose characters by
+# position (the repair below, and edge.plates.decode over a recogniser's probabilities).
+TEMPLATES: tuple[tuple[PlateClass, Template], ...] = (
+    (PlateClass.NEW_ENERGY_SMALL, (_PROVINCE, _LETTERS, _MARKER, _ALNUMS, *[_DIGITS] * 4)),
+    (PlateClass.NEW_ENERGY_LARGE, (_PROVINCE, _LETTERS, *[_DIGITS] * 5, _MARKER)),
+    (PlateClass.ORDINARY, (_PROVINCE, _LETTERS, *[_ALNUMS] * 5)),
+    (PlateClass.TRAILER, (_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset("挂"))),
+    (PlateClass.COACH, (_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset("学"))),
+    (PlateClass.POLICE, (_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset("警"))),
+    (PlateClass.CONSULATE, (_PROVINCE, _LETTERS, *[_DIGITS] * 4, frozenset("领"))),
+    (PlateClass.HONG_KONG_MACAU, (_GUANGDONG, frozenset("Z"), *[_ALNUMS] * 4, frozenset("港澳"))),
+    (PlateClass.EMBASSY, (frozenset("使"), *[_DIGITS] * 6)),
+    (PlateClass.ARMED_POLICE, (frozenset("W"), frozenset("J"), _PROVINCE, *[_DIGITS] * 4, _ALNUMS)),
+    (PlateClass.ARMED_POLICE, (frozenset("W"), frozenset("J"), *[_DIGITS] * 4, _ALNUMS)),
 )
+# The classes a plate of each background colour may be (GA 36): a blue plate is an ordinary
+# one, never a new-energy one; a yellow one may be a large new-energy plate (yellow shading
+# into green). Green is not listed: a blue plate seen among trees or under a green lamp
+# looks green, and a mistaken constraint would lose it.
+CLASSES_BY_COLOUR: dict[str, frozenset[PlateClass]] = {
+    "blue": frozenset({PlateClass.ORDINARY}),
+    "yellow": frozenset(
+        {PlateClass.ORDINARY, PlateClass.TRAILER, PlateClass.COACH, PlateClass.NEW_ENERGY_LARGE}
+    ),
+}
+
+# Text alone is repaired only into the common classes: the rare ones must be read as they are.
+_REPAIRED = frozenset(PlateClass) - {
+    PlateClass.HONG_KONG_MACAU,
+    PlateClass.EMBASSY,
+    PlateClass.ARMED_POLICE,
+}
 
 
 def repair(text: str) -> Plate:
@@ -116,7 +144,9 @@ def repair(text: str) -> Plate:
     changes wins, and a tie between different plates is refused rather than guessed."""
     number = normalise(text)
     with_changes: dict[str, int] = {}
-    for template in _TEMPLATES:
+    for plate_class, template in TEMPLATES:
+        if plate_class not in _REPAIRED:
+            continue
         fixed = _fit(number, template)
         if fixed is not None:
             changes = sum(a != b for a, b in zip(fixed, number, strict=True))

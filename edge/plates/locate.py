@@ -25,6 +25,7 @@ COLOURS: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
 # perspective and for the region's margins.
 MIN_ASPECT, MAX_ASPECT = 1.6, 7.0
 DOUBLE_ROW_BELOW = 2.4
+COLOUR_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,24 @@ def candidates(image: np.ndarray) -> list[Candidate]:
             found.append((w * h, Candidate(colour, box, w / h < DOUBLE_ROW_BELOW)))
     found.sort(key=lambda item: -item[0])
     return [candidate for _, candidate in found[:MAX_CANDIDATES]]
+
+
+def plate_colour(crop: np.ndarray) -> str | None:
+    """The background colour of a crop that is one plate, when one of the plate colours
+    covers at least `COLOUR_SHARE` of its middle (the characters cover much of the rest;
+    the margins, often grass, paint or road, are not looked at)."""
+    height, width = crop.shape[:2]
+    middle = crop[height // 4 : height - height // 4, width // 10 : width - width // 10]
+    if middle.size == 0:
+        return None
+    hsv = cv2.cvtColor(middle, cv2.COLOR_BGR2HSV)
+    shares = {
+        colour: float(np.count_nonzero(cv2.inRange(hsv, np.array(low), np.array(high))))
+        / (middle.shape[0] * middle.shape[1])
+        for colour, (low, high) in COLOURS.items()
+    }
+    colour = max(shares, key=lambda c: shares[c])
+    return colour if shares[colour] >= COLOUR_SHARE else None
 
 
 def _regions(mask: np.ndarray) -> list[Box]:

@@ -1,10 +1,14 @@
 """From a frame (or a plate crop) to validated plates.
 
-Each plate-coloured region is cropped from the full-resolution frame with a margin and read
-as one line (a double-row plate as two); the text is normalised, look-alikes are repaired by
-position, and only strings that are Chinese plates survive (timestamps, shop signs and van
-lettering do not). When no region yields a plate, the text engine's own detector reads the
-whole frame, downscaled, and the same validation applies.
+Two ways find where plates may be, and both run on every frame: regions of plate colour
+(cheap, and good at the usual blue, yellow and green plates) and the text engine's own line
+detector on a downscaled copy (white and black plates, washed-out or dirty ones, a blue plate
+on a blue car). Each place is cropped from the full-resolution frame and read as one line (a
+double-row plate as two); a line the detector found where a colour region was already read
+as a plate is not read twice. Characters are chosen by plate position with the recogniser's
+own probabilities where the engine gives them (`edge.plates.decode`), else the text is
+repaired by look-alikes; either way only strings that are Chinese plates survive
+(timestamps, shop signs and van lettering do not).
 """
 
 from __future__ import annotations
@@ -14,13 +18,23 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.plates.locate import Candidate, candidates
-from edge.plates.ocr import Box, TextEngine, TextRead
-from models.plates import PlateClass, PlateError, repair
+from edge.plates.decode import Posterior, read_plate
+from edge.plates.locate import Candidate, candidates, plate_colour
+from edge.plates.ocr import Box, Quad, TextEngine, TextRead
+from models.plates import CLASSES_BY_COLOUR, PlateClass, PlateError, repair
 
 MARGIN_X, MARGIN_Y = 0.03, 0.10
-FALLBACK_SIDE = 960
+# The line detector's input: its time goes with its pixels, so every frame is scaled to the
+# same number (a small photo enlarged, up to twice, so that its plates are tall enough).
+DETECT_PIXELS = 300_000
+MAX_DETECT_ZOOM = 2.0
+LINE_GROW_X, LINE_GROW_Y = 0.03, 0.10  # a detected line's quad, enlarged by these shares
+MIN_LINE_HEIGHT = 8  # px in the full frame: smaller lines cannot be read
+MIN_LINE_ASPECT, MAX_LINE_ASPECT = 1.5, 8.0
+SAME_PLACE = 0.3  # share of the smaller box covered: a line already read as a colour region
 MIN_SCORE = 0.5
+MIN_CHARACTER = 0.1  # every character but the province must be at least this likely
+MIN_PROVINCE = 0.01  # the province: often unsure when right, but never a pure invention
 TOP_ROW = 0.38  # a double-row plate's top row (province and letter) as a share of its height
 
 
@@ -34,19 +48,25 @@ class PlateRead:
 
 
 class PlateReader:
-    def __init__(self, engine: TextEngine, *, fallback: bool = True) -> None:
+    def __init__(self, engine: TextEngine) -> None:
         self._engine = engine
-        self._fallback = fallback
 
     def read(self, image: np.ndarray) -> list[PlateRead]:
         """Every plate in the frame, best first, each number once."""
         found: dict[str, PlateRead] = {}
+        read_at: list[Box] = []
         for candidate in candidates(image):
             read = self._read_region(image, candidate)
             if read is not None:
                 _keep(found, read)
-        if not found and self._fallback:
-            for read in self._read_whole(image):
+                read_at.append(candidate.box)
+        for quad in self._lines(image):
+            box = _bounds(quad)
+            if any(_covered(box, other) > SAME_PLACE for other in read_at):
+                continue
+            crop = _warp(image, quad)
+            read = _plate(self._engine.read_line(crop), box, plate_colour(crop))
+            if read is not None:
                 _keep(found, read)
         return sorted(found.values(), key=lambda r: -r.score)
 
@@ -54,15 +74,16 @@ class PlateReader:
         """A crop that is one plate (from a camera that found it, or a test set)."""
         height, width = crop.shape[:2]
         box = (0, 0, width, height)
+        colour = plate_colour(crop)
         if width / max(height, 1) < 2.4:
-            read = self._two_rows(crop, box, None)
+            read = self._two_rows(crop, box, colour)
             if read is not None:
                 return read
-        read = _plate(self._engine.read_line(crop), box, None)
+        read = _plate(self._engine.read_line(crop), box, colour)
         if read is None:  # unreadable as it is: once more with a border and at twice the size
             padded = cv2.copyMakeBorder(crop, 4, 4, 8, 8, cv2.BORDER_REPLICATE)
             enlarged = cv2.resize(padded, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-            read = _plate(self._engine.read_line(enlarged), box, None)
+            read = _plate(self._engine.read_line(enlarged), box, colour)
         return read
 
     def _read_region(self, image: np.ndarray, candidate: Candidate) -> PlateRead | None:
@@ -83,32 +104,100 @@ class PlateReader:
         bottom = self._engine.read_line(crop[split:])
         if top is None or bottom is None:
             return None
-        joined = TextRead(top.text + bottom.text, min(top.score, bottom.score))
+        posterior = None
+        if top.posterior is not None and bottom.posterior is not None:
+            posterior = top.posterior.then(bottom.posterior)
+        joined = TextRead(top.text + bottom.text, min(top.score, bottom.score), None, posterior)
         return _plate(joined, box, colour)
 
-    def _read_whole(self, image: np.ndarray) -> list[PlateRead]:
+    def _lines(self, image: np.ndarray) -> list[Quad]:
+        """Plate-shaped lines of text, as quads in the full frame, slightly enlarged."""
         height, width = image.shape[:2]
-        scale = min(1.0, FALLBACK_SIDE / max(height, width))
-        small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale)
-        reads = []
-        for text in self._engine.find_text(small):
-            box = None
-            if text.box is not None:
-                box = tuple(int(v / scale) for v in text.box)
-            plate = _plate(text, box, None)  # type: ignore[arg-type]
-            if plate is not None:
-                reads.append(plate)
-        return reads
+        scale = min(MAX_DETECT_ZOOM, (DETECT_PIXELS / (height * width)) ** 0.5)
+        small = image
+        if scale != 1.0:
+            shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+            small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=shrink)
+        lines = []
+        for quad in self._engine.find_lines(small):
+            corners = quad / scale
+            long_side = float(np.linalg.norm(corners[1] - corners[0]))
+            short_side = float(np.linalg.norm(corners[3] - corners[0]))
+            if short_side < MIN_LINE_HEIGHT:
+                continue
+            if not MIN_LINE_ASPECT <= long_side / short_side <= MAX_LINE_ASPECT:
+                continue
+            centre = corners.mean(axis=0)
+            grow = np.array([1 + 2 * LINE_GROW_X, 1 + 2 * LINE_GROW_Y], np.float32)
+            lines.append((centre + (corners - centre) * grow).astype(np.float32))
+        return lines
+
+
+Found = tuple[str, PlateClass, float]  # number, class, score
 
 
 def _plate(text: TextRead | None, box: Box | None, colour: str | None) -> PlateRead | None:
-    if text is None or text.score < MIN_SCORE:
+    """The plate `text` holds, if any, of a class issued in `colour` (when known)."""
+    if text is None:
+        return None
+    classes = CLASSES_BY_COLOUR.get(colour) if colour is not None else None
+    if text.posterior is not None:
+        found = _by_position(text.posterior, classes)
+    else:
+        found = _by_text(text, classes)
+    if found is None:
+        return None
+    number, plate_class, score = found
+    return PlateRead(number, plate_class, round(score, 3), box, colour)
+
+
+def _by_position(posterior: Posterior, classes: frozenset[PlateClass] | None) -> Found | None:
+    """Characters chosen by plate position with the recogniser's probabilities."""
+    guess = read_plate(posterior, classes)
+    if guess is None or guess.score < MIN_SCORE or guess.weakest < MIN_CHARACTER:
+        return None
+    if guess.first < MIN_PROVINCE:
+        return None
+    return guess.number, guess.plate_class, guess.score
+
+
+def _by_text(text: TextRead, classes: frozenset[PlateClass] | None) -> Found | None:
+    """The text with look-alikes repaired (an engine that gives no probabilities)."""
+    if text.score < MIN_SCORE:
         return None
     try:
         plate = repair(text.text)
     except PlateError:
         return None
-    return PlateRead(plate.number, plate.plate_class, round(text.score, 3), box, colour)
+    if classes is not None and plate.plate_class not in classes:
+        return None
+    return plate.number, plate.plate_class, text.score
+
+
+def _warp(image: np.ndarray, quad: Quad) -> np.ndarray:
+    """The quad's content as an upright rectangle (a tilted plate straightened)."""
+    width = int(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3])))
+    height = int(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1])))
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    matrix = cv2.getPerspectiveTransform(quad, target)
+    return cv2.warpPerspective(
+        image, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _bounds(quad: Quad) -> Box:
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+def _covered(a: Box, b: Box) -> float:
+    """How much of the smaller of two boxes lies inside the other."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    return width * height / max(1, min(a[2] * a[3], b[2] * b[3]))
 
 
 def _keep(found: dict[str, PlateRead], read: PlateRead) -> None:

@@ -15,6 +15,7 @@ from bench.plates import load_image, load_manifest
 from edge.decide import PlateEvidence
 from edge.images import MAX_PIXELS, ImageError, decode
 from edge.plates.lane import PlateLane
+from edge.plates.locate import plate_colour
 from edge.plates.ocr import RapidOcrEngine
 from edge.plates.reader import PlateRead, PlateReader
 from edge.plates.vote import PlateVoter, Vote
@@ -39,6 +40,24 @@ def test_scene_photos_are_read_end_to_end(
     reader: PlateReader, fixtures_dir: Path, number: str
 ) -> None:
     assert [read.number for read in reader.read(_scene(fixtures_dir, number))] == [number]
+
+
+def test_every_plate_of_a_busy_street_is_read(reader: PlateReader, fixtures_dir: Path) -> None:
+    """Three plates: a double-row yellow one, a blue one the colour regions find, and a blue
+    plate on a blue car that only the line detector finds."""
+    scenes, _ = load_manifest(fixtures_dir / "plates")
+    sample = next(s for s in scenes if s.path.name == "津KNG518.jpg")
+    image = load_image(sample.path)
+    assert image is not None
+    assert {read.number for read in reader.read(image)} == {"津AD9823", "津AHP676", "津KNG518"}
+
+
+def test_a_blue_plate_among_trees_is_blue() -> None:
+    crop = np.zeros((40, 120, 3), np.uint8)
+    crop[:] = (40, 160, 40)  # green all round (BGR)
+    crop[8:32, 10:110] = (180, 80, 20)  # the plate
+    assert plate_colour(crop) == "blue"
+    assert plate_colour(np.full((40, 120, 3), 128, np.uint8)) is None  # grey: unknown
 
 
 def test_a_camera_timestamp_and_signs_are_not_emitted(

@@ -1,0 +1,96 @@
+"""Choosing plate characters by position from a recogniser's per-step probabilities, on
+posteriors built by hand (the real model's are exercised in test_plate_reading)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from edge.plates.decode import Posterior, best_path, read_plate
+from models.plates import PROVINCES, PlateClass, parse
+from tests.unit.test_plate_properties import any_plate
+
+SYMBOLS = ("blank", *PROVINCES, *"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", *"挂学警领港澳使")
+SYMBOLS = (*SYMBOLS, "·", "o", " ")
+INDEX = {symbol: i for i, symbol in enumerate(SYMBOLS)}
+
+Step = dict[str, float]  # symbol -> probability; the rest of the step is blank
+
+
+def _posterior(steps: list[Step]) -> Posterior:
+    probs = np.zeros((len(steps), len(SYMBOLS)), np.float32)
+    for row, step in enumerate(steps):
+        for symbol, p in step.items():
+            probs[row, INDEX[symbol]] = p
+        probs[row, 0] = 1.0 - sum(step.values())
+    return Posterior(probs, SYMBOLS)
+
+
+def _clear(text: str, *, sure: float = 0.95) -> list[Step]:
+    """Each character over two steps with a blank step between, as a CTC model writes."""
+    steps: list[Step] = []
+    for char in text:
+        steps += [{char: sure}, {char: sure}, {}]
+    return steps
+
+
+@given(any_plate)
+def test_a_clear_reading_of_any_plate_decodes_to_it(case: tuple[PlateClass, str]) -> None:
+    _, number = case
+    guess = read_plate(_posterior(_clear(number)))
+    assert guess is not None
+    assert (guess.number, guess.plate_class) == (number, parse(number).plate_class)
+    assert guess.score == pytest.approx(0.95)
+
+
+def test_the_city_letter_is_the_likeliest_letter_by_the_model_not_a_table() -> None:
+    steps = _clear("皖")
+    steps += [{"0": 0.7, "Q": 0.2, "D": 0.05}, {}]  # a round glyph: zero, else Q
+    steps += _clear("06417")
+    guess = read_plate(_posterior(steps))
+    assert guess is not None and guess.number == "皖Q06417"
+    assert guess.weakest == pytest.approx(0.2)
+
+
+def test_glyphs_no_plate_holds_count_for_their_twins() -> None:
+    """O is never issued: where the model saw O the plate holds 0, and lower case is upper."""
+    steps = [*_clear("皖AHB"), {"O": 0.9, "0": 0.02}, {}, {"o": 0.5, "0": 0.4}, {}]
+    guess = read_plate(_posterior(steps + _clear("1")))
+    assert guess is not None and guess.number == "皖AHB001"
+    assert guess.weakest == pytest.approx(0.9, abs=0.01)
+
+
+def test_separators_are_not_characters_and_a_stray_mark_may_be_dropped() -> None:
+    with_dot = [*_clear("京A"), {"·": 0.9}, {}, *_clear("12345")]
+    stray = [*_clear("京A12345"), {"1": 0.3}, {}]  # a bolt at the edge, read as a faint 1
+    for steps in (with_dot, stray):
+        guess = read_plate(_posterior(steps))
+        assert guess is not None and guess.number == "京A12345"
+
+
+def test_a_reading_a_character_short_is_no_plate() -> None:
+    assert read_plate(_posterior(_clear("川A662F"))) is None
+    assert read_plate(_posterior([])) is None
+
+
+def test_classes_limit_the_choice() -> None:
+    """A blue plate is an ordinary one: an eighth mark is then a stray, not a new-energy
+    plate's last digit."""
+    steps = [*_clear("皖DFX886"), {"1": 0.6}, {}]
+    assert read_plate(_posterior(steps)).number == "皖DFX8861"  # type: ignore[union-attr]
+    ordinary = read_plate(_posterior(steps), {PlateClass.ORDINARY})
+    assert ordinary is not None and ordinary.number == "皖DFX886"
+
+
+def test_two_rows_joined_keep_a_character_that_ends_one_and_starts_the_next() -> None:
+    top = _posterior([{"苏": 0.9}, {}, {"E": 0.9}, {"E": 0.9}])
+    bottom = _posterior([{"E": 0.9}, {}, *_clear("1234")])
+    guess = read_plate(top.then(bottom))
+    assert guess is not None and guess.number == "苏EE1234"
+
+
+def test_the_best_path_is_the_recognisers_own_text() -> None:
+    text, score = best_path(_posterior(_clear("A·B", sure=0.8)))
+    assert text == "A·B" and score == pytest.approx(0.8)
+    assert best_path(_posterior([{}, {}])) == ("", 0.0)
