@@ -18,7 +18,7 @@ from models.errors import ContractError
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _LETTER = "A-HJ-NP-Z"  # letters on plates: no I, no O
 _ALNUM = f"0-9{_LETTER}"
-_SEPARATORS = re.compile(r"[\s·•.\-_]")
+_SEPARATORS = re.compile(r"[\s·•・.\-‐–—_]")  # the plate's dot, dashes, spaces
 
 
 class PlateError(ContractError):

@@ -3,12 +3,14 @@
 A CTC recogniser gives, for each horizontal step across the crop, a probability for every
 symbol (the blank first). Its best path is the text it would print. For a plate we know
 more: which symbols may stand at each position of each class (`models.plates.TEMPLATES`).
-The steps are cut into characters where the best path puts them, and each position takes
-the likeliest symbol its class allows there, by the model's own probabilities: a round glyph
-in the city-letter position becomes whichever letter the model found likeliest (D, Q, ...)
-rather than the one a look-alike table names. One stray mark between characters may be
-dropped, at the cost of its probability of not being blank. Separators (the plate's dot) are
-not characters.
+Symbols no plate holds first give their probability to the one the plate's font draws the
+same (full-width and lower-case letters to upper case, O and I, never issued, to 0 and 1).
+The steps are then cut into characters where the best path puts them, separators (the
+plate's dot) left out, and each position takes the likeliest symbol its class allows there,
+by the model's own probabilities: a round glyph in the city-letter position becomes
+whichever letter the model found likeliest (D, Q, ...) rather than the one a look-alike table
+names. One stray mark may be dropped; the choice that it was nothing then counts with the
+probability one minus its peak.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from functools import cache
 
 import numpy as np
 
-from models.plates import TEMPLATES, PlateClass
+from models.plates import PROVINCES, TEMPLATES, PlateClass, normalise
 
 BLANK = 0
-SEPARATORS = frozenset("·•．.-‐–—－_ ")
+NEVER_ISSUED = {"O": "0", "I": "1"}  # letters left off plates, and the digit drawn alike
+_PROVINCE_SET = frozenset(PROVINCES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,14 +48,21 @@ class Posterior:
 class PlateGuess:
     number: str
     plate_class: PlateClass
-    score: float  # mean probability of the characters chosen
-    weakest: float  # lowest probability among them, the first (province) character aside
-    first: float  # the first character's: provinces are the recogniser's weakest
+    score: float  # mean probability of the choices made (a dropped mark's: of being nothing)
+    weakest: float  # the least probable of them, the province character's aside
+    province: float  # the province character's probability (1.0 for a class without one)
+
+
+@dataclass(frozen=True)
+class _Template:
+    plate_class: PlateClass
+    allowed: tuple[np.ndarray, ...]  # per position, indices into the symbols
+    province_at: frozenset[int]  # positions that hold a province character
 
 
 def best_path(posterior: Posterior) -> tuple[str, float]:
     """The recogniser's own reading and its mean character probability (0 when empty)."""
-    characters = _characters(posterior)
+    characters = _characters(posterior.probs)
     if not characters:
         return "", 0.0
     text = "".join(posterior.symbols[int(peak.argmax())] for peak in characters)
@@ -65,89 +75,114 @@ def read_plate(
     """The likeliest plate of `classes` (any class by default) the probabilities allow, or
     None when none fits the number of characters the recogniser saw."""
     symbols = tuple(posterior.symbols)
-    sources, targets = _same_glyph(symbols)
-    characters = []
-    for peak in _characters(posterior):
-        if symbols[int(peak.argmax())] not in SEPARATORS:
-            np.add.at(peak, targets, peak[sources])
-            characters.append(peak)
+    separators = _separators(symbols)
+    characters = [
+        peak
+        for peak in _characters(_fold(posterior.probs, symbols))
+        if int(peak.argmax()) not in separators
+    ]
     best: tuple[float, PlateGuess] | None = None
-    for plate_class, allowed in _allowed(symbols):
-        if classes is not None and plate_class not in classes:
+    for template in _templates(symbols):
+        if classes is not None and template.plate_class not in classes:
             continue
-        for kept, cost in _fits(characters, len(allowed)):
-            likelihood, guess = _choose(kept, allowed, posterior.symbols, plate_class)
-            if best is None or likelihood * cost > best[0]:
-                best = (likelihood * cost, guess)
+        for kept, nothing in _fits(characters, len(template.allowed)):
+            likelihood, guess = _choose(kept, nothing, template, symbols)
+            if best is None or likelihood > best[0]:
+                best = (likelihood, guess)
     return None if best is None else best[1]
 
 
-@cache
-def _same_glyph(symbols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Symbols a plate cannot hold that its font draws as one it can: lower case as upper
-    case, and O and I (never issued) as 0 and 1. Where the recogniser saw the first, the
-    plate holds the second, so its probability counts for the second."""
-    index = {symbol: i for i, symbol in enumerate(symbols)}
-    pairs = [(c, c.upper()) for c in "abcdefghjkmnpqrstuvwxyz"]
-    pairs += [("O", "0"), ("o", "0"), ("I", "1"), ("i", "1"), ("l", "1")]
-    found = [(index[a], index[b]) for a, b in pairs if a in index and b in index]
-    return np.array([a for a, _ in found], int), np.array([b for _, b in found], int)
-
-
-@cache
-def _allowed(symbols: tuple[str, ...]) -> list[tuple[PlateClass, list[np.ndarray]]]:
-    """Each class's template as indices into `symbols`."""
-    index = {symbol: i for i, symbol in enumerate(symbols)}
-    usable = []
-    for plate_class, template in TEMPLATES:
-        positions = [np.array(sorted(index[c] for c in chars if c in index)) for chars in template]
-        if all(len(ids) for ids in positions):  # a class the recogniser cannot write is skipped
-            usable.append((plate_class, positions))
-    return usable
-
-
-def _characters(posterior: Posterior) -> list[np.ndarray]:
+def _characters(probs: np.ndarray) -> list[np.ndarray]:
     """Each character of the best path as its peak probability per symbol over its steps."""
-    path = posterior.probs.argmax(axis=1)
+    path = probs.argmax(axis=1)
     characters: list[np.ndarray] = []
     previous = BLANK
     for step, symbol in enumerate(path):
         if symbol != BLANK:
             if symbol != previous:
-                characters.append(posterior.probs[step].copy())
+                characters.append(probs[step].copy())
             else:
-                np.maximum(characters[-1], posterior.probs[step], out=characters[-1])
+                np.maximum(characters[-1], probs[step], out=characters[-1])
         previous = symbol
     return characters
 
 
-def _fits(characters: list[np.ndarray], length: int) -> list[tuple[list[np.ndarray], float]]:
+def _fold(probs: np.ndarray, symbols: tuple[str, ...]) -> np.ndarray:
+    """Each step's probabilities with those of symbols no plate holds moved to their twins."""
+    sources, targets = _twins(symbols)
+    folded = probs.copy()
+    np.add.at(folded.T, targets, probs.T[sources])
+    folded[:, sources] = 0.0
+    return folded
+
+
+@cache
+def _twins(symbols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(source, target) indices: a symbol and the plate symbol `normalise` makes of it."""
+    index = {symbol: i for i, symbol in enumerate(symbols)}
+    pairs = []
+    for i, symbol in enumerate(symbols):
+        if i == BLANK or len(symbol) != 1:
+            continue
+        twin = normalise(symbol)
+        twin = NEVER_ISSUED.get(twin, twin)
+        if len(twin) == 1 and twin != symbol and twin in index:
+            pairs.append((i, index[twin]))
+    return np.array([s for s, _ in pairs], int), np.array([t for _, t in pairs], int)
+
+
+@cache
+def _separators(symbols: tuple[str, ...]) -> frozenset[int]:
+    """Symbols `normalise` removes: the plate's dot, dashes, spaces."""
+    return frozenset(
+        i for i, symbol in enumerate(symbols) if i != BLANK and symbol and not normalise(symbol)
+    )
+
+
+@cache
+def _templates(symbols: tuple[str, ...]) -> tuple[_Template, ...]:
+    """Each class's template as indices into `symbols`; a class the recogniser cannot
+    write is left out."""
+    index = {symbol: i for i, symbol in enumerate(symbols)}
+    usable = []
+    for plate_class, template in TEMPLATES:
+        allowed = tuple(
+            np.array(sorted(index[c] for c in chars if c in index)) for chars in template
+        )
+        if all(len(ids) for ids in allowed):
+            provinces = frozenset(i for i, chars in enumerate(template) if chars == _PROVINCE_SET)
+            usable.append(_Template(plate_class, allowed, provinces))
+    return tuple(usable)
+
+
+def _fits(characters: list[np.ndarray], length: int) -> list[tuple[list[np.ndarray], list[float]]]:
     """The characters as they are when there are `length` of them; with one more, each way
-    of dropping one, weighed by the dropped one's chance of having been nothing."""
+    of dropping one, with the probability that the dropped one was nothing."""
     if len(characters) == length:
-        return [(characters, 1.0)]
+        return [(characters, [])]
     if len(characters) == length + 1:
         return [
-            (characters[:i] + characters[i + 1 :], 1.0 - float(characters[i].max()))
+            (characters[:i] + characters[i + 1 :], [1.0 - float(characters[i].max())])
             for i in range(len(characters))
         ]
     return []
 
 
 def _choose(
-    kept: list[np.ndarray],
-    allowed: list[np.ndarray],
-    symbols: Sequence[str],
-    plate_class: PlateClass,
+    kept: list[np.ndarray], nothing: list[float], template: _Template, symbols: Sequence[str]
 ) -> tuple[float, PlateGuess]:
     """Each position's likeliest allowed symbol, and how likely the whole choice is."""
-    picks = [int(ids[int(peak[ids].argmax())]) for peak, ids in zip(kept, allowed, strict=True)]
-    probabilities = [float(peak[i]) for peak, i in zip(kept, picks, strict=True)]
+    picks = [
+        int(ids[int(peak[ids].argmax())]) for peak, ids in zip(kept, template.allowed, strict=True)
+    ]
+    chosen = [float(peak[i]) for peak, i in zip(kept, picks, strict=True)]
+    others = [p for i, p in enumerate(chosen) if i not in template.province_at] + nothing
+    provinces = [p for i, p in enumerate(chosen) if i in template.province_at]
     guess = PlateGuess(
         number="".join(symbols[i] for i in picks),
-        plate_class=plate_class,
-        score=float(np.mean(probabilities)),
-        weakest=min(probabilities[1:]),
-        first=probabilities[0],
+        plate_class=template.plate_class,
+        score=float(np.mean(chosen + nothing)),
+        weakest=min(others),
+        province=min(provinces, default=1.0),
     )
-    return float(np.prod(probabilities)), guess
+    return float(np.prod(chosen + nothing)), guess

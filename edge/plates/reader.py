@@ -2,13 +2,14 @@
 
 Two ways find where plates may be, and both run on every frame: regions of plate colour
 (cheap, and good at the usual blue, yellow and green plates) and the text engine's own line
-detector on a downscaled copy (white and black plates, washed-out or dirty ones, a blue plate
-on a blue car). Each place is cropped from the full-resolution frame and read as one line (a
-double-row plate as two); a line the detector found where a colour region was already read
-as a plate is not read twice. Characters are chosen by plate position with the recogniser's
-own probabilities where the engine gives them (`edge.plates.decode`), else the text is
-repaired by look-alikes; either way only strings that are Chinese plates survive
-(timestamps, shop signs and van lettering do not).
+detector on a scaled copy (white and black plates, washed-out or dirty ones, a blue plate on
+a blue car). Each place is cropped from the full-resolution frame and read as one line (a
+double-row colour region as two; the detector's lines are read one by one, so a double-row
+plate that only the detector finds is not read); a line the detector found where a colour
+region was already read as a plate is not read twice. Characters are chosen by plate
+position with the recogniser's own probabilities where the engine gives them
+(`edge.plates.decode`), else the text is repaired by look-alikes; either way only strings
+that are Chinese plates survive (timestamps, shop signs and van lettering do not).
 """
 
 from __future__ import annotations
@@ -18,22 +19,22 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.images import to_bgr8
 from edge.plates.decode import Posterior, read_plate
-from edge.plates.locate import Candidate, candidates, plate_colour
+from edge.plates.locate import DOUBLE_ROW_BELOW, Candidate, candidates, plate_colour
 from edge.plates.ocr import Box, Quad, TextEngine, TextRead
-from models.plates import CLASSES_BY_COLOUR, PlateClass, PlateError, repair
+from models.plates import CLASSES_BY_COLOUR, PlateClass, PlateError, parse, repair
 
-MARGIN_X, MARGIN_Y = 0.03, 0.10
+MARGIN_X, MARGIN_Y = 0.03, 0.10  # added to each side of a place before it is read
 # The line detector's input: its time goes with its pixels, so every frame is scaled to the
 # same number (a small photo enlarged, up to twice, so that its plates are tall enough).
 DETECT_PIXELS = 300_000
 MAX_DETECT_ZOOM = 2.0
-LINE_GROW_X, LINE_GROW_Y = 0.03, 0.10  # a detected line's quad, enlarged by these shares
 MIN_LINE_HEIGHT = 8  # px in the full frame: smaller lines cannot be read
 MIN_LINE_ASPECT, MAX_LINE_ASPECT = 1.5, 8.0
 SAME_PLACE = 0.3  # share of the smaller box covered: a line already read as a colour region
 MIN_SCORE = 0.5
-MIN_CHARACTER = 0.1  # every character but the province must be at least this likely
+MIN_CHARACTER = 0.1  # every choice but the province must be at least this likely
 MIN_PROVINCE = 0.01  # the province: often unsure when right, but never a pure invention
 TOP_ROW = 0.38  # a double-row plate's top row (province and letter) as a share of its height
 
@@ -53,6 +54,9 @@ class PlateReader:
 
     def read(self, image: np.ndarray) -> list[PlateRead]:
         """Every plate in the frame, best first, each number once."""
+        if image.size == 0:
+            return []
+        image = to_bgr8(image)
         found: dict[str, PlateRead] = {}
         read_at: list[Box] = []
         for candidate in candidates(image):
@@ -64,7 +68,7 @@ class PlateReader:
             box = _bounds(quad)
             if any(_covered(box, other) > SAME_PLACE for other in read_at):
                 continue
-            crop = _warp(image, quad)
+            crop = straighten(image, quad)
             read = _plate(self._engine.read_line(crop), box, plate_colour(crop))
             if read is not None:
                 _keep(found, read)
@@ -72,10 +76,13 @@ class PlateReader:
 
     def read_crop(self, crop: np.ndarray) -> PlateRead | None:
         """A crop that is one plate (from a camera that found it, or a test set)."""
+        if crop.size == 0:
+            return None
+        crop = to_bgr8(crop)
         height, width = crop.shape[:2]
         box = (0, 0, width, height)
         colour = plate_colour(crop)
-        if width / max(height, 1) < 2.4:
+        if width / max(height, 1) < DOUBLE_ROW_BELOW:
             read = self._two_rows(crop, box, colour)
             if read is not None:
                 return read
@@ -127,9 +134,7 @@ class PlateReader:
                 continue
             if not MIN_LINE_ASPECT <= long_side / short_side <= MAX_LINE_ASPECT:
                 continue
-            centre = corners.mean(axis=0)
-            grow = np.array([1 + 2 * LINE_GROW_X, 1 + 2 * LINE_GROW_Y], np.float32)
-            lines.append((centre + (corners - centre) * grow).astype(np.float32))
+            lines.append(enlarge(corners))
         return lines
 
 
@@ -156,9 +161,13 @@ def _by_position(posterior: Posterior, classes: frozenset[PlateClass] | None) ->
     guess = read_plate(posterior, classes)
     if guess is None or guess.score < MIN_SCORE or guess.weakest < MIN_CHARACTER:
         return None
-    if guess.first < MIN_PROVINCE:
+    if guess.province < MIN_PROVINCE:
         return None
-    return guess.number, guess.plate_class, guess.score
+    try:  # the templates and the validator are two descriptions: the validator has the say
+        plate = parse(guess.number)
+    except PlateError:
+        return None
+    return plate.number, plate.plate_class, guess.score
 
 
 def _by_text(text: TextRead, classes: frozenset[PlateClass] | None) -> Found | None:
@@ -174,8 +183,16 @@ def _by_text(text: TextRead, classes: frozenset[PlateClass] | None) -> Found | N
     return plate.number, plate.plate_class, text.score
 
 
-def _warp(image: np.ndarray, quad: Quad) -> np.ndarray:
-    """The quad's content as an upright rectangle (a tilted plate straightened)."""
+def enlarge(quad: Quad) -> Quad:
+    """`quad` with the reading margins added to each side (for a roughly level line)."""
+    centre = quad.mean(axis=0)
+    grow = np.array([1 + 2 * MARGIN_X, 1 + 2 * MARGIN_Y], np.float32)
+    return (centre + (quad - centre) * grow).astype(np.float32)
+
+
+def straighten(image: np.ndarray, quad: Quad) -> np.ndarray:
+    """The quad's content as an upright rectangle (a tilted plate straightened); corners
+    clockwise from the top left, and outside the frame its edge repeated."""
     width = int(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3])))
     height = int(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1])))
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)

@@ -13,7 +13,14 @@ def test_bench_plates_runs_and_writes_its_keys(fixtures_dir: Path, tmp_path: Pat
     args = ["--fixtures", str(fixtures_dir / "plates"), "--limit", "6", "--json", str(out)]
     assert plates.main(args) == 0
     results = json.loads(out.read_text())
-    for key in ("scene_exact", "crop_exact", "invalid_emitted", "baseline_scene_exact"):
+    for key in (
+        "scene_exact",
+        "crop_exact",
+        "invalid_emitted",
+        "baseline_scene_exact",
+        "labelled_boxes_scene_exact",
+    ):
         assert 0 <= results[key] <= 1
     assert results["scene_median_ms"] > 0 and results["baseline_scene_median_ms"] > 0
+    assert results["scene_time_vs_baseline"] > 0
     assert (results["scenes"], results["crops"]) == (6, 6)

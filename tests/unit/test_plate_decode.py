@@ -12,7 +12,7 @@ from models.plates import PROVINCES, PlateClass, parse
 from tests.unit.test_plate_properties import any_plate
 
 SYMBOLS = ("blank", *PROVINCES, *"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", *"挂学警领港澳使")
-SYMBOLS = (*SYMBOLS, "·", "o", " ")
+SYMBOLS = (*SYMBOLS, "·", "o", "Ｄ", " ")
 INDEX = {symbol: i for i, symbol in enumerate(SYMBOLS)}
 
 Step = dict[str, float]  # symbol -> probability; the rest of the step is blank
@@ -56,17 +56,45 @@ def test_the_city_letter_is_the_likeliest_letter_by_the_model_not_a_table() -> N
 def test_glyphs_no_plate_holds_count_for_their_twins() -> None:
     """O is never issued: where the model saw O the plate holds 0, and lower case is upper."""
     steps = [*_clear("皖AHB"), {"O": 0.9, "0": 0.02}, {}, {"o": 0.5, "0": 0.4}, {}]
-    guess = read_plate(_posterior(steps + _clear("1")))
-    assert guess is not None and guess.number == "皖AHB001"
-    assert guess.weakest == pytest.approx(0.9, abs=0.01)
+    steps += [{"Ｄ": 0.6, "D": 0.3}, {}]  # full width
+    guess = read_plate(_posterior(steps))
+    assert guess is not None and guess.number == "皖AHB00D"
+    assert guess.weakest == pytest.approx(0.9)
+    assert guess.score <= 1.0
+
+
+def test_a_glyph_read_as_o_then_as_0_is_one_character() -> None:
+    steps = [*_clear("皖AHB"), {"O": 0.6}, {"0": 0.7}, {}, *_clear("12")]
+    guess = read_plate(_posterior(steps))
+    assert guess is not None and guess.number == "皖AHB012"
+    assert guess.weakest == pytest.approx(0.7)
 
 
 def test_separators_are_not_characters_and_a_stray_mark_may_be_dropped() -> None:
     with_dot = [*_clear("京A"), {"·": 0.9}, {}, *_clear("12345")]
-    stray = [*_clear("京A12345"), {"1": 0.3}, {}]  # a bolt at the edge, read as a faint 1
+    stray = [*_clear("京A12345"), {"1": 0.45, "7": 0.2}, {}]  # a bolt read as a faint 1
     for steps in (with_dot, stray):
         guess = read_plate(_posterior(steps))
         assert guess is not None and guess.number == "京A12345"
+    guess = read_plate(_posterior(stray))
+    assert guess is not None and guess.weakest == pytest.approx(0.55)  # it was nothing: 1 - 0.45
+
+
+def test_dropping_a_confident_character_leaves_a_weak_guess() -> None:
+    """Eight clear characters that fit no eight-character class are no seven-character
+    plate: the dropped one counts with its chance of having been nothing."""
+    guess = read_plate(_posterior(_clear("沪AB12345")))
+    assert guess is not None and guess.weakest == pytest.approx(0.05)
+
+
+def test_only_a_province_position_is_let_off_lightly() -> None:
+    steps = [{"V": 0.9, "W": 0.02}, {}, *_clear("J12345")]
+    guess = read_plate(_posterior(steps))
+    assert guess is not None and guess.number == "WJ12345"
+    assert guess.province == 1.0 and guess.weakest == pytest.approx(0.02)
+    guess = read_plate(_posterior([{"京": 0.03, "A": 0.6}, {}, *_clear("A12345")]))
+    assert guess is not None and guess.number == "京A12345"
+    assert guess.province == pytest.approx(0.03) and guess.weakest == pytest.approx(0.95)
 
 
 def test_a_reading_a_character_short_is_no_plate() -> None:
