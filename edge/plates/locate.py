@@ -1,8 +1,9 @@
 """Where the plates may be: regions of plate colour (blue, yellow, green) with a plate's
 shape, found on a downscaled copy of the frame. Cheap (a few milliseconds) and good at the
 usual case; white (police, WJ, 使) and black (港/澳, 领) plates, and anything the colours miss,
-are left to the text engine's own detector, which the reader runs when no region holds a
-plate."""
+are left to the text engine's line detector, which the reader runs on every frame as well.
+Also the colour of a crop that is one plate, which narrows the classes it can be.
+"""
 
 from __future__ import annotations
 
