@@ -84,6 +84,15 @@ def test_nothing_is_read_from_an_empty_frame(reader: PlateReader) -> None:
     assert reader.read_crop(np.full((24, 94, 3), 255, np.uint8)) is None
 
 
+@pytest.mark.parametrize("shape", [(0, 0, 3), (1, 1, 3), (3, 500, 3), (500, 3, 3), (40, 60)])
+def test_frames_too_small_or_grey_give_nothing_and_no_error(
+    reader: PlateReader, shape: tuple[int, ...]
+) -> None:
+    frame = np.full(shape, 90, np.uint8)
+    assert reader.read(frame) == []
+    assert reader.read_crop(frame) is None
+
+
 def _encode(array: np.ndarray, ext: str = ".png") -> bytes:
     ok, data = cv2.imencode(ext, array)
     assert ok
