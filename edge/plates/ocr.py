@@ -15,11 +15,11 @@ import numpy as np
 from edge.plates.decode import Posterior, best_path
 
 Box = tuple[int, int, int, int]  # x, y, width, height
+Quad = np.ndarray  # 4 x 2 float32 corners, clockwise from the top left
 # A line is read padded to at least 5:1 (240 px at the recogniser's 48): room for a plate
 # (about 3:1) and blank beyond, as the model saw lines in training. Narrower lost accuracy on
 # the fixture crops; the engine's own 320 px only costs time.
 PADDED_RATIO = 5.0
-Quad = np.ndarray  # 4 x 2 float32 corners, clockwise from the top left
 
 
 @dataclass(frozen=True)
