@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
@@ -27,6 +29,7 @@ GENESIS = "0" * 64
 _LOCK = threading.Lock()
 _PG_LOCK_KEY = 0x414E4A55  # "ANJU"
 _ATTEMPTS = 20
+_BACKOFF_S = 0.005
 
 
 class AuditError(HubError):
@@ -43,11 +46,14 @@ class Actor:
 def record(
     engine: Engine, *, actor: Actor, action: str, target: str, reason: str = ""
 ) -> AuditRecord:
-    for _ in range(_ATTEMPTS):
+    for attempt in range(_ATTEMPTS):
         try:
             return _append(engine, actor, action, target, reason)
         except IntegrityError:
-            continue  # another writer extended the chain first: go again from the new head
+            # Another writer extended the chain first: go again from the new head, after a
+            # random pause that grows, so that writers in step (SQLite has no advisory
+            # lock to queue them) fall out of step instead of colliding every time.
+            time.sleep(random.uniform(0, _BACKOFF_S * 2 ** min(attempt, 6)))
     raise AuditError(f"could not append to the audit chain in {_ATTEMPTS} attempts")
 
 
