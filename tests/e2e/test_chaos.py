@@ -22,6 +22,9 @@ def test_every_event_arrives_once_through_a_run_of_faults(tmp_path: Path) -> Non
     assert {Fault.KILL_EDGE, Fault.KILL_BROKER, Fault.KILL_HUB, Fault.CUT_LINK} <= set(kinds)
     report = chaos.run(len(kinds) + 2, lambda _: None)
     assert report.faults == len(kinds) + 2
-    assert report.events >= report.answered > 0
+    assert report.answered > 0
+    # A swipe answered while the edge's disk was full may leave no event (by design: the
+    # door still opens); every other answered swipe has one.
+    assert report.events >= report.answered - report.answered_while_full
     assert (report.lost, report.duplicates, report.unexpected) == (0, 0, 0), report.problems
     assert report.unaccounted == 0, "an answered swipe left no event (outside a full disk)"
