@@ -26,8 +26,7 @@ PADDED_RATIO = 5.0
 class TextRead:
     text: str
     score: float
-    box: Box | None = None
-    posterior: Posterior | None = None
+    posterior: Posterior | None = None  # engines that give per-step probabilities
 
 
 class TextEngine(Protocol):
@@ -62,31 +61,16 @@ class RapidOcrEngine:
 
     def find_lines(self, image: np.ndarray) -> list[Quad]:
         with self._lock:
-            detector = self._get().text_det
-            configured, detector.limit_side_len = detector.limit_side_len, 32
-            try:  # as given: the configured minimum side would enlarge a downscaled frame
-                quads, _ = detector(image)
-            finally:
-                detector.limit_side_len = configured
+            quads, _ = self._get().text_det(image)
         return [] if quads is None else [np.asarray(q, np.float32) for q in quads]
-
-    def find_text(self, image: np.ndarray) -> list[TextRead]:
-        """The engine alone on a whole image, detector and recogniser at its own settings
-        (the benchmark's baseline)."""
-        with self._lock:
-            result, _ = self._get()(image)
-        reads = []
-        for points, text, score in result or []:
-            xs = [int(p[0]) for p in points]
-            ys = [int(p[1]) for p in points]
-            box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
-            reads.append(TextRead(text, float(score), box))
-        return reads
 
     def _get(self) -> Any:
         if self._engine is None:
             from rapidocr_onnxruntime import RapidOCR  # noqa: PLC0415 (heavy: load when used)
 
             self._engine = RapidOCR()
+            # Images as given: the reader scales frames to the detector's pixel budget, and
+            # the configured minimum side would enlarge them again.
+            self._engine.text_det.limit_side_len = 32
             self._symbols = tuple(self._engine.text_rec.postprocess_op.character)
         return self._engine

@@ -114,7 +114,7 @@ class PlateReader:
         posterior = None
         if top.posterior is not None and bottom.posterior is not None:
             posterior = top.posterior.then(bottom.posterior)
-        joined = TextRead(top.text + bottom.text, min(top.score, bottom.score), None, posterior)
+        joined = TextRead(top.text + bottom.text, min(top.score, bottom.score), posterior)
         return _plate(joined, box, colour)
 
     def _lines(self, image: np.ndarray) -> list[Quad]:
