@@ -17,31 +17,47 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 
-from models.plates import PROVINCES, TEMPLATES, PlateClass, normalise
+from models.plates import PROVINCES, TEMPLATES, PlateClass, Template, normalise
 
 BLANK = 0
 NEVER_ISSUED = {"O": "0", "I": "1"}  # letters left off plates, and the digit drawn alike
 _PROVINCE_SET = frozenset(PROVINCES)
 
 
+class Alphabet:
+    """A recogniser's symbols (the CTC blank first) and what plates make of them, worked out
+    once: which are separators, which count for a twin, and each class's template as
+    symbol indices (a class the recogniser cannot write is left out)."""
+
+    def __init__(self, symbols: Sequence[str]) -> None:
+        self.symbols = tuple(symbols)
+        index = {symbol: i for i, symbol in enumerate(self.symbols)}
+        self.separators = frozenset(
+            i for i, s in enumerate(self.symbols) if i != BLANK and s and not normalise(s)
+        )
+        twins = [(i, index[t]) for i, s in enumerate(self.symbols) if (t := _twin(i, s)) in index]
+        self.twin_sources = np.array([s for s, _ in twins], int)
+        self.twin_targets = np.array([t for _, t in twins], int)
+        templates = (_template(plate_class, chars, index) for plate_class, chars in TEMPLATES)
+        self.templates = tuple(t for t in templates if t is not None)
+
+
 @dataclass(frozen=True, eq=False)
 class Posterior:
-    """Per step, the probability of each symbol: `probs` is (steps, len(symbols)) and
-    symbol 0 is the CTC blank."""
+    """Per step, the probability of each symbol: `probs` is (steps, symbols)."""
 
     probs: np.ndarray
-    symbols: Sequence[str]
+    alphabet: Alphabet
 
     def then(self, other: Posterior) -> Posterior:
         """This line followed by `other` (a double-row plate's two rows), a blank between so
         that a character ending one row and starting the next stays two characters."""
         gap = np.zeros((1, self.probs.shape[1]), self.probs.dtype)
         gap[0, BLANK] = 1.0
-        return Posterior(np.concatenate([self.probs, gap, other.probs]), self.symbols)
+        return Posterior(np.concatenate([self.probs, gap, other.probs]), self.alphabet)
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,8 @@ def best_path(posterior: Posterior) -> tuple[str, float]:
     characters = _characters(posterior.probs)
     if not characters:
         return "", 0.0
-    text = "".join(posterior.symbols[int(peak.argmax())] for peak in characters)
+    symbols = posterior.alphabet.symbols
+    text = "".join(symbols[int(peak.argmax())] for peak in characters)
     return text, float(np.mean([peak.max() for peak in characters]))
 
 
@@ -74,19 +91,18 @@ def read_plate(
 ) -> PlateGuess | None:
     """The likeliest plate of `classes` (any class by default) the probabilities allow, or
     None when none fits the number of characters the recogniser saw."""
-    symbols = tuple(posterior.symbols)
-    separators = _separators(symbols)
+    alphabet = posterior.alphabet
     characters = [
         peak
-        for peak in _characters(_fold(posterior.probs, symbols))
-        if int(peak.argmax()) not in separators
+        for peak in _characters(_fold(posterior.probs, alphabet))
+        if int(peak.argmax()) not in alphabet.separators
     ]
     best: tuple[float, PlateGuess] | None = None
-    for template in _templates(symbols):
+    for template in alphabet.templates:
         if classes is not None and template.plate_class not in classes:
             continue
         for kept, nothing in _fits(characters, len(template.allowed)):
-            likelihood, guess = _choose(kept, nothing, template, symbols)
+            likelihood, guess = _choose(kept, nothing, template, alphabet.symbols)
             if best is None or likelihood > best[0]:
                 best = (likelihood, guess)
     return None if best is None else best[1]
@@ -107,52 +123,32 @@ def _characters(probs: np.ndarray) -> list[np.ndarray]:
     return characters
 
 
-def _fold(probs: np.ndarray, symbols: tuple[str, ...]) -> np.ndarray:
+def _fold(probs: np.ndarray, alphabet: Alphabet) -> np.ndarray:
     """Each step's probabilities with those of symbols no plate holds moved to their twins."""
-    sources, targets = _twins(symbols)
     folded = probs.copy()
-    np.add.at(folded.T, targets, probs.T[sources])
-    folded[:, sources] = 0.0
+    np.add.at(folded.T, alphabet.twin_targets, probs.T[alphabet.twin_sources])
+    folded[:, alphabet.twin_sources] = 0.0
     return folded
 
 
-@cache
-def _twins(symbols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(source, target) indices: a symbol and the plate symbol `normalise` makes of it."""
-    index = {symbol: i for i, symbol in enumerate(symbols)}
-    pairs = []
-    for i, symbol in enumerate(symbols):
-        if i == BLANK or len(symbol) != 1:
-            continue
-        twin = normalise(symbol)
-        twin = NEVER_ISSUED.get(twin, twin)
-        if len(twin) == 1 and twin != symbol and twin in index:
-            pairs.append((i, index[twin]))
-    return np.array([s for s, _ in pairs], int), np.array([t for _, t in pairs], int)
+def _twin(i: int, symbol: str) -> str | None:
+    """The plate symbol `normalise` makes of one no plate holds (O and I, never issued, as 0
+    and 1), or None."""
+    if i == BLANK or len(symbol) != 1:
+        return None
+    twin = normalise(symbol)
+    twin = NEVER_ISSUED.get(twin, twin)
+    return twin if len(twin) == 1 and twin != symbol else None
 
 
-@cache
-def _separators(symbols: tuple[str, ...]) -> frozenset[int]:
-    """Symbols `normalise` removes: the plate's dot, dashes, spaces."""
-    return frozenset(
-        i for i, symbol in enumerate(symbols) if i != BLANK and symbol and not normalise(symbol)
-    )
-
-
-@cache
-def _templates(symbols: tuple[str, ...]) -> tuple[_Template, ...]:
-    """Each class's template as indices into `symbols`; a class the recogniser cannot
-    write is left out."""
-    index = {symbol: i for i, symbol in enumerate(symbols)}
-    usable = []
-    for plate_class, template in TEMPLATES:
-        allowed = tuple(
-            np.array(sorted(index[c] for c in chars if c in index)) for chars in template
-        )
-        if all(len(ids) for ids in allowed):
-            provinces = frozenset(i for i, chars in enumerate(template) if chars == _PROVINCE_SET)
-            usable.append(_Template(plate_class, allowed, provinces))
-    return tuple(usable)
+def _template(
+    plate_class: PlateClass, template: Template, index: dict[str, int]
+) -> _Template | None:
+    allowed = tuple(np.array(sorted(index[c] for c in chars if c in index)) for chars in template)
+    if not all(len(ids) for ids in allowed):
+        return None
+    provinces = frozenset(i for i, chars in enumerate(template) if chars == _PROVINCE_SET)
+    return _Template(plate_class, allowed, provinces)
 
 
 def _fits(characters: list[np.ndarray], length: int) -> list[tuple[list[np.ndarray], list[float]]]:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edge.plates.decode import Posterior, best_path
+from edge.plates.decode import Alphabet, Posterior, best_path
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 Quad = np.ndarray  # 4 x 2 float32 corners, clockwise from the top left
@@ -44,7 +44,7 @@ class RapidOcrEngine:
 
     def __init__(self) -> None:
         self._engine: Any = None
-        self._symbols: tuple[str, ...] = ()
+        self._alphabet = Alphabet(())
         self._lock = threading.Lock()
 
     def read_line(self, crop: np.ndarray) -> TextRead | None:
@@ -55,7 +55,7 @@ class RapidOcrEngine:
             ratio = max(PADDED_RATIO, crop.shape[1] / crop.shape[0])
             batch = recogniser.resize_norm_img(crop, ratio)[np.newaxis]
             probs = recogniser.session(batch)[0][0]
-        posterior = Posterior(probs, self._symbols)
+        posterior = Posterior(probs, self._alphabet)
         text, score = best_path(posterior)
         return TextRead(text, score, posterior=posterior) if text else None
 
@@ -72,5 +72,5 @@ class RapidOcrEngine:
             # Images as given: the reader scales frames to the detector's pixel budget, and
             # the configured minimum side would enlarge them again.
             self._engine.text_det.limit_side_len = 32
-            self._symbols = tuple(self._engine.text_rec.postprocess_op.character)
+            self._alphabet = Alphabet(self._engine.text_rec.postprocess_op.character)
         return self._engine

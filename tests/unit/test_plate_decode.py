@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from edge.plates.decode import Posterior, best_path, read_plate
+from edge.plates.decode import Alphabet, Posterior, best_path, read_plate
 from models.plates import PROVINCES, PlateClass, parse
 from tests.unit.test_plate_properties import any_plate
 
 SYMBOLS = ("blank", *PROVINCES, *"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", *"挂学警领港澳使")
 SYMBOLS = (*SYMBOLS, "·", "o", "Ｄ", " ")
 INDEX = {symbol: i for i, symbol in enumerate(SYMBOLS)}
+ALPHABET = Alphabet(SYMBOLS)
 
 Step = dict[str, float]  # symbol -> probability; the rest of the step is blank
 
@@ -24,7 +25,7 @@ def _posterior(steps: list[Step]) -> Posterior:
         for symbol, p in step.items():
             probs[row, INDEX[symbol]] = p
         probs[row, 0] = 1.0 - sum(step.values())
-    return Posterior(probs, SYMBOLS)
+    return Posterior(probs, ALPHABET)
 
 
 def _clear(text: str, *, sure: float = 0.95) -> list[Step]:
