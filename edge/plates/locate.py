@@ -41,10 +41,9 @@ def candidates(image: np.ndarray) -> list[Candidate]:
     width = image.shape[1]
     scale = min(1.0, WORK_WIDTH / width)
     small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale)
-    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     found: list[tuple[int, Candidate]] = []
-    for colour, (low, high) in COLOURS.items():
-        for x, y, w, h in _regions(cv2.inRange(hsv, np.array(low), np.array(high))):
+    for colour, mask in _masks(small).items():
+        for x, y, w, h in _regions(mask):
             box = (int(x / scale), int(y / scale), int(w / scale), int(h / scale))
             found.append((w * h, Candidate(colour, box, w / h < DOUBLE_ROW_BELOW)))
     found.sort(key=lambda item: -item[0])
@@ -59,14 +58,18 @@ def plate_colour(crop: np.ndarray) -> str | None:
     middle = crop[height // 4 : height - height // 4, width // 10 : width - width // 10]
     if middle.size == 0:
         return None
-    hsv = cv2.cvtColor(middle, cv2.COLOR_BGR2HSV)
-    shares = {
-        colour: float(np.count_nonzero(cv2.inRange(hsv, np.array(low), np.array(high))))
-        / (middle.shape[0] * middle.shape[1])
-        for colour, (low, high) in COLOURS.items()
-    }
+    shares = {colour: float(np.mean(mask > 0)) for colour, mask in _masks(middle).items()}
     colour = max(shares, key=lambda c: shares[c])
     return colour if shares[colour] >= COLOUR_SHARE else None
+
+
+def _masks(image: np.ndarray) -> dict[str, np.ndarray]:
+    """For each plate colour, where `image` has it."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    return {
+        colour: cv2.inRange(hsv, np.array(low), np.array(high))
+        for colour, (low, high) in COLOURS.items()
+    }
 
 
 def _regions(mask: np.ndarray) -> list[Box]:
