@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import threading
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
@@ -29,7 +27,6 @@ GENESIS = "0" * 64
 _LOCK = threading.Lock()
 _PG_LOCK_KEY = 0x414E4A55  # "ANJU"
 _ATTEMPTS = 20
-_BACKOFF_S = 0.005
 
 
 class AuditError(HubError):
@@ -46,21 +43,22 @@ class Actor:
 def record(
     engine: Engine, *, actor: Actor, action: str, target: str, reason: str = ""
 ) -> AuditRecord:
-    for attempt in range(_ATTEMPTS):
+    for _ in range(_ATTEMPTS):
         try:
             return _append(engine, actor, action, target, reason)
         except IntegrityError:
-            # Another writer extended the chain first: go again from the new head, after a
-            # random pause that grows, so that writers in step (SQLite has no advisory
-            # lock to queue them) fall out of step instead of colliding every time.
-            time.sleep(random.uniform(0, _BACKOFF_S * 2 ** min(attempt, 6)))
+            continue  # another writer extended the chain first: go again from the new head
     raise AuditError(f"could not append to the audit chain in {_ATTEMPTS} attempts")
 
 
 def _append(engine: Engine, actor: Actor, action: str, target: str, reason: str) -> AuditRecord:
     with _LOCK, Session(engine) as session:
+        # Writers queue before reading the head, so that two never build on the same one:
+        # PostgreSQL on an advisory lock, SQLite on its write lock, taken up front.
         if engine.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        elif engine.dialect.name == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE"))
         last = session.exec(select(AuditRecord).order_by(col(AuditRecord.id).desc())).first()
         entry = AuditRecord(
             at=utcnow(),
