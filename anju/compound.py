@@ -132,35 +132,26 @@ class Compound:
         residents = self.workdir / "residents.csv"
         self.workdir.mkdir(parents=True, exist_ok=True)
         write_residents_csv(residents, self.people)
-        self._hub_command("create-compound", "--id", self.compound_id, "--name", "Anju demo")
-        self._hub_command("import-residents", str(residents), "--compound", self.compound_id)
-        self._hub_command(
-            "create-user",
-            "--username",
-            "admin",
-            "--role",
-            "admin",
-            "--compound",
-            self.compound_id,
-            ANJU_NEW_PASSWORD=self.admin_password,
-        )
         readers = [
             f"east-gate:pedestrian-{direction}:{direction}:{port}"
             for direction, port in self.reader_ports.items()
         ]
-        self._hub_command(
-            "provision-edge",
-            "--compound",
-            self.compound_id,
-            "--edge-id",
-            self.edge_id,
-            "--out",
-            str(self.edge_dir),
-            "--hub-url",
-            self.hub_url,
-            "--mqtt-url",
-            self.edge_mqtt_url,
-            *[arg for reader in readers for arg in ("--reader", reader)],
+        admin = ["--username", "admin", "--role", "admin", "--compound", self.compound_id]
+        edge = ["--edge-id", self.edge_id, "--out", str(self.edge_dir)]
+        links = ["--hub-url", self.hub_url, "--mqtt-url", self.edge_mqtt_url]
+        self._hub_commands(
+            ["create-compound", "--id", self.compound_id, "--name", "Anju demo"],
+            ["import-residents", str(residents), "--compound", self.compound_id],
+            ["create-user", *admin],
+            [
+                "provision-edge",
+                "--compound",
+                self.compound_id,
+                *edge,
+                *links,
+                *[arg for r in readers for arg in ("--reader", r)],
+            ],
+            ANJU_NEW_PASSWORD=self.admin_password,
         )
         if self.with_gates:
             with (self.edge_dir / "edge.toml").open("a", encoding="utf-8") as config:
@@ -221,10 +212,15 @@ class Compound:
         )
         return self.barrier
 
-    def _hub_command(self, *args: str, **env: str) -> None:
-        child = python_module("hub-cli", "hub", list(args), self.workdir, **self.hub_env(), **env)
+    def _hub_commands(self, *commands: list[str], **env: str) -> None:
+        """Hub commands run in one process (`anju.hub_batch`): a start costs seconds."""
+        batch = [json.dumps(command) for command in commands]
+        child = python_module(
+            "hub-cli", "anju.hub_batch", batch, self.workdir, **self.hub_env(), **env
+        )
         if child.start().wait(timeout_s=120) != 0:
-            raise RuntimeError(f"hub {args[0]} failed:\n{child.log_tail()}")
+            names = ", ".join(command[0] for command in commands)
+            raise RuntimeError(f"hub commands ({names}) failed:\n{child.log_tail()}")
 
     def edge_env(self) -> dict[str, str]:
         return {
