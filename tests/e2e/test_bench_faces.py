@@ -10,7 +10,7 @@ from bench import faces
 
 def test_bench_faces_runs_and_writes_its_keys(fixtures_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "faces.json"
-    args = ["--fixtures", str(fixtures_dir / "faces"), "--limit", "16", "--json", str(out)]
+    args = ["--fixtures", str(fixtures_dir / "faces"), "--limit", "8", "--json", str(out)]
     assert faces.main(args) == 0
     results = json.loads(out.read_text())
     for key in ("new_face_p50_ms", "tracked_frame_p50_ms", "baseline_median_ms", "match_ms_100k"):
