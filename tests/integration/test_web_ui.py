@@ -13,9 +13,9 @@ from datetime import timedelta
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlmodel import Session, col, select
 
@@ -115,6 +115,17 @@ def test_the_entry_log_page_filters_explains_and_exports(hub_http: HubHttp) -> N
     assert csv_text.count("\n") == 2 and "粤B12345" in csv_text
 
 
+def _a_new_page(driver: WebDriver) -> bool:
+    """The page that set `window.anjuOldPage` has been replaced and the new one has loaded.
+    (Selenium's staleness_of fails instead of waiting when ChromeDriver, asked about an old
+    element mid-navigation, answers "Node with given id does not belong to the document".)"""
+    try:
+        script = "return window.anjuOldPage === undefined && document.readyState === 'complete'"
+        return bool(driver.execute_script(script))
+    except WebDriverException:  # between the two documents
+        return False
+
+
 @pytest.fixture
 def chrome() -> Iterator[WebDriver]:
     chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
@@ -163,9 +174,9 @@ def test_in_chromium_staff_see_real_data_and_an_officer_acknowledges_with_a_reas
     case = "//table[@id='anomaly-list']//tr[td[text()='repeated_denials']]//a"
     chrome.find_element(By.XPATH, case).click()
     chrome.find_element(By.ID, "reason").send_keys("called the card holder: lost card")
-    before = chrome.find_element(By.ID, "status")
+    chrome.execute_script("window.anjuOldPage = true")
     chrome.find_element(By.ID, "do-acknowledge").click()
-    WebDriverWait(chrome, 10).until(expected_conditions.staleness_of(before))  # reloaded
+    WebDriverWait(chrome, 10).until(_a_new_page)  # the form posts, then the case reloads
     status = chrome.find_element(By.ID, "status")
     assert status.get_attribute("data-status") == "acknowledged"
     assert "called the card holder" in chrome.find_element(By.ID, "history").text
