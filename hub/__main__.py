@@ -74,6 +74,7 @@ def create_user(args: argparse.Namespace, settings: HubSettings) -> int:
             role=auth.Role(args.role),
             compound_id=args.compound,
             unit_id=args.unit,
+            person_id=args.person,
         )
         session.commit()
         _audit(session, args.compound, "create", f"user:{args.username}")
@@ -269,6 +270,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--role", required=True, choices=[r.value for r in auth.Role])
     sub.add_argument("--compound", required=True)
     sub.add_argument("--unit", help="a resident's unit")
+    sub.add_argument("--person", help="the holder's own person id in the registry")
     sub = command("add-edge", add_edge, "register an edge whose key was made elsewhere")
     sub.add_argument("--edge-id", required=True)
     sub.add_argument("--compound-id", required=True)

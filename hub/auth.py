@@ -10,8 +10,8 @@ from sqlmodel import Session, col, select
 
 from hub.core.config import HubSettings
 from hub.core.security import hash_password, new_token, token_digest, verify_password
-from hub.errors import Conflict, Unauthenticated
-from hub.tables import AuthToken, Edge, User, as_utc, utcnow
+from hub.errors import Conflict, InvalidInput, Unauthenticated
+from hub.tables import AuthToken, Edge, Person, User, as_utc, utcnow
 
 # Checked when the user does not exist, so that every refusal takes one password check.
 _DUMMY_HASH = hash_password("anju-no-such-user")
@@ -33,6 +33,7 @@ def create_user(
     role: Role,
     compound_id: str,
     unit_id: str | None = None,
+    person_id: str | None = None,
 ) -> User:
     if len(password) < 10:
         raise Conflict("a password needs at least 10 characters")
@@ -40,12 +41,19 @@ def create_user(
         raise Conflict(f"user {username} exists")
     if (role is Role.RESIDENT) != (unit_id is not None):
         raise Conflict("a resident account belongs to exactly one unit; others to none")
+    if person_id is not None:
+        person = session.get(Person, person_id)
+        if person is None or person.compound_id != compound_id:
+            raise InvalidInput(f"no person {person_id} in this compound")
+        if role is Role.RESIDENT and person.unit_id != unit_id:
+            raise InvalidInput(f"person {person_id} does not live in unit {unit_id}")
     user = User(
         username=username,
         password_hash=hash_password(password),
         role=role.value,
         compound_id=compound_id,
         unit_id=unit_id,
+        person_id=person_id,
     )
     session.add(user)
     return user

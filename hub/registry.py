@@ -27,6 +27,7 @@ from hub.tables import (
     Pin,
     Plate,
     RegistryChange,
+    User,
     VisitorPass,
     WatchlistEntry,
     as_utc,
@@ -129,6 +130,8 @@ def delete_person(*, session: Session, person: Person, changes: Changes) -> None
     session.flush()
     for consent in session.exec(select(FaceConsent).where(col(FaceConsent.person_id) == person.id)):
         session.delete(consent)
+    for user in session.exec(select(User).where(col(User.person_id) == person.id)):
+        user.person_id = None  # the account stays (staff close it), the link to the data goes
     session.flush()
     session.delete(person)
     changes.delete("person", person.id)

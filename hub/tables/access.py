@@ -16,6 +16,12 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16, description="admin, staff, officer or resident")
     compound_id: str = Field(foreign_key="compound.id", index=True, max_length=64)
     unit_id: str | None = Field(default=None, foreign_key="unit.id", max_length=64)
+    person_id: str | None = Field(
+        default=None,
+        foreign_key="person.id",
+        max_length=64,
+        description="The account holder's own entry in the registry, if they have one",
+    )
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 

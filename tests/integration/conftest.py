@@ -151,10 +151,12 @@ class HubHttp:
             session.commit()
 
     def client(self, role: str = "admin", compound: str = "c1") -> httpx.Client:
+        """Logged in as the seeded user of `role` in `compound`."""
+        return self.login(f"{compound}-{role}")
+
+    def login(self, username: str, password: str = PASSWORD) -> httpx.Client:
         client = httpx.Client(base_url=self.base_url, timeout=10)
-        response = client.post(
-            "/api/auth/login", json={"username": f"{compound}-{role}", "password": PASSWORD}
-        )
+        response = client.post("/api/auth/login", json={"username": username, "password": password})
         response.raise_for_status()
         client.headers["Authorization"] = f"Bearer {response.json()['token']}"
         self._clients.append(client)

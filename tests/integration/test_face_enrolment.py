@@ -12,13 +12,13 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.__main__ import main as hub_cli
 from hub.core.db import make_engine
 from hub.core.security import SecretBox
-from hub.tables import FaceConsent, FaceTemplate
-from tests.integration.conftest import HubHttp
+from hub.tables import FaceConsent, FaceTemplate, User
+from tests.integration.conftest import PASSWORD, HubHttp
 
 pytestmark = pytest.mark.integration
 
@@ -121,8 +121,8 @@ def test_withdrawn_consent_and_move_out_delete_the_templates_everywhere(
         )
         staff.post(f"/api/people/{person}/face", json={"consent": consent, "photos": photo})
     version = edge_http.get("/api/edge/registry", params={"since": 0}).json()["to_version"]
-    resident = hub_http.client("resident")  # of unit c1-101: may withdraw its own consents
-    assert resident.delete("/api/people/p-lin/face").status_code == 204
+    lin = _account_of(hub_http, "p-lin")
+    assert lin.delete("/api/people/p-lin/face").status_code == 204
     assert staff.delete("/api/people/p-kid").status_code == 204
     deleted = _faces_at_edge(edge_http, since=version)
     assert len(deleted) == 2 and all(record is None for record in deleted.values())
@@ -131,6 +131,50 @@ def test_withdrawn_consent_and_move_out_delete_the_templates_everywhere(
         consents = session.exec(select(FaceConsent)).all()
     assert [(c.person_id, c.withdrawn_at is not None) for c in consents] == [("p-lin", True)]
     assert staff.get("/api/people/p-lin/face").json()["consent"] is False
+
+
+def test_a_resident_withdraws_their_own_or_a_minors_consent_not_another_adults(
+    hub_http: HubHttp, staff: httpx.Client, examples: Path
+) -> None:
+    photo = [_b64(examples / "lin-manuel-miranda.png")]
+    guardian = {"minor": True, "given_by": "guardian", "guardian_name": "林母"}
+    for person, consent in (("p-lin", ADULT), ("p-kid", guardian)):
+        made = staff.post(f"/api/people/{person}/face", json={"consent": consent, "photos": photo})
+        assert made.status_code == 201, made.text
+    roommate = hub_http.client("resident")  # lives in c1-101 too, but is neither of them
+    refused = roommate.delete("/api/people/p-lin/face")
+    assert refused.status_code == 403, refused.text
+    assert staff.get("/api/people/p-lin/face").json()["consent"] is True
+    assert roommate.delete("/api/people/p-kid/face").status_code == 204  # a guardian's right
+    assert staff.get("/api/people/p-kid/face").json()["templates"] == 0
+
+    lin = _account_of(hub_http, "p-lin")
+    assert lin.delete("/api/people/p-lin/face").status_code == 204
+    assert staff.get("/api/people/p-lin/face").json()["templates"] == 0
+
+
+def test_an_account_names_only_a_person_of_its_own_unit(
+    hub_http: HubHttp, staff: httpx.Client
+) -> None:
+    admin = hub_http.client("admin")
+    body = {"username": "lin-2", "password": PASSWORD, "role": "resident", "unit_id": "c1-102"}
+    assert admin.post("/api/users", json=body | {"person_id": "p-lin"}).status_code == 422
+    assert admin.post("/api/users", json=body | {"person_id": "p-nobody"}).status_code == 422
+    made = admin.post("/api/users", json=body | {"unit_id": "c1-101", "person_id": "p-lin"})
+    assert made.status_code == 201 and made.json()["person_id"] == "p-lin"
+    assert staff.delete("/api/people/p-lin").status_code == 204  # moving out unlinks the account
+    with Session(hub_http.engine) as session:
+        [account] = session.exec(select(User).where(col(User.username) == "lin-2")).all()
+    assert account.person_id is None
+
+
+def _account_of(hub_http: HubHttp, person: str) -> httpx.Client:
+    """A resident account of unit c1-101 that names `person` as its holder."""
+    username = f"{person}-account"
+    body = {"username": username, "password": PASSWORD, "role": "resident"}
+    body |= {"unit_id": "c1-101", "person_id": person}
+    assert hub_http.client("admin").post("/api/users", json=body).status_code == 201
+    return hub_http.login(username)
 
 
 def test_bulk_enrolment_from_a_folder_per_person(

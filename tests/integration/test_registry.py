@@ -155,7 +155,7 @@ def test_migrations_upgrade_a_populated_database(database_url: str) -> None:
         [stored] = session.exec(select(Entry)).all()
         version = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert stored.event_id == event.event_id
-    assert version == "0008"
+    assert version == "0009"
     assert stored.flags == ""
     engine.dispose()
 

@@ -44,12 +44,16 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=10, max_length=256)
     role: Role
     unit_id: Identifier | None = None
+    person_id: Identifier | None = Field(
+        None, description="The holder's own entry in the registry (a resident's, in their unit)"
+    )
 
 
 class UserPublic(BaseModel):
     username: str
     role: Role
     unit_id: str | None
+    person_id: str | None = None
 
 
 class AuditCheck(BaseModel):
@@ -115,10 +119,13 @@ def create_user(body: UserCreate, caller: Admin, session: SessionDep) -> UserPub
         role=body.role,
         compound_id=caller.compound_id,
         unit_id=body.unit_id,
+        person_id=body.person_id,
     )
     session.commit()
     caller.audit("create", f"user:{body.username}")
-    return UserPublic(username=body.username, role=body.role, unit_id=body.unit_id)
+    return UserPublic(
+        username=body.username, role=body.role, unit_id=body.unit_id, person_id=body.person_id
+    )
 
 
 @router.get("/audit/verify")

@@ -4,7 +4,8 @@ Staff enrol a person from photos sent as base64 in JSON; the photos are encoded 
 discarded, the templates stored encrypted, and they reach the edges with the next registry
 delta. Withdrawing consent (or moving out) deletes the templates on the hub at once and on
 every online edge with the nudge that follows (within a minute, usually seconds). A resident
-may withdraw their own unit's consents; the face is never the only way in.
+may withdraw their own consent (their account names their person) and their unit's minors'
+(the guardian's right), not another adult's; the face is never the only way in.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from hub import faces, registry
 from hub.api.deps import Caller, Manager, PersonalDataReader, ServicesDep, SessionDep, allow
 from hub.api.routes.people import visible
 from hub.auth import Role
-from hub.errors import InvalidInput
+from hub.errors import Forbidden, InvalidInput
 from hub.registry import Changes
-from hub.tables import FaceConsent, FaceTemplate, as_utc, utcnow
+from hub.tables import FaceConsent, FaceTemplate, Person, as_utc, utcnow
 from models.events import Text
 
 router = APIRouter(prefix="/api/people", tags=["faces"])
@@ -92,11 +93,7 @@ def enrol(
 @router.get("/{person_id}/face")
 def status(person_id: str, caller: PersonalDataReader, session: SessionDep) -> FaceStatus:
     person = visible(session, caller, person_id)
-    consent = session.exec(
-        select(FaceConsent)
-        .where(col(FaceConsent.person_id) == person.id, col(FaceConsent.withdrawn_at).is_(None))
-        .order_by(col(FaceConsent.recorded_at).desc())
-    ).first()
+    consent = _active_consent(session, person)
     count = len(
         session.exec(select(FaceTemplate.id).where(col(FaceTemplate.person_id) == person.id)).all()
     )
@@ -113,12 +110,31 @@ def status(person_id: str, caller: PersonalDataReader, session: SessionDep) -> F
 def withdraw(
     person_id: str, caller: Withdrawer, session: SessionDep, services: ServicesDep
 ) -> None:
-    """Consent withdrawn: the templates are deleted here and on every edge."""
+    """Consent withdrawn: the templates are deleted here and on every edge. A resident may
+    withdraw their own consent and a minor's of their unit (the guardian's), not another
+    adult's."""
     person = visible(session, caller, person_id)
+    if caller.role is Role.RESIDENT and not _may_withdraw(session, caller, person):
+        raise Forbidden("a resident may withdraw their own face consent, or a minor's")
     changes = Changes(caller.compound_id)
     registry.withdraw_face_consent(session=session, person=person, changes=changes, now=utcnow())
     services.commit_registry(session, changes, f"face consent of {person_id} withdrawn")
     caller.audit("delete", f"face:{person_id}")
+
+
+def _may_withdraw(session: Session, caller: Caller, person: Person) -> bool:
+    if person.id == caller.user.person_id:
+        return True
+    consent = _active_consent(session, person)
+    return consent is not None and consent.minor
+
+
+def _active_consent(session: Session, person: Person) -> FaceConsent | None:
+    return session.exec(
+        select(FaceConsent)
+        .where(col(FaceConsent.person_id) == person.id, col(FaceConsent.withdrawn_at).is_(None))
+        .order_by(col(FaceConsent.recorded_at).desc())
+    ).first()
 
 
 def _photo(number: int, text: str) -> bytes:
