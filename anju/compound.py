@@ -3,8 +3,9 @@ processes.
 
 The demo, the end-to-end tests and the benchmarks lay out a compound through this module, the
 way an installer would, with the hub's own commands: create the compound, import its residents
-from CSV, create an admin, and enrol the edge (`provision-edge`), which then pulls its registry
-from the hub. Every part runs as its own process.
+from CSV, create an admin, and enrol the edge (`provision-edge`), these four in one process
+(`anju.hub_batch`); the edge then pulls its registry from the hub. Every running part (hub,
+edge, barrier controller, reader mocks) is a process of its own.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ fails: `python -m anju.hub_batch COMMAND...`, each COMMAND a JSON list of argume
 
 A compound's set-up (the demo, the end-to-end tests) runs four hub commands, and each new
 process spends seconds importing the hub on a small machine; in one process it does so
-once. Each command runs exactly as `python -m hub` would run it.
+once. Each command runs as `python -m hub` would run it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         parsed.append(arguments)
     for arguments in parsed:
-        status = hub_main(arguments)
+        try:
+            status = hub_main(arguments)
+        except SystemExit as exit_:  # argparse refusing the arguments (or --help)
+            status = exit_.code if isinstance(exit_.code, int) else 2
         if status:
             return status
     return 0

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from hub.auth import Role
 from hub.core.security import SecretBox, pin_digest
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.tables import (
@@ -119,6 +120,16 @@ class Changes:
         return compound.registry_version
 
 
+def unlink_accounts(*, session: Session, person: Person, moved_out: bool = False) -> None:
+    """Accounts that may no longer name `person` as their holder stop naming them: all of
+    them when the person moves out (the accounts stay until staff close them), a resident's
+    when the person no longer lives in its unit."""
+    for user in session.exec(select(User).where(col(User.person_id) == person.id)):
+        if moved_out or (user.role == Role.RESIDENT and user.unit_id != person.unit_id):
+            user.person_id = None
+            session.add(user)
+
+
 def delete_person(*, session: Session, person: Person, changes: Changes) -> None:
     """Move-out: the person, every credential of theirs and their face templates and consent
     records leave the registry (the audit log keeps who did what, when)."""
@@ -130,8 +141,7 @@ def delete_person(*, session: Session, person: Person, changes: Changes) -> None
     session.flush()
     for consent in session.exec(select(FaceConsent).where(col(FaceConsent.person_id) == person.id)):
         session.delete(consent)
-    for user in session.exec(select(User).where(col(User.person_id) == person.id)):
-        user.person_id = None  # the account stays (staff close it), the link to the data goes
+    unlink_accounts(session=session, person=person, moved_out=True)
     session.flush()
     session.delete(person)
     changes.delete("person", person.id)

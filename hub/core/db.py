@@ -44,5 +44,27 @@ def alembic_config(connection: Connection) -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the database to `revision` (the newest by default); safe to run at every start."""
+    if engine.dialect.name == "sqlite":
+        _migrate_sqlite(engine, revision)
+        return
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
+
+
+def _migrate_sqlite(engine: Engine, revision: str) -> None:
+    """SQLite alters a table by rebuilding it (alembic's batch mode), and with foreign keys
+    enforced the old table cannot be dropped while rows point at it (a user with a session,
+    say). Enforcement is switched off around the migration, which SQLite allows only outside
+    a transaction, and every key is checked before it commits."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection), revision)
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration to {revision} broke foreign keys: {broken}")
+        finally:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()

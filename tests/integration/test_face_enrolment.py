@@ -145,7 +145,7 @@ def test_a_resident_withdraws_their_own_or_a_minors_consent_not_another_adults(
     refused = roommate.delete("/api/people/p-lin/face")
     assert refused.status_code == 403, refused.text
     assert staff.get("/api/people/p-lin/face").json()["consent"] is True
-    assert roommate.delete("/api/people/p-kid/face").status_code == 204  # a guardian's right
+    assert roommate.delete("/api/people/p-kid/face").status_code == 204  # any minor's of the unit
     assert staff.get("/api/people/p-kid/face").json()["templates"] == 0
 
     lin = _account_of(hub_http, "p-lin")
@@ -162,10 +162,18 @@ def test_an_account_names_only_a_person_of_its_own_unit(
     assert admin.post("/api/users", json=body | {"person_id": "p-nobody"}).status_code == 422
     made = admin.post("/api/users", json=body | {"unit_id": "c1-101", "person_id": "p-lin"})
     assert made.status_code == 201 and made.json()["person_id"] == "p-lin"
-    assert staff.delete("/api/people/p-lin").status_code == 204  # moving out unlinks the account
+    guard = {"username": "lin-3", "password": PASSWORD, "role": "staff", "person_id": "p-lin"}
+    assert admin.post("/api/users", json=guard).status_code == 201  # staff who lives here
+    assert staff.patch("/api/people/p-lin", json={"unit_id": "c1-102"}).status_code == 200
+    assert _holders(hub_http) == {"lin-2": None, "lin-3": "p-lin"}  # a resident's unit left
+    assert staff.delete("/api/people/p-lin").status_code == 204
+    assert _holders(hub_http) == {"lin-2": None, "lin-3": None}  # moving out unlinks them all
+
+
+def _holders(hub_http: HubHttp) -> dict[str, str | None]:
     with Session(hub_http.engine) as session:
-        [account] = session.exec(select(User).where(col(User.username) == "lin-2")).all()
-    assert account.person_id is None
+        users = session.exec(select(User).where(col(User.username).startswith("lin-"))).all()
+    return {user.username: user.person_id for user in users}
 
 
 def _account_of(hub_http: HubHttp, person: str) -> httpx.Client:

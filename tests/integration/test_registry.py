@@ -160,6 +160,38 @@ def test_migrations_upgrade_a_populated_database(database_url: str) -> None:
     engine.dispose()
 
 
+def test_migrations_rebuild_tables_that_rows_point_at(database_url: str) -> None:
+    """0009 rebuilds `user` on SQLite (batch mode) while session tokens point at its rows, as
+    on any hub someone is logged in to."""
+    engine = make_engine(database_url)
+    migrate(engine, "0008")
+    with Session(engine) as session:
+        registry.create_compound(
+            session=session, compound_id="c1", name="c1", box=SecretBox.from_config(KEY)
+        )
+        session.flush()
+        session.execute(
+            text(
+                'INSERT INTO "user" (username, password_hash, role, compound_id, failed_logins) '
+                "VALUES ('ann', 'x', 'admin', 'c1', 0)"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO authtoken (token_hash, user_id, expires_at) "
+                "SELECT 'h', id, '2030-01-01 00:00:00+00:00' FROM \"user\""
+            )
+        )
+        session.commit()
+    migrate(engine)
+    with Session(engine) as session:
+        users = session.execute(text('SELECT username, person_id FROM "user"')).all()
+        tokens = session.execute(text("SELECT token_hash FROM authtoken")).scalars().all()
+    assert [tuple(u) for u in users] == [("ann", None)]
+    assert tokens == ["h"]
+    engine.dispose()
+
+
 def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:
     with engine.connect() as conn:
         drift = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)

@@ -42,6 +42,8 @@ def test_commands_run_in_order_and_the_first_failure_stops_the_rest(
     other = [*user[:2], "bob", *user[3:]]
     assert main([json.dumps(missing), json.dumps(other)]) != 0
     assert _users(database) == ["ann"]  # bob's command never ran
+    assert main([json.dumps(["create-user", "--no-such-option"]), json.dumps(other)]) == 2
+    assert _users(database) == ["ann"]  # refused arguments stop the batch too
 
 
 def test_an_argument_that_is_not_a_list_of_strings_runs_nothing(

@@ -4,8 +4,8 @@ Staff enrol a person from photos sent as base64 in JSON; the photos are encoded 
 discarded, the templates stored encrypted, and they reach the edges with the next registry
 delta. Withdrawing consent (or moving out) deletes the templates on the hub at once and on
 every online edge with the nudge that follows (within a minute, usually seconds). A resident
-may withdraw their own consent (their account names their person) and their unit's minors'
-(the guardian's right), not another adult's; the face is never the only way in.
+may withdraw their own consent (their account names their person) and that of any minor of
+their unit, not another adult's; the face is never the only way in.
 """
 
 from __future__ import annotations
@@ -111,8 +111,7 @@ def withdraw(
     person_id: str, caller: Withdrawer, session: SessionDep, services: ServicesDep
 ) -> None:
     """Consent withdrawn: the templates are deleted here and on every edge. A resident may
-    withdraw their own consent and a minor's of their unit (the guardian's), not another
-    adult's."""
+    withdraw their own consent and that of any minor of their unit, not another adult's."""
     person = visible(session, caller, person_id)
     if caller.role is Role.RESIDENT and not _may_withdraw(session, caller, person):
         raise Forbidden("a resident may withdraw their own face consent, or a minor's")

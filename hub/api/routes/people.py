@@ -118,6 +118,7 @@ def update_person(
     for name, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(person, name, value)
     session.add(person)
+    registry.unlink_accounts(session=session, person=person)
     changes = Changes(caller.compound_id)
     changes.upsert("person", person.id)
     services.commit_registry(session, changes, f"person {person_id}")
