@@ -148,22 +148,15 @@ def _progress(done: int, total: int) -> None:
 
 
 def enrol_faces(args: argparse.Namespace, settings: HubSettings) -> int:
-    """A folder per person (named by person id) of photos; every person's consent is on the
-    form `--consent-document` names. Minors are enrolled through the API, with a guardian."""
+    """A folder per person (named by person id) of photos, and `--consents`, a CSV naming
+    each person's own signed form: a folder without one is not enrolled. Minors are enrolled
+    through the API, with a guardian."""
+    forms = importer.read_consent_forms(args.consents)
     folders = sorted(p for p in args.folder.iterdir() if p.is_dir())
-    consent = faces.ConsentGiven(minor=False, given_by="self", document_ref=args.consent_document)
     enrolled, failed = 0, 0
     with _session(settings) as session:
         for done, folder in enumerate(folders, start=1):
-            photos = [p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()]
-            problem = _enrol_one(
-                session,
-                settings,
-                compound_id=args.compound,
-                person_id=folder.name,
-                photos=photos,
-                consent=consent,
-            )
+            problem = _enrol_folder(session, settings, args.compound, folder, forms)
             if problem is None:
                 enrolled += 1
             else:
@@ -172,6 +165,22 @@ def enrol_faces(args: argparse.Namespace, settings: HubSettings) -> int:
             _progress(done, len(folders))
     print(f"{enrolled} people enrolled, {failed} not")
     return 0 if failed == 0 else 1
+
+
+def _enrol_folder(
+    session: Session, settings: HubSettings, compound_id: str, folder: Path, forms: dict[str, str]
+) -> str | None:
+    form = forms.get(folder.name)
+    if form is None:
+        return f"no consent form for {folder.name} in the consents file"
+    return _enrol_one(
+        session,
+        settings,
+        compound_id=compound_id,
+        person_id=folder.name,
+        photos=[p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()],
+        consent=faces.ConsentGiven(minor=False, given_by="self", document_ref=form),
+    )
 
 
 def _enrol_one(
@@ -289,7 +298,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("enrol-faces", enrol_faces, "enrol faces from a folder per person")
     sub.add_argument("folder", type=Path)
     sub.add_argument("--compound", required=True)
-    sub.add_argument("--consent-document", required=True, help="the signed forms' reference")
+    sub.add_argument(
+        "--consents",
+        type=Path,
+        required=True,
+        help="CSV: person_id, document_ref (each person's own signed form)",
+    )
     command("analytics", analytics, "scan for anomalies and enforce retention now")
     sub = command("backup", backup_database, "back up the hub's database into a directory")
     sub.add_argument("--out", type=Path, required=True)

@@ -1,4 +1,5 @@
-"""Bulk import of residents, their units, cards and plates from CSV.
+"""Bulk import of residents, their units, cards and plates from CSV (and of the face-consent
+forms that `enrol-faces` records, one per person).
 
 Columns: building, unit, person_id, name, kind (resident, staff or visitor), cards and plates
 (several separated by `;`). Every row is checked before anything is written; a file with a
@@ -23,6 +24,8 @@ from models.events import SubjectKind
 from models.plates import PlateError, parse
 
 COLUMNS = ("building", "unit", "person_id", "name", "kind", "cards", "plates")
+CONSENT_COLUMNS = ("person_id", "document_ref")
+MAX_DOCUMENT_REF = 200  # as the API's consent body allows
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _CARD = re.compile(r"^[0-9]{1,20}$")
 _KINDS = {k.value for k in SubjectKind if k is not SubjectKind.UNKNOWN}
@@ -82,16 +85,33 @@ def numbered(rows: Iterable[dict[str, str]]) -> list[CsvRow]:
     return [CsvRow(index + 2, values) for index, values in enumerate(rows)]
 
 
-def read_rows(path: Path) -> list[CsvRow]:
+def read_rows(path: Path, columns: Sequence[str] = COLUMNS) -> list[CsvRow]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
-            missing = set(COLUMNS) - set(reader.fieldnames or ())
+            missing = set(columns) - set(reader.fieldnames or ())
             if missing:
                 raise CsvError(f"{path}: missing columns {', '.join(sorted(missing))}")
             return [CsvRow(reader.line_num, values) for values in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CsvError(f"cannot read {path}: {exc}") from exc
+
+
+def read_consent_forms(path: Path) -> dict[str, str]:
+    """Each person's signed face-consent form: a CSV with the columns person_id and
+    document_ref (where the property office files the form). A row without both, an id
+    that is not one, a reference over 200 characters or a person listed twice refuses the
+    whole file."""
+    forms: dict[str, str] = {}
+    for row in read_rows(path, CONSENT_COLUMNS):
+        person = (row.values.get("person_id") or "").strip()
+        document = (row.values.get("document_ref") or "").strip()
+        if not _IDENTIFIER.match(person) or not document or len(document) > MAX_DOCUMENT_REF:
+            raise CsvError(f"{path}, line {row.line}: a person id and a form reference needed")
+        if person in forms:
+            raise CsvError(f"{path}, line {row.line}: {person} is listed twice")
+        forms[person] = document
+    return forms
 
 
 def import_residents(

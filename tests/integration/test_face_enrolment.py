@@ -207,13 +207,25 @@ def test_bulk_enrolment_from_a_folder_per_person(
         (folder / person).mkdir(parents=True)
         (folder / person / photo).write_bytes((examples / photo).read_bytes())
     (folder / "p-nobody").mkdir()
-    code = hub_cli(["enrol-faces", str(folder), "--compound", "c9", "--consent-document", "F-1"])
+    consents = tmp_path / "consents.csv"
+    enrol = ["enrol-faces", str(folder), "--compound", "c9", "--consents", str(consents)]
+
+    consents.write_text("person_id,document_ref\np-lin,F-1\np-nobody,\n", encoding="utf-8")
+    assert hub_cli(enrol) == 2  # a row without its form refuses the file
+    assert "line 3: a person id and a form reference needed" in capsys.readouterr().err
+
+    consents.write_text("person_id,document_ref\np-lin,F-1\np-nobody,F-9\n", encoding="utf-8")
+    code = hub_cli(enrol)
     out, err = capsys.readouterr()
-    assert code == 1  # one folder names nobody
-    assert "2 people enrolled, 1 not" in out
+    assert code == 1  # Obama signed no form; one folder names nobody
+    assert "1 people enrolled, 2 not" in out
+    assert "p-obama: no consent form for p-obama in the consents file" in err
     assert "p-nobody: no person p-nobody in c9" in err
     assert "2/3" in err or "3/3" in err  # the progress bar
     engine = make_engine(database)
     with Session(engine) as session:
-        assert len(session.exec(select(FaceTemplate)).all()) == 2
+        templates = session.exec(select(FaceTemplate)).all()
+        consents_kept = session.exec(select(FaceConsent)).all()
     engine.dispose()
+    assert {t.person_id for t in templates} == {"p-lin"}
+    assert [(c.person_id, c.document_ref) for c in consents_kept] == [("p-lin", "F-1")]
