@@ -1,12 +1,14 @@
 """Reading Chinese plates from real photos: whole scenes (EasyPR) and plate crops (LPRNet).
 
 A scene counts as exact when the set of plates emitted equals the set labelled in it
-(`gt_boxes`, else the file's `gt_plate`), province character included: a missed plate, a
-misread one or anything else emitted as a plate all fail it. An image that cannot be decoded
-counts as a failure. The baseline is the OCR engine alone on the same whole photos, in the
-same run: its detector and recogniser on the full image, keeping the strings that are valid
-plates as they are. `labelled_boxes_scene_exact` reads each labelled plate from its labelled
-box instead of finding it: what the recogniser reaches with localisation perfect.
+(`gt_boxes`, else the file's `gt_plate`; a label the photo contradicts is mended, see
+LABEL_ERRORS, and `scene_exact_as_labelled` keeps it), province character included: a
+missed plate, a misread one or anything else emitted as a plate all fail it. An image that
+cannot be decoded counts as a failure. The baseline is the OCR engine alone on the same
+whole photos, in the same run: its detector and recogniser on the full image, keeping the
+strings that are valid plates as they are. `labelled_boxes_scene_exact` reads each
+labelled plate from its labelled box instead of finding it: what the recogniser reaches
+with localisation perfect.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -35,6 +37,7 @@ class Sample:
     path: Path
     truth: frozenset[str]
     boxes: tuple[LabelledBox, ...] = ()
+    labelled: frozenset[str] = frozenset()  # the fixture's own label, where LABEL_ERRORS mends it
 
 
 @dataclass(frozen=True)
@@ -54,16 +57,28 @@ NOT_PLATES = {
 }
 
 
+# Fixture scenes whose label is not what the photo shows, found by looking at the plate:
+# scene_exact and labelled_boxes_scene_exact score them by what the photo shows,
+# scene_exact_as_labelled by the label. Each with the label and the plate as photographed.
+LABEL_ERRORS = {
+    "EasyPR/resources/image/general_test/粤A94372.JPG": ("粤A94372", "粤A9A372"),
+}
+
+
 def load_manifest(fixtures: Path) -> tuple[list[Sample], list[Sample]]:
-    """(scenes, crops) from MANIFEST.tsv; crops that are not plates (NOT_PLATES) left out."""
+    """(scenes, crops) from MANIFEST.tsv; crops that are not plates (NOT_PLATES) left out,
+    scene labels in LABEL_ERRORS mended."""
     scenes, crops = [], []
     with (fixtures / "MANIFEST.tsv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             path = fixtures / row["local_path"]
             if row["source"] == "EasyPR":
                 boxes = tuple(_labelled(b) for b in json.loads(row["gt_boxes"] or "[]"))
-                truth = frozenset(b.plate for b in boxes) or frozenset({row["gt_plate"]})
-                scenes.append(Sample(path, truth, boxes))
+                labelled = frozenset(b.plate for b in boxes) or frozenset({row["gt_plate"]})
+                wrong, shown = LABEL_ERRORS.get(row["local_path"], ("", ""))
+                boxes = tuple(replace(b, plate=shown) if b.plate == wrong else b for b in boxes)
+                truth = frozenset(shown if plate == wrong else plate for plate in labelled)
+                scenes.append(Sample(path, truth, boxes, labelled))
             elif row["source"] == "LPRNet_Pytorch" and row["local_path"] not in NOT_PLATES:
                 crops.append(Sample(path, frozenset({row["gt_plate"]})))
     return scenes, crops
@@ -84,13 +99,15 @@ def load_image(path: Path) -> np.ndarray | None:
 
 def measure(
     samples: list[Sample], read: Callable[[np.ndarray], set[str]]
-) -> tuple[float, float, list[set[str]]]:
+) -> tuple[float, float, list[set[str] | None]]:
     """Share of samples read exactly (an undecodable image counts as missed), median ms a
-    sample, and what was read from each decoded sample."""
-    exact, times, found = 0, [], []
+    sample, and what was read from each sample (None where the image cannot be decoded)."""
+    exact, times = 0, []
+    found: list[set[str] | None] = []
     for sample in samples:
         image = load_image(sample.path)
         if image is None:
+            found.append(None)
             continue
         start = time.perf_counter()
         numbers = read(image)
@@ -100,12 +117,26 @@ def measure(
     return exact / len(samples), statistics.median(times), found
 
 
-def run_scenes(reader: PlateReader, scenes: list[Sample]) -> tuple[float, float, int, int]:
-    """exact share, median ms, strings emitted, of which not valid plates."""
+@dataclass(frozen=True)
+class SceneResult:
+    exact: float
+    exact_as_labelled: float
+    median_ms: float
+    emitted: int
+    invalid: int  # emitted strings that are not valid plates
+
+
+def run_scenes(reader: PlateReader, scenes: list[Sample]) -> SceneResult:
     exact, median, found = measure(scenes, lambda image: {r.number for r in reader.read(image)})
-    emitted = sum(len(numbers) for numbers in found)
-    invalid = sum(1 for numbers in found for n in numbers if not _valid(n))
-    return exact, median, emitted, invalid
+    as_labelled = sum(numbers == s.labelled for s, numbers in zip(scenes, found, strict=True))
+    emitted = [n for numbers in found if numbers is not None for n in numbers]
+    return SceneResult(
+        exact=exact,
+        exact_as_labelled=as_labelled / len(scenes),
+        median_ms=median,
+        emitted=len(emitted),
+        invalid=sum(1 for n in emitted if not _valid(n)),
+    )
 
 
 def run_baseline(scenes: list[Sample]) -> tuple[float, float]:
@@ -174,26 +205,28 @@ def run(fixtures: Path, limit: int | None) -> dict[str, object]:
     scenes, crops = scenes[:limit], crops[:limit]
     reader = PlateReader(RapidOcrEngine())
     reader.read_crop(load_image(crops[0].path) if crops else np.zeros((24, 94, 3), np.uint8))
-    scene_exact, scene_ms, emitted, invalid = run_scenes(reader, scenes)
+    scene = run_scenes(reader, scenes)
     crop_exact, crop_ms = run_crops(reader, crops)
     read_right = round(crop_exact * len(crops))
     baseline_exact, baseline_ms = run_baseline(scenes)
     labelled_exact = run_labelled_boxes(reader, scenes)
     return {
-        "scene_exact": round(scene_exact, 4),
-        "scene_median_ms": round(scene_ms, 1),
+        "scene_exact": round(scene.exact, 4),
+        "scene_exact_as_labelled": round(scene.exact_as_labelled, 4),
+        "scene_labels_mended": sorted(LABEL_ERRORS),
+        "scene_median_ms": round(scene.median_ms, 1),
         "crop_exact": round(crop_exact, 4),
         "crop_median_ms": round(crop_ms, 1),
         "crop_exact_all": round(read_right / (len(crops) + len(NOT_PLATES)), 4) if crops else 0.0,
         "crops_not_plates": sorted(NOT_PLATES),
-        "invalid_emitted": round(invalid / emitted, 4) if emitted else 0.0,
+        "invalid_emitted": round(scene.invalid / scene.emitted, 4) if scene.emitted else 0.0,
         "baseline_scene_exact": round(baseline_exact, 4),
         "baseline_scene_median_ms": round(baseline_ms, 1),
         "labelled_boxes_scene_exact": round(labelled_exact, 4),
-        "scene_time_vs_baseline": round(scene_ms / baseline_ms, 3) if baseline_ms else 0.0,
+        "scene_time_vs_baseline": round(scene.median_ms / baseline_ms, 3) if baseline_ms else 0.0,
         "scenes": len(scenes),
         "crops": len(crops),
-        "emitted": emitted,
+        "emitted": scene.emitted,
         "machine": machine(),
     }
 
@@ -210,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     crop, invalid = number(results, "crop_exact"), number(results, "invalid_emitted")
     rows = [
         Row("scene_exact", scene, "", ">= 0.95", scene >= 0.95),
+        Row("scene_exact_as_labelled", number(results, "scene_exact_as_labelled"), ""),
         Row("scene_median_ms", ms, "ms", "<= 150", ms <= 150),
         Row("crop_exact", crop, "", ">= 0.99", crop >= 0.99),
         Row("crop_median_ms", number(results, "crop_median_ms"), "ms"),
