@@ -106,12 +106,25 @@ def read_consent_forms(path: Path) -> dict[str, str]:
     for row in read_rows(path, CONSENT_COLUMNS):
         person = (row.values.get("person_id") or "").strip()
         document = (row.values.get("document_ref") or "").strip()
-        if not _IDENTIFIER.match(person) or not document or len(document) > MAX_DOCUMENT_REF:
-            raise CsvError(f"{path}, line {row.line}: a person id and a form reference needed")
-        if person in forms:
-            raise CsvError(f"{path}, line {row.line}: {person} is listed twice")
+        problem = _consent_problem(person, document, forms)
+        if problem:
+            raise CsvError(f"{path}, line {row.line}: {problem}")
         forms[person] = document
     return forms
+
+
+def _consent_problem(person: str, document: str, forms: dict[str, str]) -> str | None:
+    if not _IDENTIFIER.match(person):
+        return f"{person!r} is not a person id"
+    if person in forms:
+        return f"{person} is listed twice"
+    if not document:
+        return f"no form reference for {person}"
+    if len(document) > MAX_DOCUMENT_REF:
+        return f"the form reference for {person} is over {MAX_DOCUMENT_REF} characters"
+    if any(ord(char) < 32 for char in document):
+        return f"the form reference for {person} holds control characters"
+    return None
 
 
 def import_residents(

@@ -59,8 +59,15 @@ def _migrate_sqlite(engine: Engine, revision: str) -> None:
     with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         connection.commit()
+        if connection.exec_driver_sql("PRAGMA foreign_keys").scalar() != 0:
+            raise RuntimeError("SQLite kept foreign keys on: the migration would fail")
+        connection.commit()
         try:
             with connection.begin():
+                # The driver begins a transaction only before data changes: begun here, the
+                # DDL is rolled back with the rest, and a second process migrating at the
+                # same time waits for this one instead of racing it.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
                 command.upgrade(alembic_config(connection), revision)
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:

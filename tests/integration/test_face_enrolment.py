@@ -210,9 +210,15 @@ def test_bulk_enrolment_from_a_folder_per_person(
     consents = tmp_path / "consents.csv"
     enrol = ["enrol-faces", str(folder), "--compound", "c9", "--consents", str(consents)]
 
-    consents.write_text("person_id,document_ref\np-lin,F-1\np-nobody,\n", encoding="utf-8")
-    assert hub_cli(enrol) == 2  # a row without its form refuses the file
-    assert "line 3: a person id and a form reference needed" in capsys.readouterr().err
+    for rows, problem in (
+        ("p-lin,F-1\np-nobody,\n", "line 3: no form reference for p-nobody"),
+        ("p-lin,F-1\np-lin,F-2\n", "line 3: p-lin is listed twice"),
+        ("p lin,F-1\n", "line 2: 'p lin' is not a person id"),
+        ("p-lin,F\x07-1\n", "line 2: the form reference for p-lin"),
+    ):
+        consents.write_text(f"person_id,document_ref\n{rows}", encoding="utf-8")
+        assert hub_cli(enrol) == 2  # the whole file is refused
+        assert problem in capsys.readouterr().err
 
     consents.write_text("person_id,document_ref\np-lin,F-1\np-nobody,F-9\n", encoding="utf-8")
     code = hub_cli(enrol)
