@@ -13,6 +13,7 @@ URL until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -143,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             _wait_for_interrupt()
     finally:
-        print("stopping…")
+        # Ctrl-C also ends a pipe we may write to (`make demo | tee log`): saying so must not
+        # cost the clean-up.
+        with contextlib.suppress(OSError):
+            print("stopping…", flush=True)
         compound.stop()
         if broker is not None:
             broker.stop()
