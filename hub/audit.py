@@ -26,7 +26,6 @@ from hub.tables import AuditRecord, as_utc, utcnow
 GENESIS = "0" * 64
 _LOCK = threading.Lock()
 _PG_LOCK_KEY = 0x414E4A55  # "ANJU"
-_ATTEMPTS = 20
 
 
 class AuditError(HubError):
@@ -43,12 +42,10 @@ class Actor:
 def record(
     engine: Engine, *, actor: Actor, action: str, target: str, reason: str = ""
 ) -> AuditRecord:
-    for _ in range(_ATTEMPTS):
-        try:
-            return _append(engine, actor, action, target, reason)
-        except IntegrityError:
-            continue  # another writer extended the chain first: go again from the new head
-    raise AuditError(f"could not append to the audit chain in {_ATTEMPTS} attempts")
+    try:
+        return _append(engine, actor, action, target, reason)
+    except IntegrityError as exc:  # writers queue (see _append): two heads would be a defect
+        raise AuditError(f"the audit chain refused a record: {exc.orig}") from exc
 
 
 def _append(engine: Engine, actor: Actor, action: str, target: str, reason: str) -> AuditRecord:
