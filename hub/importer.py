@@ -20,12 +20,12 @@ from sqlmodel import Session, col, select
 
 from hub.registry import Changes, get_compound
 from hub.tables import Building, Card, Person, Plate, Unit
-from models.events import SubjectKind
+from hub.tables.registry import MAX_DOCUMENT_REF
+from models.events import SubjectKind, has_control_characters
 from models.plates import PlateError, parse
 
 COLUMNS = ("building", "unit", "person_id", "name", "kind", "cards", "plates")
 CONSENT_COLUMNS = ("person_id", "document_ref")
-MAX_DOCUMENT_REF = 200  # as the API's consent body allows
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _CARD = re.compile(r"^[0-9]{1,20}$")
 _KINDS = {k.value for k in SubjectKind if k is not SubjectKind.UNKNOWN}
@@ -100,8 +100,8 @@ def read_rows(path: Path, columns: Sequence[str] = COLUMNS) -> list[CsvRow]:
 def read_consent_forms(path: Path) -> dict[str, str]:
     """Each person's signed face-consent form: a CSV with the columns person_id and
     document_ref (where the property office files the form). A row without both, an id
-    that is not one, a reference over 200 characters or a person listed twice refuses the
-    whole file."""
+    that is not one, a reference longer than the consent record keeps or holding control
+    characters, or a person listed twice refuses the whole file."""
     forms: dict[str, str] = {}
     for row in read_rows(path, CONSENT_COLUMNS):
         person = (row.values.get("person_id") or "").strip()
@@ -122,7 +122,7 @@ def _consent_problem(person: str, document: str, forms: dict[str, str]) -> str |
         return f"no form reference for {person}"
     if len(document) > MAX_DOCUMENT_REF:
         return f"the form reference for {person} is over {MAX_DOCUMENT_REF} characters"
-    if any(ord(char) < 32 for char in document):
+    if has_control_characters(document):
         return f"the form reference for {person} holds control characters"
     return None
 

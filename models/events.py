@@ -27,8 +27,13 @@ def _to_utc(value: datetime) -> datetime:
         raise ValueError("time out of range once converted to UTC") from exc
 
 
+def has_control_characters(value: str) -> bool:
+    """Control characters other than tab and newline: refused in any free text."""
+    return any(ord(char) < 32 and char not in "\t\n" for char in value)
+
+
 def _no_control_characters(value: str) -> str:
-    if any(ord(char) < 32 and char not in "\t\n" for char in value):
+    if has_control_characters(value):
         raise ValueError("control characters are not allowed")
     return value
 

@@ -147,6 +147,9 @@ class RegistryChange(SQLModel, table=True):
     at: datetime = Field(sa_column=utc_column())
 
 
+MAX_DOCUMENT_REF = 200  # a signed consent form's reference
+
+
 class FaceConsent(SQLModel, table=True):
     """Consent to face recognition (PIPL; the 2025 measures): who gave it, for a minor the
     guardian, who recorded it; withdrawn consent deletes the person's templates."""
@@ -157,7 +160,7 @@ class FaceConsent(SQLModel, table=True):
     minor: bool
     given_by: str = Field(max_length=16, description="self, or guardian for a minor")
     guardian_name: str | None = Field(default=None, max_length=100)
-    document_ref: str | None = Field(default=None, max_length=200)
+    document_ref: str | None = Field(default=None, max_length=MAX_DOCUMENT_REF)
     recorded_by: str = Field(max_length=64)
     recorded_at: datetime = Field(sa_column=utc_column())
     withdrawn_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -26,6 +26,7 @@ from hub.auth import Role
 from hub.errors import Forbidden, InvalidInput
 from hub.registry import Changes
 from hub.tables import FaceConsent, FaceTemplate, Person, as_utc, utcnow
+from hub.tables.registry import MAX_DOCUMENT_REF
 from models.events import Text
 
 router = APIRouter(prefix="/api/people", tags=["faces"])
@@ -39,7 +40,9 @@ class Consent(BaseModel):
     minor: bool = Field(description="Under 14: a guardian's consent is required")
     given_by: Literal["self", "guardian"]
     guardian_name: Text | None = Field(None, max_length=100)
-    document_ref: Text | None = Field(None, max_length=200, description="The signed form")
+    document_ref: Text | None = Field(
+        None, max_length=MAX_DOCUMENT_REF, description="The signed form"
+    )
 
     @model_validator(mode="after")
     def _guardian_for_a_minor(self) -> Consent:
