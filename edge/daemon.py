@@ -40,8 +40,8 @@ from edge.metrics import EdgeMetrics, Health, Readings
 from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
 from edge.plates.anpr import AnprListener, Answer, Pushed
+from edge.plates.clpr import ClprEngine
 from edge.plates.lane import PlateLane
-from edge.plates.ocr import RapidOcrEngine
 from edge.plates.reader import PlateReader
 from edge.plates.vote import PlateVoter
 from edge.readers import WiegandListener
@@ -262,7 +262,7 @@ class EdgeDaemon:
 
             gallery = RegistryGallery(lambda: self.registry)
             return FaceLane(name, gallery, admit, unknown=unknown_face)
-        return PlateLane(name, PlateReader(RapidOcrEngine()), PlateVoter(), admit)
+        return PlateLane(name, PlateReader(ClprEngine()), PlateVoter(), admit)
 
     def _start_gates(self, admission: Admission) -> None:
         """Take control of every gate with a driver; each is put back in its normal state."""

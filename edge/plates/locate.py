@@ -1,7 +1,7 @@
 """Where the plates may be: regions of plate colour (blue, yellow, green) with a plate's
 shape, found on a downscaled copy of the frame. Cheap (a few milliseconds) and good at the
-usual case; white (police, WJ, 使) and black (港/澳, 领) plates, and anything the colours miss,
-are left to the text engine's line detector, which the reader runs on every frame as well.
+usual case, as a second way beside the text engine's own detector, which the reader runs
+first on every frame (white police, WJ and 使 plates and black 港/澳 and 领 plates are its alone).
 Also the colour of a crop that is one plate, which narrows the classes it can be.
 """
 

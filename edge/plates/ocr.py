@@ -1,8 +1,10 @@
 """The text engine behind the plate reader: anything that reads a line of text from a crop and
-finds lines of text in a frame. RapidOCR (PP-OCR models in ONNX, shipped inside its wheel: no
-download at run time) is the one provided; a better engine replaces it by implementing
-`TextEngine`. An engine that can say how likely each symbol was at each step (`Posterior`)
-lets the reader choose characters by plate position with the model's own odds."""
+finds lines of text in a frame. Two are provided, both with models shipped inside their wheels
+(nothing is downloaded at run time): `edge.plates.clpr.ClprEngine`, made for plates, which
+the edge uses, and RapidOCR's general PP-OCR models here. A better engine replaces them by
+implementing `TextEngine`. An engine that can say how likely each symbol was at each step
+(`Posterior`) lets the reader choose characters by plate position with the model's own
+odds."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
 from edge.plates.decode import Alphabet, Posterior, best_path
@@ -20,6 +23,10 @@ Quad = np.ndarray  # 4 x 2 float32 corners, clockwise from the top left
 # (about 3:1) and blank beyond, as the model saw lines in training. Narrower lost accuracy on
 # the fixture crops; the engine's own 320 px only costs time.
 PADDED_RATIO = 5.0
+# PP-OCR's line detector takes time with its pixels: every frame is scaled to the same number
+# (a small photo enlarged, up to twice, so that its plates are tall enough).
+DETECT_PIXELS = 300_000
+MAX_DETECT_ZOOM = 2.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,8 @@ class TextEngine(Protocol):
         ...
 
     def find_lines(self, image: np.ndarray) -> list[Quad]:
-        """Where the lines of text in `image` are (its own pixels)."""
+        """Where the lines of text in `image` are, in its own pixels (the engine scales it
+        as its detector needs)."""
         ...
 
 
@@ -60,17 +68,29 @@ class RapidOcrEngine:
         return TextRead(text, score, posterior=posterior) if text else None
 
     def find_lines(self, image: np.ndarray) -> list[Quad]:
+        small, scale = scaled(image, DETECT_PIXELS, MAX_DETECT_ZOOM)
         with self._lock:
-            quads, _ = self._get().text_det(image)
-        return [] if quads is None else [np.asarray(q, np.float32) for q in quads]
+            quads, _ = self._get().text_det(small)
+        return [] if quads is None else [np.asarray(q, np.float32) / scale for q in quads]
 
     def _get(self) -> Any:
         if self._engine is None:
             from rapidocr_onnxruntime import RapidOCR  # noqa: PLC0415 (heavy: load when used)
 
             self._engine = RapidOCR()
-            # Images as given: the reader scales frames to the detector's pixel budget, and
-            # the configured minimum side would enlarge them again.
+            # Images as given: `find_lines` scales frames to the detector's pixel budget,
+            # and the configured minimum side would enlarge them again.
             self._engine.text_det.limit_side_len = 32
             self._alphabet = Alphabet(self._engine.text_rec.postprocess_op.character)
         return self._engine
+
+
+def scaled(image: np.ndarray, pixels: int, max_zoom: float) -> tuple[np.ndarray, float]:
+    """`image` scaled to about `pixels` pixels (enlarged at most `max_zoom` times), and the
+    scale: a detector's time goes with its input's pixels, and small plates need enough."""
+    height, width = image.shape[:2]
+    scale = min(max_zoom, (pixels / max(1, height * width)) ** 0.5)
+    if scale == 1.0:
+        return image, scale
+    shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=shrink), scale

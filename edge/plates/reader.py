@@ -1,12 +1,11 @@
 """From a frame (or a plate crop) to validated plates.
 
-Two ways find where plates may be, and both run on every frame: regions of plate colour
-(cheap, and good at the usual blue, yellow and green plates) and the text engine's own line
-detector on a scaled copy (white and black plates, washed-out or dirty ones, a blue plate on
-a blue car). Each place is cropped from the full-resolution frame and read as one line (a
-double-row colour region as two; the detector's lines are read one by one, so a double-row
-plate that only the detector finds is not read); a line the detector found where a colour
-region was already read as a plate is not read twice. Characters are chosen by plate
+Two ways find where plates may be, and both run on every frame: the text engine's own
+detector (a plate detector for `ClprEngine`: any colour, its corners, a tilted plate
+straightened) and regions of plate colour (cheap, for the blue, yellow and green plates the
+detector missed; a colour region where the detector's place was already read as a plate is
+not read again). Each place is cropped from the full-resolution frame and read as one line,
+or as two when it has a double-row plate's shape. Characters are chosen by plate
 position with the recogniser's own probabilities where the engine gives them
 (`edge.plates.decode`), else the text is repaired by look-alikes; either way only strings
 that are Chinese plates survive (timestamps, shop signs and van lettering do not).
@@ -26,13 +25,9 @@ from edge.plates.ocr import Box, Quad, TextEngine, TextRead
 from models.plates import CLASSES_BY_COLOUR, PlateClass, PlateError, parse, repair
 
 MARGIN_X, MARGIN_Y = 0.03, 0.10  # added to each side of a place before it is read
-# The line detector's input: its time goes with its pixels, so every frame is scaled to the
-# same number (a small photo enlarged, up to twice, so that its plates are tall enough).
-DETECT_PIXELS = 300_000
-MAX_DETECT_ZOOM = 2.0
 MIN_LINE_HEIGHT = 8  # px in the full frame: smaller lines cannot be read
 MIN_LINE_ASPECT, MAX_LINE_ASPECT = 1.5, 8.0
-SAME_PLACE = 0.3  # share of the smaller box covered: a line already read as a colour region
+SAME_PLACE = 0.3  # share of the smaller box covered: a colour region already read as a line
 MIN_SCORE = 0.5
 MIN_CHARACTER = 0.1  # every choice but the province must be at least this likely
 MIN_PROVINCE = 0.01  # the province: often unsure when right, but never a pure invention
@@ -59,17 +54,16 @@ class PlateReader:
         image = to_bgr8(image)
         found: dict[str, PlateRead] = {}
         read_at: list[Box] = []
-        for candidate in candidates(image):
-            read = self._read_region(image, candidate)
-            if read is not None:
-                _keep(found, read)
-                read_at.append(candidate.box)
         for quad in self._lines(image):
             box = _bounds(quad)
-            if any(_covered(box, other) > SAME_PLACE for other in read_at):
+            read = self._read_plate(straighten(image, quad), box)
+            if read is not None:
+                _keep(found, read)
+                read_at.append(box)
+        for candidate in candidates(image):
+            if any(_covered(candidate.box, other) > SAME_PLACE for other in read_at):
                 continue
-            crop = straighten(image, quad)
-            read = _plate(self._engine.read_line(crop), box, plate_colour(crop))
+            read = self._read_region(image, candidate)
             if read is not None:
                 _keep(found, read)
         return sorted(found.values(), key=lambda r: -r.score)
@@ -80,7 +74,11 @@ class PlateReader:
             return None
         crop = to_bgr8(crop)
         height, width = crop.shape[:2]
-        box = (0, 0, width, height)
+        return self._read_plate(crop, (0, 0, width, height))
+
+    def _read_plate(self, crop: np.ndarray, box: Box) -> PlateRead | None:
+        """A crop that is one plate, found at `box` in its frame."""
+        height, width = crop.shape[:2]
         colour = plate_colour(crop)
         if width / max(height, 1) < DOUBLE_ROW_BELOW:
             read = self._two_rows(crop, box, colour)
@@ -119,15 +117,8 @@ class PlateReader:
 
     def _lines(self, image: np.ndarray) -> list[Quad]:
         """Plate-shaped lines of text, as quads in the full frame, slightly enlarged."""
-        height, width = image.shape[:2]
-        scale = min(MAX_DETECT_ZOOM, (DETECT_PIXELS / (height * width)) ** 0.5)
-        small = image
-        if scale != 1.0:
-            shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-            small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=shrink)
         lines = []
-        for quad in self._engine.find_lines(small):
-            corners = quad / scale
+        for corners in self._engine.find_lines(image):
             long_side = float(np.linalg.norm(corners[1] - corners[0]))
             short_side = float(np.linalg.norm(corners[3] - corners[0]))
             if short_side < MIN_LINE_HEIGHT:

