@@ -43,6 +43,9 @@ class OutboxSection(Section):
 
 
 Fallback = Literal["allow", "deny", "guard"]
+# What reads plates at a plate camera (edge/plates/engines.py): the plate-trained models, or
+# PP-OCR's general models (slower and weaker on provinces, but they read coach plates' 学).
+PlateEngineName = Literal["plate_models", "general_ocr"]
 
 
 class HubSection(Section):
@@ -140,11 +143,22 @@ class CameraSection(Section):
     password_sha256: str | None = Field(
         None, pattern=r"^[0-9a-f]{64}$", description="For a pushing camera: its password's hash"
     )
+    plate_engine: PlateEngineName = Field(
+        "plate_models",
+        description='For a plate camera: "plate_models", or "general_ocr" where coach plates '
+        "(学) must be read",
+    )
 
     @model_validator(mode="after")
     def _push_needs_a_password(self) -> CameraSection:
         if self.source == "push" and self.password_sha256 is None:
             raise ValueError(f"camera {self.id} pushes snapshots: give its password_sha256")
+        return self
+
+    @model_validator(mode="after")
+    def _plate_engine_only_for_plates(self) -> CameraSection:
+        if self.kind != "plate" and "plate_engine" in self.model_fields_set:
+            raise ValueError(f"camera {self.id} reads faces: plate_engine is for plate cameras")
         return self
 
 

@@ -19,7 +19,7 @@ from edge.capture import FrameSource
 from edge.claims import HubClaims
 from edge.clock import EdgeClock, ReplayTime, system_time
 from edge.commands import GateCommands
-from edge.config import EdgeSettings, Fallback, WiegandReaderSection
+from edge.config import CameraSection, EdgeSettings, Fallback, WiegandReaderSection
 from edge.decide import (
     CardEvidence,
     Evidence,
@@ -40,7 +40,7 @@ from edge.metrics import EdgeMetrics, Health, Readings
 from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
 from edge.plates.anpr import AnprListener, Answer, Pushed
-from edge.plates.clpr import ClprEngine
+from edge.plates.engines import text_engine
 from edge.plates.lane import PlateLane
 from edge.plates.reader import PlateReader
 from edge.plates.vote import PlateVoter
@@ -240,12 +240,12 @@ class EdgeDaemon:
             if section.source == "push" and self.snapshots is not None:
                 source = self.snapshots.sources[section.id]
             observe = self.metrics.frame if self.metrics is not None else None
-            lane_of_camera = self._camera_lane(section.kind, section.id, lane)
+            lane_of_camera = self._camera_lane(section, lane)
             worker = CameraWorker(source, lane_of_camera, observe)
             self.cameras.append(worker)
             worker.start()
 
-    def _camera_lane(self, kind: str, name: str, lane: Lane) -> FaceLane | PlateLane:
+    def _camera_lane(self, section: CameraSection, lane: Lane) -> FaceLane | PlateLane:
         if self.admission is None:
             raise RuntimeError("cameras before the admission")
         admission = self.admission
@@ -254,15 +254,16 @@ class EdgeDaemon:
             admitted = admission.admit(lane, evidence)
             return admitted.verdict.granted and admitted.opened
 
-        if kind == "face":
+        if section.kind == "face":
             unknown = self._unknown_faces
 
             def unknown_face(template: np.ndarray) -> None:
                 admission.unknown_face(lane, unknown.pseudonym(template))
 
             gallery = RegistryGallery(lambda: self.registry)
-            return FaceLane(name, gallery, admit, unknown=unknown_face)
-        return PlateLane(name, PlateReader(ClprEngine()), PlateVoter(), admit)
+            return FaceLane(section.id, gallery, admit, unknown=unknown_face)
+        reader = PlateReader(text_engine(section.plate_engine))
+        return PlateLane(section.id, reader, PlateVoter(), admit)
 
     def _start_gates(self, admission: Admission) -> None:
         """Take control of every gate with a driver; each is put back in its normal state."""

@@ -54,3 +54,14 @@ def to_bgr8(array: np.ndarray) -> np.ndarray:
     if array.ndim == 3 and array.shape[2] == 3:
         return array
     raise ImageError(f"unsupported image shape {array.shape}")
+
+
+def scaled(image: np.ndarray, pixels: int, max_zoom: float) -> tuple[np.ndarray, float]:
+    """`image` scaled to about `pixels` pixels (enlarged at most `max_zoom` times), and the
+    scale: a detector's time goes with its input's pixels, and small plates need enough."""
+    height, width = image.shape[:2]
+    scale = min(max_zoom, (pixels / max(1, height * width)) ** 0.5)
+    if scale == 1.0:
+        return image, scale
+    shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=shrink), scale

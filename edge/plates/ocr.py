@@ -12,9 +12,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
+from edge.images import scaled
 from edge.plates.decode import Alphabet, Posterior, best_path
 
 Box = tuple[int, int, int, int]  # x, y, width, height
@@ -38,12 +38,12 @@ class TextRead:
 
 class TextEngine(Protocol):
     def read_line(self, crop: np.ndarray) -> TextRead | None:
-        """The one line of text that fills `crop`, if any."""
+        """The one line of text that fills `crop` (8-bit BGR), if any."""
         ...
 
     def find_lines(self, image: np.ndarray) -> list[Quad]:
-        """Where the lines of text in `image` are, in its own pixels (the engine scales it
-        as its detector needs)."""
+        """Where the lines of text in `image` (8-bit BGR) are, in its own pixels (the engine
+        scales it as its detector needs)."""
         ...
 
 
@@ -83,14 +83,3 @@ class RapidOcrEngine:
             self._engine.text_det.limit_side_len = 32
             self._alphabet = Alphabet(self._engine.text_rec.postprocess_op.character)
         return self._engine
-
-
-def scaled(image: np.ndarray, pixels: int, max_zoom: float) -> tuple[np.ndarray, float]:
-    """`image` scaled to about `pixels` pixels (enlarged at most `max_zoom` times), and the
-    scale: a detector's time goes with its input's pixels, and small plates need enough."""
-    height, width = image.shape[:2]
-    scale = min(max_zoom, (pixels / max(1, height * width)) ** 0.5)
-    if scale == 1.0:
-        return image, scale
-    shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=shrink), scale

