@@ -12,6 +12,8 @@ from sqlmodel import create_engine
 import hub.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+# PostgreSQL advisory lock held while migrating: hubs starting together take turns.
+MIGRATION_LOCK = 0x616E6A75  # "anju"
 
 
 def make_engine(url: str) -> Engine:
@@ -48,6 +50,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         _migrate_sqlite(engine, revision)
         return
     with engine.begin() as connection:
+        # Held to the end of the transaction; the next hub then finds the database migrated.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         command.upgrade(alembic_config(connection), revision)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,6 +192,28 @@ def test_migrations_rebuild_tables_that_rows_point_at(database_url: str) -> None
     assert [tuple(u) for u in users] == [("ann", None)]
     assert tokens == ["h"]
     engine.dispose()
+
+
+def test_hubs_starting_together_migrate_one_database_once(database_url: str) -> None:
+    """Two hub processes (a restart overlapping the old one, or two replicas) migrate an
+    empty database at the same moment: one waits for the other, and neither fails."""
+    script = (
+        "import sys; from hub.core.db import make_engine, migrate; "
+        "migrate(make_engine(sys.argv[1]))"
+    )
+    hubs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, database_url], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    errors = [hub.communicate(timeout=120)[1] for hub in hubs]
+    assert [hub.returncode for hub in hubs] == [0, 0, 0], "\n".join(errors)
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    engine.dispose()
+    assert [v for (v,) in versions] == ["0009"]
 
 
 def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:
