@@ -47,14 +47,15 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def print_table(title: str, rows: Sequence[Row]) -> None:
     print(f"\n{title}")
-    print(f"  {'metric':<26} {'value':>12} {'unit':<8} {'target':<12} ok")
+    width = max([26, *(len(row.name) for row in rows)])
+    print(f"  {'metric':<{width}} {'value':>12} {'unit':<8} {'target':<12} ok")
     for row in rows:
         if isinstance(row.value, float):
             value = f"{row.value:.4f}" if abs(row.value) < 1 else f"{row.value:,.1f}"
         else:
             value = f"{row.value:,}"
         ok = "" if row.met is None else ("yes" if row.met else "NO")
-        print(f"  {row.name:<26} {value:>12} {row.unit:<8} {row.target:<12} {ok}")
+        print(f"  {row.name:<{width}} {value:>12} {row.unit:<8} {row.target:<12} {ok}")
 
 
 def write_json(path: Path | None, results: dict[str, object]) -> None:
