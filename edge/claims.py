@@ -59,6 +59,7 @@ class HubClaims:
             base_url=section.url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=section.claim_timeout_s,
+            verify=section.tls_verify(),
         )
         self._rest_until = 0.0
 

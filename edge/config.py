@@ -5,6 +5,7 @@ Built once in the entrypoint; each component receives only its own section.
 
 from __future__ import annotations
 
+import ssl
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,6 +20,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from anju.tls import TlsError, client_context
 from edge.errors import ConfigError
 from edge.schedules import Window
 from models.events import Direction, Identifier, Method, SubjectKind, ZoneName
@@ -48,11 +50,21 @@ Fallback = Literal["allow", "deny", "guard"]
 PlateEngineName = Literal["plate_models", "general_ocr"]
 
 
+class TlsSection(Section):
+    """A push endpoint served over HTTPS: its certificate (chain) and private key, PEM."""
+
+    cert_file: Path
+    key_file: Path
+
+
 class HubSection(Section):
     """Where the registry comes from. Without it the edge decides from `registry_path` alone."""
 
     url: str = Field(description="The hub's base URL, e.g. https://hub.compound.example")
     token_file: Path = Field(description="File holding this edge's token for the hub")
+    ca_file: Path | None = Field(
+        None, description="The CA that signed the hub's certificate (default: the system's)"
+    )
     pin_key_file: Path | None = Field(None, description="File holding the compound's PIN key")
     poll_s: float = Field(60.0, gt=0, description="Pull the registry at least this often")
     max_age_s: float = Field(
@@ -84,6 +96,16 @@ class HubSection(Section):
         description="What a credential type does while the registry is stale: allow (decide"
         " from the cache), deny, or guard (deny and ask the guard)",
     )
+
+    def tls_verify(self) -> ssl.SSLContext | bool:
+        """How the edge checks the hub's certificate: against `ca_file`, or (True) the
+        system's roots."""
+        if self.ca_file is None:
+            return True
+        try:
+            return client_context(self.ca_file)
+        except TlsError as exc:
+            raise ConfigError(f"[hub] ca_file: {exc}") from exc
 
     @field_validator("fallback")
     @classmethod
@@ -174,6 +196,9 @@ class SnapshotSection(Section):
 
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(8089, ge=0, le=65535)
+    tls: TlsSection | None = Field(
+        None, description="Serve HTTPS (cameras send passwords and pictures): cert and key"
+    )
 
 
 class AnprCameraSection(Section):
@@ -193,6 +218,9 @@ class AnprSection(Section):
 
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(8088, ge=0, le=65535)
+    tls: TlsSection | None = Field(
+        None, description="Serve HTTPS (cameras send passwords and pictures): cert and key"
+    )
     repeat_s: float = Field(
         5.0, ge=0, description="The same plate again from a camera within this is not re-decided"
     )

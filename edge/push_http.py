@@ -1,6 +1,7 @@
 """What the edge's push endpoints share (ANPR results, camera snapshots): a small threaded
 HTTP server with a lifecycle, and devices that authenticate with HTTP Basic against the
-SHA-256 of their password (the edge keeps no password)."""
+SHA-256 of their password (the edge keeps no password), over HTTPS when the endpoint's
+section has a certificate: the passwords and pictures cross the compound's network."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ import binascii
 import hashlib
 import hmac
 import logging
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from anju.tls import TlsError, server_context
+from edge.config import TlsSection
+from edge.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 REQUEST_TIMEOUT_S = 10.0  # a sender that stops sending is dropped
@@ -29,23 +36,68 @@ def basic_user(authorization: str | None, password_sha256: dict[str, str]) -> st
     return user if expected is not None and hmac.compare_digest(digest, expected) else None
 
 
-class PushServer:
-    """A ThreadingHTTPServer on `host:port` (0: any free port) serving `handler`."""
+class _Server(ThreadingHTTPServer):
+    """Each connection in its own thread; with TLS, the handshake happens there too, so a
+    device that connects and stalls (or speaks plain HTTP) holds up no one else."""
 
-    def __init__(self, name: str, host: str, port: int, handler: type[BaseHTTPRequestHandler]):
+    daemon_threads = True
+    allow_reuse_address = True
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[Any, Any]:
+        connection, address = super().get_request()
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        return connection, address
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            request.settimeout(REQUEST_TIMEOUT_S)
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as exc:  # plain HTTP, an untrusting client, silence
+                logger.info("TLS handshake with %s failed: %s", client_address[0], exc)
+                return
+        super().finish_request(request, client_address)
+
+
+class PushServer:
+    """A threaded HTTP server on `host:port` (0: any free port) serving `handler`, over
+    HTTPS when `tls` names a certificate and key."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        handler: type[BaseHTTPRequestHandler],
+        tls: TlsSection | None = None,
+    ) -> None:
         self._name, self._address, self._handler = name, (host, port), handler
-        self._server: ThreadingHTTPServer | None = None
+        self._tls = tls
+        self._server: _Server | None = None
 
     @property
     def port(self) -> int:
         return self._address[1] if self._server is None else int(self._server.server_address[1])
 
+    @property
+    def scheme(self) -> str:
+        return "http" if self._tls is None else "https"
+
     def start(self) -> None:
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(self._address, self._handler)
-        self._server.daemon_threads = True
+        context = None
+        if self._tls is not None:
+            try:
+                context = server_context(self._tls.cert_file, self._tls.key_file)
+            except TlsError as exc:
+                raise ConfigError(f"{self._name}: {exc}") from exc
+        self._server = _Server(self._address, self._handler)
+        self._server.tls = context
         threading.Thread(target=self._server.serve_forever, name=self._name, daemon=True).start()
-        logger.info("%s accepted on port %d", self._name, self.port)
+        logger.info("%s accepted on port %d (%s)", self._name, self.port, self.scheme)
 
     def stop(self) -> None:
         if self._server is not None:

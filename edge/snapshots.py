@@ -61,7 +61,11 @@ class SnapshotListener(PushListener):
         self._passwords = {c.id: c.password_sha256 or "" for c in pushing}
         self.sources = {c.id: PushedFrames(c.id) for c in pushing}
         self._server = PushServer(
-            "camera snapshots", section.listen_host, section.listen_port, _handler(self)
+            "camera snapshots",
+            section.listen_host,
+            section.listen_port,
+            _handler(self),
+            section.tls,
         )
 
     def authorised(self, camera_id: str, authorization: str | None) -> bool:

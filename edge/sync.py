@@ -61,6 +61,7 @@ class RegistrySync:
             base_url=self._section.url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=30,
+            verify=self._section.tls_verify(),
         )
 
     def stop(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
 import time
 from dataclasses import dataclass
@@ -25,9 +26,16 @@ class PushResult:
 
 
 class AnprCamera:
-    def __init__(self, edge_url: str, device_id: str, password: str) -> None:
+    def __init__(
+        self, edge_url: str, device_id: str, password: str, ca_file: Path | None = None
+    ) -> None:
+        """`ca_file`: for an https:// edge, the CA its certificate is checked against (as
+        uploaded to a real camera); the system's roots without one."""
         self._url = edge_url.rstrip("/") + "/anpr/events"
         self._auth = (device_id, password)
+        self._verify: ssl.SSLContext | bool = True
+        if ca_file is not None:
+            self._verify = ssl.create_default_context(cafile=ca_file)
 
     def push(
         self,
@@ -43,7 +51,9 @@ class AnprCamera:
             "event": ("event.json", body, "application/json"),
             "snapshot": ("snapshot.jpg", snapshot or grey_snapshot(), "image/jpeg"),
         }
-        response = httpx.post(self._url, files=files, auth=self._auth, timeout=10)
+        response = httpx.post(
+            self._url, files=files, auth=self._auth, timeout=10, verify=self._verify
+        )
         try:
             parsed = response.json()
         except ValueError:
@@ -65,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m firmware_mocks.anpr_camera", description=__doc__
     )
-    parser.add_argument("--edge", required=True, help="the edge's ANPR URL, http://host:port")
+    parser.add_argument("--edge", required=True, help="the edge's ANPR URL, http(s)://host:port")
+    parser.add_argument("--ca-file", type=Path, help="for https: the CA of the edge's certificate")
     parser.add_argument("--device", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--plate", action="append", required=True, help="a plate, in order")
@@ -73,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="pushes per vehicle")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between pushes")
     args = parser.parse_args(argv)
-    camera = AnprCamera(args.edge, args.device, args.password)
+    camera = AnprCamera(args.edge, args.device, args.password, args.ca_file)
     snapshot = args.snapshot.read_bytes() if args.snapshot else None
     for plate in args.plate:
         for _ in range(args.repeats):

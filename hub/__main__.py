@@ -14,6 +14,7 @@ import uvicorn
 from sqlmodel import Session
 
 from anju import logs
+from anju.tls import TlsError, server_context
 from hub import audit, auth, backup, crud, faces, importer, registry
 from hub.analytics import job
 from hub.core.config import HubSettings
@@ -47,9 +48,15 @@ def _audit(session: Session, compound_id: str | None, action: str, target: str) 
 
 
 def serve(args: argparse.Namespace, settings: HubSettings) -> int:
+    tls: dict[str, str] = {}
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if cert is not None and key is not None:
+        server_context(cert, key)  # a clear error now rather than uvicorn's traceback
+        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     app = create_app(settings)
-    print(f"hub ready at http://{settings.host}:{settings.port}", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    scheme = "https" if tls else "http"
+    print(f"hub ready at {scheme}://{settings.host}:{settings.port}", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", **tls)
     return 0
 
 
@@ -320,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure()
     try:
         return int(args.run(args, HubSettings()))
-    except (HubError, ContractError, importer.CsvError, OSError) as exc:
+    except (HubError, ContractError, importer.CsvError, TlsError, OSError) as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 2
 

@@ -72,7 +72,7 @@ class AnprListener(PushListener):
         self._recent: dict[tuple[str, str], tuple[float, Answer]] = {}
         self._lock = threading.Lock()
         self._server = PushServer(
-            "ANPR pushes", section.listen_host, section.listen_port, _handler(self)
+            "ANPR pushes", section.listen_host, section.listen_port, _handler(self), section.tls
         )
 
     def handle(self, camera: AnprCameraSection, content_type: str, body: bytes) -> Answer:

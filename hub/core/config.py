@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.analytics.policy import AnalyticsPolicy
@@ -26,6 +26,10 @@ class HubSettings(BaseSettings):
     ingest_batch: int = Field(500, ge=1, le=10_000, description="Most events committed at once")
     host: str = Field("127.0.0.1", description="Address the HTTP API binds to")
     port: int = Field(8000, ge=0, le=65535)
+    tls_cert_file: Path | None = Field(
+        None, description="Serve HTTPS with this certificate (chain, PEM); with tls_key_file"
+    )
+    tls_key_file: Path | None = Field(None, description="The certificate's private key (PEM)")
     secret_keys: str | None = Field(
         None, repr=False, description="Base64 AES keys for secrets at rest, current key first"
     )
@@ -42,6 +46,12 @@ class HubSettings(BaseSettings):
     analytics_every_s: float = Field(
         60.0, gt=0, description="How often anomalies are scanned and retention enforced"
     )
+
+    @model_validator(mode="after")
+    def _certificate_and_key_together(self) -> HubSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("HTTPS needs both ANJU_HUB_TLS_CERT_FILE and ANJU_HUB_TLS_KEY_FILE")
+        return self
 
     def secret_box_or_none(self) -> SecretBox | None:
         """For what can go on without the keys (a registry delta without face templates)."""
