@@ -27,7 +27,12 @@ def _run(config: Path) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    daemon.start()
+    try:
+        daemon.start()
+    except BaseException:
+        logger.info("could not start: stopping what had started (gates back to normal)")
+        daemon.stop()
+        raise
     print("edge ready", flush=True)
     while not stop.wait(0.5) and daemon.refused is None:
         pass

@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from anju.tls import TlsError, client_context
+from anju.tls import TlsError, client_context, server_context
 from edge.errors import ConfigError
 from edge.schedules import Window
 from models.events import Direction, Identifier, Method, SubjectKind, ZoneName
@@ -55,6 +55,11 @@ class TlsSection(Section):
 
     cert_file: Path
     key_file: Path
+
+    @model_validator(mode="after")
+    def _usable(self) -> TlsSection:
+        server_context(self.cert_file, self.key_file)  # at load, not once the gates are taken
+        return self
 
 
 class HubSection(Section):

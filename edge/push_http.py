@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import ssl
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -61,6 +62,15 @@ class _Server(ThreadingHTTPServer):
                 logger.info("TLS handshake with %s failed: %s", client_address[0], exc)
                 return
         super().finish_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke (TLS records garbled, a peer gone) is the peer's
+        business; anything else is ours and is logged with its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            logger.info("connection from %s failed: %s", client_address[0], error)
+        else:
+            logger.exception("request from %s failed", client_address[0])
 
 
 class PushServer:

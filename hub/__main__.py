@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from anju import logs
@@ -326,7 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.configure()
     try:
-        return int(args.run(args, HubSettings()))
+        settings = HubSettings()
+    except ValidationError as exc:
+        print(f"hub: settings (ANJU_HUB_*): {exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.run(args, settings))
     except (HubError, ContractError, importer.CsvError, TlsError, OSError) as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 2

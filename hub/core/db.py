@@ -49,10 +49,17 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     if engine.dialect.name == "sqlite":
         _migrate_sqlite(engine, revision)
         return
-    with engine.begin() as connection:
-        # Held to the end of the transaction; the next hub then finds the database migrated.
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-        command.upgrade(alembic_config(connection), revision)
+    with engine.connect() as connection:
+        # Taken before the migration's transaction begins, so that its snapshot (at any
+        # isolation level) comes after the previous hub's commit: it finds the work done.
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+        connection.commit()
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection), revision)
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+            connection.commit()
 
 
 def _migrate_sqlite(engine: Engine, revision: str) -> None:

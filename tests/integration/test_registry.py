@@ -207,7 +207,11 @@ def test_hubs_starting_together_migrate_one_database_once(database_url: str) -> 
         )
         for _ in range(3)
     ]
-    errors = [hub.communicate(timeout=120)[1] for hub in hubs]
+    try:
+        errors = [hub.communicate(timeout=120)[1] for hub in hubs]
+    finally:
+        for hub in hubs:
+            hub.kill()
     assert [hub.returncode for hub in hubs] == [0, 0, 0], "\n".join(errors)
     engine = make_engine(database_url)
     with engine.connect() as connection:

@@ -6,8 +6,11 @@ device that connects and stalls get nowhere and hold up no one."""
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +19,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from anju.processes import free_port, python_module, wait_until
 from anju.tls import client_context
@@ -26,6 +30,7 @@ from edge.config import (
     HubSection,
     SnapshotSection,
     TlsSection,
+    load_settings,
 )
 from edge.errors import ConfigError
 from edge.plates.anpr import AnprListener, Answer, Pushed
@@ -109,9 +114,29 @@ def test_a_device_that_connects_and_stalls_holds_up_no_one(
         assert time.monotonic() - started < 3.0
 
 
-def test_an_unusable_certificate_stops_the_endpoint_with_a_clear_error(pki: Path) -> None:
-    wrong = TlsSection(cert_file=pki / "server.pem", key_file=pki / "ca.pem")
-    listener = SnapshotListener(SnapshotSection(listen_port=0, tls=wrong), [])
+def test_an_unusable_certificate_is_refused_with_the_configuration(
+    pki: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError, match="cannot use the certificate"):
+        TlsSection(cert_file=pki / "server.pem", key_file=pki / "ca.pem")
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'edge_id = "e1"\ncompound_id = "c1"\n[anpr.tls]\ncert_file = "{pki / "server.pem"}"\n'
+        f'key_file = "{tmp_path / "missing.key"}"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"missing\.key"):
+        load_settings(config)
+
+
+def test_a_certificate_gone_by_the_time_the_endpoint_starts_is_a_clear_error(
+    pki: Path, tmp_path: Path
+) -> None:
+    for name in ("server.pem", "server.key"):
+        (tmp_path / name).write_bytes((pki / name).read_bytes())
+    tls = TlsSection(cert_file=tmp_path / "server.pem", key_file=tmp_path / "server.key")
+    listener = SnapshotListener(SnapshotSection(listen_port=0, tls=tls), [])
+    (tmp_path / "server.key").unlink()
     with pytest.raises(ConfigError, match="camera snapshots: cannot use the certificate"):
         listener.start()
 
@@ -168,6 +193,21 @@ def test_the_hub_serves_https_and_says_so(pki: Path, tmp_path: Path) -> None:
     finally:
         hub.stop()
     assert f"hub ready at https://127.0.0.1:{port}" in hub.log_tail()
+
+
+def test_a_hub_given_a_certificate_without_its_key_says_so(pki: Path) -> None:
+    env = {**os.environ, "ANJU_HUB_TLS_CERT_FILE": str(pki / "server.pem")}
+    env.pop("ANJU_HUB_TLS_KEY_FILE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "serve"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "HTTPS needs both" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_the_edge_checks_the_hubs_certificate_against_its_ca(pki: Path) -> None:
