@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from anju.hardware import BarrierController, start_barrier
+from anju.hardware import BarrierController, DisplayPanel, start_barrier, start_display
 from anju.processes import Child, free_port, port_open, python_module, wait_until
 from edge.registry import RegistryCache
 from hub.core.security import SecretBox
@@ -96,6 +96,8 @@ class Compound:
         self.edge: Child | None = None
         self.barrier: BarrierController | None = None
         self.barrier_ports = {"http": free_port(), "modbus": free_port()}
+        self.display: DisplayPanel | None = None
+        self.display_port = free_port()  # the car-in lane's screen, with the gates
         self.anpr_port = free_port()
         self.metrics_port = free_port()
         self.anpr_camera = ("cam-car-in", secrets.token_urlsafe(12))
@@ -182,7 +184,10 @@ class Compound:
             '\n[[gates]]\nid = "car-gate"\nkind = "barrier"\nfail_mode = "safe"\n'
             "open_s = 1.0\nconfirm_s = 3.0\n"
             f'[gates.driver]\ntype = "http_relay"\nurl = "http://127.0.0.1:{http}"\n'
-            "channel = 1\n" + self._anpr_toml()
+            "channel = 1\n"
+            + self._anpr_toml()
+            + '\n[[displays]]\ngate_id = "car-gate"\nlane = "car-in"\n'
+            + f'url = "http://127.0.0.1:{self.display_port}/display"\n'
         )
 
     def _anpr_toml(self, repeat_s: float = 5.0) -> str:
@@ -264,12 +269,18 @@ class Compound:
     def edge_synced(self) -> bool:
         return (self.edge_dir / "registry.json").exists()
 
+    def start_display(self) -> DisplayPanel:
+        self.display = start_display(self.workdir, port=self.display_port)
+        return self.display
+
     def stop(self) -> None:
         for child in (self.edge, self.hub):
             if child is not None:
                 child.stop()
         if self.barrier is not None:
             self.barrier.stop()
+        if self.display is not None:
+            self.display.stop()
 
     def token(self) -> str:
         if self._token is None:

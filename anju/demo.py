@@ -112,6 +112,10 @@ def report(compound: Compound, answers: list[tuple[str, str, str]]) -> int:
             f"  #{e['seq']:<3} {e['direction']:<3} {e['method']:<6} {shown:<10}"
             f" {e['outcome']:<7} {who:<22} {e['reason']}"
         )
+    if compound.display is not None:
+        print("\nShown on the car-in lane's screen:")
+        for shown in compound.display.shown():
+            print(f"  {shown['plate'] or '':<9} {shown['zh']}  {shown['en']}")
     occupancy = compound.get("/api/occupancy").json()
     inside = ", ".join(f"{kind} {n}" for kind, n in occupancy["inside"].items())
     vehicles = sum(occupancy["vehicles"].values())
@@ -132,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         compound.prepare()
         compound.start_barrier()
+        compound.start_display()
         compound.start_hub()
         compound.start_edge()
         compound.add_gates_to_hub()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from anju.processes import Child, free_port, port_open, python_module, wait_until
 from firmware_mocks.barrier import World
 
@@ -27,6 +29,36 @@ class BarrierController:
 
     def stop(self) -> None:
         self.child.stop()
+
+
+@dataclass(frozen=True)
+class DisplayPanel:
+    """A running `firmware_mocks.display` process: a lane's screen."""
+
+    child: Child
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/display"
+
+    def shown(self) -> list[dict[str, str | None]]:
+        """What the panel has shown, oldest first."""
+        return list(httpx.get(self.url, timeout=5).json()["shown"])
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
+def start_display(log_dir: Path, *, name: str = "display", port: int | None = None) -> DisplayPanel:
+    port = port or free_port()
+    child = python_module(name, "firmware_mocks.display", [f"--port={port}"], log_dir).start()
+    try:
+        wait_until(lambda: port_open("127.0.0.1", port), 20, "the display panel")
+    except Exception:
+        child.kill()
+        raise
+    return DisplayPanel(child, port)
 
 
 def start_barrier(

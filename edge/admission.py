@@ -90,6 +90,7 @@ class Admission:
         self.controllers: dict[str, GateController] = {}
         self.delivery: Delivery | None = None
         self.on_decision: Callable[[str, str], None] | None = None  # method, outcome
+        self.on_verdict: Callable[[Lane, Verdict], None] | None = None  # the lane's screen
         self._closed = False
         self._lock = threading.Lock()  # one admission at a time: counts stay exact
 
@@ -245,6 +246,8 @@ class Admission:
             raise RuntimeError("a decision before the daemon started")
         if self.on_decision is not None:
             self.on_decision(verdict.credential.method.value, decision.outcome.value)
+        if self.on_verdict is not None:
+            self.on_verdict(lane, verdict)
 
         def entry(position: Position) -> EntryEvent:
             return EntryEvent(

@@ -189,6 +189,16 @@ class CameraSection(Section):
         return self
 
 
+class DisplaySection(Section):
+    """A lane's screen (an LED or LCD panel's controller on the gate's network): what the
+    lane's camera asks of people and what it decided are POSTed to `url` as JSON."""
+
+    gate_id: Identifier
+    lane: Identifier
+    url: str = Field(pattern=r"^https?://", max_length=500)
+    timeout_s: float = Field(1.0, gt=0, le=10)
+
+
 class MetricsSection(Section):
     """Prometheus metrics at http://listen_host:listen_port/metrics (no personal data)."""
 
@@ -307,6 +317,7 @@ class EdgeSettings(BaseSettings):
     anpr: AnprSection | None = None
     cameras: list[CameraSection] = Field(default_factory=list)
     snapshots: SnapshotSection = SnapshotSection()
+    displays: list[DisplaySection] = Field(default_factory=list)
     metrics: MetricsSection | None = Field(None, description="Serve /metrics when set")
 
     @model_validator(mode="after")
@@ -314,6 +325,13 @@ class EdgeSettings(BaseSettings):
         ids = [gate.id for gate in self.gates]
         if len(ids) != len(set(ids)):
             raise ValueError(f"gate ids must be unique: {ids}")
+        return self
+
+    @model_validator(mode="after")
+    def _one_display_a_lane(self) -> EdgeSettings:
+        lanes = [(d.gate_id, d.lane) for d in self.displays]
+        if len(lanes) != len(set(lanes)):
+            raise ValueError(f"one display for each gate's lane: {lanes}")
         return self
 
     @classmethod

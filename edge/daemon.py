@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from anju.mqtt import BrokerAddress, MqttLink
 from edge.admission import Admission, Lane
-from edge.cameras import CameraWorker, Source
+from edge.cameras import CameraWorker, FrameLane, Source
 from edge.capture import FrameSource
 from edge.claims import HubClaims
 from edge.clock import EdgeClock, ReplayTime, system_time
@@ -29,6 +29,7 @@ from edge.decide import (
     QrEvidence,
 )
 from edge.delivery import Delivery, last_will
+from edge.display import DisplayedLane, LaneDisplays, for_face
 from edge.drivers import make_driver
 from edge.errors import ConfigError
 from edge.faces.gallery import RegistryGallery
@@ -80,6 +81,7 @@ class EdgeDaemon:
         ]
         self.anpr = None if settings.anpr is None else AnprListener(settings.anpr, self._on_anpr)
         self.cameras: list[CameraWorker] = []
+        self.displays = LaneDisplays(settings.displays)
         self.snapshots: SnapshotListener | None = None
         self._unknown_faces = UnknownFaces()
         self.lanes = {
@@ -147,6 +149,8 @@ class EdgeDaemon:
         admission.delivery = self._delivery
         if self.metrics is not None:
             admission.on_decision = self.metrics.decided
+        self.displays.start()
+        admission.on_verdict = self.displays.on_verdict
         self.admission = admission
         self._start_gates(admission)
         self._start_cameras(admission)
@@ -201,6 +205,7 @@ class EdgeDaemon:
             self.snapshots.stop()
         for camera in self.cameras:
             camera.stop()
+        self.displays.stop()
 
     def _serve_metrics(self) -> None:
         section = self._settings.metrics
@@ -240,10 +245,18 @@ class EdgeDaemon:
             if section.source == "push" and self.snapshots is not None:
                 source = self.snapshots.sources[section.id]
             observe = self.metrics.frame if self.metrics is not None else None
-            lane_of_camera = self._camera_lane(section, lane)
-            worker = CameraWorker(source, lane_of_camera, observe)
+            worker = CameraWorker(source, self._displayed(section, lane), observe)
             self.cameras.append(worker)
             worker.start()
+
+    def _displayed(self, section: CameraSection, lane: Lane) -> FrameLane:
+        """The camera's lane; a face camera's prompts also go to the lane's screen (every
+        lane's decisions reach it through the admission)."""
+        camera_lane = self._camera_lane(section, lane)
+        display = self.displays.at(lane.gate_id, lane.lane)
+        if display is None or not isinstance(camera_lane, FaceLane):
+            return camera_lane
+        return DisplayedLane(camera_lane, display, for_face)
 
     def _camera_lane(self, section: CameraSection, lane: Lane) -> FaceLane | PlateLane:
         if self.admission is None:

@@ -35,6 +35,7 @@ def gated(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Comp
     )
     compound.prepare()
     compound.start_barrier(watchdog_s=2.0)
+    compound.start_display()
     compound.start_hub()
     compound.start_edge()
     for gate, kind in (("east-gate", "pedestrian"), ("car-gate", "vehicle")):
@@ -251,6 +252,13 @@ def test_an_anpr_camera_push_opens_the_barrier_for_a_resident(gated: Compound) -
     )
     plates = [e for e in gated.all_entries() if e["method"] == "plate"]
     assert sorted(e["outcome"] for e in plates) == ["denied", "granted"]
+    assert gated.display is not None  # the lane's screen showed each vehicle once
+    wait_until(lambda: len(gated.display.shown()) == 2, 10, "the car-in lane's screen")
+    shown = [(s["plate"], s["kind"], s["zh"]) for s in gated.display.shown()]
+    assert shown == [
+        ("京A12345", "granted", "请通行"),
+        ("苏E11111", "denied", "禁止通行，请联系岗亭"),
+    ]
 
 
 def test_bad_anpr_pushes_get_clear_errors_and_the_lane_goes_on(gated: Compound) -> None:

@@ -1,0 +1,170 @@
+"""What a lane's screen shows, and getting it there.
+
+Every decision at the lane, whatever decided it (a card, a PIN, a QR pass, a face, a plate
+from a camera or from an ANPR push): go ahead, go ahead as a visitor, no entry (ask the
+guard), or a face not recognised (use a card or a QR code); for a vehicle, with its plate, as
+barrier displays do. A face camera's prompts too: come closer, hold still, face the camera.
+Texts are in Chinese and English, and a screen never shows who someone is (it faces the
+street).
+
+`LaneDisplay` POSTs each message as JSON to the screen's controller from a thread of its own:
+a slow, absent or broken screen never holds up a lane, and only the newest message waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Generic, Protocol, TypeVar
+
+import httpx
+import numpy as np
+
+from edge.admission import Lane
+from edge.config import DisplaySection
+from edge.decide import Verdict
+from edge.faces.pipeline import FaceOutcome
+from models.events import Method, SubjectKind
+
+logger = logging.getLogger(__name__)
+
+REPEAT_AFTER_S = 2.0  # the same message again within this is not sent again
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Shown:
+    kind: str  # a prompt, granted, denied or unknown
+    zh: str
+    en: str
+    plate: str | None = None
+
+
+PROMPTS = {
+    "come_closer": ("请靠近", "Please come closer"),
+    "hold_still": ("请稍停", "Please hold still"),
+    "face_the_camera": ("请正对镜头", "Please face the camera"),
+}
+GRANTED = ("请通行", "Please go ahead")
+VISITOR = ("访客，请通行", "Visitor: please go ahead")
+DENIED = ("禁止通行，请联系岗亭", "No entry: please ask the guard")
+FACE_UNKNOWN = ("未能识别，请刷卡或扫码", "Not recognised: use a card or QR code")
+
+
+def for_face(outcome: FaceOutcome) -> Shown | None:
+    """A face camera's prompt (its decisions reach the screen as verdicts)."""
+    if outcome.kind not in PROMPTS:
+        return None
+    zh, en = PROMPTS[outcome.kind]
+    return Shown(outcome.kind, zh, en)
+
+
+def for_verdict(verdict: Verdict) -> Shown:
+    credential = verdict.credential
+    plate = credential.reference if credential.method is Method.PLATE else None
+    if verdict.granted:
+        visitor = verdict.subject.kind is SubjectKind.VISITOR
+        zh, en = VISITOR if visitor else GRANTED
+        return Shown("granted", zh, en, plate)
+    if verdict.decision.reason_code == "face_unknown":
+        return Shown("unknown", *FACE_UNKNOWN)
+    return Shown("denied", *DENIED, plate)
+
+
+class LaneDisplay:
+    def __init__(self, section: DisplaySection) -> None:
+        self.section = section
+        self._pending: Shown | None = None
+        self._last: tuple[Shown, float] | None = None
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"display {section.gate_id}/{section.lane}", daemon=True
+        )
+        self._client = httpx.Client(timeout=section.timeout_s)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2 * self.section.timeout_s + 1)
+        self._client.close()
+
+    def show(self, shown: Shown, now: float) -> None:
+        """Queue `shown` (replacing any message not yet sent); returns at once."""
+        with self._wake:
+            last = self._last
+            if last is not None and last[0] == shown and now - last[1] < REPEAT_AFTER_S:
+                return
+            self._last = (shown, now)
+            self._pending = shown
+            self._wake.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._pending is not None or self._stopping)
+                if self._stopping:
+                    return
+                shown, self._pending = self._pending, None
+            if shown is not None:
+                self._send(shown)
+
+    def _send(self, shown: Shown) -> None:
+        try:
+            self._client.post(self.section.url, json=asdict(shown)).raise_for_status()
+        except httpx.HTTPError as exc:  # the lane goes on; the screen shows what it had
+            logger.warning("display %s/%s: %s", self.section.gate_id, self.section.lane, exc)
+
+
+class LaneDisplays:
+    """The edge's screens, one for each lane that has one."""
+
+    def __init__(self, sections: list[DisplaySection]) -> None:
+        self._by_lane = {(s.gate_id, s.lane): LaneDisplay(s) for s in sections}
+
+    def start(self) -> None:
+        for display in self._by_lane.values():
+            display.start()
+
+    def stop(self) -> None:
+        for display in self._by_lane.values():
+            display.stop()
+
+    def at(self, gate_id: str, lane: str) -> LaneDisplay | None:
+        return self._by_lane.get((gate_id, lane))
+
+    def on_verdict(self, lane: Lane, verdict: Verdict) -> None:
+        display = self.at(lane.gate_id, lane.lane)
+        if display is not None:
+            display.show(for_verdict(verdict), time.monotonic())
+
+
+class OutcomeLane(Protocol[T]):
+    def on_frame(self, frame: np.ndarray, now: float) -> list[T]: ...
+
+
+class DisplayedLane(Generic[T]):
+    """A camera lane whose outcomes also go to its screen."""
+
+    def __init__(
+        self, lane: OutcomeLane[T], display: LaneDisplay, to_shown: Callable[[T], Shown | None]
+    ) -> None:
+        self._lane = lane
+        self._display = display
+        self._to_shown = to_shown
+
+    def on_frame(self, frame: np.ndarray, now: float) -> list[T]:
+        outcomes = self._lane.on_frame(frame, now)
+        for outcome in outcomes:
+            shown = self._to_shown(outcome)
+            if shown is not None:
+                self._display.show(shown, now)
+        return outcomes

@@ -1,0 +1,160 @@
+"""A lane's screen over real HTTP: the edge's `LaneDisplay` against the panel controller of
+`firmware_mocks.display`. What a lane decided or asks reaches the panel, never who someone
+is; a slow or absent panel holds up no lane (the newest message wins); bad messages are
+refused by the panel and change nothing. (A whole edge showing its ANPR decisions on the
+panel is in tests/e2e/test_gates.py.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from anju.processes import free_port, wait_until
+from edge.config import DisplaySection, EdgeSettings
+from edge.decide import Verdict
+from edge.display import LaneDisplay, Shown, for_face, for_verdict
+from edge.faces.pipeline import FaceOutcome
+from firmware_mocks.display import Panel, http_server
+from models.events import Credential, Decision, Method, Outcome, Subject, SubjectKind
+
+
+class RunningPanel:
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.panel = Panel(delay_s)
+        self.server = http_server(self.panel, "127.0.0.1", 0)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/display"
+
+    def shown(self) -> list[dict[str, str | None]]:
+        return list(self.panel.state()["shown"])  # type: ignore[call-overload]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def panel() -> Iterator[RunningPanel]:
+    running = RunningPanel()
+    yield running
+    running.stop()
+
+
+def _verdict(
+    method: Method, kind: SubjectKind, subject: str | None, ref: str | None = None, code: str = ""
+) -> Verdict:
+    outcome = Outcome.DENIED if code else Outcome.GRANTED
+    return Verdict(
+        Subject(kind=kind, id=subject),
+        Credential(method=method, reference=ref),
+        Decision(outcome=outcome, reason_code=code or "registered", reason="as decided"),
+    )
+
+
+def _plate(number: str, granted: bool = True) -> Shown:
+    kind = SubjectKind.RESIDENT if granted else SubjectKind.UNKNOWN
+    code = "" if granted else "plate_unknown"
+    return for_verdict(_verdict(Method.PLATE, kind, None, number, code))
+
+
+def _display(url: str) -> LaneDisplay:
+    display = LaneDisplay(DisplaySection(gate_id="north", lane="car-in", url=url, timeout_s=1))
+    display.start()
+    return display
+
+
+def test_a_plate_decision_reaches_the_panel(panel: RunningPanel) -> None:
+    display = _display(panel.url)
+    try:
+        display.show(_plate("粤B12345", granted=False), now=0.0)
+        wait_until(lambda: len(panel.shown()) == 1, 5, "the panel")
+    finally:
+        display.stop()
+    [shown] = panel.shown()
+    assert shown == {
+        "kind": "denied",
+        "zh": "禁止通行，请联系岗亭",
+        "en": "No entry: please ask the guard",
+        "plate": "粤B12345",
+    }
+
+
+def test_the_same_message_is_not_repeated_but_a_new_one_is(panel: RunningPanel) -> None:
+    display = _display(panel.url)
+    closer = for_face(FaceOutcome(1, "come_closer"))
+    assert closer is not None
+    try:
+        for now in (0.0, 0.1, 0.2):  # a prompt on every frame
+            display.show(closer, now)
+            wait_until(lambda: len(panel.shown()) == 1, 5, "the first prompt")
+        display.show(closer, 3.0)  # still there seconds later: said again
+        wait_until(lambda: len(panel.shown()) == 2, 5, "the prompt again")
+        display.show(for_verdict(_verdict(Method.FACE, SubjectKind.RESIDENT, "p-17")), 3.1)
+        wait_until(lambda: len(panel.shown()) == 3, 5, "the verdict")
+    finally:
+        display.stop()
+    kinds = [s["kind"] for s in panel.shown()]
+    assert kinds == ["come_closer", "come_closer", "granted"]
+    assert all("p-17" not in str(s) for s in panel.shown())  # a screen shows no one's identity
+
+
+def test_a_slow_panel_gets_the_newest_message_and_holds_up_no_lane() -> None:
+    slow = RunningPanel(delay_s=0.5)
+    display = _display(slow.url)
+    try:
+        for number in ("京A00001", "京A00002", "京A00003", "京A00004"):
+            display.show(_plate(number), now=0.0)
+        assert slow.shown() == []  # each show() returned before the panel answered once
+        wait_until(lambda: any(s["plate"] == "京A00004" for s in slow.shown()), 5, "the panel")
+        time.sleep(0.6)  # nothing more is on its way
+    finally:
+        display.stop()
+        slow.stop()
+    plates = [s["plate"] for s in slow.shown()]
+    assert plates[-1] == "京A00004" and len(plates) <= 2  # the first, perhaps, then the newest
+
+
+def test_an_absent_panel_costs_the_lane_nothing() -> None:
+    display = _display(f"http://127.0.0.1:{free_port()}/display")  # nothing listens there
+    display.show(_plate("京A12345"), now=0.0)
+    display.show(_plate("京A12346"), now=0.1)
+    display.stop()  # returns: the failed sends were logged, not raised
+
+
+def test_the_panel_refuses_what_it_cannot_show(panel: RunningPanel) -> None:
+    for body in (b"not json", b'{"zh": "", "en": "x"}', b'{"zh": "a", "en": "b", "name": "x"}'):
+        assert httpx.post(panel.url, content=body).status_code == 400
+    assert panel.shown() == []
+
+
+def test_what_each_verdict_and_prompt_shows() -> None:
+    visitor = for_verdict(_verdict(Method.QR, SubjectKind.VISITOR, "pass-1"))
+    assert (visitor.kind, visitor.zh, visitor.plate) == ("granted", "访客，请通行", None)
+    unknown_face = for_verdict(
+        _verdict(Method.FACE, SubjectKind.UNKNOWN, "pseudonym-9", code="face_unknown")
+    )
+    assert unknown_face.kind == "unknown" and "card" in unknown_face.en
+    refused = for_verdict(_verdict(Method.CARD, SubjectKind.UNKNOWN, None, "4242", "card_unknown"))
+    assert (refused.kind, refused.plate) == ("denied", None)  # a card number is not shown
+    closer = for_face(FaceOutcome(1, "come_closer"))
+    assert closer is not None and closer.zh == "请靠近"
+    assert for_face(FaceOutcome(1, "admitted", person_id="p-17", granted=True)) is None
+
+
+def test_one_screen_a_lane() -> None:
+    twice = [{"gate_id": "g", "lane": "l", "url": "http://127.0.0.1:1/display"}] * 2
+    with pytest.raises(ValidationError, match="one display for each"):
+        EdgeSettings.model_validate(
+            {
+                "edge_id": "e1",
+                "compound_id": "c1",
+                "signing_key": "k.pem",
+                "registry_path": "r.db",
+                "displays": twice,
+            }
+        )
