@@ -90,7 +90,8 @@ class Admission:
         self.controllers: dict[str, GateController] = {}
         self.delivery: Delivery | None = None
         self.on_decision: Callable[[str, str], None] | None = None  # method, outcome
-        self.on_verdict: Callable[[Lane, Verdict], None] | None = None  # the lane's screen
+        # The lane's screen: the verdict, and whether the gate opened for it.
+        self.on_verdict: Callable[[Lane, Verdict, bool], None] | None = None
         self._closed = False
         self._lock = threading.Lock()  # one admission at a time: counts stay exact
 
@@ -118,6 +119,7 @@ class Admission:
             self.alarm(lane.gate_id, "duress", Severity.CRITICAL, text)
         self._record(lane, reading.now, verdict, event_id)
         if not verdict.granted:
+            self._show(lane, verdict, opened=False)
             return Admitted(verdict, opened=False)
         if verdict.subject.id is not None:
             subject_id = verdict.subject.id
@@ -126,7 +128,19 @@ class Admission:
                     subject_id, lane.direction, lane.gate_id, reading.now
                 )
             )
-        return Admitted(verdict, opened=self._open(lane.gate_id))
+        opened = self._open(lane.gate_id)
+        self._show(lane, verdict, opened)
+        return Admitted(verdict, opened)
+
+    def _show(self, lane: Lane, verdict: Verdict, opened: bool) -> None:
+        """Tell the lane's screen, once the event is recorded and the gate has answered; a
+        screen's trouble never reaches the decision."""
+        if self.on_verdict is None:
+            return
+        try:
+            self.on_verdict(lane, verdict, opened)
+        except Exception:
+            logger.exception("gate %s: the lane's screen could not be told", lane.gate_id)
 
     def unknown_face(self, lane: Lane, pseudonym: str) -> None:
         """A face nobody enrolled: a denial under its pseudonym, so the guard sees it waiting
@@ -138,11 +152,13 @@ class Admission:
         with self._lock:
             if not self._closed:
                 self._record(lane, self._clock.read().now, verdict, uuid.uuid4())
+                self._show(lane, verdict, opened=False)
 
     def refuse(self, lane: Lane, method: Method, code: str, reason: str) -> None:
         """Record a denial made before any decision (a locked keypad, a missing key)."""
         verdict = _refusal(code, reason, method)
         self._record(lane, self._clock.read().now, verdict, uuid.uuid4())
+        self._show(lane, verdict, opened=False)
 
     def alarm(self, gate_id: str | None, code: str, severity: Severity, text: str) -> None:
         """Commit an alarm event; an alarm that cannot be recorded is logged, never raised."""
@@ -246,8 +262,6 @@ class Admission:
             raise RuntimeError("a decision before the daemon started")
         if self.on_decision is not None:
             self.on_decision(verdict.credential.method.value, decision.outcome.value)
-        if self.on_verdict is not None:
-            self.on_verdict(lane, verdict)
 
         def entry(position: Position) -> EntryEvent:
             return EntryEvent(

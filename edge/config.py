@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
+import httpx
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -195,8 +196,17 @@ class DisplaySection(Section):
 
     gate_id: Identifier
     lane: Identifier
-    url: str = Field(pattern=r"^https?://", max_length=500)
+    url: str = Field(pattern=r"^https?://", max_length=500, description="https: system roots")
     timeout_s: float = Field(1.0, gt=0, le=10)
+
+    @field_validator("url")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:
+            httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a URL: {exc}") from exc
+        return value
 
 
 class MetricsSection(Section):
@@ -328,10 +338,15 @@ class EdgeSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _one_display_a_lane(self) -> EdgeSettings:
-        lanes = [(d.gate_id, d.lane) for d in self.displays]
-        if len(lanes) != len(set(lanes)):
-            raise ValueError(f"one display for each gate's lane: {lanes}")
+    def _one_display_a_known_lane(self) -> EdgeSettings:
+        shown = [(d.gate_id, d.lane) for d in self.displays]
+        if len(shown) != len(set(shown)):
+            raise ValueError(f"one display for each gate's lane: {shown}")
+        anpr = self.anpr.cameras if self.anpr is not None else []
+        known = {(s.gate_id, s.lane) for s in [*self.readers, *self.cameras, *anpr]}
+        unknown = sorted(set(shown) - known)
+        if unknown:
+            raise ValueError(f"displays for lanes no reader or camera serves: {unknown}")
         return self
 
     @classmethod

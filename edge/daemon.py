@@ -205,7 +205,6 @@ class EdgeDaemon:
             self.snapshots.stop()
         for camera in self.cameras:
             camera.stop()
-        self.displays.stop()
 
     def _serve_metrics(self) -> None:
         section = self._settings.metrics
@@ -308,6 +307,7 @@ class EdgeDaemon:
         if self.admission is not None:
             for controller in self.admission.controllers.values():
                 controller.stop()
+        self.displays.stop()  # after the gates: a hung screen delays nothing that matters
         self.outbox.close()
         if self._ledger is not None:
             self._ledger.close()

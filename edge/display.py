@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 import httpx
 import numpy as np
@@ -32,21 +32,27 @@ from models.events import Method, SubjectKind
 logger = logging.getLogger(__name__)
 
 REPEAT_AFTER_S = 2.0  # the same message again within this is not sent again
+HOLD_S = 3.0  # a verdict stays this long before a prompt may replace it
+STOP_WAIT_S = 1.0  # at shutdown, how long a message in flight may take
 T = TypeVar("T")
+
+
+Prompt = Literal["come_closer", "hold_still", "face_the_camera"]
+Kind = Prompt | Literal["granted", "denied", "unknown"]
 
 
 @dataclass(frozen=True)
 class Shown:
-    kind: str  # a prompt, granted, denied or unknown
+    kind: Kind
     zh: str
     en: str
     plate: str | None = None
 
 
-PROMPTS = {
-    "come_closer": ("请靠近", "Please come closer"),
-    "hold_still": ("请稍停", "Please hold still"),
-    "face_the_camera": ("请正对镜头", "Please face the camera"),
+PROMPTS: dict[str, tuple[Prompt, str, str]] = {
+    "come_closer": ("come_closer", "请靠近", "Please come closer"),
+    "hold_still": ("hold_still", "请稍停", "Please hold still"),
+    "face_the_camera": ("face_the_camera", "请正对镜头", "Please face the camera"),
 }
 GRANTED = ("请通行", "Please go ahead")
 VISITOR = ("访客，请通行", "Visitor: please go ahead")
@@ -56,16 +62,15 @@ FACE_UNKNOWN = ("未能识别，请刷卡或扫码", "Not recognised: use a card
 
 def for_face(outcome: FaceOutcome) -> Shown | None:
     """A face camera's prompt (its decisions reach the screen as verdicts)."""
-    if outcome.kind not in PROMPTS:
-        return None
-    zh, en = PROMPTS[outcome.kind]
-    return Shown(outcome.kind, zh, en)
+    prompt = PROMPTS.get(outcome.kind)
+    return None if prompt is None else Shown(*prompt)
 
 
-def for_verdict(verdict: Verdict) -> Shown:
+def for_verdict(verdict: Verdict, opened: bool) -> Shown:
+    """What a decision shows; a grant whose gate did not open shows as no entry."""
     credential = verdict.credential
     plate = credential.reference if credential.method is Method.PLATE else None
-    if verdict.granted:
+    if verdict.granted and opened:
         visitor = verdict.subject.kind is SubjectKind.VISITOR
         zh, en = VISITOR if visitor else GRANTED
         return Shown("granted", zh, en, plate)
@@ -79,6 +84,7 @@ class LaneDisplay:
         self.section = section
         self._pending: Shown | None = None
         self._last: tuple[Shown, float] | None = None
+        self._verdict_at: float | None = None
         self._wake = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(
@@ -90,22 +96,39 @@ class LaneDisplay:
         self._thread.start()
 
     def stop(self) -> None:
+        self.request_stop()
+        self.finish()
+
+    def request_stop(self) -> None:
+        """No more messages; what is queued is dropped."""
         with self._wake:
             self._stopping = True
             self._wake.notify_all()
+
+    def finish(self) -> None:
+        """After `request_stop`: a message in flight gets `STOP_WAIT_S`, then is cut off."""
         if self._thread.is_alive():
-            self._thread.join(timeout=2 * self.section.timeout_s + 1)
+            self._thread.join(timeout=STOP_WAIT_S)
         self._client.close()
 
     def show(self, shown: Shown, now: float) -> None:
-        """Queue `shown` (replacing any message not yet sent); returns at once."""
+        """Queue `shown`, replacing any message not yet sent; returns at once. A verdict is
+        not replaced by a prompt, queued or for `HOLD_S` once sent."""
+        prompt = shown.kind in PROMPTS
         with self._wake:
             last = self._last
             if last is not None and last[0] == shown and now - last[1] < REPEAT_AFTER_S:
                 return
+            if prompt and (self._holding(now) or _is_verdict(self._pending)):
+                return
             self._last = (shown, now)
+            if not prompt:
+                self._verdict_at = now
             self._pending = shown
             self._wake.notify_all()
+
+    def _holding(self, now: float) -> bool:
+        return self._verdict_at is not None and now - self._verdict_at < HOLD_S
 
     def _run(self) -> None:
         while True:
@@ -120,8 +143,12 @@ class LaneDisplay:
     def _send(self, shown: Shown) -> None:
         try:
             self._client.post(self.section.url, json=asdict(shown)).raise_for_status()
-        except httpx.HTTPError as exc:  # the lane goes on; the screen shows what it had
+        except Exception as exc:  # the lane and this sender go on; the screen keeps its text
             logger.warning("display %s/%s: %s", self.section.gate_id, self.section.lane, exc)
+
+
+def _is_verdict(shown: Shown | None) -> bool:
+    return shown is not None and shown.kind not in PROMPTS
 
 
 class LaneDisplays:
@@ -135,16 +162,19 @@ class LaneDisplays:
             display.start()
 
     def stop(self) -> None:
+        """Every screen told first, then each waited for: a slow one delays no other."""
         for display in self._by_lane.values():
-            display.stop()
+            display.request_stop()
+        for display in self._by_lane.values():
+            display.finish()
 
     def at(self, gate_id: str, lane: str) -> LaneDisplay | None:
         return self._by_lane.get((gate_id, lane))
 
-    def on_verdict(self, lane: Lane, verdict: Verdict) -> None:
+    def on_verdict(self, lane: Lane, verdict: Verdict, opened: bool) -> None:
         display = self.at(lane.gate_id, lane.lane)
         if display is not None:
-            display.show(for_verdict(verdict), time.monotonic())
+            display.show(for_verdict(verdict, opened), time.monotonic())
 
 
 class OutcomeLane(Protocol[T]):

@@ -34,6 +34,8 @@ class Panel:
         """None when shown, else what is wrong with `message`."""
         if not isinstance(message, dict) or set(message) - FIELDS:
             return f"a JSON object with at most {sorted(FIELDS)}"
+        if not isinstance(message.get("kind"), str):
+            return "kind: what is shown (granted, denied, a prompt…)"
         texts = [message.get("zh"), message.get("en")]
         if not all(isinstance(t, str) and 0 < len(t) <= MAX_TEXT for t in texts):
             return f"zh and en: texts of 1 to {MAX_TEXT} characters"
@@ -68,7 +70,9 @@ def http_server(panel: Panel, host: str, port: int) -> ThreadingHTTPServer:
                 self._json(404, {"error": "no such resource"})
                 return
             try:
-                length = min(int(self.headers.get("Content-Length", "0")), 4096)
+                length = int(self.headers.get("Content-Length", "0"))
+                if not 0 < length <= 4096:
+                    raise ValueError(f"a body of {length} bytes")
                 problem = panel.show(json.loads(self.rfile.read(length)))
             except ValueError as exc:
                 problem = f"not JSON: {exc}"

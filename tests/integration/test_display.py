@@ -24,9 +24,9 @@ from models.events import Credential, Decision, Method, Outcome, Subject, Subjec
 
 
 class RunningPanel:
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self, delay_s: float = 0.0, port: int = 0) -> None:
         self.panel = Panel(delay_s)
-        self.server = http_server(self.panel, "127.0.0.1", 0)
+        self.server = http_server(self.panel, "127.0.0.1", port)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/display"
 
@@ -59,7 +59,7 @@ def _verdict(
 def _plate(number: str, granted: bool = True) -> Shown:
     kind = SubjectKind.RESIDENT if granted else SubjectKind.UNKNOWN
     code = "" if granted else "plate_unknown"
-    return for_verdict(_verdict(Method.PLATE, kind, None, number, code))
+    return for_verdict(_verdict(Method.PLATE, kind, None, number, code), opened=granted)
 
 
 def _display(url: str) -> LaneDisplay:
@@ -94,7 +94,8 @@ def test_the_same_message_is_not_repeated_but_a_new_one_is(panel: RunningPanel) 
             wait_until(lambda: len(panel.shown()) == 1, 5, "the first prompt")
         display.show(closer, 3.0)  # still there seconds later: said again
         wait_until(lambda: len(panel.shown()) == 2, 5, "the prompt again")
-        display.show(for_verdict(_verdict(Method.FACE, SubjectKind.RESIDENT, "p-17")), 3.1)
+        verdict = _verdict(Method.FACE, SubjectKind.RESIDENT, "p-17")
+        display.show(for_verdict(verdict, opened=True), 3.1)
         wait_until(lambda: len(panel.shown()) == 3, 5, "the verdict")
     finally:
         display.stop()
@@ -119,42 +120,86 @@ def test_a_slow_panel_gets_the_newest_message_and_holds_up_no_lane() -> None:
     assert plates[-1] == "京A00004" and len(plates) <= 2  # the first, perhaps, then the newest
 
 
-def test_an_absent_panel_costs_the_lane_nothing() -> None:
-    display = _display(f"http://127.0.0.1:{free_port()}/display")  # nothing listens there
-    display.show(_plate("京A12345"), now=0.0)
-    display.show(_plate("京A12346"), now=0.1)
-    display.stop()  # returns: the failed sends were logged, not raised
+def test_a_panel_that_goes_away_and_comes_back_shows_again() -> None:
+    port = free_port()
+    display = _display(f"http://127.0.0.1:{port}/display")  # nothing listens there yet
+    try:
+        display.show(_plate("京A12345"), now=0.0)  # fails, logged
+        time.sleep(0.3)
+        panel = RunningPanel(port=port)
+        try:
+            display.show(_plate("京A12346"), now=0.1)
+            wait_until(lambda: len(panel.shown()) == 1, 5, "the panel back")
+            assert panel.shown()[0]["plate"] == "京A12346"
+        finally:
+            panel.stop()
+    finally:
+        display.stop()
+
+
+def test_a_verdict_is_not_replaced_by_a_prompt(panel: RunningPanel) -> None:
+    closer = for_face(FaceOutcome(2, "come_closer"))
+    assert closer is not None
+    display = _display(panel.url)
+    try:
+        display.show(_plate("京A12345"), now=10.0)
+        display.show(closer, now=10.0)  # another face, the same frame: the verdict stays
+        wait_until(lambda: len(panel.shown()) == 1, 5, "the verdict")
+        display.show(closer, now=11.0)  # still held
+        display.show(closer, now=13.5)  # past the hold
+        wait_until(lambda: len(panel.shown()) == 2, 5, "the prompt")
+    finally:
+        display.stop()
+    assert [s["kind"] for s in panel.shown()] == ["granted", "come_closer"]
 
 
 def test_the_panel_refuses_what_it_cannot_show(panel: RunningPanel) -> None:
-    for body in (b"not json", b'{"zh": "", "en": "x"}', b'{"zh": "a", "en": "b", "name": "x"}'):
+    for body in (
+        b"not json",
+        b'{"kind": "granted", "zh": "", "en": "x"}',
+        b'{"kind": "granted", "zh": "a", "en": "b", "name": "x"}',
+        b'{"zh": "a", "en": "b"}',
+    ):
         assert httpx.post(panel.url, content=body).status_code == 400
     assert panel.shown() == []
 
 
 def test_what_each_verdict_and_prompt_shows() -> None:
-    visitor = for_verdict(_verdict(Method.QR, SubjectKind.VISITOR, "pass-1"))
+    visitor = for_verdict(_verdict(Method.QR, SubjectKind.VISITOR, "pass-1"), opened=True)
     assert (visitor.kind, visitor.zh, visitor.plate) == ("granted", "访客，请通行", None)
+    resident = _verdict(Method.PLATE, SubjectKind.RESIDENT, "p-1", "京A12345")
+    stuck = for_verdict(resident, opened=False)  # granted, but the barrier did not open
+    assert (stuck.kind, stuck.plate) == ("denied", "京A12345")
     unknown_face = for_verdict(
-        _verdict(Method.FACE, SubjectKind.UNKNOWN, "pseudonym-9", code="face_unknown")
+        _verdict(Method.FACE, SubjectKind.UNKNOWN, "pseudonym-9", code="face_unknown"), False
     )
     assert unknown_face.kind == "unknown" and "card" in unknown_face.en
-    refused = for_verdict(_verdict(Method.CARD, SubjectKind.UNKNOWN, None, "4242", "card_unknown"))
+    card = _verdict(Method.CARD, SubjectKind.UNKNOWN, None, "4242", "card_unknown")
+    refused = for_verdict(card, opened=False)
     assert (refused.kind, refused.plate) == ("denied", None)  # a card number is not shown
     closer = for_face(FaceOutcome(1, "come_closer"))
     assert closer is not None and closer.zh == "请靠近"
     assert for_face(FaceOutcome(1, "admitted", person_id="p-17", granted=True)) is None
 
 
-def test_one_screen_a_lane() -> None:
-    twice = [{"gate_id": "g", "lane": "l", "url": "http://127.0.0.1:1/display"}] * 2
+def _settings(**fields: object) -> EdgeSettings:
+    base = {"edge_id": "e1", "compound_id": "c1", "signing_key": "k.pem", "registry_path": "r.db"}
+    return EdgeSettings.model_validate(base | fields)
+
+
+def test_one_screen_for_a_lane_that_exists_at_a_url_that_parses() -> None:
+    reader = {
+        "type": "wiegand_tcp",
+        "listen_port": 0,
+        "gate_id": "g",
+        "lane": "l",
+        "direction": "in",
+    }
+    screen = {"gate_id": "g", "lane": "l", "url": "http://127.0.0.1:1/display"}
+    assert len(_settings(readers=[reader], displays=[screen]).displays) == 1
     with pytest.raises(ValidationError, match="one display for each"):
-        EdgeSettings.model_validate(
-            {
-                "edge_id": "e1",
-                "compound_id": "c1",
-                "signing_key": "k.pem",
-                "registry_path": "r.db",
-                "displays": twice,
-            }
-        )
+        _settings(readers=[reader], displays=[screen, screen])
+    with pytest.raises(ValidationError, match="no reader or camera serves"):
+        _settings(readers=[reader], displays=[screen | {"lane": "other"}])
+    with pytest.raises(ValidationError, match="not a URL"):
+        _settings(readers=[reader], displays=[screen | {"url": "http://panel:abc/display"}])
