@@ -32,10 +32,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import httpx
+
+from firmware_mocks.web import JsonHandler, threaded_server
 
 LOOP_INPUTS = 16
 FIRE_INPUT = 32
@@ -150,53 +152,39 @@ class Controller:
 
 
 def http_server(controller: Controller, host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def do_GET(self) -> None:
+    class Handler(JsonHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server names it)
             if self.path == "/status":
                 controller.touch()
                 if controller.faulty_reads:
-                    self._json(500, {"error": "input board fault"})
+                    self.reply(500, {"error": "input board fault"})
                     return
-                self._json(200, controller.status())
+                self.reply(200, controller.status())
             elif self.path == "/world/log":
                 with controller.lock:
-                    self._json(200, list(controller.log))
+                    self.reply(200, list(controller.log))
             else:
-                self._json(404, {"error": "no such resource"})
+                self.reply(404, {"error": "no such resource"})
 
-        def do_POST(self) -> None:
+        def do_POST(self) -> None:  # noqa: N802 (http.server names it)
             try:
                 length = min(int(self.headers.get("Content-Length", "0")), 4096)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if self.path == "/world":
                     controller.world(body)
-                    self._json(200, controller.status())
+                    self.reply(200, controller.status())
                     return
                 prefix = "/relays/"
                 if not self.path.startswith(prefix) or not isinstance(body.get("on"), bool):
-                    self._json(400, {"error": 'POST /relays/<n> with {"on": true|false}'})
+                    self.reply(400, {"error": 'POST /relays/<n> with {"on": true|false}'})
                     return
                 controller.touch()
                 controller.set_relay(int(self.path[len(prefix) :]), body["on"])
-                self._json(200, controller.status())
+                self.reply(200, controller.status())
             except (ValueError, IndexError, AttributeError) as exc:
-                self._json(400, {"error": str(exc)})
+                self.reply(400, {"error": str(exc)})
 
-        def _json(self, code: int, data: object) -> None:
-            payload = json.dumps(data).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return threaded_server(host, port, Handler)
 
 
 # ---------------------------------------------------------------------------------- Modbus

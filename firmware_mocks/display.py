@@ -16,8 +16,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
+
+from firmware_mocks.web import JsonHandler, threaded_server
 
 FIELDS = {"kind", "zh", "en", "plate"}
 MAX_TEXT = 64  # characters a line of the panel holds
@@ -55,19 +56,16 @@ class Panel:
 
 
 def http_server(panel: Panel, host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def do_GET(self) -> None:
+    class Handler(JsonHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server names it)
             if self.path != "/display":
-                self._json(404, {"error": "no such resource"})
+                self.reply(404, {"error": "no such resource"})
                 return
-            self._json(200, panel.state())
+            self.reply(200, panel.state())
 
-        def do_POST(self) -> None:
+        def do_POST(self) -> None:  # noqa: N802 (http.server names it)
             if self.path != "/display":
-                self._json(404, {"error": "no such resource"})
+                self.reply(404, {"error": "no such resource"})
                 return
             try:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -77,22 +75,11 @@ def http_server(panel: Panel, host: str, port: int) -> ThreadingHTTPServer:
             except ValueError as exc:
                 problem = f"not JSON: {exc}"
             if problem is None:
-                self._json(200, {"shown": True})
+                self.reply(200, {"shown": True})
             else:
-                self._json(400, {"error": problem})
+                self.reply(400, {"error": problem})
 
-        def _json(self, code: int, data: object) -> None:
-            payload = json.dumps(data, ensure_ascii=False).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return threaded_server(host, port, Handler)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,8 @@ from typing import Any
 
 import cv2
 
+from firmware_mocks.web import threaded_server
+
 BOUNDARY = "anjuframe"
 
 
@@ -115,10 +117,7 @@ def server(camera: Camera, host: str, port: int) -> ThreadingHTTPServer:
             except (BrokenPipeError, ConnectionResetError):
                 return
 
-    ThreadingHTTPServer.allow_reuse_address = True
-    http = ThreadingHTTPServer((host, port), Handler)
-    http.daemon_threads = True
-    return http
+    return threaded_server(host, port, Handler)
 
 
 def main(argv: list[str] | None = None) -> int:
