@@ -80,6 +80,8 @@ def for_verdict(verdict: Verdict, opened: bool) -> Shown:
 
 
 class LaneDisplay:
+    """One screen: `show` queues, a thread of its own sends."""
+
     def __init__(self, section: DisplaySection) -> None:
         self.section = section
         self._pending: Shown | None = None

