@@ -157,8 +157,8 @@ def _progress(done: int, total: int) -> None:
 
 def enrol_faces(args: argparse.Namespace, settings: HubSettings) -> int:
     """A folder per person (named by person id) of photos, and `--consents`, a CSV naming
-    each person's own signed form: a folder without one is not enrolled. Minors are enrolled
-    through the API, with a guardian."""
+    each person's own signed form: a folder without one is not enrolled, and a form without
+    a folder is reported. Minors are enrolled through the API, with a guardian."""
     forms = importer.read_consent_forms(args.consents)
     folders = sorted(p for p in args.folder.iterdir() if p.is_dir())
     enrolled, failed = 0, 0
@@ -171,6 +171,10 @@ def enrol_faces(args: argparse.Namespace, settings: HubSettings) -> int:
                 failed += 1
                 print(f"\n{folder.name}: {problem}", file=sys.stderr)
             _progress(done, len(folders))
+    photoless = sorted(set(forms) - {folder.name for folder in folders})
+    for person_id in photoless:  # a form is no enrolment: say so rather than skip it
+        print(f"\n{person_id}: a consent form but no folder of photos", file=sys.stderr)
+    failed += len(photoless)
     print(f"{enrolled} people enrolled, {failed} not")
     return 0 if failed == 0 else 1
 

@@ -220,11 +220,13 @@ def test_bulk_enrolment_from_a_folder_per_person(
         assert hub_cli(enrol) == 2  # the whole file is refused
         assert problem in capsys.readouterr().err
 
-    consents.write_text("person_id,document_ref\np-lin,F-1\np-nobody,F-9\n", encoding="utf-8")
+    forms = "person_id,document_ref\np-lin,F-1\np-nobody,F-9\np-chen,F-4\n"
+    consents.write_text(forms, encoding="utf-8")
     code = hub_cli(enrol)
     out, err = capsys.readouterr()
-    assert code == 1  # Obama signed no form; one folder names nobody
-    assert "1 people enrolled, 2 not" in out
+    assert code == 1  # Obama signed no form; one folder names nobody; Chen's photos are missing
+    assert "1 people enrolled, 3 not" in out
+    assert "p-chen: a consent form but no folder of photos" in err
     assert "p-obama: no consent form for p-obama in the consents file" in err
     assert "p-nobody: no person p-nobody in c9" in err
     assert "2/3" in err or "3/3" in err  # the progress bar
