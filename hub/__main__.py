@@ -7,7 +7,8 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -32,10 +33,17 @@ from models.signing import load_public_key
 Command = Callable[[argparse.Namespace, HubSettings], int]
 
 
-def _session(settings: HubSettings) -> Session:
+@contextmanager
+def _session(settings: HubSettings) -> Iterator[Session]:
+    """A session on the migrated database; its engine is disposed after it, so commands
+    run one after another in a process (anju.hub_batch) leave no connections behind."""
     engine = make_engine(settings.database_url)
-    migrate(engine)
-    return Session(engine)
+    try:
+        migrate(engine)
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _audit(session: Session, compound_id: str | None, action: str, target: str) -> None:

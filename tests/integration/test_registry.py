@@ -18,6 +18,7 @@ from anju.broker import Mosquitto, mosquitto_available
 from anju.mqtt import BrokerAddress, MqttLink
 from edge.config import load_settings
 from hub import crud, importer, registry
+from hub.__main__ import main as hub_main
 from hub.core.db import make_engine, migrate
 from hub.core.security import SecretBox
 from hub.errors import InvalidInput
@@ -218,6 +219,28 @@ def test_hubs_starting_together_migrate_one_database_once(database_url: str) -> 
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     engine.dispose()
     assert [v for (v,) in versions] == ["0009"]
+
+
+def test_hub_commands_in_one_process_leave_no_connection_open(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """anju.hub_batch runs several commands in one process: each must give its database
+    connections back, or a long batch holds a connection per command."""
+    monkeypatch.setenv("ANJU_HUB_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("ANJU_HUB_SECRET_KEYS", KEY)
+    counter = make_engine(postgres_url)
+
+    def connections() -> int:
+        with counter.connect() as connection:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            return int(connection.execute(text(query)).scalar_one()) - 1  # less this one
+
+    before = connections()
+    for compound in ("cli-a", "cli-b"):
+        assert hub_main(["create-compound", "--id", compound, "--name", compound]) == 0
+    after = connections()
+    counter.dispose()
+    assert after == before
 
 
 def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:
