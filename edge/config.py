@@ -8,7 +8,7 @@ from __future__ import annotations
 import ssl
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 from pydantic import (
@@ -364,14 +364,14 @@ class EdgeSettings(BaseSettings):
 
 def load_settings(path: Path) -> EdgeSettings:
     """Read `path`; relative paths inside it are taken relative to the file."""
+    base = path.parent
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = _tls_files_beside(tomllib.loads(path.read_text(encoding="utf-8")), base)
         settings = EdgeSettings(**raw)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     except ValidationError as exc:
         raise ConfigError(f"invalid edge configuration {path}:\n{exc}") from exc
-    base = path.parent
     hub = settings.hub
     if hub is not None:
         hub = hub.model_copy(
@@ -379,6 +379,7 @@ def load_settings(path: Path) -> EdgeSettings:
                 "token_file": base / hub.token_file,
                 "pin_key_file": _beside(base, hub.pin_key_file),
                 "issuer_key_file": _beside(base, hub.issuer_key_file),
+                "ca_file": _beside(base, hub.ca_file),
             }
         )
     return settings.model_copy(
@@ -395,3 +396,15 @@ def load_settings(path: Path) -> EdgeSettings:
 
 def _beside(base: Path, path: Path | None) -> Path | None:
     return None if path is None else base / path
+
+
+def _tls_files_beside(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The push endpoints' certificate and key files taken relative to the configuration
+    file before validation, which loads them (the other paths are resolved after it)."""
+    for endpoint in ("anpr", "snapshots"):
+        tls = raw.get(endpoint, {}).get("tls") if isinstance(raw.get(endpoint), dict) else None
+        if isinstance(tls, dict):
+            for key in ("cert_file", "key_file"):
+                if isinstance(tls.get(key), str):
+                    tls[key] = str(base / tls[key])
+    return raw

@@ -121,12 +121,14 @@ def test_an_unusable_certificate_is_refused_with_the_configuration(
         TlsSection(cert_file=pki / "server.pem", key_file=pki / "ca.pem")
     config = tmp_path / "edge.toml"
     config.write_text(
-        f'edge_id = "e1"\ncompound_id = "c1"\n[anpr.tls]\ncert_file = "{pki / "server.pem"}"\n'
+        'edge_id = "e1"\ncompound_id = "c1"\nsigning_key = "k.pem"\nregistry_path = "r.json"\n'
+        f'[anpr.tls]\ncert_file = "{pki / "server.pem"}"\n'
         f'key_file = "{tmp_path / "missing.key"}"\n',
         encoding="utf-8",
     )
-    with pytest.raises(ConfigError, match=r"missing\.key"):
+    with pytest.raises(ConfigError, match=r"missing\.key") as refused:
         load_settings(config)
+    assert "1 validation error" in str(refused.value)  # the certificate, and nothing else
 
 
 def test_a_certificate_gone_by_the_time_the_endpoint_starts_is_a_clear_error(
@@ -218,3 +220,31 @@ def test_the_edge_checks_the_hubs_certificate_against_its_ca(pki: Path) -> None:
     broken = section.model_copy(update={"ca_file": pki / "server.key"})
     with pytest.raises(ConfigError, match="ca_file"):
         broken.tls_verify()
+
+
+def test_certificate_files_named_in_edge_toml_are_beside_it(
+    pki: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As every path in edge.toml: relative to the file, wherever the edge is started."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for name in ("ca.pem", "server.pem", "server.key"):
+        (bundle / name).write_bytes((pki / name).read_bytes())
+    (bundle / "edge.toml").write_text(
+        'edge_id = "e1"\ncompound_id = "c1"\nsigning_key = "k.pem"\nregistry_path = "r.json"\n'
+        '[hub]\nurl = "https://hub.compound.example"\ntoken_file = "hub-token"\n'
+        'ca_file = "ca.pem"\n'
+        '[anpr.tls]\ncert_file = "server.pem"\nkey_file = "server.key"\n'
+        '[snapshots.tls]\ncert_file = "server.pem"\nkey_file = "server.key"\n',
+        encoding="utf-8",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    settings = load_settings(bundle / "edge.toml")
+    assert settings.anpr is not None and settings.anpr.tls is not None
+    assert settings.anpr.tls.cert_file == bundle / "server.pem"
+    assert settings.snapshots.tls is not None
+    assert settings.snapshots.tls.key_file == bundle / "server.key"
+    assert settings.hub is not None and settings.hub.ca_file == bundle / "ca.pem"
+    assert isinstance(settings.hub.tls_verify(), ssl.SSLContext)
