@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import secrets
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import httpx
 
 from anju.hardware import BarrierController, DisplayPanel, start_barrier, start_display
 from anju.processes import Child, free_port, port_open, python_module, wait_until
+from anju.tls import client_context
 from edge.registry import RegistryCache
 from hub.core.security import SecretBox
 from models.events import SubjectKind
@@ -77,7 +79,10 @@ class Compound:
         edge_mqtt_url: str | None = None,
         replay_clock: Path | None = None,
         car_lanes: Sequence[str] = (),
+        hub_tls: Path | None = None,
     ) -> None:
+        """`hub_tls`: a directory with ca.pem, server.pem and server.key; the hub then serves
+        HTTPS with them, and the edge and this harness check it against ca.pem."""
         self.workdir = workdir
         self.mqtt_url = mqtt_url
         self.compound_id = compound_id
@@ -111,10 +116,15 @@ class Compound:
         self.anti_passback = anti_passback
         self.face_camera = face_camera
         self._token: str | None = None
+        self.hub_tls = hub_tls
+        self._verify: ssl.SSLContext | bool = True
+        if hub_tls is not None:
+            self._verify = client_context(hub_tls / "ca.pem")
 
     @property
     def hub_url(self) -> str:
-        return f"http://127.0.0.1:{self.hub_port}"
+        scheme = "http" if self.hub_tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.hub_port}"
 
     @property
     def outbox_path(self) -> Path:
@@ -128,7 +138,14 @@ class Compound:
             "ANJU_HUB_CLIENT_ID": f"anju-hub-{self.compound_id}-{self.topic_prefix}",
             "ANJU_HUB_PORT": str(self.hub_port),
             "ANJU_HUB_SECRET_KEYS": self.secret_keys,
-        }
+        } | (
+            {}
+            if self.hub_tls is None
+            else {
+                "ANJU_HUB_TLS_CERT_FILE": str(self.hub_tls / "server.pem"),
+                "ANJU_HUB_TLS_KEY_FILE": str(self.hub_tls / "server.key"),
+            }
+        )
 
     def prepare(self) -> None:
         """The compound, its residents, an admin, and the edge enrolled with the hub."""
@@ -142,6 +159,8 @@ class Compound:
         admin = ["--username", "admin", "--role", "admin", "--compound", self.compound_id]
         edge = ["--edge-id", self.edge_id, "--out", str(self.edge_dir)]
         links = ["--hub-url", self.hub_url, "--mqtt-url", self.edge_mqtt_url]
+        if self.hub_tls is not None:
+            links += ["--hub-ca", str(self.hub_tls / "ca.pem")]
         self._hub_commands(
             ["create-compound", "--id", self.compound_id, "--name", "Anju demo"],
             ["import-residents", str(residents), "--compound", self.compound_id],
@@ -288,6 +307,7 @@ class Compound:
                 f"{self.hub_url}/api/auth/login",
                 json={"username": "admin", "password": self.admin_password},
                 timeout=10,
+                verify=self._verify,
             )
             response.raise_for_status()
             self._token = str(response.json()["token"])
@@ -304,6 +324,7 @@ class Compound:
             f"{self.hub_url}{path}",
             headers=headers,
             timeout=10,
+            verify=self._verify,
             **kwargs,  # type: ignore[arg-type]
         )
         response.raise_for_status()
@@ -331,6 +352,7 @@ class Compound:
         if self.hub is not None and not self.hub.running:
             raise RuntimeError(f"hub exited:\n{self.hub.log_tail()}")
         try:
-            return httpx.get(f"{self.hub_url}/healthz", timeout=1).json().get("mqtt") == "connected"
+            health = httpx.get(f"{self.hub_url}/healthz", timeout=1, verify=self._verify)
+            return health.json().get("mqtt") == "connected"
         except (httpx.HTTPError, json.JSONDecodeError):
             return False

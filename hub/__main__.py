@@ -123,6 +123,7 @@ def provision(args: argparse.Namespace, settings: HubSettings) -> int:
             mqtt_url=args.mqtt_url,
             readers=[ReaderSpec.parse(r) for r in args.reader],
             topic_prefix=settings.topic_prefix,
+            hub_ca=args.hub_ca.read_bytes() if args.hub_ca is not None else None,
         )
         _audit(session, args.compound, "create", f"edge:{args.edge_id}")
     print(f"edge {args.edge_id} enrolled; its files are in {bundle.directory}")
@@ -309,6 +310,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--edge-id", required=True)
     sub.add_argument("--out", type=Path, required=True, help="directory for the edge's files")
     sub.add_argument("--hub-url", required=True, help="how the edge reaches this hub")
+    sub.add_argument("--hub-ca", type=Path, help="for https: the CA of the hub's certificate")
     sub.add_argument("--mqtt-url", required=True, help="how the edge reaches the broker")
     sub.add_argument("--reader", action="append", default=[], help="GATE:LANE:in|out:PORT")
     sub = command("import-residents", import_residents, "bulk import from CSV")

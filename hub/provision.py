@@ -61,7 +61,10 @@ def provision_edge(
     mqtt_url: str,
     readers: list[ReaderSpec],
     topic_prefix: str = "anju",
+    hub_ca: bytes | None = None,
 ) -> EdgeBundle:
+    """Register the edge and write its bundle to `out`; `hub_ca`, the CA that signed the
+    hub's HTTPS certificate (a compound's own), goes in as hub-ca.pem."""
     check_edge_id(edge_id)
     pepper = registry.pin_pepper(session=session, compound_id=compound_id, box=box)
     issuer_pem = issuer.issuer_public_pem(session=session, compound_id=compound_id, box=box)
@@ -79,6 +82,8 @@ def provision_edge(
     _secret(out / "pin-key", base64.b64encode(pepper))
     _secret(out / "registry-key", base64.b64encode(secrets.token_bytes(32)))
     (out / "issuer-key.pub").write_text(issuer_pem, encoding="ascii")
+    if hub_ca is not None:
+        (out / HUB_CA).write_bytes(hub_ca)
     line = mosquitto_password_line(edge_id, password)
     (out / "mosquitto-passwd").write_text(line + "\n", encoding="ascii")
     mqtt = _with_credentials(mqtt_url, edge_id, password)
@@ -89,12 +94,14 @@ def provision_edge(
         mqtt_url=mqtt,
         topic_prefix=topic_prefix,
         readers=readers,
+        hub_ca=hub_ca is not None,
     )
     _secret(out / "edge.toml", config.encode())
     session.commit()
     return EdgeBundle(out, edge_id, line)
 
 
+HUB_CA = "hub-ca.pem"
 EDGE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 RESERVED_USERS = ("anju-hub", "anju-officers")  # the broker's other users (deploy/mosquitto)
 
@@ -140,6 +147,7 @@ def _edge_toml(
     mqtt_url: str,
     topic_prefix: str,
     readers: list[ReaderSpec],
+    hub_ca: bool,
 ) -> str:
     text = (
         f'edge_id = "{edge_id}"\ncompound_id = "{compound_id}"\n'
@@ -148,7 +156,8 @@ def _edge_toml(
         f'\n[mqtt]\nurl = "{mqtt_url}"\ntopic_prefix = "{topic_prefix}"\n'
         f'\n[hub]\nurl = "{hub_url}"\ntoken_file = "hub-token"\npin_key_file = "pin-key"\n'
         'issuer_key_file = "issuer-key.pub"\n'
-        '\n[outbox]\npath = "outbox.sqlite"\n'
+        + (f'ca_file = "{HUB_CA}"\n' if hub_ca else "")
+        + '\n[outbox]\npath = "outbox.sqlite"\n'
     )
     for reader in readers:
         text += (

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from anju.broker import Mosquitto
 from anju.compound import Compound
 from anju.processes import wait_until
 from firmware_mocks.card_reader import CardReader, Swipe
+from tests.pki import make_pki
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +29,30 @@ def _seconds_until(compound: Compound, card: int, result: str, timeout_s: float 
     start = time.monotonic()
     wait_until(lambda: _swipe(compound, card) == result, timeout_s, f"card {card} {result}")
     return time.monotonic() - start
+
+
+def test_an_edge_syncs_from_a_hub_on_https_with_the_bundles_ca(
+    tmp_path: Path, broker: Mosquitto, topic_prefix: str
+) -> None:
+    """provision-edge --hub-ca puts the compound's CA in the bundle; the edge then pulls its
+    registry over HTTPS, and a card added later reaches it."""
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_pki(pki)
+    compound = Compound(tmp_path / "c", broker.url, topic_prefix=topic_prefix, hub_tls=pki)
+    try:
+        compound.prepare()
+        assert 'ca_file = "hub-ca.pem"' in (compound.edge_dir / "edge.toml").read_text()
+        compound.start_hub()
+        compound.start_edge()  # waits for the first registry pull, over HTTPS
+        assert compound.hub_url.startswith("https://")
+        person = {"id": "p-tls", "kind": "resident", "unit_id": "b1-101", "display_name": "T"}
+        compound.request("POST", "/api/people", json=person)
+        card = {"id": "card-tls", "number": "4101"}
+        compound.request("POST", "/api/people/p-tls/cards", json=card)
+        assert _seconds_until(compound, 4101, "granted") < 30
+    finally:
+        compound.stop()
 
 
 def test_changes_and_revocations_reach_a_running_edge(compound: Compound) -> None:
