@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from anju.hardware import BarrierController, DisplayPanel, start_barrier, start_display
-from anju.processes import Child, free_port, port_open, python_module, wait_until
+from anju.processes import Child, free_ports, port_open, python_module, wait_until
 from anju.tls import client_context
 from edge.registry import RegistryCache
 from hub.core.security import SecretBox
@@ -90,8 +90,9 @@ class Compound:
         self.topic_prefix = topic_prefix
         self.people = people
         self.resend_after_s = resend_after_s
-        self.hub_port = free_port()
-        self.reader_ports = {"in": free_port(), "out": free_port()}
+        ports = free_ports(8)  # every port the compound's processes listen on, all different
+        self.hub_port = ports[0]
+        self.reader_ports = {"in": ports[1], "out": ports[2]}
         self.edge_dir = workdir / "edge"
         self.outbox_dir = outbox_dir or self.edge_dir
         self.database_url = database_url or f"sqlite:///{workdir / 'hub.sqlite'}"
@@ -100,11 +101,11 @@ class Compound:
         self.hub: Child | None = None
         self.edge: Child | None = None
         self.barrier: BarrierController | None = None
-        self.barrier_ports = {"http": free_port(), "modbus": free_port()}
+        self.barrier_ports = {"http": ports[3], "modbus": ports[4]}
         self.display: DisplayPanel | None = None
-        self.display_port = free_port()  # the car-in lane's screen, with the gates
-        self.anpr_port = free_port()
-        self.metrics_port = free_port()
+        self.display_port = ports[5]  # the car-in lane's screen, with the gates
+        self.anpr_port = ports[6]
+        self.metrics_port = ports[7]
         self.anpr_camera = ("cam-car-in", secrets.token_urlsafe(12))
         self.anpr_cameras = {
             d: (f"cam-car-{d}", secrets.token_urlsafe(12)) for d in car_lanes if d != "in"
@@ -287,6 +288,13 @@ class Compound:
 
     def edge_synced(self) -> bool:
         return (self.edge_dir / "registry.json").exists()
+
+    def __enter__(self) -> Compound:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Every process stopped, also when setting the compound up failed half-way."""
+        self.stop()
 
     def start_display(self) -> DisplayPanel:
         self.display = start_display(self.workdir, port=self.display_port)

@@ -18,7 +18,7 @@ from typing import Any
 
 from anju.tls import TlsError, server_context
 from edge.config import TlsSection
-from edge.errors import ConfigError
+from edge.errors import ConfigError, ListenError
 
 logger = logging.getLogger(__name__)
 REQUEST_TIMEOUT_S = 10.0  # a sender that stops sending is dropped
@@ -104,7 +104,10 @@ class PushServer:
                 context = server_context(self._tls.cert_file, self._tls.key_file)
             except TlsError as exc:
                 raise ConfigError(f"{self._name}: {exc}") from exc
-        self._server = _Server(self._address, self._handler)
+        try:
+            self._server = _Server(self._address, self._handler)
+        except OSError as exc:
+            raise ListenError(self._name, self._address, exc) from exc
         self._server.tls = context
         threading.Thread(target=self._server.serve_forever, name=self._name, daemon=True).start()
         logger.info("%s accepted on port %d (%s)", self._name, self.port, self.scheme)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from edge.config import WiegandReaderSection
+from edge.errors import ListenError
 from models.wiegand import (
     MAX_READER_LINE_BYTES,
     KeyPress,
@@ -61,7 +62,10 @@ class WiegandListener:
 
     def start(self) -> None:
         address = (self.section.listen_host, self.section.listen_port)
-        self._server = _Server(address, self._handle)
+        try:
+            self._server = _Server(address, self._handle)
+        except OSError as exc:
+            raise ListenError(f"reader for gate {self.section.gate_id}", address, exc) from exc
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         logger.info("reader for gate %s listening on port %d", self.section.gate_id, self.port)

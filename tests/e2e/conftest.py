@@ -31,9 +31,8 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 @pytest.fixture
 def compound(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
-    compound = Compound(tmp_path, broker.url, topic_prefix=topic_prefix, resend_after_s=2.0)
-    compound.prepare()
-    compound.start_hub()
-    compound.start_edge()
-    yield compound
-    compound.stop()
+    with Compound(tmp_path, broker.url, topic_prefix=topic_prefix, resend_after_s=2.0) as compound:
+        compound.prepare()
+        compound.start_hub()
+        compound.start_edge()
+        yield compound

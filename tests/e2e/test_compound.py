@@ -21,12 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def compound(tmp_path: Path, broker_url: str, topic_prefix: str) -> Iterator[Compound]:
-    compound = Compound(tmp_path, broker_url, topic_prefix=topic_prefix, resend_after_s=2.0)
-    compound.prepare()
-    compound.start_hub()
-    compound.start_edge()
-    yield compound
-    compound.stop()
+    with Compound(tmp_path, broker_url, topic_prefix=topic_prefix, resend_after_s=2.0) as compound:
+        compound.prepare()
+        compound.start_hub()
+        compound.start_edge()
+        yield compound
 
 
 def test_the_edge_reports_online_and_its_will_reports_offline(compound: Compound) -> None:

@@ -30,18 +30,17 @@ DOOR, BARRIER = 0, 1
 
 @pytest.fixture
 def gated(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
-    compound = Compound(
+    with Compound(
         tmp_path, broker.url, topic_prefix=topic_prefix, resend_after_s=2.0, with_gates=True
-    )
-    compound.prepare()
-    compound.start_barrier(watchdog_s=2.0)
-    compound.start_display()
-    compound.start_hub()
-    compound.start_edge()
-    for gate, kind in (("east-gate", "pedestrian"), ("car-gate", "vehicle")):
-        compound.request("POST", "/api/gates", json={"id": gate, "name": gate, "kind": kind})
-    yield compound
-    compound.stop()
+    ) as compound:
+        compound.prepare()
+        compound.start_barrier(watchdog_s=2.0)
+        compound.start_display()
+        compound.start_hub()
+        compound.start_edge()
+        for gate, kind in (("east-gate", "pedestrian"), ("car-gate", "vehicle")):
+            compound.request("POST", "/api/gates", json={"id": gate, "name": gate, "kind": kind})
+        yield compound
 
 
 def _reader(compound: Compound, lane: str = "in") -> CardReader:
@@ -176,20 +175,19 @@ def test_fire_opens_the_egress_door_with_the_edge_frozen(gated: Compound) -> Non
 
 @pytest.fixture
 def passback(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
-    compound = Compound(
+    with Compound(
         tmp_path,
         broker.url,
         topic_prefix=topic_prefix,
         resend_after_s=2.0,
         with_gates=True,
         anti_passback="hard",
-    )
-    compound.prepare()
-    compound.start_barrier()
-    compound.start_hub()
-    compound.start_edge()
-    yield compound
-    compound.stop()
+    ) as compound:
+        compound.prepare()
+        compound.start_barrier()
+        compound.start_hub()
+        compound.start_edge()
+        yield compound
 
 
 def test_hard_anti_passback_holds_across_gates_while_the_hub_answers(

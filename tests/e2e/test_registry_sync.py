@@ -39,8 +39,7 @@ def test_an_edge_syncs_from_a_hub_on_https_with_the_bundles_ca(
     pki = tmp_path / "pki"
     pki.mkdir()
     make_pki(pki)
-    compound = Compound(tmp_path / "c", broker.url, topic_prefix=topic_prefix, hub_tls=pki)
-    try:
+    with Compound(tmp_path / "c", broker.url, topic_prefix=topic_prefix, hub_tls=pki) as compound:
         compound.prepare()
         assert 'ca_file = "hub-ca.pem"' in (compound.edge_dir / "edge.toml").read_text()
         compound.start_hub()
@@ -51,8 +50,6 @@ def test_an_edge_syncs_from_a_hub_on_https_with_the_bundles_ca(
         card = {"id": "card-tls", "number": "4101"}
         compound.request("POST", "/api/people/p-tls/cards", json=card)
         assert _seconds_until(compound, 4101, "granted") < 30
-    finally:
-        compound.stop()
 
 
 def test_changes_and_revocations_reach_a_running_edge(compound: Compound) -> None:

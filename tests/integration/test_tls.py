@@ -32,7 +32,7 @@ from edge.config import (
     TlsSection,
     load_settings,
 )
-from edge.errors import ConfigError
+from edge.errors import ConfigError, ListenError
 from edge.plates.anpr import AnprListener, Answer, Pushed
 from edge.snapshots import SnapshotListener
 from firmware_mocks.anpr_camera import AnprCamera
@@ -248,3 +248,13 @@ def test_certificate_files_named_in_edge_toml_are_beside_it(
     assert settings.snapshots.tls.key_file == bundle / "server.key"
     assert settings.hub is not None and settings.hub.ca_file == bundle / "ca.pem"
     assert isinstance(settings.hub.tls_verify(), ssl.SSLContext)
+
+
+def test_an_endpoint_whose_port_is_taken_says_which(pki: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        listener = SnapshotListener(SnapshotSection(listen_port=port, tls=_tls(pki)), [])
+        with pytest.raises(ListenError, match=f"camera snapshots: cannot listen on .*:{port}"):
+            listener.start()
