@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,20 +19,42 @@ class ProcessError(Exception):
     """A child process did not start or answer in time."""
 
 
+LISTEN_PORTS_FROM = 20_000  # ports for our listeners: below the system's ephemeral range
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def free_ports(count: int) -> list[int]:
-    """`count` different free ports: each is held until all are chosen, so that the system
-    cannot hand out one of them twice (as `free_port` called `count` times may)."""
+    """`count` different ports free now for a process of ours to listen on, each held until
+    all are chosen. They are taken below the system's ephemeral range: a port the system
+    gave out (bind to 0) may be handed next to an outgoing connection, the hub's to the
+    broker say, before our listener binds it."""
+    low, _ = _ephemeral_range()
+    candidates = list(range(LISTEN_PORTS_FROM, low))
+    random.shuffle(candidates)
     with contextlib.ExitStack() as held:
-        socks = [held.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
+        ports: list[int] = []
+        for port in candidates:
+            sock = held.enter_context(socket.socket())
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise ProcessError(f"no {count} free ports between {LISTEN_PORTS_FROM} and {low}")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii")
+        low, high = (int(part) for part in text.split())
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
+    return max(low, LISTEN_PORTS_FROM + 1_000), high
 
 
 def port_open(host: str, port: int) -> bool:
