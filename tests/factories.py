@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from anju.compound import Resident
+from edge.config import CameraSection
 from models.events import (
     AlarmEvent,
     Credential,
@@ -82,3 +84,16 @@ def registry_snapshot(compound_id: str, people: Sequence[Resident]) -> RegistryD
         changes.append(Change(op=Op.UPSERT, record_kind="person", id=record.id, record=record))
         changes.append(Change(op=Op.UPSERT, record_kind="card", id=card.id, record=card))
     return RegistryDelta(compound_id=compound_id, from_version=0, to_version=1, changes=changes)
+
+
+def pushing_camera(password: str, camera_id: str = "cam-door") -> CameraSection:
+    """A face camera at the east door that pushes its snapshots with `password`."""
+    return CameraSection(
+        id=camera_id,
+        source="push",
+        kind="face",
+        gate_id="east-gate",
+        lane="pedestrian-in",
+        direction=Direction.IN,
+        password_sha256=hashlib.sha256(password.encode()).hexdigest(),
+    )

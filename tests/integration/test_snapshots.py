@@ -4,7 +4,6 @@ refused, and each accepted snapshot read by the camera's lane as its newest fram
 from __future__ import annotations
 
 import base64
-import hashlib
 import socket
 import time
 from collections.abc import Iterator
@@ -16,24 +15,16 @@ import pytest
 
 from anju.processes import free_port
 from edge.cameras import CameraWorker
-from edge.config import CameraSection, SnapshotSection
+from edge.config import SnapshotSection
 from edge.snapshots import SnapshotListener
-from models.events import Direction
+from tests import factories
 
 PASSWORD = "lens-cap-42"
 
 
 @pytest.fixture
 def listener() -> Iterator[SnapshotListener]:
-    camera = CameraSection(
-        id="cam-door",
-        source="push",
-        kind="face",
-        gate_id="east-gate",
-        lane="pedestrian-in",
-        direction=Direction.IN,
-        password_sha256=hashlib.sha256(PASSWORD.encode()).hexdigest(),
-    )
+    camera = factories.pushing_camera(PASSWORD)
     server = SnapshotListener(SnapshotSection(listen_port=free_port()), [camera])
     server.start()
     yield server

@@ -26,7 +26,6 @@ from anju.tls import client_context
 from edge.config import (
     AnprCameraSection,
     AnprSection,
-    CameraSection,
     HubSection,
     SnapshotSection,
     TlsSection,
@@ -37,6 +36,7 @@ from edge.plates.anpr import AnprListener, Answer, Pushed
 from edge.snapshots import SnapshotListener
 from firmware_mocks.anpr_camera import AnprCamera
 from models.events import Direction
+from tests import factories
 from tests.pki import make_pki
 
 PASSWORD = "lens-cap-42"
@@ -56,15 +56,7 @@ def _tls(pki: Path) -> TlsSection:
 
 @pytest.fixture
 def snapshots(pki: Path) -> Iterator[SnapshotListener]:
-    camera = CameraSection(
-        id="cam-door",
-        source="push",
-        kind="face",
-        gate_id="east-gate",
-        lane="pedestrian-in",
-        direction=Direction.IN,
-        password_sha256=DIGEST,
-    )
+    camera = factories.pushing_camera(PASSWORD)
     listener = SnapshotListener(SnapshotSection(listen_port=0, tls=_tls(pki)), [camera])
     listener.start()
     yield listener
