@@ -8,7 +8,7 @@ from __future__ import annotations
 import ssl
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import httpx
 from pydantic import (
@@ -52,15 +52,11 @@ PlateEngineName = Literal["plate_models", "general_ocr"]
 
 
 class TlsSection(Section):
-    """A push endpoint served over HTTPS: its certificate (chain) and private key, PEM."""
+    """A push endpoint served over HTTPS: its certificate (chain) and private key, PEM
+    (checked by `load_settings`, before any gate is taken)."""
 
     cert_file: Path
     key_file: Path
-
-    @model_validator(mode="after")
-    def _usable(self) -> TlsSection:
-        server_context(self.cert_file, self.key_file)  # at load, not once the gates are taken
-        return self
 
 
 class HubSection(Section):
@@ -366,7 +362,7 @@ def load_settings(path: Path) -> EdgeSettings:
     """Read `path`; relative paths inside it are taken relative to the file."""
     base = path.parent
     try:
-        raw = _tls_files_beside(tomllib.loads(path.read_text(encoding="utf-8")), base)
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
         settings = EdgeSettings(**raw)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
@@ -382,8 +378,16 @@ def load_settings(path: Path) -> EdgeSettings:
                 "ca_file": _beside(base, hub.ca_file),
             }
         )
+    anpr = settings.anpr
+    if anpr is not None:
+        anpr = anpr.model_copy(update={"tls": _tls_beside(base, anpr.tls, "[anpr.tls]")})
+    snapshots = settings.snapshots.model_copy(
+        update={"tls": _tls_beside(base, settings.snapshots.tls, "[snapshots.tls]")}
+    )
     return settings.model_copy(
         update={
+            "anpr": anpr,
+            "snapshots": snapshots,
             "signing_key": base / settings.signing_key,
             "registry_path": base / settings.registry_path,
             "registry_key_file": _beside(base, settings.registry_key_file),
@@ -398,13 +402,14 @@ def _beside(base: Path, path: Path | None) -> Path | None:
     return None if path is None else base / path
 
 
-def _tls_files_beside(raw: dict[str, Any], base: Path) -> dict[str, Any]:
-    """The push endpoints' certificate and key files taken relative to the configuration
-    file before validation, which loads them (the other paths are resolved after it)."""
-    for endpoint in ("anpr", "snapshots"):
-        tls = raw.get(endpoint, {}).get("tls") if isinstance(raw.get(endpoint), dict) else None
-        if isinstance(tls, dict):
-            for key in ("cert_file", "key_file"):
-                if isinstance(tls.get(key), str):
-                    tls[key] = str(base / tls[key])
-    return raw
+def _tls_beside(base: Path, tls: TlsSection | None, name: str) -> TlsSection | None:
+    """A push endpoint's certificate and key, beside the file and loaded once now: an
+    unusable one stops the edge before it takes any gate."""
+    if tls is None:
+        return None
+    tls = TlsSection(cert_file=base / tls.cert_file, key_file=base / tls.key_file)
+    try:
+        server_context(tls.cert_file, tls.key_file)
+    except TlsError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+    return tls
