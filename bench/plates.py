@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from bench.common import Row, base_parser, machine, number, print_table, write_json
+from edge.images import ImageError, decode
 from edge.plates.clpr import ClprEngine
 from edge.plates.ocr import RapidOcrEngine, TextEngine
 from edge.plates.reader import PlateReader, enlarge, straighten
@@ -97,7 +98,11 @@ def _labelled(box: dict[str, object]) -> LabelledBox:
 
 
 def load_image(path: Path) -> np.ndarray | None:
-    return cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+    """The photo as the edge decodes what cameras send (`edge.images.decode`), or None."""
+    try:
+        return decode(path.read_bytes())
+    except ImageError:
+        return None
 
 
 def measure(

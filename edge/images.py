@@ -1,9 +1,11 @@
 """Decoding images from cameras and pushes, defensively: whatever arrives, the result is an
-8-bit BGR array or an `ImageError` saying what was wrong, never a crash or a memory blow-up."""
+8-bit BGR array or an `ImageError` saying what was wrong, never a crash or a memory blow-up.
+A JPEG cut short in transfer is read as far as its data goes."""
 
 from __future__ import annotations
 
 import io
+import logging
 
 import cv2
 import numpy as np
@@ -11,8 +13,11 @@ from PIL import Image, UnidentifiedImageError
 
 from edge.errors import EdgeError
 
+log = logging.getLogger(__name__)
+
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 20_000_000
+JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
 
 
 class ImageError(EdgeError):
@@ -36,9 +41,20 @@ def decode(data: bytes) -> np.ndarray:
     if width * height > MAX_PIXELS:
         raise ImageError(f"{width}x{height} is over {MAX_PIXELS // 1_000_000} megapixels")
     array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None and data.startswith(JPEG_START) and not data.endswith(JPEG_END):
+        array = _cut_short_jpeg(data)
     if array is None or array.size == 0:
         raise ImageError("the image is corrupt or truncated")
     return to_bgr8(array)
+
+
+def _cut_short_jpeg(data: bytes) -> np.ndarray | None:
+    """A JPEG whose transfer stopped before its end: decoded as far as its data goes, with
+    the end marker restored (libjpeg greys what is missing). A camera's frame cut by a few
+    bytes on a poor link still shows the plate; one cut early shows less, and the reader
+    finds less in it."""
+    log.warning("a JPEG of %d bytes ends early: read as far as it goes", len(data))
+    return cv2.imdecode(np.frombuffer(data + JPEG_END, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
 
 
 def to_bgr8(array: np.ndarray) -> np.ndarray:

@@ -123,6 +123,20 @@ def test_corrupt_images_are_clear_errors(data: bytes) -> None:
         decode(data)
 
 
+def test_a_jpeg_cut_short_in_transfer_is_read_as_far_as_its_data_goes() -> None:
+    rows = np.linspace(0, 255, 480, dtype=np.uint8)[:, np.newaxis, np.newaxis]
+    whole = decode(_encode(np.broadcast_to(rows, (480, 640, 3)).copy(), ".jpg"))
+    data = _encode(whole, ".jpg")
+    last_bytes_lost = decode(data[:-15])
+    half_lost = decode(data[: len(data) // 2])
+    assert last_bytes_lost.shape == half_lost.shape == whole.shape
+    assert np.abs(last_bytes_lost[:400].astype(int) - whole[:400]).max() <= 2
+    assert np.abs(half_lost[:100].astype(int) - whole[:100]).max() <= 2
+    assert np.abs(half_lost[-50:].astype(int) - whole[-50:]).mean() > 50  # the lost rows
+    with pytest.raises(ImageError):
+        decode(data[:40])  # cut inside its header: nothing to read
+
+
 def test_an_image_over_20_megapixels_is_refused_before_decoding() -> None:
     buffer = io.BytesIO()
     Image.new("L", (6000, 4000)).save(buffer, format="PNG")  # 24 MP, tiny as a PNG
