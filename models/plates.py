@@ -1,7 +1,8 @@
 """Chinese licence plates: normalisation and format validation.
 
 Plates are stored and compared without separators or spaces, upper case: 鲁C12345, 鲁CD12345.
-Classes understood: ordinary 7-character plates (blue, yellow), with the 挂/学/警/港/澳/领
+Classes understood: ordinary 7-character plates (blue, yellow; the letter O after the province
+marks the public-security and state organs' blue plates, 粤O·A9112), with the 挂/学/警/港/澳/领
 suffixes; new-energy 8-character plates (small: D or F then five; large: five digits then D or
 F); embassy plates (使); armed police (WJ). Strings that fit none of them (timestamps, shop
 signs, van lettering) are rejected.
@@ -17,6 +18,7 @@ from models.errors import ContractError
 
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _LETTER = "A-HJ-NP-Z"  # letters on plates: no I, no O
+_AUTHORITY = "A-HJ-Z"  # an ordinary plate's issuing-authority letter: O for the organs
 _ALNUM = f"0-9{_LETTER}"
 _SEPARATORS = re.compile(r"[\s·•・.\-‐–—_]")  # the plate's dot, dashes, spaces
 
@@ -43,7 +45,7 @@ _PATTERNS: tuple[tuple[PlateClass, re.Pattern[str]], ...] = tuple(
     for cls, pattern in (
         (PlateClass.NEW_ENERGY_SMALL, f"^[{PROVINCES}][{_LETTER}][DF][{_ALNUM}][0-9]{{4}}$"),
         (PlateClass.NEW_ENERGY_LARGE, f"^[{PROVINCES}][{_LETTER}][0-9]{{5}}[DF]$"),
-        (PlateClass.ORDINARY, f"^[{PROVINCES}][{_LETTER}][{_ALNUM}]{{5}}$"),
+        (PlateClass.ORDINARY, f"^[{PROVINCES}][{_AUTHORITY}][{_ALNUM}]{{5}}$"),
         (PlateClass.TRAILER, f"^[{PROVINCES}][{_LETTER}][{_ALNUM}]{{4}}挂$"),
         (PlateClass.COACH, f"^[{PROVINCES}][{_LETTER}][{_ALNUM}]{{4}}学$"),
         (PlateClass.POLICE, f"^[{PROVINCES}][{_LETTER}][{_ALNUM}]{{4}}警$"),
@@ -84,6 +86,7 @@ def parse(text: str) -> Plate:
 # new-energy D/F marker is never made by a repair (a stray round mark is not a class), and a
 # reading that needs more than `MAX_REPAIRS` changes is not a plate.
 _LETTERS = frozenset("ABCDEFGHJKLMNPQRSTUVWXYZ")
+_AUTHORITIES = _LETTERS | {"O"}
 _DIGITS = frozenset("0123456789")
 _ALNUMS = _LETTERS | _DIGITS
 _PROVINCE = frozenset(PROVINCES)
@@ -109,7 +112,7 @@ Template = tuple[frozenset[str], ...]
 TEMPLATES: tuple[tuple[PlateClass, Template], ...] = (
     (PlateClass.NEW_ENERGY_SMALL, (_PROVINCE, _LETTERS, _MARKER, _ALNUMS, *[_DIGITS] * 4)),
     (PlateClass.NEW_ENERGY_LARGE, (_PROVINCE, _LETTERS, *[_DIGITS] * 5, _MARKER)),
-    (PlateClass.ORDINARY, (_PROVINCE, _LETTERS, *[_ALNUMS] * 5)),
+    (PlateClass.ORDINARY, (_PROVINCE, _AUTHORITIES, *[_ALNUMS] * 5)),
     (PlateClass.TRAILER, (_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset("挂"))),
     (PlateClass.COACH, (_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset("学"))),
     (PlateClass.POLICE, (_PROVINCE, _LETTERS, *[_ALNUMS] * 4, frozenset("警"))),
