@@ -169,8 +169,8 @@ class CameraSection(Section):
     )
     plate_engine: PlateEngineName = Field(
         "plate_models",
-        description='For a plate camera: "plate_models", or "general_ocr" where coach plates '
-        "(学) must be read",
+        description='For a plate camera: "plate_models" (the plate models, with PP-OCR\'s '
+        'second opinion on each plate), or "general_ocr" (PP-OCR alone)',
     )
 
     @model_validator(mode="after")

@@ -49,6 +49,9 @@ MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
 LINE_HEIGHT = 32
 LINE_RATIO = 10.0
 CORNER_ORDER = [2, 3, 0, 1]  # the detector's corners (from the bottom right) from the top left
+# Symbols the recogniser has but never writes: on the fixtures' coach plates its 学 stays
+# under one in a million where PP-OCR reads it, so its 学 is no evidence either way.
+UNLEARNED = frozenset("学")
 
 
 class ModelsMissing(EdgeError):
@@ -115,7 +118,8 @@ class ClprEngine:
             return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
         detector, recogniser, symbols = model_paths()
-        self._alphabet = Alphabet(["", *symbols.read_text(encoding="utf-8").split()])
+        symbols_read = ["", *symbols.read_text(encoding="utf-8").split()]
+        self._alphabet = Alphabet(symbols_read, unlearned=UNLEARNED)
         self._detector = session(detector)
         self._recogniser = session(recogniser)
 

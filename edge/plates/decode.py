@@ -11,12 +11,20 @@ by the model's own probabilities: a round glyph in the city-letter position beco
 whichever letter the model found likeliest (D, Q, ...) rather than the one a look-alike table
 names. One stray mark may be dropped; the choice that it was nothing then counts with the
 probability one minus its peak.
+
+A second recogniser's reading of the same crop may be weighed in (`second`): at each
+position a symbol's score is the first model's log probability plus `SECOND_WEIGHT` times
+the second's, each floored at `FLOOR`, and where the first model has never learned a symbol
+(`Alphabet.unlearned`: the plate model's 学) the second speaks for both. The second then
+breaks the first's near ties and fills its blind spot, but cannot overrule a confident read:
+the plate model is confidently wrong where it is wrong (docs/plates.md has the figures).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -24,17 +32,29 @@ from models.plates import PROVINCES, TEMPLATES, PlateClass, Template, normalise
 
 BLANK = 0
 NEVER_ISSUED = {"O": "0", "I": "1"}  # letters left off plates, and the digit drawn alike
+# How much a second model's reading counts beside the first's. Chosen on the fixture scenes
+# (with the plate models first and PP-OCR second): 0.1 and 0.25 each mended three scenes
+# and lost none, 0.5 lost one of them to a province PP-OCR was sure of and wrong; the
+# fixture crops read the same at all three.
+SECOND_WEIGHT = 0.25
+FLOOR = 1e-3  # a symbol a model gave less is as unlikely as this, whatever else it gave
+TINY = 1e-12  # the floor with one model: only to keep a log finite
+# A choice the first model gives more than this cannot be overturned by a second: its
+# runner-up has at most the rest, and the second moves the odds by at most this ratio.
+DECISIVE = FLOOR**-SECOND_WEIGHT / (1 + FLOOR**-SECOND_WEIGHT)
 _PROVINCE_SET = frozenset(PROVINCES)
 
 
 class Alphabet:
     """A recogniser's symbols (the CTC blank first) and what plates make of them, worked out
     once: which are separators, which count for a twin, and each class's template as
-    symbol indices (a class the recogniser cannot write is left out)."""
+    symbol indices (a class the recogniser cannot write is left out). `unlearned` are
+    symbols the model has but never gives real probability to: no evidence either way."""
 
-    def __init__(self, symbols: Sequence[str]) -> None:
+    def __init__(self, symbols: Sequence[str], unlearned: Collection[str] = ()) -> None:
         self.symbols = tuple(symbols)
         index = {symbol: i for i, symbol in enumerate(self.symbols)}
+        self.unlearned = np.array([s in unlearned for s in self.symbols], bool)
         self.separators = frozenset(
             i for i, s in enumerate(self.symbols) if i != BLANK and s and not normalise(s)
         )
@@ -43,6 +63,9 @@ class Alphabet:
         self.twin_targets = np.array([t for _, t in twins], int)
         templates = (_template(plate_class, chars, index) for plate_class, chars in TEMPLATES)
         self.templates = tuple(t for t in templates if t is not None)
+        self.blind_to = frozenset(  # classes with a symbol the model never learned
+            t.plate_class for t in self.templates if any(self.unlearned[i].any() for i in t.allowed)
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,25 +110,72 @@ def best_path(posterior: Posterior) -> tuple[str, float]:
 
 
 def read_plate(
-    posterior: Posterior, classes: Collection[PlateClass] | None = None
+    posterior: Posterior,
+    classes: Collection[PlateClass] | None = None,
+    second: Posterior | None = None,
 ) -> PlateGuess | None:
     """The likeliest plate of `classes` (any class by default) the probabilities allow, or
-    None when none fits the number of characters the recogniser saw."""
+    None when none fits the number of characters the recogniser saw; `second`, another
+    recogniser's reading of the same crop, weighed in where it has as many characters."""
     alphabet = posterior.alphabet
-    characters = [
-        peak
-        for peak in _characters(_fold(posterior.probs, alphabet))
-        if int(peak.argmax()) not in alphabet.separators
-    ]
+    characters = _plate_characters(posterior)
+    seconds = [] if second is None else _in_symbols(_plate_characters(second), second, alphabet)
     best: tuple[float, PlateGuess] | None = None
     for template in alphabet.templates:
         if classes is not None and template.plate_class not in classes:
             continue
-        for kept, nothing in _fits(characters, len(template.allowed)):
-            likelihood, guess = _choose(kept, nothing, template, alphabet.symbols)
-            if best is None or likelihood > best[0]:
-                best = (likelihood, guess)
+        length = len(template.allowed)
+        other_fits: list[Fit | None] = [None]
+        if second is not None:  # a second reading that does not fit this class says so
+            other_fits = [*_fits(seconds, length)] or [NO_FIT]
+        for fit in _fits(characters, length):
+            for other in other_fits:
+                likelihood, guess = _choose(fit, other, template, alphabet)
+                if best is None or likelihood > best[0]:
+                    best = (likelihood, guess)
     return None if best is None else best[1]
+
+
+def settled(
+    guess: PlateGuess, posterior: Posterior, classes: Collection[PlateClass] | None = None
+) -> bool:
+    """Whether no second reading could change `guess` at any position: each of its choices
+    is decisive, and none of `classes` has a symbol the first model never learned."""
+    if min(guess.weakest, guess.province) <= DECISIVE:
+        return False
+    blind_to = posterior.alphabet.blind_to
+    return not (blind_to if classes is None else blind_to.intersection(classes))
+
+
+def _plate_characters(posterior: Posterior) -> list[np.ndarray]:
+    alphabet = posterior.alphabet
+    return [
+        peak
+        for peak in _characters(_fold(posterior.probs, alphabet))
+        if int(peak.argmax()) not in alphabet.separators
+    ]
+
+
+def _in_symbols(
+    characters: list[np.ndarray], posterior: Posterior, target: Alphabet
+) -> list[np.ndarray]:
+    """`posterior`'s characters with their probabilities moved to `target`'s symbols (0 for
+    a symbol it does not have)."""
+    source, missing = _symbol_map(posterior.alphabet, target)
+    moved = []
+    for peak in characters:
+        mapped = peak[source]
+        mapped[missing] = 0.0
+        moved.append(mapped)
+    return moved
+
+
+@lru_cache(maxsize=8)
+def _symbol_map(source: Alphabet, target: Alphabet) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `target`'s symbols its index in `source`, and which `source` lacks."""
+    index = {symbol: i for i, symbol in enumerate(source.symbols)}
+    found = np.array([index.get(symbol, -1) for symbol in target.symbols])
+    return np.maximum(found, 0), found < 0
 
 
 def _characters(probs: np.ndarray) -> list[np.ndarray]:
@@ -151,34 +221,57 @@ def _template(
     return _Template(plate_class, allowed, provinces)
 
 
-def _fits(characters: list[np.ndarray], length: int) -> list[tuple[list[np.ndarray], list[float]]]:
+Fit = tuple[list[np.ndarray], list[float]]  # characters kept, each dropped one's peak
+NO_FIT: Fit = ([], [])  # a second reading with another number of characters
+
+
+def _fits(characters: list[np.ndarray], length: int) -> list[Fit]:
     """The characters as they are when there are `length` of them; with one more, each way
-    of dropping one, with the probability that the dropped one was nothing."""
+    of dropping one, with the peak of the one dropped."""
     if len(characters) == length:
         return [(characters, [])]
     if len(characters) == length + 1:
         return [
-            (characters[:i] + characters[i + 1 :], [1.0 - float(characters[i].max())])
+            (characters[:i] + characters[i + 1 :], [float(characters[i].max())])
             for i in range(len(characters))
         ]
     return []
 
 
 def _choose(
-    kept: list[np.ndarray], nothing: list[float], template: _Template, symbols: Sequence[str]
+    fit: Fit, other: Fit | None, template: _Template, alphabet: Alphabet
 ) -> tuple[float, PlateGuess]:
-    """Each position's likeliest allowed symbol, and how likely the whole choice is."""
-    picks = [
-        int(ids[int(peak[ids].argmax())]) for peak, ids in zip(kept, template.allowed, strict=True)
-    ]
-    chosen = [float(peak[i]) for peak, i in zip(kept, picks, strict=True)]
+    """Each position's likeliest allowed symbol, and how likely the whole choice is (a log).
+    With a second reading each choice's probability is the two models' weighted geometric
+    mean (the first's own where the second read another number of characters), and a
+    character either model dropped counts with its chance of having been nothing."""
+    kept, dropped = fit
+    weight = 0.0 if other is None else SECOND_WEIGHT
+    floor = TINY if other is None else FLOOR
+    seconds = other[0] if other is not None else []
+    picks, chosen, likelihood = [], [], 0.0
+    for position, ids in enumerate(template.allowed):
+        second = seconds[position][ids] if seconds else np.zeros(len(ids))
+        first = kept[position][ids]
+        if other is not None:
+            first = np.where(alphabet.unlearned[ids], second, first)
+        logs = np.log(np.maximum(first, floor)) + weight * np.log(np.maximum(second, floor))
+        logs /= 1 + weight
+        best = int(logs.argmax())
+        picks.append(int(ids[best]))
+        likelihood += float(logs[best])
+        chosen.append(float(np.exp(logs[best])) if seconds else float(first[best]))
+    nothing = [1.0 - peak for peak in dropped]
+    likelihood += sum(np.log(max(p, floor)) for p in nothing) / (1 + weight)
+    if other is not None:
+        likelihood += sum(weight * np.log(max(1.0 - p, floor)) for p in other[1]) / (1 + weight)
     others = [p for i, p in enumerate(chosen) if i not in template.province_at] + nothing
     provinces = [p for i, p in enumerate(chosen) if i in template.province_at]
     guess = PlateGuess(
-        number="".join(symbols[i] for i in picks),
+        number="".join(alphabet.symbols[i] for i in picks),
         plate_class=template.plate_class,
         score=float(np.mean(chosen + nothing)),
         weakest=min(others),
         province=min(provinces, default=1.0),
     )
-    return float(np.prod(chosen + nothing)), guess
+    return float(likelihood), guess

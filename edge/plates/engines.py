@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+
 from edge.config import PlateEngineName
 from edge.plates.clpr import ClprEngine, model_paths
-from edge.plates.ocr import RapidOcrEngine, TextEngine
+from edge.plates.decode import Posterior
+from edge.plates.ocr import Quad, RapidOcrEngine, TextEngine, TextRead
+
+
+class SecondOpinion:
+    """`primary` finds and reads the plates; `second` reads a crop too when the decoder asks
+    (where the primary's reading is unsure, or could hold a symbol the primary never learned),
+    and the decoder weighs its probabilities in (`edge.plates.decode.read_plate`)."""
+
+    def __init__(self, primary: TextEngine, second: TextEngine) -> None:
+        self._primary = primary
+        self._second = second
+
+    def find_lines(self, image: np.ndarray) -> list[Quad]:
+        return self._primary.find_lines(image)
+
+    def read_line(self, crop: np.ndarray) -> TextRead | None:
+        read = self._primary.read_line(crop)
+        if read is None or read.posterior is None:
+            return read
+        return replace(read, second=partial(self._second_reading, crop))
+
+    def _second_reading(self, crop: np.ndarray) -> Posterior | None:
+        read = self._second.read_line(crop)
+        return None if read is None else read.posterior
 
 
 def text_engine(name: PlateEngineName) -> TextEngine:
     """A new engine (each lane has its own); the plate models' files are checked now, so a
-    broken install stops the edge at start rather than failing every frame of a lane."""
+    broken install stops the edge at start rather than failing every frame of a lane.
+    "plate_models" reads with the plate models and PP-OCR's second opinion on each plate."""
     if name == "plate_models":
         model_paths()
-        return ClprEngine()
+        return SecondOpinion(ClprEngine(), RapidOcrEngine())
     return RapidOcrEngine()

@@ -9,6 +9,7 @@ odds."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,11 +30,15 @@ DETECT_PIXELS = 300_000
 MAX_DETECT_ZOOM = 2.0
 
 
+SecondReading = Callable[[], Posterior | None]  # another engine's reading of the same crop
+
+
 @dataclass(frozen=True)
 class TextRead:
     text: str
     score: float
     posterior: Posterior | None = None  # engines that give per-step probabilities
+    second: SecondReading | None = None  # another engine's, read when asked for
 
 
 class TextEngine(Protocol):

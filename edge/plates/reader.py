@@ -15,14 +15,15 @@ signs and van lettering do not).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
 
 from edge.images import to_bgr8
-from edge.plates.decode import Posterior, read_plate
+from edge.plates.decode import Posterior, read_plate, settled
 from edge.plates.locate import DOUBLE_ROW_BELOW, Candidate, candidates, plate_colour
-from edge.plates.ocr import Box, Quad, TextEngine, TextRead
+from edge.plates.ocr import Box, Quad, SecondReading, TextEngine, TextRead
 from models.plates import CLASSES_BY_COLOUR, PlateClass, PlateError, parse, repair
 
 MARGIN_X, MARGIN_Y = 0.03, 0.10  # added to each side of a place before it is read
@@ -110,10 +111,15 @@ class PlateReader:
         bottom = self._engine.read_line(crop[split:])
         if top is None or bottom is None:
             return None
-        posterior = None
-        if top.posterior is not None and bottom.posterior is not None:
-            posterior = top.posterior.then(bottom.posterior)
-        joined = TextRead(top.text + bottom.text, min(top.score, bottom.score), posterior)
+        second = None
+        if top.second is not None and bottom.second is not None:
+            second = partial(_both_rows, top.second, bottom.second)
+        joined = TextRead(
+            top.text + bottom.text,
+            min(top.score, bottom.score),
+            _joined(top.posterior, bottom.posterior),
+            second,
+        )
         return _plate(joined, box, colour)
 
     def _lines(self, image: np.ndarray) -> list[Quad]:
@@ -133,13 +139,21 @@ class PlateReader:
 Found = tuple[str, PlateClass, float]  # number, class, score
 
 
+def _joined(top: Posterior | None, bottom: Posterior | None) -> Posterior | None:
+    return None if top is None or bottom is None else top.then(bottom)
+
+
+def _both_rows(top: SecondReading, bottom: SecondReading) -> Posterior | None:
+    return _joined(top(), bottom())
+
+
 def _plate(text: TextRead | None, box: Box | None, colour: str | None) -> PlateRead | None:
     """The plate `text` holds, if any, of a class issued in `colour` (when known)."""
     if text is None:
         return None
     classes = CLASSES_BY_COLOUR.get(colour) if colour is not None else None
     if text.posterior is not None:
-        found = _by_position(text.posterior, classes)
+        found = _by_position(text.posterior, classes, text.second)
     else:
         found = _by_text(text, classes)
     if found is None:
@@ -148,9 +162,16 @@ def _plate(text: TextRead | None, box: Box | None, colour: str | None) -> PlateR
     return PlateRead(number, plate_class, round(score, 3), box, colour)
 
 
-def _by_position(posterior: Posterior, classes: frozenset[PlateClass] | None) -> Found | None:
-    """Characters chosen by plate position with the recogniser's probabilities."""
+def _by_position(
+    posterior: Posterior,
+    classes: frozenset[PlateClass] | None,
+    second: SecondReading | None,
+) -> Found | None:
+    """Characters chosen by plate position with the recogniser's probabilities, and a
+    second recogniser's where the engine has one and it could change the reading."""
     guess = read_plate(posterior, classes)
+    if second is not None and guess is not None and not settled(guess, posterior, classes):
+        guess = read_plate(posterior, classes, second())
     if guess is None or guess.score < MIN_SCORE or guess.weakest < MIN_CHARACTER:
         return None
     if guess.province < MIN_PROVINCE:

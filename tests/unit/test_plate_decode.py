@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from edge.plates.decode import Alphabet, Posterior, best_path, read_plate
+from edge.plates.decode import Alphabet, Posterior, best_path, read_plate, settled
 from models.plates import PROVINCES, PlateClass, parse
 from tests.unit.test_plate_properties import any_plate
 
@@ -123,3 +123,71 @@ def test_the_best_path_is_the_recognisers_own_text() -> None:
     text, score = best_path(_posterior(_clear("A·B", sure=0.8)))
     assert text == "A·B" and score == pytest.approx(0.8)
     assert best_path(_posterior([{}, {}])) == ("", 0.0)
+
+
+# A second recogniser with its own alphabet: fewer symbols, in another order, no separators.
+OTHER_SYMBOLS = ("", *reversed(PROVINCES), *"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", *"学挂")
+OTHER_INDEX = {symbol: i for i, symbol in enumerate(OTHER_SYMBOLS)}
+OTHER = Alphabet(OTHER_SYMBOLS)
+
+
+def _second(steps: list[Step]) -> Posterior:
+    probs = np.zeros((len(steps), len(OTHER_SYMBOLS)), np.float32)
+    for row, step in enumerate(steps):
+        for symbol, p in step.items():
+            probs[row, OTHER_INDEX[symbol]] = p
+        probs[row, 0] = 1.0 - sum(step.values())
+    return Posterior(probs, OTHER)
+
+
+def test_a_second_reading_breaks_the_first_models_near_tie() -> None:
+    first = _posterior([{"鲁": 0.52, "粤": 0.45}, {}, *_clear("A5J512")])
+    second = _second([{"粤": 0.9, "鲁": 0.01}, {}, *_clear("A5J512")])
+    assert read_plate(first).number == "鲁A5J512"  # type: ignore[union-attr]
+    guess = read_plate(first, second=second)
+    assert guess is not None and guess.number == "粤A5J512"
+    assert 0.45 < guess.province < 0.9  # between the two models' own
+
+
+def test_a_second_reading_does_not_overrule_a_confident_first() -> None:
+    first = _posterior([{"皖": 0.99, "桂": 0.001}, {}, *_clear("ATK071")])
+    second = _second([{"桂": 0.6, "皖": 0.3}, {}, *_clear("ATK071")])
+    guess = read_plate(first, second=second)
+    assert guess is not None and guess.number == "皖ATK071"
+
+
+def test_the_second_reading_speaks_where_the_first_never_learned_a_symbol() -> None:
+    blind = Alphabet(SYMBOLS, unlearned="学")
+    steps = [*_clear("皖Q0686"), {"9": 0.9, "学": 1e-7}, {}]
+    first = Posterior(_posterior(steps).probs, blind)
+    second = _second([*_clear("皖Q0686"), {"学": 0.8, "9": 0.01}, {}])
+    assert read_plate(first).number == "皖Q06869"  # type: ignore[union-attr]
+    guess = read_plate(first, second=second)
+    assert guess is not None and guess.number == "皖Q0686学"
+    # Where the first has learned it, its own near-certainty that this is a 9 stands.
+    guess = read_plate(_posterior(steps), second=second)
+    assert guess is not None and guess.number == "皖Q06869"
+
+
+def test_a_second_reading_of_another_length_only_costs_its_classes() -> None:
+    """A second model that saw six characters has no opinion on a seven-character class,
+    and one that read nothing at all leaves the first's reading as it was."""
+    first = _posterior(_clear("京A12345"))
+    for second in (_second(_clear("京A1234")), _second([])):
+        guess = read_plate(first, second=second)
+        assert guess is not None and guess.number == "京A12345"
+        assert guess.score == pytest.approx(0.95)  # the first's own, as without the second
+
+
+def test_a_second_reading_is_asked_for_only_where_it_could_change_something() -> None:
+    blind = Alphabet(SYMBOLS, unlearned="学")
+    clear = Posterior(_posterior(_clear("皖AHB012")).probs, blind)
+    unsure = Posterior(_posterior([{"鲁": 0.8, "粤": 0.15}, {}, *_clear("A5J512")]).probs, blind)
+    blue = {PlateClass.ORDINARY}
+    assert settled(read_plate(clear, blue), clear, blue)  # type: ignore[arg-type]
+    assert not settled(read_plate(unsure, blue), unsure, blue)  # type: ignore[arg-type]
+    # a yellow plate may be a coach's, whose 学 the model never learned
+    yellow = {PlateClass.ORDINARY, PlateClass.COACH}
+    assert not settled(read_plate(clear, yellow), clear, yellow)  # type: ignore[arg-type]
+    learned = _posterior(_clear("皖AHB012"))  # a model that has learned every symbol
+    assert settled(read_plate(learned), learned)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from bench.plates import load_image, load_manifest
 from edge.config import CameraSection
 from edge.plates import clpr
 from edge.plates.clpr import ClprEngine, ModelsMissing
-from edge.plates.engines import text_engine
+from edge.plates.engines import SecondOpinion, text_engine
 from edge.plates.ocr import RapidOcrEngine
 from edge.plates.reader import PlateReader
 from models.events import Direction
@@ -112,7 +112,7 @@ def _camera(**fields: object) -> CameraSection:
 
 
 def test_a_plate_camera_reads_with_the_plate_models_unless_told_otherwise() -> None:
-    assert isinstance(text_engine(_camera().plate_engine), ClprEngine)
+    assert isinstance(text_engine(_camera().plate_engine), SecondOpinion)
     assert isinstance(text_engine(_camera(plate_engine="general_ocr").plate_engine), RapidOcrEngine)
     with pytest.raises(ValidationError, match="plate_engine"):
         _camera(plate_engine="tesseract")

@@ -16,6 +16,7 @@ from bench.plates import load_image, load_manifest
 from edge.decide import PlateEvidence
 from edge.images import MAX_PIXELS, ImageError, decode
 from edge.plates.clpr import ClprEngine
+from edge.plates.engines import text_engine
 from edge.plates.lane import PlateLane
 from edge.plates.locate import plate_colour
 from edge.plates.ocr import RapidOcrEngine, TextRead
@@ -26,7 +27,8 @@ from models.plates import PlateClass
 
 @pytest.fixture(scope="module")
 def reader() -> PlateReader:
-    return PlateReader(ClprEngine())
+    """The reader a plate camera gets by default."""
+    return PlateReader(text_engine("plate_models"))
 
 
 def _scene(fixtures_dir: Path, number: str) -> np.ndarray:
@@ -46,10 +48,25 @@ def test_scene_photos_are_read_end_to_end(
 
 @pytest.mark.parametrize("number", ["京PC5U22", "皖Q0686学"])
 def test_the_general_ocr_engine_reads_scenes_too(fixtures_dir: Path, number: str) -> None:
-    """PP-OCR stays usable behind `TextEngine` (it reads this coach plate's 学, which the
-    plate models read as a digit)."""
+    """PP-OCR stays usable behind `TextEngine` on its own."""
     general = PlateReader(RapidOcrEngine())
     assert [read.number for read in general.read(_scene(fixtures_dir, number))] == [number]
+
+
+@pytest.mark.parametrize(
+    ("number", "alone"),
+    [
+        ("皖Q0686学", "皖Q06869"),  # the coach plate's 学, which the plate models never write
+        ("皖Q06417", "皖QQ6417"),  # a round 0 the plate models took for a Q
+        ("粤A5J512", "鲁A5J512"),  # a province the plate models were unsure of
+    ],
+)
+def test_the_second_opinion_reads_what_the_plate_models_alone_misread(
+    reader: PlateReader, fixtures_dir: Path, number: str, alone: str
+) -> None:
+    image = _scene(fixtures_dir, number)
+    assert [read.number for read in PlateReader(ClprEngine()).read(image)] == [alone]
+    assert [read.number for read in reader.read(image)] == [number]
 
 
 def test_every_plate_of_a_busy_street_is_read(reader: PlateReader, fixtures_dir: Path) -> None:
