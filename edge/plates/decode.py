@@ -4,7 +4,9 @@ A CTC recogniser gives, for each horizontal step across the crop, a probability 
 symbol (the blank first). Its best path is the text it would print. For a plate we know
 more: which symbols may stand at each position of each class (`models.plates.TEMPLATES`).
 Symbols no plate holds first give their probability to the one the plate's font draws the
-same (full-width and lower-case letters to upper case, O and I, never issued, to 0 and 1).
+same (full-width and lower-case letters to upper case, I and O to 1 and 0: I is never
+issued, and O only as the organs' city letter, drawn as a zero is and read as one by the
+models here, so that O is never chosen).
 The steps are then cut into characters where the best path puts them, separators (the
 plate's dot) left out, and each position takes the likeliest symbol its class allows there,
 by the model's own probabilities: a round glyph in the city-letter position becomes
@@ -31,7 +33,9 @@ import numpy as np
 from models.plates import PROVINCES, TEMPLATES, PlateClass, Template, normalise
 
 BLANK = 0
-NEVER_ISSUED = {"O": "0", "I": "1"}  # letters left off plates, and the digit drawn alike
+# Letters left off plates (but the organs' city-letter O, which no model here tells from
+# a zero), and the digit drawn alike.
+NEVER_ISSUED = {"O": "0", "I": "1"}
 # How much a second model's reading counts beside the first's. Chosen on the fixture scenes
 # (with the plate models first and PP-OCR second): 0.1 and 0.25 each mended three scenes
 # and lost none, 0.5 lost one of them to a province PP-OCR was sure of and wrong; the
@@ -39,9 +43,9 @@ NEVER_ISSUED = {"O": "0", "I": "1"}  # letters left off plates, and the digit dr
 SECOND_WEIGHT = 0.25
 FLOOR = 1e-3  # a symbol a model gave less is as unlikely as this, whatever else it gave
 TINY = 1e-12  # the floor with one model: only to keep a log finite
-# A choice the first model gives more than this cannot be overturned by a second: its
-# runner-up has at most the rest, and the second moves the odds by at most this ratio.
-DECISIVE = FLOOR**-SECOND_WEIGHT / (1 + FLOOR**-SECOND_WEIGHT)
+# The most a second reading can move the odds between two symbols at one position: a choice
+# the first model gives more than this times its runner-up's probability stands.
+DECISIVE = FLOOR**-SECOND_WEIGHT
 _PROVINCE_SET = frozenset(PROVINCES)
 
 
@@ -90,6 +94,9 @@ class PlateGuess:
     score: float  # mean probability of the choices made (a dropped mark's: of being nothing)
     weakest: float  # the least probable of them, the province character's aside
     province: float  # the province character's probability (1.0 for a class without one)
+    # The smallest, over positions, of the chosen symbol's odds against the next allowed
+    # one (by the first model); 0 when a character was dropped.
+    margin: float = float("inf")
 
 
 @dataclass(frozen=True)
@@ -125,9 +132,8 @@ def read_plate(
         if classes is not None and template.plate_class not in classes:
             continue
         length = len(template.allowed)
-        other_fits: list[Fit | None] = [None]
-        if second is not None:  # a second reading that does not fit this class says so
-            other_fits = [*_fits(seconds, length)] or [NO_FIT]
+        # a second reading with another number of characters has no say on this class
+        other_fits: list[Fit | None] = [*_fits(seconds, length)] or [None]
         for fit in _fits(characters, length):
             for other in other_fits:
                 likelihood, guess = _choose(fit, other, template, alphabet)
@@ -139,9 +145,12 @@ def read_plate(
 def settled(
     guess: PlateGuess, posterior: Posterior, classes: Collection[PlateClass] | None = None
 ) -> bool:
-    """Whether no second reading could change `guess` at any position: each of its choices
-    is decisive, and none of `classes` has a symbol the first model never learned."""
-    if min(guess.weakest, guess.province) <= DECISIVE:
+    """Whether no second reading could change a character of `guess`: each choice is more
+    than `DECISIVE` times likelier than the next, none was dropped, and none of `classes`
+    has a symbol the first model never learned. (A second reading could still favour
+    another class that the first model fits less well; where the first is this sure of
+    every character, it is not asked.)"""
+    if guess.margin <= DECISIVE:
         return False
     blind_to = posterior.alphabet.blind_to
     return not (blind_to if classes is None else blind_to.intersection(classes))
@@ -170,7 +179,7 @@ def _in_symbols(
     return moved
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)  # a pair of alphabets for each plate lane's engine
 def _symbol_map(source: Alphabet, target: Alphabet) -> tuple[np.ndarray, np.ndarray]:
     """For each of `target`'s symbols its index in `source`, and which `source` lacks."""
     index = {symbol: i for i, symbol in enumerate(source.symbols)}
@@ -222,7 +231,6 @@ def _template(
 
 
 Fit = tuple[list[np.ndarray], list[float]]  # characters kept, each dropped one's peak
-NO_FIT: Fit = ([], [])  # a second reading with another number of characters
 
 
 def _fits(characters: list[np.ndarray], length: int) -> list[Fit]:
@@ -243,24 +251,25 @@ def _choose(
 ) -> tuple[float, PlateGuess]:
     """Each position's likeliest allowed symbol, and how likely the whole choice is (a log).
     With a second reading each choice's probability is the two models' weighted geometric
-    mean (the first's own where the second read another number of characters), and a
-    character either model dropped counts with its chance of having been nothing."""
+    mean, and a character either model dropped counts with its chance of having been
+    nothing."""
     kept, dropped = fit
     weight = 0.0 if other is None else SECOND_WEIGHT
     floor = TINY if other is None else FLOOR
-    seconds = other[0] if other is not None else []
-    picks, chosen, likelihood = [], [], 0.0
+    picks, chosen, likelihood, margin = [], [], 0.0, np.inf
     for position, ids in enumerate(template.allowed):
-        second = seconds[position][ids] if seconds else np.zeros(len(ids))
         first = kept[position][ids]
+        logs = np.log(np.maximum(first, floor))
         if other is not None:
+            second = other[0][position][ids]
             first = np.where(alphabet.unlearned[ids], second, first)
-        logs = np.log(np.maximum(first, floor)) + weight * np.log(np.maximum(second, floor))
-        logs /= 1 + weight
+            logs = np.log(np.maximum(first, floor)) + weight * np.log(np.maximum(second, floor))
+            logs /= 1 + weight
         best = int(logs.argmax())
         picks.append(int(ids[best]))
         likelihood += float(logs[best])
-        chosen.append(float(np.exp(logs[best])) if seconds else float(first[best]))
+        chosen.append(float(np.exp(logs[best])))
+        margin = min(margin, _margin(kept[position][ids]))
     nothing = [1.0 - peak for peak in dropped]
     likelihood += sum(np.log(max(p, floor)) for p in nothing) / (1 + weight)
     if other is not None:
@@ -273,5 +282,14 @@ def _choose(
         score=float(np.mean(chosen + nothing)),
         weakest=min(others),
         province=min(provinces, default=1.0),
+        margin=0.0 if dropped else margin,
     )
     return float(likelihood), guess
+
+
+def _margin(probs: np.ndarray) -> float:
+    """How many times likelier the likeliest of `probs` is than the next."""
+    if len(probs) < 2:
+        return float(np.inf)
+    runner_up, top = np.partition(probs, -2)[-2:]
+    return float(top) / max(float(runner_up), TINY)

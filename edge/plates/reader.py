@@ -171,7 +171,9 @@ def _by_position(
     second recogniser's where the engine has one and it could change the reading."""
     guess = read_plate(posterior, classes)
     if second is not None and guess is not None and not settled(guess, posterior, classes):
-        guess = read_plate(posterior, classes, second())
+        other = second()
+        if other is not None:
+            guess = read_plate(posterior, classes, other)
     if guess is None or guess.score < MIN_SCORE or guess.weakest < MIN_CHARACTER:
         return None
     if guess.province < MIN_PROVINCE:

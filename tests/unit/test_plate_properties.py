@@ -26,8 +26,9 @@ def _chars(alphabet: str, n: int) -> st.SearchStrategy[str]:
 
 province = st.sampled_from(PROVINCES)
 letter = st.sampled_from(LETTERS)
+authority = st.sampled_from(LETTERS + "O")  # an ordinary plate's: O for the organs
 PLATES: dict[PlateClass, st.SearchStrategy[str]] = {
-    PlateClass.ORDINARY: st.tuples(province, letter, _chars(ALNUM, 5)).map("".join),
+    PlateClass.ORDINARY: st.tuples(province, authority, _chars(ALNUM, 5)).map("".join),
     PlateClass.NEW_ENERGY_SMALL: st.tuples(
         province, letter, st.sampled_from("DF"), _chars(ALNUM, 1), _chars(DIGITS, 4)
     ).map("".join),
