@@ -6,10 +6,11 @@ LABEL_ERRORS, and `scene_exact_as_labelled` keeps it), province character includ
 missed plate, a misread one or anything else emitted as a plate all fail it. An image that
 cannot be decoded counts as a failure (photos are decoded as the edge decodes camera images).
 The reader runs on the engine a plate camera uses by default: the plate models (`ClprEngine`)
-with PP-OCR's second opinion on each plate (`SecondOpinion`); `plate_models_alone_*` is the
-plate models without it, in the same run.
+with PP-OCR's second opinion where it could change a reading (`SecondOpinion`);
+`plate_models_alone_*` is the plate models without it, in the same run.
 The baseline is the general OCR engine the issue names (RapidOCR, PP-OCR) alone on the same
-whole photos, in the same run: its detector and recogniser on the full image, keeping the
+whole photos, in the same run (all readers take each photo in turn, so that the machine's
+drifting speed falls on each alike): its detector and recogniser on the full image, keeping the
 strings that are valid plates as they are. `rapidocr_reader_*` is our reader on that engine
 instead of the plate models (the reader before them), in the same run too.
 `labelled_boxes_scene_exact` reads each labelled plate from its labelled box instead of
@@ -111,24 +112,41 @@ def load_image(path: Path) -> np.ndarray | None:
         return None
 
 
-def measure(
-    samples: list[Sample], read: Callable[[np.ndarray], set[str]]
-) -> tuple[float, float, list[set[str] | None]]:
-    """Share of samples read exactly (an undecodable image counts as missed), median ms a
-    sample, and what was read from each sample (None where the image cannot be decoded)."""
-    exact, times = 0, []
-    found: list[set[str] | None] = []
+Read = Callable[[np.ndarray], set[str]]  # the plate numbers read from a photo
+
+
+@dataclass(frozen=True)
+class Measured:
+    exact: float  # share of samples read exactly (an undecodable image counts as missed)
+    median_ms: float  # a sample
+    found: list[set[str] | None]  # what was read from each (None: the image is undecodable)
+
+
+def measure(samples: list[Sample], reads: dict[str, Read]) -> dict[str, Measured]:
+    """Each way of reading on every sample, interleaved sample by sample: this machine's
+    speed drifts within minutes, and so it drifts for all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in reads}
+    found: dict[str, list[set[str] | None]] = {name: [] for name in reads}
+    exact = dict.fromkeys(reads, 0)
     for sample in samples:
         image = load_image(sample.path)
-        if image is None:
-            found.append(None)
-            continue
-        start = time.perf_counter()
-        numbers = read(image)
-        times.append((time.perf_counter() - start) * 1000)
-        found.append(numbers)
-        exact += numbers == sample.truth
-    return exact / len(samples), statistics.median(times), found
+        for name, read in reads.items():
+            if image is None:
+                found[name].append(None)
+                continue
+            start = time.perf_counter()
+            numbers = read(image)
+            times[name].append((time.perf_counter() - start) * 1000)
+            found[name].append(numbers)
+            exact[name] += numbers == sample.truth
+    return {
+        name: Measured(
+            exact[name] / max(1, len(samples)),
+            statistics.median(times[name]) if times[name] else 0.0,
+            found[name],
+        )
+        for name in reads
+    }
 
 
 @dataclass(frozen=True)
@@ -140,42 +158,45 @@ class SceneResult:
     invalid: int  # emitted strings that are not valid plates
 
 
-def run_scenes(reader: PlateReader, scenes: list[Sample]) -> SceneResult:
-    exact, median, found = measure(scenes, lambda image: {r.number for r in reader.read(image)})
+def scene_result(measured: Measured, scenes: list[Sample]) -> SceneResult:
+    found = measured.found
     as_labelled = sum(numbers == s.labelled for s, numbers in zip(scenes, found, strict=True))
     emitted = [n for numbers in found if numbers is not None for n in numbers]
     return SceneResult(
-        exact=exact,
-        exact_as_labelled=as_labelled / len(scenes),
-        median_ms=median,
+        exact=measured.exact,
+        exact_as_labelled=as_labelled / max(1, len(scenes)),
+        median_ms=measured.median_ms,
         emitted=len(emitted),
         invalid=sum(1 for n in emitted if not _valid(n)),
     )
 
 
-def run_baseline(scenes: list[Sample]) -> tuple[float, float]:
+def plates_in_scene(reader: PlateReader) -> Read:
+    return lambda image: {read.number for read in reader.read(image)}
+
+
+def baseline() -> Read:
     """RapidOCR as it comes, on whole photos: its detector and recogniser at their own
-    settings, keeping the strings that are valid plates."""
+    settings, keeping the strings that are valid plates (loaded before it is timed)."""
     from rapidocr_onnxruntime import RapidOCR  # noqa: PLC0415 (the baseline only)
 
     engine = RapidOCR()
+    engine(np.zeros((480, 640, 3), np.uint8))
 
     def read(image: np.ndarray) -> set[str]:
         result, _ = engine(image)
         texts = [text for _, text, _ in result or []]
         return {number for text in texts if (number := _as_plate(text)) is not None}
 
-    exact, median, _ = measure(scenes, read)
-    return exact, median
+    return read
 
 
-def run_crops(reader: PlateReader, crops: list[Sample]) -> tuple[float, float]:
+def plate_in_crop(reader: PlateReader) -> Read:
     def read(image: np.ndarray) -> set[str]:
         plate = reader.read_crop(image)
         return set() if plate is None else {plate.number}
 
-    exact, median, _ = measure(crops, read)
-    return exact, median
+    return read
 
 
 def run_labelled_boxes(reader: PlateReader, scenes: list[Sample]) -> float:
@@ -226,12 +247,21 @@ def run(fixtures: Path, limit: int | None) -> dict[str, object]:
     scenes, crops = load_manifest(fixtures)
     scenes, crops = scenes[:limit], crops[:limit]
     reader = warmed(text_engine("plate_models"), scenes)
-    scene = run_scenes(reader, scenes)
-    alone = run_scenes(warmed(ClprEngine(), scenes), scenes)
-    crop_exact, crop_ms = run_crops(reader, crops)
+    measured = measure(
+        scenes,
+        {
+            "reader": plates_in_scene(reader),
+            "alone": plates_in_scene(warmed(ClprEngine(), scenes)),
+            "baseline": baseline(),
+            "rapidocr": plates_in_scene(warmed(RapidOcrEngine(), scenes)),
+        },
+    )
+    scene, alone = scene_result(measured["reader"], scenes), measured["alone"]
+    rapidocr = measured["rapidocr"]
+    baseline_exact, baseline_ms = measured["baseline"].exact, measured["baseline"].median_ms
+    on_crops = measure(crops, {"reader": plate_in_crop(reader)})["reader"]
+    crop_exact, crop_ms = on_crops.exact, on_crops.median_ms
     read_right = round(crop_exact * len(crops))
-    baseline_exact, baseline_ms = run_baseline(scenes)
-    rapidocr = run_scenes(warmed(RapidOcrEngine(), scenes), scenes)
     labelled_exact = run_labelled_boxes(reader, scenes)
     return {
         "scene_exact": round(scene.exact, 4),

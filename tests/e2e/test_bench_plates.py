@@ -21,6 +21,7 @@ def test_bench_plates_runs_and_writes_its_keys(fixtures_dir: Path, tmp_path: Pat
         "baseline_scene_exact",
         "labelled_boxes_scene_exact",
         "rapidocr_reader_scene_exact",
+        "plate_models_alone_scene_exact",
     ):
         assert 0 <= results[key] <= 1
     assert results["scene_median_ms"] > 0 and results["baseline_scene_median_ms"] > 0
