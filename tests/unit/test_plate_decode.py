@@ -13,19 +13,19 @@ from tests.unit.test_plate_properties import any_plate
 
 SYMBOLS = ("blank", *PROVINCES, *"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", *"挂学警领港澳使")
 SYMBOLS = (*SYMBOLS, "·", "o", "Ｄ", " ")
-INDEX = {symbol: i for i, symbol in enumerate(SYMBOLS)}
 ALPHABET = Alphabet(SYMBOLS)
 
 Step = dict[str, float]  # symbol -> probability; the rest of the step is blank
 
 
-def _posterior(steps: list[Step]) -> Posterior:
-    probs = np.zeros((len(steps), len(SYMBOLS)), np.float32)
+def _posterior(steps: list[Step], alphabet: Alphabet = ALPHABET) -> Posterior:
+    index = {symbol: i for i, symbol in enumerate(alphabet.symbols)}
+    probs = np.zeros((len(steps), len(alphabet.symbols)), np.float32)
     for row, step in enumerate(steps):
         for symbol, p in step.items():
-            probs[row, INDEX[symbol]] = p
+            probs[row, index[symbol]] = p
         probs[row, 0] = 1.0 - sum(step.values())
-    return Posterior(probs, ALPHABET)
+    return Posterior(probs, alphabet)
 
 
 def _clear(text: str, *, sure: float = 0.95) -> list[Step]:
@@ -128,17 +128,11 @@ def test_the_best_path_is_the_recognisers_own_text() -> None:
 
 # A second recogniser with its own alphabet: fewer symbols, in another order, no separators.
 OTHER_SYMBOLS = ("", *reversed(PROVINCES), *"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", *"学挂")
-OTHER_INDEX = {symbol: i for i, symbol in enumerate(OTHER_SYMBOLS)}
 OTHER = Alphabet(OTHER_SYMBOLS)
 
 
 def _second(steps: list[Step]) -> Posterior:
-    probs = np.zeros((len(steps), len(OTHER_SYMBOLS)), np.float32)
-    for row, step in enumerate(steps):
-        for symbol, p in step.items():
-            probs[row, OTHER_INDEX[symbol]] = p
-        probs[row, 0] = 1.0 - sum(step.values())
-    return Posterior(probs, OTHER)
+    return _posterior(steps, OTHER)
 
 
 def test_a_second_reading_breaks_the_first_models_near_tie() -> None:
@@ -160,7 +154,7 @@ def test_a_second_reading_does_not_overrule_a_confident_first() -> None:
 def test_the_second_reading_speaks_where_the_first_never_learned_a_symbol() -> None:
     blind = Alphabet(SYMBOLS, unlearned="学")
     steps = [*_clear("皖Q0686"), {"9": 0.9, "学": 1e-7}, {}]
-    first = Posterior(_posterior(steps).probs, blind)
+    first = _posterior(steps, blind)
     second = _second([*_clear("皖Q0686"), {"学": 0.8, "9": 0.01}, {}])
     assert read_plate(first).number == "皖Q06869"  # type: ignore[union-attr]
     guess = read_plate(first, second=second)
@@ -183,8 +177,8 @@ def test_a_second_reading_of_another_length_has_no_say_on_that_class() -> None:
 
 def test_a_second_reading_is_asked_for_only_where_it_could_change_something() -> None:
     blind = Alphabet(SYMBOLS, unlearned="学")
-    clear = Posterior(_posterior(_clear("皖AHB012")).probs, blind)
-    unsure = Posterior(_posterior([{"鲁": 0.8, "粤": 0.15}, {}, *_clear("A5J512")]).probs, blind)
+    clear = _posterior(_clear("皖AHB012"), blind)
+    unsure = _posterior([{"鲁": 0.8, "粤": 0.15}, {}, *_clear("A5J512")], blind)
     blue = {PlateClass.ORDINARY}
     assert settled(read_plate(clear, blue), clear, blue)  # type: ignore[arg-type]
     assert not settled(read_plate(unsure, blue), unsure, blue)  # type: ignore[arg-type]
