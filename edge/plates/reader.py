@@ -7,9 +7,10 @@ colour (cheap, for the blue, yellow and green plates the detector missed; a colo
 where the detector's place was already read as a plate is not read again). Each place is
 cropped from the full-resolution frame and read as one line, or as two when it has a
 double-row plate's shape. Characters are chosen by plate position with the recogniser's own
-probabilities where the engine gives them (`edge.plates.decode`), else the text is repaired
-by look-alikes; either way only strings that are Chinese plates survive (timestamps, shop
-signs and van lettering do not).
+probabilities where the engine gives them (`edge.plates.decode`), with a second
+recogniser's weighed in where the engine has one (`SecondOpinion`) and its reading could
+change a character; else the text is repaired by look-alikes; either way only strings that
+are Chinese plates survive (timestamps, shop signs and van lettering do not).
 """
 
 from __future__ import annotations
