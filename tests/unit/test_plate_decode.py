@@ -145,8 +145,10 @@ def test_a_second_reading_breaks_the_first_models_near_tie() -> None:
 
 
 def test_a_second_reading_does_not_overrule_a_confident_first() -> None:
-    first = _posterior([{"皖": 0.99, "桂": 0.001}, {}, *_clear("ATK071")])
-    second = _second([{"桂": 0.6, "皖": 0.3}, {}, *_clear("ATK071")])
+    """Counted as much as the first, this second reading would make it 桂; at its weight the
+    first's 0.9 stands."""
+    first = _posterior([{"皖": 0.9, "桂": 0.1}, {}, *_clear("ATK071")])
+    second = _second([{"桂": 0.99, "皖": 0.01}, {}, *_clear("ATK071")])
     guess = read_plate(first, second=second)
     assert guess is not None and guess.number == "皖ATK071"
 
