@@ -145,8 +145,10 @@ def test_zero_incident_rate_per_compound_and_across_the_district(hub_http: HubHt
     assert (district["compounds"], district["without_incident"], district["share"]) == (2, 1, 0.5)
     fifth = officer.get("/api/zero-incident", params={"first": "2026-11-05", "last": "2026-11-05"})
     assert fifth.json()["incidents"] == 1
-    later = officer.get("/api/district/zero-incident", params={"first": "2026-11-06"}).json()
-    assert later["share"] == 1.0
+    # to today by default: the last week, long after the incidents
+    week = (utcnow().astimezone(AnalyticsPolicy().zone) - timedelta(days=7)).date()
+    later = officer.get("/api/district/zero-incident", params={"first": week.isoformat()})
+    assert later.json()["share"] == 1.0
     assert hub_http.client("resident").get("/api/zero-incident").status_code == 403
 
 
