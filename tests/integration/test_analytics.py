@@ -49,10 +49,10 @@ def log(hub_http: HubHttp) -> Log:
 def _a_morning_before(hours: int) -> datetime:
     """09:00 in the compound's zone, at least `hours` ago: a visitor let in then is no
     night entry, whatever the hour the test runs."""
-    zone = AnalyticsPolicy().zone
-    morning = (utcnow() - timedelta(hours=hours)).astimezone(zone)
+    latest = utcnow() - timedelta(hours=hours)
+    morning = latest.astimezone(AnalyticsPolicy().zone)
     morning = morning.replace(hour=9, minute=0, second=0, microsecond=0)
-    if morning > utcnow() - timedelta(hours=hours):
+    if morning > latest:
         morning -= timedelta(days=1)
     return morning.astimezone(UTC)
 
