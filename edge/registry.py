@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import ValidationError
 
 from edge.errors import ConfigError
+from models.plates import PROVINCES
 from models.registry import (
     CardRecord,
     Change,
@@ -75,15 +76,17 @@ class RegistryCache:
         return record if isinstance(record, PassRecord) else None
 
     def plate_near(self, number: str) -> PlateRecord | None:
-        """The one resident's plate that differs from `number` in one character after the
-        province (a misread character), if exactly one does; None when none or several do,
-        or when a watchlisted or a pass's plate is that close too (never guess there)."""
+        """The one resident's plate that differs from `number` in one character other than
+        the province (a misread character), if exactly one does; None when none or several
+        do, or when a watchlisted or a pass's plate is that close too (never guess there).
+        Never across provinces: the reader writes 皖 where it cannot see a province, and a
+        resident's plate with another province is another vehicle."""
         guarded = [r.value for r in self._watch.values() if r.target == "plate"]
         guarded.extend(self._pass_plates)
         if any(_within_one(number, plate) for plate in guarded):
             return None
         near: dict[str, PlateRecord] = {}
-        for key in _wildcards(number)[1:]:
+        for key in _wildcards(number):
             for record in self._near_plates.get(key, []):
                 if record.number != number:
                     near[record.number] = record
@@ -161,7 +164,7 @@ class RegistryCache:
         near: dict[str, list[PlateRecord]] = {}
         for plate in self._plates.values():
             if plate.person_id is not None:
-                for key in _wildcards(plate.number)[1:]:  # never across provinces
+                for key in _wildcards(plate.number):
                     near.setdefault(key, []).append(plate)
         self._near_plates = near
         self._watch = {(r.target, r.value): r for r in values if isinstance(r, WatchlistRecord)}
@@ -202,8 +205,13 @@ def _within_one(a: str, b: str) -> bool:
 
 
 def _wildcards(number: str) -> list[str]:
-    """`number` with each position in turn made a wildcard: 京A12345 → ?A12345, 京?12345…"""
-    return [f"{number[:i]}?{number[i + 1 :]}" for i in range(len(number))]
+    """`number` with each position but a province in turn made a wildcard: 京A12345 →
+    京?12345, 京A?2345…; WJ京12345 → ?J京12345, W?京12345, WJ京?2345…"""
+    return [
+        f"{number[:i]}?{number[i + 1 :]}"
+        for i, character in enumerate(number)
+        if character not in PROVINCES
+    ]
 
 
 def _apply_one(records: dict[tuple[str, str], Record], change: Change) -> None:

@@ -64,6 +64,9 @@ def _records() -> list[Record]:
         PlateRecord(id="pl2", person_id="p-courier", number="京B55555"),
         PlateRecord(id="pl3", person_id="p-alerted", number="京B55556"),
         PlateRecord(id="pl4", person_id="p-wang", number="沪B67892"),
+        PlateRecord(id="pl5", person_id="p-wang", number="WJ京12345"),
+        PlateRecord(id="pl6", person_id=None, number="京A54321"),  # on the register, no owner
+        PlateRecord(id="pl7", person_id="p-wang", number="京A54322"),
         PassRecord(
             id="pass-1",
             unit_id="b1-101",
@@ -322,6 +325,18 @@ CASES = [
     Case(
         "no tolerance across provinces",
         PlateEvidence("津A12345"),
+        Outcome.DENIED,
+        "plate_unknown",
+    ),
+    Case(
+        "no tolerance across provinces, wherever the plate has its province",
+        PlateEvidence("WJ津12345"),
+        Outcome.DENIED,
+        "plate_unknown",
+    ),
+    Case(
+        "an unowned plate read exactly is not a resident's one character away",
+        PlateEvidence("京A54321"),
         Outcome.DENIED,
         "plate_unknown",
     ),
