@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import ValidationError
 
 from edge.errors import ConfigError
-from models.plates import PROVINCES
+from models.plates import PROVINCES, within_one
 from models.registry import (
     CardRecord,
     Change,
@@ -83,7 +83,7 @@ class RegistryCache:
         resident's plate with another province is another vehicle."""
         guarded = [r.value for r in self._watch.values() if r.target == "plate"]
         guarded.extend(self._pass_plates)
-        if any(_within_one(number, plate) for plate in guarded):
+        if any(within_one(number, plate) for plate in guarded):
             return None
         near: dict[str, PlateRecord] = {}
         for key in _wildcards(number):
@@ -198,10 +198,6 @@ def _unseal(data: bytes, key: bytes | None) -> bytes:
     if key is None:
         raise SealError("the snapshot is encrypted and this edge has no registry key")
     return AESGCM(key).decrypt(data[4:16], data[16:], SEALED)
-
-
-def _within_one(a: str, b: str) -> bool:
-    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= 1
 
 
 def _wildcards(number: str) -> list[str]:

@@ -80,6 +80,11 @@ def parse(text: str) -> Plate:
     raise PlateError(f"{text!r} is not a Chinese licence plate")
 
 
+def within_one(a: str, b: str) -> bool:
+    """Whether two plate numbers differ in at most one character (what one misread makes)."""
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+
+
 # Position-aware repair of OCR confusions. Each plate class is a sequence of allowed sets;
 # a character that is not allowed where it stands is replaced by its likeliest look-alike that
 # is (O and I never appear after the city letter, so there they always have a repair). The

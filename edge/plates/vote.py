@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from edge.plates.reader import PlateRead
+from models.plates import within_one
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class _Vehicle:
     def takes(self, number: str) -> bool:
         if self.decided is not None and number != self.decided:
             return False
-        return _near(number, self.leader())
+        return within_one(number, self.leader())
 
 
 @dataclass
@@ -71,7 +72,3 @@ class PlateVoter:
                 vehicle.decided = number
                 decided.append(Vote(number, vehicle.best_score[number]))
         return decided
-
-
-def _near(a: str, b: str) -> bool:
-    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= 1
