@@ -160,6 +160,7 @@ def _entry(
     seq: int = 1,
     edge_id: str = "edge-1",
     epoch: uuid.UUID | None = None,
+    reason_code: str = "card_unknown",
 ) -> EntryEvent:
     return EntryEvent(
         event_id=uuid.uuid4(),
@@ -173,7 +174,7 @@ def _entry(
         credential=Credential(method=method, reference=ref),
         decision=Decision(
             outcome=outcome,
-            reason_code="card_unknown" if outcome is Outcome.DENIED else "ok",
+            reason_code=reason_code if outcome is Outcome.DENIED else "ok",
             reason="-",
             flags=flags,
         ),
@@ -202,6 +203,40 @@ def test_who_is_waiting_at_which_gate(hub_http: HubHttp) -> None:
     }
     officer = hub_http.client("officer")
     assert officer.get("/api/gates/waiting").status_code == 403
+
+
+def test_an_unknown_plate_is_shown_with_the_registered_plates_it_may_be(
+    hub_http: HubHttp,
+) -> None:
+    staff = hub_http.client("staff")
+    registered = (("p-gui", "resident", "桂ATK071"), ("p-gao", "staff", "皖ATK074"))
+    others = (("p-two-off", "resident", "桂ATK079"), ("p-elsewhere", "resident", "沪B12345"))
+    for person, kind, number in registered + others:
+        body = {"id": person, "kind": kind, "unit_id": "c1-101", "display_name": person}
+        assert staff.post("/api/people", json=body).status_code == 201
+        plate = {"id": f"pl-{person}", "number": number}
+        assert staff.post(f"/api/people/{person}/plates", json=plate).status_code == 201
+    epoch = uuid.uuid4()
+    events = [
+        # the reader's 皖 for a 桂 it could not see well; 皖ATK074 is a digit away
+        _entry(
+            Outcome.DENIED,
+            gate="north",
+            ref="皖ATK071",
+            method=Method.PLATE,
+            seq=1,
+            epoch=epoch,
+            reason_code="plate_unknown",
+        ),
+        _entry(Outcome.DENIED, ref="9999", seq=2, epoch=epoch),
+    ]
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=events)
+        session.commit()
+    waiting = {w["credential_ref"]: w for w in staff.get("/api/gates/waiting").json()}
+    shown = [(x["plate"], x["person_id"], x["kind"]) for x in waiting["皖ATK071"]["looks_like"]]
+    assert shown == [("桂ATK071", "p-gui", "resident"), ("皖ATK074", "p-gao", "staff")]
+    assert waiting["9999"]["looks_like"] == []
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from hub import audit, issuer, registry
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
@@ -19,13 +19,16 @@ from hub.api.routes.passes import PassPublic, check_unit, public
 from hub.auth import Role
 from hub.errors import NotFound, Unavailable
 from hub.registry import Changes
-from hub.tables import Entry, Gate, VisitorPass, as_utc, utcnow
+from hub.tables import Entry, Gate, Person, Plate, VisitorPass, as_utc, utcnow
 from models.events import Direction, Identifier, Text
+from models.plates import within_one
 from models.tokens import GateAction, GateCommand
 
 router = APIRouter(prefix="/api", tags=["guard booth"])
 
 Guard = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, personal_data=True)]
+UNKNOWN_PLATE = "plate_unknown"  # the edge's reason for a plate not on the register
+MAX_LOOKS_LIKE = 3
 
 
 class CommandBody(BaseModel):
@@ -128,6 +131,17 @@ def walk_in(body: WalkIn, caller: Guard, session: SessionDep, services: Services
     return WalkInPass(**public(row).model_dump(), token=token)
 
 
+class LooksLike(BaseModel):
+    """A registered plate one character from a plate denied as unknown: the reader may have
+    misread it (its province most often), for the guard to check with the driver."""
+
+    plate: str
+    person_id: str
+    kind: str
+    display_name: str
+    unit_id: str | None
+
+
 class Waiting(BaseModel):
     gate_id: str
     lane: str
@@ -138,6 +152,7 @@ class Waiting(BaseModel):
     subject_kind: str
     subject_id: str | None
     last_reason: str
+    looks_like: list[LooksLike] = []
 
 
 @router.get("/gates/waiting")
@@ -163,7 +178,36 @@ def waiting(
             waiting_at.setdefault(key, []).append(row)
     caller.audit("read", "gates:waiting")
     result = [_waiting(denials) for denials in waiting_at.values()]
+    unknown = [w for w in result if w.last_reason == UNKNOWN_PLATE and w.credential_ref]
+    if unknown:
+        plates = _registered_plates(session, caller.compound_id)
+        for item in unknown:
+            item.looks_like = _looks_like(str(item.credential_ref), plates)
     return sorted(result, key=lambda w: w.since, reverse=True)
+
+
+def _registered_plates(session: Session, compound_id: str) -> list[LooksLike]:
+    rows = session.exec(
+        select(Plate, Person)
+        .join(Person, col(Plate.person_id) == col(Person.id))
+        .where(col(Plate.compound_id) == compound_id)
+    ).all()
+    return [
+        LooksLike(
+            plate=plate.number,
+            person_id=person.id,
+            kind=person.kind,
+            display_name=person.display_name,
+            unit_id=person.unit_id,
+        )
+        for plate, person in rows
+    ]
+
+
+def _looks_like(number: str, plates: list[LooksLike]) -> list[LooksLike]:
+    """Registered plates one character from `number`, at most `MAX_LOOKS_LIKE`."""
+    near = [p for p in plates if p.plate != number and within_one(p.plate, number)]
+    return sorted(near, key=lambda p: p.plate)[:MAX_LOOKS_LIKE]
 
 
 def _dealt_with(waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry) -> None:
