@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import ValidationError
 
 from edge.errors import ConfigError
-from models.plates import PROVINCES, within_one
+from models.plates import within_one
 from models.registry import (
     CardRecord,
     Change,
@@ -201,12 +201,13 @@ def _unseal(data: bytes, key: bytes | None) -> bytes:
 
 
 def _wildcards(number: str) -> list[str]:
-    """`number` with each position but a province in turn made a wildcard: 京A12345 →
-    京?12345, 京A?2345…; WJ京12345 → ?J京12345, W?京12345, WJ京?2345…"""
+    """`number` with each letter or digit in turn made a wildcard: 京A12345 → 京?12345,
+    京A?2345…; WJ京12345 → ?J京12345, W?京12345, WJ京?2345…. A province (wherever its class
+    puts it) and a class's character (警, 挂, 学, 港, 领, 使…) are never taken as misread."""
     return [
         f"{number[:i]}?{number[i + 1 :]}"
         for i, character in enumerate(number)
-        if character not in PROVINCES
+        if character.isascii() and character.isalnum()
     ]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from anju.mqtt import BrokerAddress, MqttLink
 from anju.processes import wait_until
@@ -205,38 +205,85 @@ def test_who_is_waiting_at_which_gate(hub_http: HubHttp) -> None:
     assert officer.get("/api/gates/waiting").status_code == 403
 
 
-def test_an_unknown_plate_is_shown_with_the_registered_plates_it_may_be(
+def _register(
+    client: httpx.Client, person: str, kind: str, *numbers: str, unit: str = "c1-101"
+) -> None:
+    body = {"id": person, "kind": kind, "unit_id": unit, "display_name": person}
+    assert client.post("/api/people", json=body).status_code == 201
+    for i, number in enumerate(numbers):
+        plate = {"id": f"pl-{person}-{i}", "number": number}
+        assert client.post(f"/api/people/{person}/plates", json=plate).status_code == 201
+
+
+def _refused_plate(number: str, seq: int, epoch: uuid.UUID, reason: str) -> EntryEvent:
+    return _entry(
+        Outcome.DENIED,
+        gate="north",
+        ref=number,
+        method=Method.PLATE,
+        seq=seq,
+        epoch=epoch,
+        reason_code=reason,
+    )
+
+
+def test_a_refused_plate_is_shown_with_the_registered_plates_it_may_be(
     hub_http: HubHttp,
 ) -> None:
-    staff = hub_http.client("staff")
-    registered = (("p-gui", "resident", "桂ATK071"), ("p-gao", "staff", "皖ATK074"))
-    others = (("p-two-off", "resident", "桂ATK079"), ("p-elsewhere", "resident", "沪B12345"))
-    for person, kind, number in registered + others:
-        body = {"id": person, "kind": kind, "unit_id": "c1-101", "display_name": person}
-        assert staff.post("/api/people", json=body).status_code == 201
-        plate = {"id": f"pl-{person}", "number": number}
-        assert staff.post(f"/api/people/{person}/plates", json=plate).status_code == 201
+    staff, officer = hub_http.client("staff"), hub_http.client("officer")
+    _register(staff, "p-gui", "resident", "粤ATK071")
+    _register(staff, "p-gao", "staff", "皖ATK074")
+    _register(staff, "p-new", "resident", "苏E12345", "苏E12347", "苏E12348", "苏E12349")
+    _register(staff, "p-two-off", "resident", "粤ATK079")
+    _register(hub_http.client("staff", "c2"), "p-c2", "resident", "皖ATK070", unit="c2-101")
+    _register(staff, "p-near-watched", "resident", "沪B12345")
+    watched = {"id": "w1", "target": "plate", "value": "沪B12346", "action": "deny"}
+    officer.headers["X-Audit-Reason"] = "stolen car report"
+    assert officer.post("/api/watchlist", json=watched | {"reason": "stolen"}).status_code == 201
     epoch = uuid.uuid4()
     events = [
-        # the reader's 皖 for a 桂 it could not see well; 皖ATK074 is a digit away
-        _entry(
-            Outcome.DENIED,
-            gate="north",
-            ref="皖ATK071",
-            method=Method.PLATE,
-            seq=1,
-            epoch=epoch,
-            reason_code="plate_unknown",
-        ),
-        _entry(Outcome.DENIED, ref="9999", seq=2, epoch=epoch),
+        # the reader's 皖 for a 粤 it could not see well; 皖ATK074 is a digit away
+        _refused_plate("皖ATK071", 1, epoch, "plate_unknown"),
+        # on the hub's register, not yet on the gate's; three more a digit away
+        _refused_plate("苏E12345", 2, epoch, "ask_guard"),
+        _refused_plate("沪B12347", 3, epoch, "plate_unknown"),  # a watchlisted plate is near
+        _entry(Outcome.DENIED, ref="9999", seq=4, epoch=epoch),
     ]
     with Session(hub_http.engine) as session:
         crud.store_events(session=session, events=events)
         session.commit()
     waiting = {w["credential_ref"]: w for w in staff.get("/api/gates/waiting").json()}
-    shown = [(x["plate"], x["person_id"], x["kind"]) for x in waiting["皖ATK071"]["looks_like"]]
-    assert shown == [("桂ATK071", "p-gui", "resident"), ("皖ATK074", "p-gao", "staff")]
-    assert waiting["9999"]["looks_like"] == []
+
+    def shown(number: str) -> list[tuple[str, str, bool]]:
+        return [(x["plate"], x["person_id"], x["exact"]) for x in waiting[number]["looks_like"]]
+
+    assert shown("皖ATK071") == [("粤ATK071", "p-gui", False), ("皖ATK074", "p-gao", False)]
+    assert shown("苏E12345") == [
+        ("苏E12345", "p-new", True),
+        ("苏E12347", "p-new", False),
+        ("苏E12348", "p-new", False),
+    ]
+    assert shown("沪B12347") == [] and shown("9999") == []
+    with Session(hub_http.engine) as session:
+        read = session.exec(select(AuditRecord).where(col(AuditRecord.action) == "read")).all()
+    assert any("p-gui" in r.target and "p-new" in r.target for r in read)
+    # The guard opens for p-gui by command: the plate that may be theirs waits no more.
+    opened = _entry(
+        Outcome.GRANTED,
+        gate="north",
+        method=Method.REMOTE,
+        ref=None,
+        subject_id="p-gui",
+        kind=SubjectKind.RESIDENT,
+        seq=5,
+        epoch=epoch,
+        seconds_ago=10,
+    )
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=[opened])
+        session.commit()
+    left = {w["credential_ref"] for w in staff.get("/api/gates/waiting").json()}
+    assert left == {"苏E12345", "沪B12347", "9999"}
 
 
 @pytest.fixture

@@ -335,6 +335,12 @@ CASES = [
         "plate_unknown",
     ),
     Case(
+        "a class's character is never taken as misread",
+        PlateEvidence("京A1234警"),
+        Outcome.DENIED,
+        "plate_unknown",
+    ),
+    Case(
         "an unowned plate read exactly is not a resident's one character away",
         PlateEvidence("京A54321"),
         Outcome.DENIED,

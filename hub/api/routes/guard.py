@@ -11,24 +11,23 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from hub import audit, issuer, registry
+from hub import audit, issuer, look_alikes, registry
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.api.routes.passes import PassPublic, check_unit, public
 from hub.auth import Role
 from hub.errors import NotFound, Unavailable
+from hub.look_alikes import LooksLike, Register
 from hub.registry import Changes
-from hub.tables import Entry, Gate, Person, Plate, VisitorPass, as_utc, utcnow
+from hub.tables import Entry, Gate, VisitorPass, as_utc, utcnow
 from models.events import Direction, Identifier, Text
-from models.plates import within_one
 from models.tokens import GateAction, GateCommand
 
 router = APIRouter(prefix="/api", tags=["guard booth"])
 
 Guard = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, personal_data=True)]
-UNKNOWN_PLATE = "plate_unknown"  # the edge's reason for a plate not on the register
-MAX_LOOKS_LIKE = 3
+AUDIT_TARGET = 200  # the audit record's target holds this many characters
 
 
 class CommandBody(BaseModel):
@@ -131,17 +130,6 @@ def walk_in(body: WalkIn, caller: Guard, session: SessionDep, services: Services
     return WalkInPass(**public(row).model_dump(), token=token)
 
 
-class LooksLike(BaseModel):
-    """A registered plate one character from a plate denied as unknown: the reader may have
-    misread it (its province most often), for the guard to check with the driver."""
-
-    plate: str
-    person_id: str
-    kind: str
-    display_name: str
-    unit_id: str | None
-
-
 class Waiting(BaseModel):
     gate_id: str
     lane: str
@@ -152,7 +140,7 @@ class Waiting(BaseModel):
     subject_kind: str
     subject_id: str | None
     last_reason: str
-    looks_like: list[LooksLike] = []
+    looks_like: list[LooksLike] = []  # for a refused plate: the registered plates it may be
 
 
 @router.get("/gates/waiting")
@@ -166,57 +154,49 @@ def waiting(
         .where(col(Entry.compound_id) == caller.compound_id, col(Entry.occurred_at) >= since)
         .order_by(col(Entry.occurred_at))
     ).all()
+    register = Register(session, caller.compound_id)
     waiting_at: dict[tuple[str, str, str], list[Entry]] = {}
     for row in rows:
         if row.method == "remote":
-            _dealt_with(waiting_at, row)
+            _dealt_with(waiting_at, row, register)
             continue
         key = (row.gate_id, row.method, row.credential_ref or row.subject_id or row.lane)
         if row.outcome == "granted":
             waiting_at.pop(key, None)
         else:
             waiting_at.setdefault(key, []).append(row)
-    caller.audit("read", "gates:waiting")
     result = [_waiting(denials) for denials in waiting_at.values()]
-    unknown = [w for w in result if w.last_reason == UNKNOWN_PLATE and w.credential_ref]
-    if unknown:
-        plates = _registered_plates(session, caller.compound_id)
-        for item in unknown:
-            item.looks_like = _looks_like(str(item.credential_ref), plates)
+    for item in result:
+        if _refused_plate(item.method, item.last_reason, item.credential_ref):
+            item.looks_like = register.looks_like(str(item.credential_ref))
+    holders = sorted({x.person_id for item in result for x in item.looks_like})
+    target = "gates:waiting" + (f" (plates of {', '.join(holders)})" if holders else "")
+    caller.audit("read", target[:AUDIT_TARGET])
     return sorted(result, key=lambda w: w.since, reverse=True)
 
 
-def _registered_plates(session: Session, compound_id: str) -> list[LooksLike]:
-    rows = session.exec(
-        select(Plate, Person)
-        .join(Person, col(Plate.person_id) == col(Person.id))
-        .where(col(Plate.compound_id) == compound_id)
-    ).all()
-    return [
-        LooksLike(
-            plate=plate.number,
-            person_id=person.id,
-            kind=person.kind,
-            display_name=person.display_name,
-            unit_id=person.unit_id,
-        )
-        for plate, person in rows
-    ]
-
-
-def _looks_like(number: str, plates: list[LooksLike]) -> list[LooksLike]:
-    """Registered plates one character from `number`, at most `MAX_LOOKS_LIKE`."""
-    near = [p for p in plates if p.plate != number and within_one(p.plate, number)]
-    return sorted(near, key=lambda p: p.plate)[:MAX_LOOKS_LIKE]
-
-
-def _dealt_with(waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry) -> None:
-    """A guard's command at a gate: for the person it names, or for everyone waiting there."""
+def _dealt_with(
+    waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry, register: Register
+) -> None:
+    """A guard's command at a gate: for the person it names (or whose plate a refused plate
+    may be), or for everyone waiting there."""
     for key, denials in list(waiting_at.items()):
         if key[0] != remote.gate_id:
             continue
-        if remote.subject_id is None or denials[-1].subject_id == remote.subject_id:
+        if remote.subject_id is None or _for(denials[-1], remote.subject_id, register):
             del waiting_at[key]
+
+
+def _for(denial: Entry, person_id: str, register: Register) -> bool:
+    """Whether a command naming `person_id` is for whoever `denial` refused."""
+    if denial.subject_id == person_id:
+        return True
+    refused = _refused_plate(denial.method, denial.reason_code, denial.credential_ref)
+    return refused and register.owns_near(person_id, str(denial.credential_ref))
+
+
+def _refused_plate(method: str, reason: str, reference: str | None) -> bool:
+    return method == "plate" and reason in look_alikes.REASONS and bool(reference)
 
 
 def _waiting(denials: list[Entry]) -> Waiting:
