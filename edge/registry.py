@@ -76,11 +76,12 @@ class RegistryCache:
         return record if isinstance(record, PassRecord) else None
 
     def plate_near(self, number: str) -> PlateRecord | None:
-        """The one resident's plate that differs from `number` in one character other than
-        the province (a misread character), if exactly one does; None when none or several
-        do, or when a watchlisted or a pass's plate is that close too (never guess there).
-        Never across provinces: the reader writes 皖 where it cannot see a province, and a
-        resident's plate with another province is another vehicle."""
+        """The one resident's plate that differs from `number` in one letter or digit (a
+        misread character), if exactly one does; None when none or several do, or when a
+        watchlisted or a pass's plate is that close too (never guess there). Never across
+        provinces or classes: the reader writes 皖 where it cannot see a province, and a
+        resident's plate with another province is another vehicle (the guard booth shows it
+        beside the plate read, `hub.look_alikes`)."""
         guarded = [r.value for r in self._watch.values() if r.target == "plate"]
         guarded.extend(self._pass_plates)
         if any(within_one(number, plate) for plate in guarded):

@@ -32,7 +32,7 @@ class LooksLike(BaseModel):
     unit_id: str | None
 
 
-class Register:
+class PlateRegister:
     """One compound's plates and watchlisted plates, read once per request when needed."""
 
     def __init__(self, session: Session, compound_id: str) -> None:

@@ -18,7 +18,7 @@ from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.api.routes.passes import PassPublic, check_unit, public
 from hub.auth import Role
 from hub.errors import NotFound, Unavailable
-from hub.look_alikes import LooksLike, Register
+from hub.look_alikes import LooksLike, PlateRegister
 from hub.registry import Changes
 from hub.tables import Entry, Gate, VisitorPass, as_utc, utcnow
 from models.events import Direction, Identifier, Text
@@ -154,7 +154,7 @@ def waiting(
         .where(col(Entry.compound_id) == caller.compound_id, col(Entry.occurred_at) >= since)
         .order_by(col(Entry.occurred_at))
     ).all()
-    register = Register(session, caller.compound_id)
+    register = PlateRegister(session, caller.compound_id)
     waiting_at: dict[tuple[str, str, str], list[Entry]] = {}
     for row in rows:
         if row.method == "remote":
@@ -176,7 +176,7 @@ def waiting(
 
 
 def _dealt_with(
-    waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry, register: Register
+    waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry, register: PlateRegister
 ) -> None:
     """A guard's command at a gate: for the person it names (or whose plate a refused plate
     may be), or for everyone waiting there."""
@@ -187,7 +187,7 @@ def _dealt_with(
             del waiting_at[key]
 
 
-def _for(denial: Entry, person_id: str, register: Register) -> bool:
+def _for(denial: Entry, person_id: str, register: PlateRegister) -> bool:
     """Whether a command naming `person_id` is for whoever `denial` refused."""
     if denial.subject_id == person_id:
         return True
