@@ -42,19 +42,24 @@ class PlateRegister:
     def looks_like(self, read: str) -> list[LooksLike]:
         """The registered plates `read` may be, most likely first, at most `MAX_SHOWN`."""
         number = normalise(read)
-        if any(within_one(number, watched) for watched in self._watched):
-            return []
-        near = sorted(
-            ((plate, person) for plate, person in self._plates if within_one(plate, number)),
-            key=lambda pair: (_rank(number, pair[0]), pair[0]),
-        )[:MAX_SHOWN]
-        shown = (self._shown(plate, person, plate == number) for plate, person in near)
+        shown = (
+            self._shown(plate, person, plate == number) for plate, person in self._near(number)
+        )
         return [item for item in shown if item is not None]
 
     def owns_near(self, person_id: str, read: str) -> bool:
         """Whether `person_id` holds a plate that `read` may be (a guard's command for them
         deals with that plate's wait)."""
-        return any(p.person_id == person_id for p in self.looks_like(read))
+        return any(person == person_id for _, person in self._near(normalise(read)))
+
+    def _near(self, number: str) -> list[tuple[str, str]]:
+        """(plate, holder) of the plates `number` may be, as `looks_like` shows them."""
+        if any(within_one(number, watched) for watched in self._watched):
+            return []
+        return sorted(
+            ((plate, person) for plate, person in self._plates if within_one(plate, number)),
+            key=lambda pair: (_rank(number, pair[0]), pair[0]),
+        )[:MAX_SHOWN]
 
     @cached_property
     def _plates(self) -> list[tuple[str, str]]:
