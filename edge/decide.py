@@ -324,10 +324,7 @@ def _plate(evidence: PlateEvidence, context: Context) -> Verdict:
     passes = [p for p in context.registry.passes_for_plate(evidence.number) if _open(p, now)]
     if passes:
         return _visitor(draft, context, passes[0], "plate_pass", "Visitor vehicle with a pass.")
-    # A plate on the register is not a misread one: an unowned plate read exactly is not
-    # taken for a resident's one character away.
-    tolerant = evidence.tolerant and plate is None
-    near = context.registry.plate_near(evidence.number) if tolerant else None
+    near = context.registry.plate_near(evidence.number) if evidence.tolerant else None
     if near is not None and near.person_id is not None:
         draft.flag("plate_near")
         return _resident_vehicle(draft, context, near.person_id)

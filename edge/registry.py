@@ -77,11 +77,14 @@ class RegistryCache:
 
     def plate_near(self, number: str) -> PlateRecord | None:
         """The one resident's plate that differs from `number` in one letter or digit (a
-        misread character), if exactly one does; None when none or several do, or when a
+        misread character), if exactly one does; None when none or several do, when
+        `number` is itself on the register (an unowned plate read right), or when a
         watchlisted or a pass's plate is that close too (never guess there). Never across
         provinces or classes: the reader writes 皖 where it cannot see a province, and a
         resident's plate with another province is another vehicle (the guard booth shows it
         beside the plate read, `hub.look_alikes`)."""
+        if number in self._plates:
+            return None
         guarded = [r.value for r in self._watch.values() if r.target == "plate"]
         guarded.extend(self._pass_plates)
         if any(within_one(number, plate) for plate in guarded):
@@ -89,8 +92,7 @@ class RegistryCache:
         near: dict[str, PlateRecord] = {}
         for key in _wildcards(number):
             for record in self._near_plates.get(key, []):
-                if record.number != number:
-                    near[record.number] = record
+                near[record.number] = record
         return next(iter(near.values())) if len(near) == 1 else None
 
     def passes_for_plate(self, number: str) -> list[PassRecord]:
