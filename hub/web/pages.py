@@ -37,9 +37,11 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def _local(at: datetime, zone: ZoneInfo | None) -> str:
-    """A stored time as the compound's clock shows it (UTC when no zone is given)."""
-    return as_utc(at).astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _local(at: datetime | str, zone: ZoneInfo | None) -> str:
+    """A stored time (or one in ISO 8601) as the compound's clock shows it (UTC when no zone
+    is given)."""
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return as_utc(moment).astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 templates.env.filters["local"] = _local
@@ -172,8 +174,8 @@ def live(
     request: Request, caller: Staff, session: SessionDep, services: ServicesDep
 ) -> HTMLResponse:
     """The dashboard's live entries, polled by the page every few seconds (audited like the
-    dashboard, once every `LIVE_AUDIT_S` a user, not at every poll)."""
-    _audit_live(caller)
+    dashboard, by `audit_poll`)."""
+    audit_poll(caller, "ui:live")
     rows = _latest(session, caller)
     return render(request, "live.html", caller, entries=rows, zone=services.settings.analytics.zone)
 
@@ -228,15 +230,20 @@ def entries_csv(
     return StreamingResponse(entry_csv(rows), media_type="text/csv", headers=headers)
 
 
-LIVE_AUDIT_S = 900.0
-_live_audited: dict[str, float] = {}
+POLL_AUDIT_S = 900.0
+_poll_audited: dict[tuple[str, str], tuple[str, float]] = {}
 
 
-def _audit_live(caller: Caller) -> None:
+def audit_poll(caller: Caller, target: str, page: str | None = None) -> None:
+    """A read by a page that polls every few seconds: audited when it shows its user
+    something new (`target` names what it shows) and every `POLL_AUDIT_S` besides, not at
+    every poll."""
     now = time.monotonic()
-    if now - _live_audited.get(caller.user.username, -LIVE_AUDIT_S) >= LIVE_AUDIT_S:
-        caller.audit("read", "ui:live")
-        _live_audited[caller.user.username] = now
+    key = (caller.user.username, page or target)
+    last = _poll_audited.get(key)
+    if last is None or last[0] != target or now - last[1] >= POLL_AUDIT_S:
+        caller.audit("read", target)
+        _poll_audited[key] = (target, now)
 
 
 def _latest(session: SessionDep, caller: Caller) -> list[EntryPublic]:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from hub import audit, issuer, look_alikes, registry
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
@@ -20,6 +20,7 @@ from hub.auth import Role
 from hub.errors import NotFound, Unavailable
 from hub.look_alikes import LooksLike, PlateRegister
 from hub.registry import Changes
+from hub.services import HubServices
 from hub.tables import Entry, Gate, VisitorPass, as_utc, utcnow
 from models.events import Direction, Identifier, Text
 from models.tokens import GateAction, GateCommand
@@ -49,6 +50,13 @@ def command_gate(
     """Audited first, with its reason; then signed for each edge of the compound and sent.
     The edge that drives `gate_id` carries it out within 30 s or not at all; `edges` lists
     the edges it reached the broker for (503 when none)."""
+    return send_command(gate_id, body, caller, session, services)
+
+
+def send_command(
+    gate_id: str, body: CommandBody, caller: Caller, session: Session, services: HubServices
+) -> CommandSent:
+    """The guard's command, from the API or the booth's page (see `command_gate`)."""
     gate = session.get(Gate, gate_id)
     if gate is None or gate.compound_id != caller.compound_id:
         raise NotFound(f"no gate {gate_id}")
@@ -147,13 +155,20 @@ def waiting(
     caller: Guard, session: SessionDep, minutes: Annotated[int, Query(ge=1, le=60)] = 5
 ) -> list[Waiting]:
     """Denied at a gate in the last `minutes` and not granted there since, newest first."""
+    result = who_is_waiting(session, caller.compound_id, minutes)
+    caller.audit("read", read_target(result))
+    return result
+
+
+def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Waiting]:
+    """The guard booth's list (see `waiting`); the caller audits the read."""
     since = utcnow() - timedelta(minutes=minutes)
     rows = session.exec(
         select(Entry)
-        .where(col(Entry.compound_id) == caller.compound_id, col(Entry.occurred_at) >= since)
+        .where(col(Entry.compound_id) == compound_id, col(Entry.occurred_at) >= since)
         .order_by(col(Entry.occurred_at))
     ).all()
-    register = PlateRegister(session, caller.compound_id)
+    register = PlateRegister(session, compound_id)
     waiting_at: dict[tuple[str, str, str], list[Entry]] = {}
     for row in rows:
         if row.method == "remote":
@@ -168,10 +183,14 @@ def waiting(
     for item in result:
         if _refused_plate(item.method, item.last_reason, item.credential_ref):
             item.looks_like = register.looks_like(str(item.credential_ref))
-    holders = sorted({x.person_id for item in result for x in item.looks_like})
-    target = "gates:waiting" + (f" (plates of {', '.join(holders)})" if holders else "")
-    caller.audit("read", target)  # `audit.record` keeps what the column holds
     return sorted(result, key=lambda w: w.since, reverse=True)
+
+
+def read_target(waiting: list[Waiting]) -> str:
+    """What a read of the waiting list is audited as: it names the holders of the plates
+    shown (`audit.record` keeps what the column holds)."""
+    holders = sorted({x.person_id for item in waiting for x in item.looks_like})
+    return "gates:waiting" + (f" (plates of {', '.join(holders)})" if holders else "")
 
 
 def _dealt_with(
