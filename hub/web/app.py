@@ -9,13 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from hub.web import case_pages, i18n, pages
+from hub.web import booth, case_pages, i18n, pages
 from hub.web.session import LoginRequired, PageForbidden
 
 
 def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(case_pages.router)
+    app.include_router(booth.router)
     static = Path(__file__).parent / "static"
     app.mount("/ui/static", StaticFiles(directory=static), name="ui-static")
 

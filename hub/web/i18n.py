@@ -109,6 +109,30 @@ TEXT: dict[str, dict[str, str]] = {
     "error": {"zh": "出错了", "en": "Something went wrong"},
     "not_allowed": {"zh": "无权访问此页", "en": "Your role may not open this page"},
     "done": {"zh": "已完成", "en": "Done"},
+    "booth": {"zh": "岗亭", "en": "Guard booth"},
+    "waiting": {"zh": "等候放行", "en": "Waiting at the gates"},
+    "attempts": {"zh": "次数", "en": "Tries"},
+    "may_be": {"zh": "可能是（请核实）", "en": "May be (ask the driver)"},
+    "not_yet_at_gate": {"zh": "门岗名册未同步", "en": "not yet on the gate's register"},
+    "choose": {"zh": "处理", "en": "Deal with"},
+    "command": {"zh": "远程开闸或拒绝", "en": "Open or refuse by command"},
+    "plate_read": {"zh": "识别车牌", "en": "Plate read"},
+    "cmd_open": {"zh": "开闸放行", "en": "Open"},
+    "cmd_deny": {"zh": "拒绝通行", "en": "Refuse"},
+    "reason_hint": {
+        "zh": "例：已电话核实住户，是其车辆",
+        "en": "e.g. called the resident: it is their car",
+    },
+    "sent": {"zh": "指令已发送", "en": "Command sent"},
+    "not_sent": {"zh": "指令未发送", "en": "Command not sent"},
+    "reason_too_short": {
+        "zh": "请填写理由（至少3个字）",
+        "en": "give a reason (3 characters or more)",
+    },
+    "bad_person": {
+        "zh": "人员编号只含字母、数字和 _ . : -",
+        "en": "a person id holds letters, digits and _ . : - only",
+    },
 }
 
 

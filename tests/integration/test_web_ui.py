@@ -4,11 +4,16 @@ acknowledges an anomaly with a reason."""
 
 from __future__ import annotations
 
+import html
 import os
+import queue
 import re
 import shutil
+import urllib.parse
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,9 +24,13 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlmodel import Session, col, select
 
+from anju.mqtt import BrokerAddress, MqttLink
 from hub import crud
 from hub.tables import Anomaly, AnomalyAction, AuditRecord, utcnow
 from models.events import Direction, Method, Outcome, SubjectKind
+from models.signing import load_public_key
+from models.tokens import GateCommand, verify_token
+from models.topics import Topics
 from tests import factories
 from tests.conftest import _missing
 from tests.integration.conftest import PASSWORD, HubHttp
@@ -197,3 +206,130 @@ def test_in_chromium_staff_see_real_data_and_an_officer_acknowledges_with_a_reas
     ]
     assert [(a.actor, a.reason) for a in audited] == [("c1-officer", "monthly visitor review")]
     assert re.search(r"\bc1-officer\b", chrome.find_element(By.TAG_NAME, "header").text)
+
+
+def _refused_at_north(hub_http: HubHttp, plate: str, seq: int) -> None:
+    event = factories.entry(
+        factories.position(seq=seq),
+        gate_id="north",
+        subject_id=None,
+        kind=SubjectKind.UNKNOWN,
+        method=Method.PLATE,
+        reference=plate,
+        outcome=Outcome.DENIED,
+        reason_code="plate_unknown",
+        at=utcnow() - timedelta(seconds=20),
+    )
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=[event])
+        session.commit()
+
+
+def _booth_compound(hub_http: HubHttp, *holders: tuple[str, str]) -> None:
+    """Gate "north" in c1, and each (person, plate) a resident of c1-101 with that plate."""
+    admin, staff = hub_http.client("admin"), hub_http.client("staff")
+    gate = {"id": "north", "name": "北门车道", "kind": "vehicle"}
+    assert admin.post("/api/gates", json=gate).status_code == 201
+    for person, plate in holders:
+        body = {"id": person, "kind": "resident", "unit_id": "c1-101", "display_name": person}
+        assert staff.post("/api/people", json=body).status_code == 201
+        number = {"id": f"pl-{person}", "number": plate}
+        assert staff.post(f"/api/people/{person}/plates", json=number).status_code == 201
+
+
+def _commands(broker_url: str, topic_prefix: str) -> tuple[MqttLink, queue.Queue[bytes]]:
+    received: queue.Queue[bytes] = queue.Queue()
+    listener = MqttLink(BrokerAddress.from_url(broker_url), client_id=f"t-{uuid.uuid4().hex[:6]}")
+    listener.subscribe(Topics(topic_prefix).command("c1", "edge-1"), lambda t, p: received.put(p))
+    listener.start()
+    assert listener.wait_connected(10)
+    return listener, received
+
+
+def _reads(hub_http: HubHttp, target: str) -> int:
+    with Session(hub_http.engine) as session:
+        rows = session.exec(select(AuditRecord).where(col(AuditRecord.target) == target)).all()
+    return len([r for r in rows if r.action == "read"])
+
+
+def test_the_booth_page_shows_who_waits_and_opens_by_command(
+    hub_http: HubHttp, edge_bundle: Path, broker_url: str, topic_prefix: str
+) -> None:
+    _booth_compound(hub_http, ("p-gui", "粤ATK071"), ("p-su", "苏E12345"))
+    _refused_at_north(hub_http, "皖ATK071", seq=1)  # the reader's 皖 for a 粤 it could not see
+    staff = browser_login(hub_http, "staff")
+    page = staff.get("/ui/gates", params={"lang": "en"})
+    assert page.status_code == 200 and 'id="nav-gates"' in page.text
+    link = re.search(r'<a class="may-be" data-person="p-gui" href="([^"]+)">粤ATK071', page.text)
+    assert link, page.text
+    for _ in range(2):  # the page's refreshes show nothing new: one audit record
+        assert "皖ATK071" in staff.get("/ui/gates/waiting").text
+    assert _reads(hub_http, "gates:waiting (plates of p-gui)") == 1
+    _refused_at_north(hub_http, "苏E12346", seq=2)
+    assert "苏E12345 · p-su" in staff.get("/ui/gates/waiting").text
+    assert _reads(hub_http, "gates:waiting (plates of p-gui, p-su)") == 1
+
+    chosen = staff.get(html.unescape(link.group(1)).split("#")[0]).text
+    assert '<option value="north" selected>' in chosen
+    assert 'id="subject_id" value="p-gui"' in chosen and "<strong>皖ATK071</strong>" in chosen
+    listener, received = _commands(broker_url, topic_prefix)
+    try:
+        form = {"gate_id": "north", "action": "open", "subject_id": "p-gui", "reason": "ok"}
+        refused = staff.post("/ui/gates/commands", data=form, params={"lang": "en"})
+        assert refused.status_code == 303
+        assert "reason+%283+characters" in refused.headers["location"]
+        assert "gate=north&subject=p-gui" in refused.headers["location"]  # the form as it was
+        west = form | {"gate_id": "west", "reason": "x" * 5}
+        assert "no+gate+west" in staff.post("/ui/gates/commands", data=west).headers["location"]
+        assert received.empty()
+        reason = "called 101: their car, the camera misread 粤"
+        sent = staff.post("/ui/gates/commands", data=form | {"reason": reason})
+        assert sent.status_code == 303
+        assert "edge-1" in urllib.parse.unquote(sent.headers["location"])
+        key = load_public_key((edge_bundle / "issuer-key.pub").read_text())
+        command = verify_token(received.get(timeout=10).decode(), GateCommand, key)
+    finally:
+        listener.stop()
+    assert (command.gate_id, command.action, command.subject_id) == ("north", "open", "p-gui")
+    assert (command.issued_by, command.reason) == ("c1-staff", reason)
+    with Session(hub_http.engine) as session:
+        opened = session.exec(select(AuditRecord).where(col(AuditRecord.target) == "gate:north"))
+        assert [(a.action, a.reason) for a in opened] == [("create", ""), ("open", reason)]
+    officer = browser_login(hub_http, "officer", purpose="走访调查")
+    assert officer.get("/ui/gates").status_code == 403
+    assert officer.post("/ui/gates/commands", data=form).status_code == 403
+    assert 'id="nav-gates"' not in officer.get("/ui/entries").text
+
+
+def test_in_chromium_a_guard_sees_a_refused_plate_arrive_and_opens_for_its_holder(
+    hub_http: HubHttp, chrome: WebDriver, edge_bundle: Path, broker_url: str, topic_prefix: str
+) -> None:
+    _booth_compound(hub_http, ("p-lin", "桂ATK071"))
+    chrome.get(hub_http.base_url + "/ui/login?lang=zh")
+    chrome.find_element(By.ID, "username").send_keys("c1-staff")
+    chrome.find_element(By.ID, "password").send_keys(PASSWORD)
+    chrome.find_element(By.ID, "login").click()
+    chrome.find_element(By.ID, "nav-gates").click()
+    assert "皖ATK071" not in chrome.find_element(By.ID, "waiting").text
+    _refused_at_north(hub_http, "皖ATK071", seq=1)
+    # The list refreshes itself: the guard does not reload the page.
+    suggestion = WebDriverWait(chrome, 12).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#waiting a.may-be[data-person='p-lin']")
+    )[0]
+    assert "桂ATK071" in suggestion.text and "p-lin" in suggestion.text
+    suggestion.click()
+    assert chrome.find_element(By.ID, "subject_id").get_attribute("value") == "p-lin"
+    assert chrome.find_element(By.ID, "plate-read").text.endswith("皖ATK071")
+    listener, received = _commands(broker_url, topic_prefix)
+    try:
+        chrome.find_element(By.ID, "command-reason").send_keys("已电话核实101住户，是其车辆")
+        chrome.execute_script("window.anjuOldPage = true")
+        chrome.find_element(By.ID, "do-open").click()
+        WebDriverWait(chrome, 10).until(_a_new_page)
+        key = load_public_key((edge_bundle / "issuer-key.pub").read_text())
+        command = verify_token(received.get(timeout=10).decode(), GateCommand, key)
+    finally:
+        listener.stop()
+    assert "指令已发送" in chrome.find_element(By.ID, "message").text
+    assert (command.gate_id, command.subject_id, command.action) == ("north", "p-lin", "open")
+    assert command.reason == "已电话核实101住户，是其车辆"

@@ -1,0 +1,119 @@
+"""The guard booth's page: who is waiting at which gate (the list refreshes itself), the
+registered plates a refused plate may be, and the form that opens or refuses a gate by
+command, with its reason. It reads and sends through the API's own functions, and is
+audited as the API is."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import col, select
+
+from hub.api.deps import ServicesDep, SessionDep
+from hub.api.routes.guard import CommandBody, read_target, send_command, who_is_waiting
+from hub.errors import HubError
+from hub.tables import Gate
+from hub.web import i18n
+from hub.web.pages import audit_poll, language, render
+from hub.web.session import Handler
+from models.events import Direction
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+WAITING_MINUTES = 5
+PAGE = "ui:gates"  # the page and its refreshes share one audit trail
+REFUSED_FIELD = {"reason": "reason_too_short", "subject_id": "bad_person"}
+
+
+class CommandForm(BaseModel):
+    """As typed; `CommandBody` judges it, so that a refusal comes back as a message."""
+
+    gate_id: str = Field(max_length=64)
+    action: Literal["open", "deny"]
+    direction: Direction = Direction.IN
+    subject_id: str = Field("", max_length=64)
+    reason: str = Field("", max_length=300)
+
+
+class Chosen(BaseModel):
+    """What the form starts with, from the waiting row the guard picked."""
+
+    gate: str = Field("", max_length=64)
+    subject: str = Field("", max_length=64)
+    plate: str = Field("", max_length=20)
+
+
+@router.get("/gates")
+def booth(
+    request: Request,
+    caller: Handler,
+    session: SessionDep,
+    services: ServicesDep,
+    chosen: Annotated[Chosen, Query()],
+) -> HTMLResponse:
+    waiting = who_is_waiting(session, caller.compound_id, WAITING_MINUTES)
+    audit_poll(caller, read_target(waiting), page=PAGE)
+    gates = session.exec(
+        select(Gate).where(col(Gate.compound_id) == caller.compound_id).order_by(col(Gate.id))
+    ).all()
+    return render(
+        request,
+        "gates.html",
+        caller,
+        waiting=waiting,
+        gates=gates,
+        chosen=chosen,
+        zone=services.settings.analytics.zone,
+    )
+
+
+@router.get("/gates/waiting")
+def booth_waiting(
+    request: Request, caller: Handler, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    """The waiting list alone, polled by the booth's page every few seconds."""
+    waiting = who_is_waiting(session, caller.compound_id, WAITING_MINUTES)
+    audit_poll(caller, read_target(waiting), page=PAGE)
+    zone = services.settings.analytics.zone
+    return render(request, "waiting.html", caller, waiting=waiting, zone=zone)
+
+
+@router.post("/gates/commands")
+def booth_command(
+    request: Request,
+    caller: Handler,
+    session: SessionDep,
+    services: ServicesDep,
+    form: Annotated[CommandForm, Form()],
+) -> RedirectResponse:
+    t = i18n.translator(language(request))
+    again = {"gate": form.gate_id, "subject": form.subject_id}
+    try:
+        body = CommandBody(
+            action=form.action,
+            reason=form.reason.strip(),
+            direction=form.direction,
+            subject_id=form.subject_id.strip() or None,
+        )
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])
+        return _back(again, f"{t('not_sent')}: {t(REFUSED_FIELD.get(field, 'error'))}")
+    try:
+        sent = send_command(form.gate_id, body, caller, session, services)
+    except HubError as exc:
+        return _back(again, f"{t('not_sent')}: {exc}")
+    done = f"{t('sent')}: {t('cmd_' + form.action)} {form.gate_id} → {', '.join(sent.edges)}"
+    return _back({}, done)
+
+
+def _back(query: dict[str, str], message: str) -> RedirectResponse:
+    """To the booth again (a reload never repeats a command), the form as it was if the
+    command was refused."""
+    kept = {k: v for k, v in query.items() if v}
+    return RedirectResponse(
+        "/ui/gates?" + urllib.parse.urlencode(kept | {"msg": message}), status_code=303
+    )
