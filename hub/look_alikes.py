@@ -3,67 +3,83 @@
 The reader misreads a character now and then, its province most often, and the edge never
 matches across provinces (docs/plates.md), so a resident whose 桂 is read as 皖 is refused.
 For a plate refused as not on the register (or sent to the guard by a stale registry) the
-guard is shown the registered plates one character from it, or equal to it (an edge that has
-not synced a new plate yet), exact first, then those a province apart; the guard asks the
-driver and opens by command. Nothing is offered when a watchlisted plate is that close:
-staff are not told about the watchlist, and must not be nudged to open for it.
+guard is shown the plates one character from it, or equal to it (an edge that has not synced
+a new plate yet), exact first, then those a province apart: people's registered plates, and
+the plates of visitor passes open now (or opening within the hour: visitors come early). The
+guard asks the driver and opens by command. Nothing is offered when a watchlisted plate is
+that close: staff are not told about the watchlist, and must not be nudged to open for it.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import cached_property
+from typing import NamedTuple
 
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from hub.tables import Person, Plate, WatchlistEntry
+from hub.tables import Person, Plate, VisitorPass, WatchlistEntry, utcnow
 from models.plates import PROVINCES, normalise, within_one
 
 REASONS = frozenset({"plate_unknown", "ask_guard", "registry_stale"})
 MAX_SHOWN = 3
+EARLY = timedelta(hours=1)  # a pass opening this soon is shown: its visitor may be early
 
 
 class LooksLike(BaseModel):
     plate: str
     exact: bool  # the plate read is this one: the gate's registry is behind the hub's
-    person_id: str
+    person_id: str | None  # a person's registered plate; or
+    pass_id: str | None = None  # a visitor pass's plate
     kind: str
     display_name: str
     unit_id: str | None
 
+    @property
+    def holder(self) -> str:
+        """Whom a guard's command names to open for this plate (`subject_id` or `pass_id`)."""
+        return self.person_id or str(self.pass_id)
+
+
+class _Held(NamedTuple):
+    plate: str
+    holder: str  # a person's id, or a pass's
+    is_pass: bool
+
 
 class PlateRegister:
-    """One compound's plates and watchlisted plates, read once per request when needed."""
+    """One compound's plates, open passes' plates and watchlisted plates, read once per
+    request when needed."""
 
-    def __init__(self, session: Session, compound_id: str) -> None:
+    def __init__(self, session: Session, compound_id: str, now: datetime | None = None) -> None:
         self._session = session
         self._compound_id = compound_id
+        self._now = now or utcnow()
 
     def looks_like(self, read: str) -> list[LooksLike]:
-        """The registered plates `read` may be, most likely first, at most `MAX_SHOWN`."""
+        """The plates `read` may be, most likely first, at most `MAX_SHOWN`."""
         number = normalise(read)
-        shown = (
-            self._shown(plate, person, plate == number) for plate, person in self._near(number)
-        )
+        shown = (self._shown(held, held.plate == number) for held in self._near(number))
         return [item for item in shown if item is not None]
 
-    def owns_near(self, person_id: str, read: str) -> bool:
-        """Whether `person_id` holds a plate that `read` may be (a guard's command for them
-        deals with that plate's wait)."""
-        return any(person == person_id for _, person in self._near(normalise(read)))
+    def holds_near(self, holder: str, read: str) -> bool:
+        """Whether `holder` (a person or a pass) holds a plate that `read` may be (a guard's
+        command for them deals with that plate's wait)."""
+        return any(held.holder == holder for held in self._near(normalise(read)))
 
-    def _near(self, number: str) -> list[tuple[str, str]]:
-        """(plate, holder) of the plates `number` may be, as `looks_like` shows them."""
+    def _near(self, number: str) -> list[_Held]:
+        """The plates `number` may be, with their holders, as `looks_like` shows them."""
         if any(within_one(number, watched) for watched in self._watched):
             return []
         return sorted(
-            ((plate, person) for plate, person in self._plates if within_one(plate, number)),
-            key=lambda pair: (_rank(number, pair[0]), pair[0]),
+            (held for held in self._held if within_one(held.plate, number)),
+            key=lambda held: (_rank(number, held.plate), held.plate, held.is_pass, held.holder),
         )[:MAX_SHOWN]
 
     @cached_property
-    def _plates(self) -> list[tuple[str, str]]:
-        rows = self._session.exec(
+    def _held(self) -> list[_Held]:
+        plates = self._session.exec(
             select(Plate.number, Plate.person_id)
             .join(Person, col(Plate.person_id) == col(Person.id))
             .where(
@@ -71,7 +87,24 @@ class PlateRegister:
                 col(Person.compound_id) == self._compound_id,
             )
         ).all()
-        return [(number, str(person_id)) for number, person_id in rows]
+        held = [_Held(number, str(person_id), False) for number, person_id in plates]
+        held.extend(_Held(str(p.plate), p.id, True) for p in self._passes.values())
+        return held
+
+    @cached_property
+    def _passes(self) -> dict[str, VisitorPass]:
+        """Passes with a plate that are open now or open within `EARLY`, with entries left."""
+        rows = self._session.exec(
+            select(VisitorPass).where(
+                col(VisitorPass.compound_id) == self._compound_id,
+                col(VisitorPass.plate).is_not(None),
+                col(VisitorPass.revoked_at).is_(None),
+                col(VisitorPass.valid_from) <= self._now + EARLY,
+                col(VisitorPass.valid_until) >= self._now,
+                col(VisitorPass.entries_used) < col(VisitorPass.max_entries),
+            )
+        ).all()
+        return {row.id: row for row in rows}
 
     @cached_property
     def _watched(self) -> list[str]:
@@ -84,12 +117,23 @@ class PlateRegister:
             ).all()
         )
 
-    def _shown(self, plate: str, person_id: str, exact: bool) -> LooksLike | None:
-        person = self._session.get(Person, person_id)
+    def _shown(self, held: _Held, exact: bool) -> LooksLike | None:
+        if held.is_pass:
+            visit = self._passes[held.holder]
+            return LooksLike(
+                plate=held.plate,
+                exact=exact,
+                person_id=None,
+                pass_id=visit.id,
+                kind="visitor",
+                display_name=visit.visitor_name,
+                unit_id=visit.unit_id,
+            )
+        person = self._session.get(Person, held.holder)
         if person is None:  # deleted since the plates were read
             return None
         return LooksLike(
-            plate=plate,
+            plate=held.plate,
             exact=exact,
             person_id=person.id,
             kind=person.kind,

@@ -26,7 +26,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 WAITING_MINUTES = 5
 PAGE = "ui:gates"  # the page and its refreshes share one audit trail
-REFUSED_FIELD = {"reason": "reason_too_short", "subject_id": "bad_person"}
+REFUSED_FIELD = {"reason": "reason_too_short", "subject_id": "bad_id", "pass_id": "bad_id"}
 
 
 class CommandForm(BaseModel):
@@ -36,6 +36,7 @@ class CommandForm(BaseModel):
     action: Literal["open", "deny"]
     direction: Direction = Direction.IN
     subject_id: str = Field("", max_length=64)
+    pass_id: str = Field("", max_length=64)
     reason: str = Field("", max_length=300)
 
 
@@ -44,6 +45,7 @@ class Chosen(BaseModel):
 
     gate: str = Field("", max_length=64)
     subject: str = Field("", max_length=64)
+    pass_id: str = Field("", max_length=64)
     plate: str = Field("", max_length=20)
 
 
@@ -91,13 +93,14 @@ def booth_command(
     form: Annotated[CommandForm, Form()],
 ) -> RedirectResponse:
     t = i18n.translator(language(request))
-    again = {"gate": form.gate_id, "subject": form.subject_id}
+    again = {"gate": form.gate_id, "subject": form.subject_id, "pass_id": form.pass_id}
     try:
         body = CommandBody(
             action=form.action,
             reason=form.reason.strip(),
             direction=form.direction,
             subject_id=form.subject_id.strip() or None,
+            pass_id=form.pass_id.strip() or None,
         )
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0])

@@ -129,10 +129,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "请填写理由（至少3个字）",
         "en": "give a reason (3 characters or more)",
     },
-    "bad_person": {
-        "zh": "人员编号只含字母、数字和 _ . : -",
-        "en": "a person id holds letters, digits and _ . : - only",
+    "bad_id": {
+        "zh": "编号只含字母、数字和 _ . : -",
+        "en": "an id holds letters, digits and _ . : - only",
     },
+    "visitor_pass": {"zh": "访客通行证", "en": "Visitor pass"},
 }
 
 

@@ -286,6 +286,71 @@ def test_a_refused_plate_is_shown_with_the_registered_plates_it_may_be(
     assert left == {"苏E12345", "沪B12347", "9999"}
 
 
+def test_a_refused_plate_is_shown_with_the_open_visitor_passes_it_may_be(
+    hub_http: HubHttp,
+) -> None:
+    staff = hub_http.client("staff")
+    now = datetime.now(UTC)
+    passes = {  # id: (plate, opens in, closes in)
+        "pass-open": ("浙A88881", -1, 3),
+        "pass-early": ("浙A88882", 0.5, 3),  # the visitor is half an hour early
+        "pass-later": ("浙A88883", 3, 6),
+        "pass-over": ("浙A88884", -5, -1),
+        "pass-revoked": ("浙A88885", -1, 3),
+        "pass-used": ("浙A88886", -1, 3),
+    }
+    for pass_id, (plate, opens, closes) in passes.items():
+        body = _pass(pass_id, max_entries=1, plate=plate) | {
+            "valid_from": (now + timedelta(hours=opens)).isoformat(),
+            "valid_until": (now + timedelta(hours=closes)).isoformat(),
+        }
+        assert staff.post("/api/passes", json=body).status_code == 201, body
+    assert staff.delete("/api/passes/pass-revoked").status_code == 204
+    with Session(hub_http.engine) as session:
+        used = session.get(VisitorPass, "pass-used")
+        assert used is not None
+        used.entries_used = 1
+        session.add(used)
+        session.commit()
+    epoch = uuid.uuid4()
+    refused = [f"浙A8878{n}" for n in range(1, 7)]  # each pass's plate, one 8 read as 7
+    events = [_refused_plate(p, i + 1, epoch, "plate_unknown") for i, p in enumerate(refused)]
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=events)
+        session.commit()
+    waiting = {w["credential_ref"]: w for w in staff.get("/api/gates/waiting").json()}
+    shown = {
+        ref: [(x["pass_id"], x["person_id"], x["kind"], x["unit_id"]) for x in w["looks_like"]]
+        for ref, w in waiting.items()
+    }
+    assert shown == {
+        "浙A88781": [("pass-open", None, "visitor", "c1-101")],
+        "浙A88782": [("pass-early", None, "visitor", "c1-101")],
+        "浙A88783": [],
+        "浙A88784": [],
+        "浙A88785": [],
+        "浙A88786": [],
+    }
+    assert waiting["浙A88781"]["looks_like"][0]["display_name"] == "访客"
+    # The guard opens for the pass: the edge logs its visitor as the pass.
+    opened = _entry(
+        Outcome.GRANTED,
+        gate="north",
+        method=Method.REMOTE,
+        ref=None,
+        subject_id="pass-open",
+        kind=SubjectKind.VISITOR,
+        seq=7,
+        epoch=epoch,
+        seconds_ago=10,
+    )
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=[opened])
+        session.commit()
+    left = {w["credential_ref"] for w in staff.get("/api/gates/waiting").json()}
+    assert left == set(refused) - {"浙A88781"}
+
+
 @pytest.fixture
 def compound_c1(hub: HubServices) -> None:
     with Session(hub.engine) as session:

@@ -260,7 +260,7 @@ def test_the_booth_page_shows_who_waits_and_opens_by_command(
     staff = browser_login(hub_http, "staff")
     page = staff.get("/ui/gates", params={"lang": "en"})
     assert page.status_code == 200 and 'id="nav-gates"' in page.text
-    link = re.search(r'<a class="may-be" data-person="p-gui" href="([^"]+)">粤ATK071', page.text)
+    link = re.search(r'<a class="may-be" data-holder="p-gui" href="([^"]+)">粤ATK071', page.text)
     assert link, page.text
     for _ in range(2):  # the page's refreshes show nothing new: one audit record
         assert "皖ATK071" in staff.get("/ui/gates/waiting").text
@@ -314,7 +314,7 @@ def test_in_chromium_a_guard_sees_a_refused_plate_arrive_and_opens_for_its_holde
     _refused_at_north(hub_http, "皖ATK071", seq=1)
     # The list refreshes itself: the guard does not reload the page.
     suggestion = WebDriverWait(chrome, 12).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, "#waiting a.may-be[data-person='p-lin']")
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#waiting a.may-be[data-holder='p-lin']")
     )[0]
     assert "桂ATK071" in suggestion.text and "p-lin" in suggestion.text
     suggestion.click()

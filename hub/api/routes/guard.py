@@ -147,7 +147,7 @@ class Waiting(BaseModel):
     subject_kind: str
     subject_id: str | None
     last_reason: str
-    looks_like: list[LooksLike] = []  # for a refused plate: the registered plates it may be
+    looks_like: list[LooksLike] = []  # for a refused plate: the plates on record it may be
 
 
 @router.get("/gates/waiting")
@@ -189,15 +189,15 @@ def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Wai
 def read_target(waiting: list[Waiting]) -> str:
     """What a read of the waiting list is audited as: it names the holders of the plates
     shown (`audit.record` keeps what the column holds)."""
-    holders = sorted({x.person_id for item in waiting for x in item.looks_like})
+    holders = sorted({x.holder for item in waiting for x in item.looks_like})
     return "gates:waiting" + (f" (plates of {', '.join(holders)})" if holders else "")
 
 
 def _dealt_with(
     waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry, register: PlateRegister
 ) -> None:
-    """A guard's command at a gate: for the person it names (or whose plate a refused plate
-    may be), or for everyone waiting there."""
+    """A guard's command at a gate: for the person or pass it names (or whose plate a refused
+    plate may be), or for everyone waiting there."""
     for key, denials in list(waiting_at.items()):
         if key[0] != remote.gate_id:
             continue
@@ -205,12 +205,13 @@ def _dealt_with(
             del waiting_at[key]
 
 
-def _for(denial: Entry, person_id: str, register: PlateRegister) -> bool:
-    """Whether a command naming `person_id` is for whoever `denial` refused."""
-    if denial.subject_id == person_id:
+def _for(denial: Entry, holder: str, register: PlateRegister) -> bool:
+    """Whether a command naming `holder` (a person, or a pass: the edge logs either as the
+    subject) is for whoever `denial` refused."""
+    if denial.subject_id == holder:
         return True
     refused = _refused_plate(denial.method, denial.reason_code, denial.credential_ref)
-    return refused and register.owns_near(person_id, str(denial.credential_ref))
+    return refused and register.holds_near(holder, str(denial.credential_ref))
 
 
 def _refused_plate(method: str, reason: str, reference: str | None) -> bool:
