@@ -1,7 +1,7 @@
 """The guard booth's page: who is waiting at which gate (the list refreshes itself), the
-registered plates a refused plate may be, and the form that opens or refuses a gate by
-command, with its reason. It reads and sends through the API's own functions, and is
-audited as the API is."""
+plates a refused plate may be, the form that opens or refuses a gate by command, with its
+reason, and the temporary vehicles (临停) inside. It reads and sends through the API's own
+functions, and is audited as the API is."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from hub.api.deps import ServicesDep, SessionDep
 from hub.api.routes.guard import CommandBody, read_target, send_command, who_is_waiting
+from hub.api.routes.vehicles import list_stays
 from hub.errors import HubError
 from hub.tables import Gate
 from hub.web import i18n
@@ -25,6 +26,7 @@ from models.events import Direction
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 WAITING_MINUTES = 5
+STAYS_SHOWN = 100
 PAGE = "ui:gates"  # the page and its refreshes share one audit trail
 REFUSED_FIELD = {"reason": "reason_too_short", "subject_id": "bad_id", "pass_id": "bad_id"}
 
@@ -59,6 +61,8 @@ def booth(
 ) -> HTMLResponse:
     waiting = who_is_waiting(session, caller.compound_id, WAITING_MINUTES)
     audit_poll(caller, read_target(waiting), page=PAGE)
+    inside = list_stays(session, caller.compound_id, inside=True, limit=STAYS_SHOWN)
+    caller.audit("read", "ui:vehicles:stays")
     gates = session.exec(
         select(Gate).where(col(Gate.compound_id) == caller.compound_id).order_by(col(Gate.id))
     ).all()
@@ -67,6 +71,8 @@ def booth(
         "gates.html",
         caller,
         waiting=waiting,
+        inside=inside,
+        overstay_minutes=services.settings.analytics.anomalies.overstay_hours * 60,
         gates=gates,
         chosen=chosen,
         zone=services.settings.analytics.zone,

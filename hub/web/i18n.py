@@ -134,6 +134,8 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "an id holds letters, digits and _ . : - only",
     },
     "visitor_pass": {"zh": "访客通行证", "en": "Visitor pass"},
+    "temporary_inside": {"zh": "临停车辆（在场）", "en": "Temporary vehicles inside"},
+    "minutes": {"zh": "分钟", "en": "Minutes"},
 }
 
 

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from anju.mqtt import BrokerAddress, MqttLink
 from hub import crud
-from hub.tables import Anomaly, AnomalyAction, AuditRecord, utcnow
+from hub.tables import Anomaly, AnomalyAction, AuditRecord, VehicleStay, utcnow
 from models.events import Direction, Method, Outcome, SubjectKind
 from models.signing import load_public_key
 from models.tokens import GateCommand, verify_token
@@ -268,6 +268,31 @@ def test_the_booth_page_shows_who_waits_and_opens_by_command(
     _refused_at_north(hub_http, "苏E12346", seq=2)
     assert "苏E12345 · p-su" in staff.get("/ui/gates/waiting").text
     assert _reads(hub_http, "gates:waiting (plates of p-gui, p-su)") == 1
+
+    stays = [  # (plate, hours ago, hours to its exit or None): one inside for 13 h
+        ("苏E00001", 13, None),
+        ("苏E00002", 1, None),
+        ("苏E00003", 2, 1),
+        ("苏E00004", 1, None),
+    ]
+    with Session(hub_http.engine) as session:
+        for plate, ago, left in stays:
+            entered = utcnow() - timedelta(hours=ago)
+            session.add(
+                VehicleStay(
+                    compound_id="c2" if plate == "苏E00004" else "c1",
+                    plate=plate,
+                    subject_kind="visitor",
+                    entry_event_id=uuid.uuid4(),
+                    entered_at=entered,
+                    entry_gate="north",
+                    exit_event_id=None if left is None else uuid.uuid4(),
+                    exited_at=None if left is None else entered + timedelta(hours=left),
+                )
+            )
+        session.commit()
+    inside = re.findall(r'<tr class="(\w*)"><td>(苏E\d+)</td>', staff.get("/ui/gates").text)
+    assert inside == [("", "苏E00002"), ("overdue", "苏E00001")]  # newest first, c1 only
 
     chosen = staff.get(html.unescape(link.group(1)).split("#")[0]).text
     assert '<option value="north" selected>' in chosen

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from hub.api.deps import Caller, SessionDep, allow
 from hub.auth import Role
@@ -34,11 +34,18 @@ def stays(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[Stay]:
     """Newest first; `minutes` runs until now for a vehicle still inside."""
-    query = select(VehicleStay).where(col(VehicleStay.compound_id) == caller.compound_id)
+    result = list_stays(session, caller.compound_id, inside=inside, limit=limit)
+    caller.audit("read", "vehicles:stays")
+    return result
+
+
+def list_stays(session: Session, compound_id: str, *, inside: bool, limit: int) -> list[Stay]:
+    """The stays `stays` answers with (the guard booth's page shows those inside); the
+    caller audits the read."""
+    query = select(VehicleStay).where(col(VehicleStay.compound_id) == compound_id)
     if inside:
         query = query.where(col(VehicleStay.exited_at).is_(None))
     rows = session.exec(query.order_by(col(VehicleStay.entered_at).desc()).limit(limit)).all()
-    caller.audit("read", "vehicles:stays")
     now = utcnow()
     return [_stay(row, now) for row in rows]
 
