@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
@@ -24,6 +25,7 @@ from hub.errors import HubError
 from hub.tables import AuditRecord, as_utc, utcnow
 
 GENESIS = "0" * 64
+TARGET_CHARS = 200  # what a record's target holds; `targets` splits longer lists
 _LOCK = threading.Lock()
 _PG_LOCK_KEY = 0x414E4A55  # "ANJU"
 
@@ -48,6 +50,21 @@ def record(
         raise AuditError(f"the audit chain refused a record: {exc.orig}") from exc
 
 
+def targets(prefix: str, items: Iterable[str]) -> list[str]:
+    """`prefix` naming `items` in as few targets as the column holds, none cut short (a read
+    of many people is several records rather than one that loses names)."""
+    out: list[str] = []
+    group: list[str] = []
+    for item in items:
+        if group and len(f"{prefix} ({', '.join([*group, item])})") > TARGET_CHARS:
+            out.append(f"{prefix} ({', '.join(group)})")
+            group = []
+        group.append(item)
+    if group or not out:
+        out.append(f"{prefix} ({', '.join(group)})" if group else prefix)
+    return out
+
+
 def _append(engine: Engine, actor: Actor, action: str, target: str, reason: str) -> AuditRecord:
     with _LOCK, Session(engine) as session:
         # Writers queue before reading the head, so that two never build on the same one:
@@ -63,7 +80,7 @@ def _append(engine: Engine, actor: Actor, action: str, target: str, reason: str)
             role=actor.role,
             compound_id=actor.compound_id,
             action=action,
-            target=target[:200],
+            target=target[:TARGET_CHARS],
             reason=reason[:500],
             prev_hash=last.hash if last else GENESIS,
             hash="",

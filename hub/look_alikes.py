@@ -4,9 +4,10 @@ The reader misreads a character now and then, its province most often, and the e
 matches across provinces (docs/plates.md), so a resident whose 桂 is read as 皖 is refused.
 For a plate refused as not on the register (or sent to the guard by a stale registry) the
 guard is shown the plates one character from it, or equal to it (an edge that has not synced
-a new plate yet), exact first, then those a province apart: people's registered plates, and
-the plates of visitor passes open now (or opening within the hour: visitors come early). The
-guard asks the driver and opens by command. Nothing is offered when a watchlisted plate is
+a new plate yet, or a visitor come early), exact first, then those a province apart: people's
+registered plates, and the plates of visitor passes open now (or opening within the hour:
+visitors come early), each plate once (a person's before a pass's). The guard asks the
+driver and opens by command. Nothing is offered when a watchlisted plate is
 that close: staff are not told about the watchlist, and must not be nudged to open for it.
 """
 
@@ -19,7 +20,7 @@ from typing import NamedTuple
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from hub.tables import Person, Plate, VisitorPass, WatchlistEntry, utcnow
+from hub.tables import Person, Plate, VisitorPass, WatchlistEntry, as_utc, utcnow
 from models.plates import PROVINCES, normalise, within_one
 
 REASONS = frozenset({"plate_unknown", "ask_guard", "registry_stale"})
@@ -29,9 +30,11 @@ EARLY = timedelta(hours=1)  # a pass opening this soon is shown: its visitor may
 
 class LooksLike(BaseModel):
     plate: str
-    exact: bool  # the plate read is this one: the gate's registry is behind the hub's
+    exact: bool  # the plate read is this one (the gate's registry is behind, or it is early)
     person_id: str | None  # a person's registered plate; or
-    pass_id: str | None = None  # a visitor pass's plate
+    pass_id: str | None = None  # a visitor pass's plate, with its window
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
     kind: str
     display_name: str
     unit_id: str | None
@@ -45,7 +48,11 @@ class LooksLike(BaseModel):
 class _Held(NamedTuple):
     plate: str
     holder: str  # a person's id, or a pass's
-    is_pass: bool
+    order: int  # for the same plate: a person's (0), a pass open now (1), one opening (2)
+
+    @property
+    def is_pass(self) -> bool:
+        return self.order > 0
 
 
 class PlateRegister:
@@ -72,10 +79,12 @@ class PlateRegister:
         """The plates `number` may be, with their holders, as `looks_like` shows them."""
         if any(within_one(number, watched) for watched in self._watched):
             return []
-        return sorted(
+        near = sorted(
             (held for held in self._held if within_one(held.plate, number)),
-            key=lambda held: (_rank(number, held.plate), held.plate, held.is_pass, held.holder),
-        )[:MAX_SHOWN]
+            key=lambda held: (_rank(number, held.plate), held.plate, held.order, held.holder),
+        )
+        once = {held.plate: held for held in reversed(near)}  # each plate's first holder
+        return [held for held in near if once[held.plate] is held][:MAX_SHOWN]
 
     @cached_property
     def _held(self) -> list[_Held]:
@@ -87,8 +96,11 @@ class PlateRegister:
                 col(Person.compound_id) == self._compound_id,
             )
         ).all()
-        held = [_Held(number, str(person_id), False) for number, person_id in plates]
-        held.extend(_Held(str(p.plate), p.id, True) for p in self._passes.values())
+        held = [_Held(number, str(person_id), 0) for number, person_id in plates]
+        held.extend(
+            _Held(str(p.plate), p.id, 1 if as_utc(p.valid_from) <= self._now else 2)
+            for p in self._passes.values()
+        )
         return held
 
     @cached_property
@@ -125,6 +137,8 @@ class PlateRegister:
                 exact=exact,
                 person_id=None,
                 pass_id=visit.id,
+                valid_from=as_utc(visit.valid_from),
+                valid_until=as_utc(visit.valid_until),
                 kind="visitor",
                 display_name=visit.visitor_name,
                 unit_id=visit.unit_id,

@@ -14,6 +14,7 @@ from hub.web.session import LoginRequired, PageForbidden
 
 
 def install(app: FastAPI) -> None:
+    app.state.poll_audits = {}  # see pages.audit_poll
     app.include_router(pages.router)
     app.include_router(case_pages.router)
     app.include_router(booth.router)

@@ -6,49 +6,52 @@ functions, and is audited as the API is."""
 from __future__ import annotations
 
 import urllib.parse
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlmodel import col, select
 
 from hub.api.deps import ServicesDep, SessionDep
-from hub.api.routes.guard import CommandBody, read_target, send_command, who_is_waiting
+from hub.api.routes.guard import CommandBody, send_command, shown, who_is_waiting
 from hub.api.routes.vehicles import list_stays
 from hub.errors import HubError
 from hub.tables import Gate
 from hub.web import i18n
 from hub.web.pages import audit_poll, language, render
-from hub.web.session import Handler
-from models.events import Direction
+from hub.web.session import Handler, same_origin
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(same_origin)])
 
 WAITING_MINUTES = 5
 STAYS_SHOWN = 100
 PAGE = "ui:gates"  # the page and its refreshes share one audit trail
+ACTIONS = ("open", "deny")  # an emergency hold is not a booth's click
 REFUSED_FIELD = {"reason": "reason_too_short", "subject_id": "bad_id", "pass_id": "bad_id"}
 
 
 class CommandForm(BaseModel):
-    """As typed; `CommandBody` judges it, so that a refusal comes back as a message."""
+    """As posted, every field a string: `CommandBody` judges them, so that whatever is
+    wrong comes back to the guard as a message on the page, not as an error document."""
 
-    gate_id: str = Field(max_length=64)
-    action: Literal["open", "deny"]
-    direction: Direction = Direction.IN
-    subject_id: str = Field("", max_length=64)
-    pass_id: str = Field("", max_length=64)
-    reason: str = Field("", max_length=300)
+    gate_id: str = ""
+    action: str = ""
+    direction: str = "in"
+    subject_id: str = ""
+    pass_id: str = ""
+    plate: str = ""  # the plate read, shown again if the command is refused
+    reason: str = ""
 
 
 class Chosen(BaseModel):
     """What the form starts with, from the waiting row the guard picked."""
 
-    gate: str = Field("", max_length=64)
-    subject: str = Field("", max_length=64)
-    pass_id: str = Field("", max_length=64)
-    plate: str = Field("", max_length=20)
+    gate: str = ""
+    direction: str = "in"
+    subject: str = ""
+    pass_id: str = ""
+    plate: str = ""
 
 
 @router.get("/gates")
@@ -60,7 +63,7 @@ def booth(
     chosen: Annotated[Chosen, Query()],
 ) -> HTMLResponse:
     waiting = who_is_waiting(session, caller.compound_id, WAITING_MINUTES)
-    audit_poll(caller, read_target(waiting), page=PAGE)
+    audit_poll(request, caller, PAGE, shown(waiting))
     inside = list_stays(session, caller.compound_id, inside=True, limit=STAYS_SHOWN)
     caller.audit("read", "ui:vehicles:stays")
     gates = session.exec(
@@ -85,7 +88,7 @@ def booth_waiting(
 ) -> HTMLResponse:
     """The waiting list alone, polled by the booth's page every few seconds."""
     waiting = who_is_waiting(session, caller.compound_id, WAITING_MINUTES)
-    audit_poll(caller, read_target(waiting), page=PAGE)
+    audit_poll(request, caller, PAGE, shown(waiting))
     zone = services.settings.analytics.zone
     return render(request, "waiting.html", caller, waiting=waiting, zone=zone)
 
@@ -99,14 +102,24 @@ def booth_command(
     form: Annotated[CommandForm, Form()],
 ) -> RedirectResponse:
     t = i18n.translator(language(request))
-    again = {"gate": form.gate_id, "subject": form.subject_id, "pass_id": form.pass_id}
+    again = {
+        "gate": form.gate_id,
+        "direction": form.direction,
+        "subject": form.subject_id,
+        "pass_id": form.pass_id,
+        "plate": form.plate,
+    }
+    if form.action not in ACTIONS:
+        return _back(again, f"{t('not_sent')}: {t('choose_action')}")
     try:
-        body = CommandBody(
-            action=form.action,
-            reason=form.reason.strip(),
-            direction=form.direction,
-            subject_id=form.subject_id.strip() or None,
-            pass_id=form.pass_id.strip() or None,
+        body = CommandBody.model_validate(
+            {
+                "action": form.action,
+                "reason": form.reason.strip(),
+                "direction": form.direction,
+                "subject_id": form.subject_id.strip() or None,
+                "pass_id": form.pass_id.strip() or None,
+            }
         )
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0])
@@ -122,7 +135,7 @@ def booth_command(
 def _back(query: dict[str, str], message: str) -> RedirectResponse:
     """To the booth again (a reload never repeats a command), the form as it was if the
     command was refused."""
-    kept = {k: v for k, v in query.items() if v}
+    kept = {k: v[:64] for k, v in query.items() if v}
     return RedirectResponse(
         "/ui/gates?" + urllib.parse.urlencode(kept | {"msg": message}), status_code=303
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -21,9 +21,9 @@ from hub.auth import Role
 from hub.errors import HubError
 from hub.tables import utcnow
 from hub.web.pages import local_time, render
-from hub.web.session import Anyone, Handler, Staff
+from hub.web.session import Anyone, Handler, Staff, same_origin
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(same_origin)])
 
 
 class StepForm(BaseModel):

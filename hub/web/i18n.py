@@ -134,6 +134,17 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "an id holds letters, digits and _ . : - only",
     },
     "visitor_pass": {"zh": "访客通行证", "en": "Visitor pass"},
+    "choose_action": {"zh": "请选择：开闸或拒绝", "en": "choose: open or refuse"},
+    "send_command": {"zh": "发送指令", "en": "Send the command"},
+    "no_gates": {
+        "zh": "本小区尚未登记任何门岗，无法远程开闸",
+        "en": "No gate is set up in this compound: there is nothing to open",
+    },
+    "stale": {
+        "zh": "与平台的连接中断，以下名单可能已过时",
+        "en": "The hub is out of reach: this list may be out of date",
+    },
+    "refresh": {"zh": "刷新", "en": "Refresh"},
     "temporary_inside": {"zh": "临停车辆（在场）", "en": "Temporary vehicles inside"},
     "minutes": {"zh": "分钟", "en": "Minutes"},
 }

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, ValidationError
 
-from hub import auth, crud
+from hub import audit, auth, crud
 from hub.analytics import casework, occupancy
 from hub.analytics.casework import Status
 from hub.api.deps import Caller, ServicesDep, SessionDep
@@ -30,10 +31,11 @@ from hub.web.session import (
     SESSION_COOKIE,
     Anyone,
     Staff,
+    same_origin,
     write_purpose,
 )
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(same_origin)])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
@@ -175,7 +177,7 @@ def live(
 ) -> HTMLResponse:
     """The dashboard's live entries, polled by the page every few seconds (audited like the
     dashboard, by `audit_poll`)."""
-    audit_poll(caller, "ui:live")
+    audit_poll(request, caller, "ui:live")
     rows = _latest(session, caller)
     return render(request, "live.html", caller, entries=rows, zone=services.settings.analytics.zone)
 
@@ -231,19 +233,22 @@ def entries_csv(
 
 
 POLL_AUDIT_S = 900.0
-_poll_audited: dict[tuple[str, str], tuple[str, float]] = {}
 
 
-def audit_poll(caller: Caller, target: str, page: str | None = None) -> None:
-    """A read by a page that polls every few seconds: audited when it shows its user
-    something new (`target` names what it shows) and every `POLL_AUDIT_S` besides, not at
-    every poll."""
+def audit_poll(request: Request, caller: Caller, page: str, items: Sequence[str] = ()) -> None:
+    """A read by a page that polls every few seconds: each of `items` (whom and what it
+    shows) is audited when the page first shows it to its user and again every
+    `POLL_AUDIT_S` while it stays, not at every poll; a page showing none, as `page` alone.
+    What was audited when is kept by the app, for each user and page."""
+    memory: dict[tuple[str, str], dict[str, float]] = request.app.state.poll_audits
+    audited = memory.setdefault((caller.user.username, page), {})
     now = time.monotonic()
-    key = (caller.user.username, page or target)
-    last = _poll_audited.get(key)
-    if last is None or last[0] != target or now - last[1] >= POLL_AUDIT_S:
-        caller.audit("read", target)
-        _poll_audited[key] = (target, now)
+    keys = list(items) or [page]
+    due = [key for key in keys if now - audited.get(key, -POLL_AUDIT_S) >= POLL_AUDIT_S]
+    if due:
+        for target in audit.targets(page, due) if items else [page]:
+            caller.audit("read", target)
+        audited.update(dict.fromkeys(due, now))
 
 
 def _latest(session: SessionDep, caller: Caller) -> list[EntryPublic]:

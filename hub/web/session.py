@@ -6,7 +6,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 
 from hub import auth
@@ -52,6 +52,25 @@ def viewer(*roles: Role) -> Any:
         return Caller(user=user, role=role, reason=purpose, engine=engine)
 
     return Depends(dependency)
+
+
+def same_origin(request: Request) -> None:
+    """A form that changes something (a barrier opened, a case closed) is taken from the
+    UI's own pages only. SameSite=Strict keeps other sites' posts from carrying the session,
+    but not a neighbouring port or subdomain's, so the browser's Sec-Fetch-Site must say
+    same-origin (or, from a browser too old to send it, the Origin must be this host)."""
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    if site is not None:
+        allowed = site in {"same-origin", "none"}
+    else:
+        allowed = origin is None or urllib.parse.urlsplit(origin).netloc == request.headers.get(
+            "host"
+        )
+    if not allowed:
+        raise HTTPException(403, "refused: this form was not sent from this hub's pages")
 
 
 def write_purpose(purpose: str) -> str:

@@ -291,6 +291,7 @@ def test_a_refused_plate_is_shown_with_the_open_visitor_passes_it_may_be(
 ) -> None:
     staff = hub_http.client("staff")
     now = datetime.now(UTC)
+    _register(staff, "p-zhe", "resident", "浙A88887")
     passes = {  # id: (plate, opens in, closes in)
         "pass-open": ("浙A88881", -1, 3),
         "pass-early": ("浙A88882", 0.5, 3),  # the visitor is half an hour early
@@ -298,6 +299,8 @@ def test_a_refused_plate_is_shown_with_the_open_visitor_passes_it_may_be(
         "pass-over": ("浙A88884", -5, -1),
         "pass-revoked": ("浙A88885", -1, 3),
         "pass-used": ("浙A88886", -1, 3),
+        "pass-resident": ("浙A88887", -1, 3),  # a resident's plate: shown once, as theirs
+        "pass-now": ("浙A88882", -0.5, 3),  # the same plate, open now: shown before the early
     }
     for pass_id, (plate, opens, closes) in passes.items():
         body = _pass(pass_id, max_entries=1, plate=plate) | {
@@ -313,7 +316,7 @@ def test_a_refused_plate_is_shown_with_the_open_visitor_passes_it_may_be(
         session.add(used)
         session.commit()
     epoch = uuid.uuid4()
-    refused = [f"浙A8878{n}" for n in range(1, 7)]  # each pass's plate, one 8 read as 7
+    refused = [f"浙A8878{n}" for n in range(1, 8)]  # each plate, one 8 read as 7
     events = [_refused_plate(p, i + 1, epoch, "plate_unknown") for i, p in enumerate(refused)]
     with Session(hub_http.engine) as session:
         crud.store_events(session=session, events=events)
@@ -325,14 +328,22 @@ def test_a_refused_plate_is_shown_with_the_open_visitor_passes_it_may_be(
     }
     assert shown == {
         "浙A88781": [("pass-open", None, "visitor", "c1-101")],
-        "浙A88782": [("pass-early", None, "visitor", "c1-101")],
+        "浙A88782": [("pass-now", None, "visitor", "c1-101")],
         "浙A88783": [],
         "浙A88784": [],
         "浙A88785": [],
         "浙A88786": [],
+        "浙A88787": [(None, "p-zhe", "resident", "c1-101")],
     }
+    pass_open = waiting["浙A88781"]["looks_like"][0]
+    opens = datetime.fromisoformat(pass_open["valid_from"])
+    assert timedelta(minutes=59) < now - opens < timedelta(minutes=61)  # shown to the guard
     assert waiting["浙A88781"]["looks_like"][0]["display_name"] == "访客"
-    # The guard opens for the pass: the edge logs its visitor as the pass.
+    # The guard opens the pass's lane the other way, for no one: this plate still waits.
+    other_way = _entry(
+        Outcome.GRANTED, gate="north", method=Method.REMOTE, ref=None, seq=8, epoch=epoch
+    ).model_copy(update={"direction": Direction.OUT})
+    # Then for the pass: the edge logs its visitor as the pass.
     opened = _entry(
         Outcome.GRANTED,
         gate="north",
@@ -340,10 +351,14 @@ def test_a_refused_plate_is_shown_with_the_open_visitor_passes_it_may_be(
         ref=None,
         subject_id="pass-open",
         kind=SubjectKind.VISITOR,
-        seq=7,
+        seq=9,
         epoch=epoch,
         seconds_ago=10,
     )
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=[other_way])
+        session.commit()
+    assert len(staff.get("/api/gates/waiting").json()) == len(refused)
     with Session(hub_http.engine) as session:
         crud.store_events(session=session, events=[opened])
         session.commit()

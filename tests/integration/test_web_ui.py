@@ -208,10 +208,13 @@ def test_in_chromium_staff_see_real_data_and_an_officer_acknowledges_with_a_reas
     assert re.search(r"\bc1-officer\b", chrome.find_element(By.TAG_NAME, "header").text)
 
 
-def _refused_at_north(hub_http: HubHttp, plate: str, seq: int) -> None:
+def _refused_at_north(
+    hub_http: HubHttp, plate: str, seq: int, direction: Direction = Direction.IN
+) -> None:
     event = factories.entry(
         factories.position(seq=seq),
         gate_id="north",
+        direction=direction,
         subject_id=None,
         kind=SubjectKind.UNKNOWN,
         method=Method.PLATE,
@@ -246,30 +249,18 @@ def _commands(broker_url: str, topic_prefix: str) -> tuple[MqttLink, queue.Queue
     return listener, received
 
 
-def _reads(hub_http: HubHttp, target: str) -> int:
+def _reads(hub_http: HubHttp) -> list[str]:
     with Session(hub_http.engine) as session:
-        rows = session.exec(select(AuditRecord).where(col(AuditRecord.target) == target)).all()
-    return len([r for r in rows if r.action == "read"])
+        rows = session.exec(
+            select(AuditRecord).where(col(AuditRecord.target).startswith("ui:gates"))
+        ).all()
+    return [r.target for r in rows if r.action == "read"]
 
 
-def test_the_booth_page_shows_who_waits_and_opens_by_command(
-    hub_http: HubHttp, edge_bundle: Path, broker_url: str, topic_prefix: str
-) -> None:
-    _booth_compound(hub_http, ("p-gui", "粤ATK071"), ("p-su", "苏E12345"))
-    _refused_at_north(hub_http, "皖ATK071", seq=1)  # the reader's 皖 for a 粤 it could not see
-    staff = browser_login(hub_http, "staff")
-    page = staff.get("/ui/gates", params={"lang": "en"})
-    assert page.status_code == 200 and 'id="nav-gates"' in page.text
-    link = re.search(r'<a class="may-be" data-holder="p-gui" href="([^"]+)">粤ATK071', page.text)
-    assert link, page.text
-    for _ in range(2):  # the page's refreshes show nothing new: one audit record
-        assert "皖ATK071" in staff.get("/ui/gates/waiting").text
-    assert _reads(hub_http, "gates:waiting (plates of p-gui)") == 1
-    _refused_at_north(hub_http, "苏E12346", seq=2)
-    assert "苏E12345 · p-su" in staff.get("/ui/gates/waiting").text
-    assert _reads(hub_http, "gates:waiting (plates of p-gui, p-su)") == 1
-
-    stays = [  # (plate, hours ago, hours to its exit or None): one inside for 13 h
+def _stays(hub_http: HubHttp) -> None:
+    """Temporary vehicles: 苏E00001 inside for 13 h, 苏E00002 for 1 h, 苏E00003 gone, and
+    苏E00004 inside another compound."""
+    stays = [
         ("苏E00001", 13, None),
         ("苏E00002", 1, None),
         ("苏E00003", 2, 1),
@@ -291,39 +282,104 @@ def test_the_booth_page_shows_who_waits_and_opens_by_command(
                 )
             )
         session.commit()
+
+
+def test_the_booth_page_shows_who_waits_and_audits_each_one_shown(hub_http: HubHttp) -> None:
+    _booth_compound(hub_http, ("p-gui", "粤ATK071"), ("p-su", "苏E12345"))
+    _refused_at_north(hub_http, "皖ATK071", seq=1)  # the reader's 皖 for a 粤 it could not see
+    staff = browser_login(hub_http, "staff")
+    page = staff.get("/ui/gates", params={"lang": "en"})
+    assert page.status_code == 200 and 'id="nav-gates"' in page.text
+    assert re.search(r'<a class="may-be" data-holder="p-gui" href="[^"]+">粤ATK071', page.text)
+    for _ in range(2):  # the page's refreshes show nothing new: no more records
+        assert "皖ATK071" in staff.get("/ui/gates/waiting").text
+    assert _reads(hub_http) == ["ui:gates (p-gui, plate:皖ATK071)"]
+    _refused_at_north(hub_http, "苏E12346", seq=2)
+    assert "苏E12345 · p-su" in staff.get("/ui/gates/waiting").text
+    card = factories.entry(  # someone known, refused at the door: named in the audit too
+        factories.position(seq=3),
+        gate_id="north",
+        subject_id="p-secret",
+        reference="card-77",
+        outcome=Outcome.DENIED,
+        reason_code="outside_schedule",
+    )
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=[card])
+        session.commit()
+    assert "p-secret" in staff.get("/ui/gates/waiting").text
+    assert _reads(hub_http)[1:] == [
+        "ui:gates (p-su, plate:苏E12346)",
+        "ui:gates (card:card-77, p-secret)",
+    ]
+    _stays(hub_http)
     inside = re.findall(r'<tr class="(\w*)"><td>(苏E\d+)</td>', staff.get("/ui/gates").text)
     assert inside == [("", "苏E00002"), ("overdue", "苏E00001")]  # newest first, c1 only
+    officer = browser_login(hub_http, "officer", purpose="走访调查")
+    assert officer.get("/ui/gates").status_code == 403
+    assert officer.get("/ui/gates/waiting").status_code == 403
+    assert 'id="nav-gates"' not in officer.get("/ui/entries").text
 
+
+def test_the_booth_sends_a_command_for_the_lane_and_holder_chosen(
+    hub_http: HubHttp, edge_bundle: Path, broker_url: str, topic_prefix: str
+) -> None:
+    _booth_compound(hub_http, ("p-gui", "粤ATK071"))
+    _refused_at_north(hub_http, "皖ATK071", seq=1, direction=Direction.OUT)  # on its way out
+    staff = browser_login(hub_http, "staff")
+    page = staff.get("/ui/gates").text
+    link = re.search(r'<a class="may-be" data-holder="p-gui" href="([^"]+)">', page)
+    assert link, page
     chosen = staff.get(html.unescape(link.group(1)).split("#")[0]).text
-    assert '<option value="north" selected>' in chosen
+    assert '<option value="north" selected>' in chosen and '<option value="out" selected>' in chosen
     assert 'id="subject_id" value="p-gui"' in chosen and "<strong>皖ATK071</strong>" in chosen
+    form = {"gate_id": "north", "direction": "out", "subject_id": "p-gui", "plate": "皖ATK071"}
+    reason = "called 101: their car, the camera misread 粤"
     listener, received = _commands(broker_url, topic_prefix)
     try:
-        form = {"gate_id": "north", "action": "open", "subject_id": "p-gui", "reason": "ok"}
-        refused = staff.post("/ui/gates/commands", data=form, params={"lang": "en"})
-        assert refused.status_code == 303
-        assert "reason+%283+characters" in refused.headers["location"]
-        assert "gate=north&subject=p-gui" in refused.headers["location"]  # the form as it was
-        west = form | {"gate_id": "west", "reason": "x" * 5}
-        assert "no+gate+west" in staff.post("/ui/gates/commands", data=west).headers["location"]
+        for bad, says in (
+            ({"action": "open", "reason": "ok"}, "reason+%283+characters"),
+            ({"reason": reason}, "choose%3A+open+or+refuse"),  # no action chosen
+            ({"action": "emergency_open", "reason": reason}, "choose%3A+open+or+refuse"),
+            ({"action": "open", "reason": reason, "gate_id": "west"}, "no+gate+west"),
+            ({"action": "open", "reason": reason, "subject_id": "p gui"}, "an+id+holds"),
+        ):
+            refused = staff.post("/ui/gates/commands", data=form | bad, params={"lang": "en"})
+            assert refused.status_code == 303 and says in refused.headers["location"], bad
+            assert "direction=out" in refused.headers["location"]  # the form as it was
+        for header in ({"Sec-Fetch-Site": "same-site"}, {"Origin": "http://127.0.0.1:1"}):
+            other = staff.post(
+                "/ui/gates/commands",
+                data=form | {"action": "open", "reason": reason},
+                headers=header,
+            )
+            assert other.status_code == 403, header
         assert received.empty()
-        reason = "called 101: their car, the camera misread 粤"
-        sent = staff.post("/ui/gates/commands", data=form | {"reason": reason})
+        sent = staff.post("/ui/gates/commands", data=form | {"action": "open", "reason": reason})
         assert sent.status_code == 303
         assert "edge-1" in urllib.parse.unquote(sent.headers["location"])
         key = load_public_key((edge_bundle / "issuer-key.pub").read_text())
         command = verify_token(received.get(timeout=10).decode(), GateCommand, key)
     finally:
         listener.stop()
-    assert (command.gate_id, command.action, command.subject_id) == ("north", "open", "p-gui")
-    assert (command.issued_by, command.reason) == ("c1-staff", reason)
+    assert (command.gate_id, command.direction, command.action) == ("north", "out", "open")
+    assert (command.subject_id, command.issued_by, command.reason) == ("p-gui", "c1-staff", reason)
     with Session(hub_http.engine) as session:
-        opened = session.exec(select(AuditRecord).where(col(AuditRecord.target) == "gate:north"))
-        assert [(a.action, a.reason) for a in opened] == [("create", ""), ("open", reason)]
-    officer = browser_login(hub_http, "officer", purpose="走访调查")
-    assert officer.get("/ui/gates").status_code == 403
-    assert officer.post("/ui/gates/commands", data=form).status_code == 403
-    assert 'id="nav-gates"' not in officer.get("/ui/entries").text
+        opened = session.exec(select(AuditRecord).where(col(AuditRecord.action) == "open")).all()
+    assert [(a.target, a.reason) for a in opened] == [("gate:north (for p-gui)", reason)]
+    assert staff.post("/ui/gates/commands", data=form).status_code == 303  # still serving
+    assert (
+        browser_login(hub_http, "officer", purpose="x")
+        .post("/ui/gates/commands", data=form | {"action": "open", "reason": reason})
+        .status_code
+        == 403
+    )
+
+
+def test_a_booth_with_no_gate_says_so(hub_http: HubHttp) -> None:
+    staff = browser_login(hub_http, "staff")
+    page = staff.get("/ui/gates", params={"lang": "en"}).text
+    assert 'id="no-gates"' in page and 'id="command-form"' not in page
 
 
 def test_in_chromium_a_guard_sees_a_refused_plate_arrive_and_opens_for_its_holder(
@@ -347,14 +403,24 @@ def test_in_chromium_a_guard_sees_a_refused_plate_arrive_and_opens_for_its_holde
     assert chrome.find_element(By.ID, "plate-read").text.endswith("皖ATK071")
     listener, received = _commands(broker_url, topic_prefix)
     try:
-        chrome.find_element(By.ID, "command-reason").send_keys("已电话核实101住户，是其车辆")
+        reason = chrome.find_element(By.ID, "command-reason")
+        reason.send_keys("已电话核实101住户，是其车辆\n")  # Enter, before choosing to open
+        assert (
+            chrome.execute_script("return document.getElementById('command-form').checkValidity()")
+            is False
+        )
+        chrome.find_element(By.ID, "action-open").click()
         chrome.execute_script("window.anjuOldPage = true")
-        chrome.find_element(By.ID, "do-open").click()
+        reason.send_keys("\n")
         WebDriverWait(chrome, 10).until(_a_new_page)
         key = load_public_key((edge_bundle / "issuer-key.pub").read_text())
         command = verify_token(received.get(timeout=10).decode(), GateCommand, key)
+        assert received.empty()  # one command: the first Enter sent nothing
     finally:
         listener.stop()
     assert "指令已发送" in chrome.find_element(By.ID, "message").text
     assert (command.gate_id, command.subject_id, command.action) == ("north", "p-lin", "open")
     assert command.reason == "已电话核实101住户，是其车辆"
+    # The session ends mid-shift: the page goes to the login form, not into the list.
+    chrome.delete_cookie("anju_session")
+    WebDriverWait(chrome, 12).until(lambda d: "/ui/login" in d.current_url)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub import audit
 from hub.core.security import SecretBox, SecretError, pin_digest, token_digest
 
 
@@ -35,3 +36,13 @@ def test_pin_digests_depend_on_the_compound_key() -> None:
     assert pin_digest(b"k1", "1234") != pin_digest(b"k2", "1234")
     assert "1234" not in pin_digest(b"k1", "1234")
     assert len(token_digest("t")) == 64
+
+
+def test_a_read_of_many_people_is_audited_in_several_targets_none_cut() -> None:
+    people = [f"walkin-20261129-{n:08x}" for n in range(30)]
+    targets = audit.targets("gates:waiting", people)
+    assert len(targets) > 1
+    assert all(len(t) <= audit.TARGET_CHARS for t in targets)
+    named = [p for t in targets for p in t.removeprefix("gates:waiting (")[:-1].split(", ")]
+    assert named == people
+    assert audit.targets("ui:live", []) == ["ui:live"]

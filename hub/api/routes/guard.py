@@ -73,7 +73,8 @@ def send_command(
     }
     session.commit()  # a new issuer key, if this was its first use
     actor = audit.Actor(caller.user.username, caller.role.value, caller.compound_id)
-    target = f"gate:{gate_id}"
+    whom = body.subject_id or body.pass_id
+    target = f"gate:{gate_id}" + (f" (for {whom})" if whom else "")
     audit.record(caller.engine, actor=actor, action=body.action, target=target, reason=body.reason)
     sent = [e for e, t in tokens.items() if services.send_command(caller.compound_id, e, t)]
     if not sent:
@@ -140,6 +141,7 @@ def walk_in(body: WalkIn, caller: Guard, session: SessionDep, services: Services
 class Waiting(BaseModel):
     gate_id: str
     lane: str
+    direction: Direction
     since: str
     attempts: int
     method: str
@@ -156,19 +158,21 @@ def waiting(
 ) -> list[Waiting]:
     """Denied at a gate in the last `minutes` and not granted there since, newest first."""
     result = who_is_waiting(session, caller.compound_id, minutes)
-    caller.audit("read", read_target(result))
+    for target in audit.targets("gates:waiting", shown(result)):
+        caller.audit("read", target)
     return result
 
 
 def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Waiting]:
-    """The guard booth's list (see `waiting`); the caller audits the read."""
-    since = utcnow() - timedelta(minutes=minutes)
+    """The guard booth's list (see `waiting`); the caller audits the read (`shown`)."""
+    now = utcnow()
+    since = now - timedelta(minutes=minutes)
     rows = session.exec(
         select(Entry)
         .where(col(Entry.compound_id) == compound_id, col(Entry.occurred_at) >= since)
         .order_by(col(Entry.occurred_at))
     ).all()
-    register = PlateRegister(session, compound_id)
+    register = PlateRegister(session, compound_id, now)
     waiting_at: dict[tuple[str, str, str], list[Entry]] = {}
     for row in rows:
         if row.method == "remote":
@@ -186,20 +190,26 @@ def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Wai
     return sorted(result, key=lambda w: w.since, reverse=True)
 
 
-def read_target(waiting: list[Waiting]) -> str:
-    """What a read of the waiting list is audited as: it names the holders of the plates
-    shown (`audit.record` keeps what the column holds)."""
-    holders = sorted({x.holder for item in waiting for x in item.looks_like})
-    return "gates:waiting" + (f" (plates of {', '.join(holders)})" if holders else "")
+def shown(waiting: list[Waiting]) -> list[str]:
+    """Whom and what the list shows, as its read is audited: the people refused, the cards,
+    plates and codes they were refused with, and the holders of the plates suggested."""
+    items: set[str] = set()
+    for item in waiting:
+        if item.subject_id:
+            items.add(item.subject_id)
+        if item.credential_ref:
+            items.add(f"{item.method}:{item.credential_ref}")
+        items.update(x.holder for x in item.looks_like)
+    return sorted(items)
 
 
 def _dealt_with(
     waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry, register: PlateRegister
 ) -> None:
-    """A guard's command at a gate: for the person or pass it names (or whose plate a refused
-    plate may be), or for everyone waiting there."""
+    """A guard's command at a gate's lane (its gate and direction): for the person or pass it
+    names (or whose plate a refused plate may be), or for everyone waiting there."""
     for key, denials in list(waiting_at.items()):
-        if key[0] != remote.gate_id:
+        if key[0] != remote.gate_id or denials[-1].direction != remote.direction:
             continue
         if remote.subject_id is None or _for(denials[-1], remote.subject_id, register):
             del waiting_at[key]
@@ -223,6 +233,7 @@ def _waiting(denials: list[Entry]) -> Waiting:
     return Waiting(
         gate_id=last.gate_id,
         lane=last.lane,
+        direction=Direction(last.direction),
         since=as_utc(first.occurred_at).isoformat(),
         attempts=len(denials),
         method=last.method,

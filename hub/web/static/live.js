@@ -2,15 +2,34 @@
 // the guard booth's waiting list) every five seconds from the hub (no libraries).
 "use strict";
 (function () {
-  async function refresh(box) {
+  const STALE_AFTER = 2; // failed refreshes in a row before the list is marked out of date
+
+  function mark(box, stale) {
+    box.classList.toggle("stale", stale);
+    const note = box.dataset.stale && document.getElementById(box.dataset.stale);
+    if (note) note.hidden = !stale;
+  }
+
+  async function refresh(box, state) {
     try {
       const response = await fetch(box.dataset.src, { credentials: "same-origin" });
-      if (response.ok) box.innerHTML = await response.text();
+      if (response.redirected) {
+        // The session has ended: show the login page, not inside the list but instead of it.
+        window.location.reload();
+        return;
+      }
+      if (!response.ok) throw new Error(String(response.status));
+      box.innerHTML = await response.text();
+      state.failures = 0;
     } catch (err) {
-      // The hub is out of reach for a moment: keep showing what was last shown.
+      // The hub is out of reach: keep the last list, and say it may be out of date.
+      state.failures += 1;
     }
+    mark(box, state.failures >= STALE_AFTER);
   }
+
   for (const box of document.querySelectorAll("[data-src]")) {
-    setInterval(() => refresh(box), 5000);
+    const state = { failures: 0 };
+    setInterval(() => refresh(box, state), 5000);
   }
 })();
