@@ -12,11 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import ValidationError
 
 from edge.errors import ConfigError
+from edge.sealing import SealError, seal, unseal
 from models.plates import within_one
 from models.registry import (
     CardRecord,
@@ -110,8 +109,8 @@ class RegistryCache:
         if not path.exists():
             return cache
         try:
-            cache.apply(RegistryDelta.model_validate_json(_unseal(path.read_bytes(), key)))
-        except (ValidationError, StaleDelta, InvalidTag, SealError, ValueError) as exc:
+            cache.apply(RegistryDelta.model_validate_json(unseal(path.read_bytes(), key)))
+        except (ValidationError, StaleDelta, SealError, ValueError) as exc:
             aside = path.with_suffix(f".damaged-{int(time.time())}")
             path.replace(aside)
             logger.error("registry snapshot %s unusable (%s); moved to %s", path, exc, aside)
@@ -151,7 +150,7 @@ class RegistryCache:
         temporary = path.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(_seal(self.snapshot().model_dump_json().encode(), self.sealing_key))
+            handle.write(seal(self.snapshot().model_dump_json().encode(), self.sealing_key))
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
@@ -179,28 +178,6 @@ class RegistryCache:
 
     def __post_init__(self) -> None:
         self._index()
-
-
-SEALED = b"AJR1"
-
-
-class SealError(ValueError):
-    """A sealed snapshot without the key, or with another one."""
-
-
-def _seal(data: bytes, key: bytes | None) -> bytes:
-    if key is None:
-        return data
-    nonce = os.urandom(12)
-    return SEALED + nonce + AESGCM(key).encrypt(nonce, data, SEALED)
-
-
-def _unseal(data: bytes, key: bytes | None) -> bytes:
-    if not data.startswith(SEALED):
-        return data  # written before the edge had a key: sealed at the next save
-    if key is None:
-        raise SealError("the snapshot is encrypted and this edge has no registry key")
-    return AESGCM(key).decrypt(data[4:16], data[16:], SEALED)
 
 
 def _wildcards(number: str) -> list[str]:

@@ -1,0 +1,36 @@
+"""What the edge keeps on disk that it must not show to whoever takes the disk (the registry
+snapshot with its face templates, decision snapshots) is sealed with the edge's key: AES-256
+in GCM mode, a fresh nonce each time, tagged so that a sealed file is told from a plain one."""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+SEALED = b"AJR1"
+
+
+class SealError(ValueError):
+    """Sealed data without the key, with another key, or altered."""
+
+
+def seal(data: bytes, key: bytes | None) -> bytes:
+    """`data` sealed with `key`; as it is when there is no key."""
+    if key is None:
+        return data
+    nonce = os.urandom(12)
+    return SEALED + nonce + AESGCM(key).encrypt(nonce, data, SEALED)
+
+
+def unseal(data: bytes, key: bytes | None) -> bytes:
+    """What `seal` was given; data that was never sealed comes back as it is."""
+    if not data.startswith(SEALED):
+        return data
+    if key is None:
+        raise SealError("the data is sealed and this edge has no key")
+    try:
+        return AESGCM(key).decrypt(data[4:16], data[16:], SEALED)
+    except InvalidTag as exc:
+        raise SealError("the data was sealed with another key, or altered") from exc
