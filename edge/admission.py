@@ -27,7 +27,9 @@ from edge.config import Fallback, GateSection
 from edge.decide import Context, Evidence, GateRules, Verdict, decide
 from edge.delivery import Delivery
 from edge.errors import OutboxError, OutboxFull
+from edge.evidence import EvidenceStore
 from edge.gate import GateController
+from edge.images import ImageError
 from edge.ledger import Ledger, Passage
 from edge.registry import RegistryCache
 from edge.schedules import Window
@@ -44,6 +46,7 @@ from models.events import (
     Subject,
     SubjectKind,
 )
+from models.evidence import SNAPSHOT_FLAG
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class Admission:
         self._schedules = {g.id: _schedules(g) for g in gates.values()}
         self.controllers: dict[str, GateController] = {}
         self.delivery: Delivery | None = None
+        self.evidence: EvidenceStore | None = None  # decision snapshots, when kept
         self.on_decision: Callable[[str, str], None] | None = None  # method, outcome
         # The lane's screen: the verdict, and whether the gate opened for it.
         self.on_verdict: Callable[[Lane, Verdict, bool], None] | None = None
@@ -100,18 +104,26 @@ class Admission:
         with self._lock:
             self._closed = True
 
-    def admit(self, lane: Lane, evidence: Evidence) -> Admitted:
+    def admit(
+        self, lane: Lane, evidence: Evidence, snapshot: Callable[[], bytes] | None = None
+    ) -> Admitted:
+        """`snapshot` makes the decision's picture (a vehicle lane's), kept when this edge
+        keeps them (`edge.evidence`); it is made before the lock, so that no other lane
+        waits for an image to be encoded."""
+        picture = self._picture(snapshot)
         with self._lock:
             if self._closed:
                 return Admitted(_refusal("edge_stopping", "The gate is restarting."), False)
-            return self._admit(lane, evidence)
+            return self._admit(lane, evidence, picture)
 
-    def _admit(self, lane: Lane, evidence: Evidence) -> Admitted:
+    def _admit(self, lane: Lane, evidence: Evidence, picture: bytes | None) -> Admitted:
         reading = self._clock.read()
         event_id = uuid.uuid4()
         context = self._context(lane, reading.now, reading.trusted)
         verdict = self._passback_everywhere(evidence, context, decide(evidence, context))
         verdict = self._count(verdict, event_id)
+        if picture is not None and self.evidence and self.evidence.keep(event_id, picture):
+            verdict = _flagged(verdict, SNAPSHOT_FLAG)
         for alert in verdict.alerts:
             self.alarm(lane.gate_id, alert.code, alert.severity, alert.text)
         if verdict.duress:
@@ -131,6 +143,15 @@ class Admission:
         opened = self._open(lane.gate_id)
         self._show(lane, verdict, opened)
         return Admitted(verdict, opened)
+
+    def _picture(self, snapshot: Callable[[], bytes] | None) -> bytes | None:
+        if snapshot is None or self.evidence is None or not self.evidence.enabled:
+            return None
+        try:
+            return snapshot()
+        except ImageError as exc:  # the decision goes on without its picture
+            logger.warning("decision snapshot not made: %s", exc)
+            return None
 
     def _show(self, lane: Lane, verdict: Verdict, opened: bool) -> None:
         """Tell the lane's screen, once the event is recorded and the gate has answered; a

@@ -288,6 +288,17 @@ class GateSection(Section):
         return value
 
 
+class EvidenceSection(Section):
+    """Decision snapshots of vehicle lanes (docs/evidence.md): kept sealed with the registry
+    key, so not at all on an edge without one."""
+
+    directory: Path = Field(Path("evidence"), description="Where they are kept")
+    retention_days: float = Field(7.0, gt=0, le=90, description="Deleted after this long")
+    max_mb: int = Field(1024, ge=1, description="The oldest go first beyond this size")
+    plates: bool = Field(True, description="Keep the plate crop of our own reader's decisions")
+    anpr: bool = Field(True, description="Keep the snapshot an ANPR camera pushes")
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ANJU_EDGE_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -300,7 +311,9 @@ class EdgeSettings(BaseSettings):
         description="Registry snapshot (JSON registry delta) to decide with"
     )
     registry_key_file: Path | None = Field(
-        None, description="Key (base64, 32 bytes) that encrypts the registry snapshot on disk"
+        None,
+        description="Key (base64, 32 bytes) that encrypts what the edge keeps on disk: the"
+        " registry snapshot and decision snapshots",
     )
     status_interval_s: float = Field(30.0, gt=0, description="How often the status is refreshed")
     timezone: ZoneName = Field(
@@ -323,6 +336,7 @@ class EdgeSettings(BaseSettings):
     anpr: AnprSection | None = None
     cameras: list[CameraSection] = Field(default_factory=list)
     snapshots: SnapshotSection = SnapshotSection()
+    evidence: EvidenceSection = EvidenceSection()
     displays: list[DisplaySection] = Field(default_factory=list)
     metrics: MetricsSection | None = Field(None, description="Serve /metrics when set")
 
@@ -393,6 +407,9 @@ def load_settings(path: Path) -> EdgeSettings:
             "registry_key_file": _beside(base, settings.registry_key_file),
             "ledger_path": base / settings.ledger_path,
             "outbox": settings.outbox.model_copy(update={"path": base / settings.outbox.path}),
+            "evidence": settings.evidence.model_copy(
+                update={"directory": base / settings.evidence.directory}
+            ),
             "hub": hub,
         }
     )

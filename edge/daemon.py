@@ -10,9 +10,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from anju.mqtt import BrokerAddress, MqttLink
+from anju.mqtt import BrokerAddress, Message, MqttLink
 from edge.admission import Admission, Lane
 from edge.cameras import CameraWorker, FrameLane, Source
 from edge.capture import FrameSource
@@ -32,6 +32,7 @@ from edge.delivery import Delivery, last_will
 from edge.display import DisplayedLane, LaneDisplays, for_face
 from edge.drivers import make_driver
 from edge.errors import ConfigError
+from edge.evidence import EvidenceDesk, EvidenceStore, jpeg
 from edge.faces.gallery import RegistryGallery
 from edge.faces.pipeline import FaceLane
 from edge.faces.unknown import UnknownFaces
@@ -42,7 +43,7 @@ from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
 from edge.plates.anpr import AnprListener, Answer, Pushed
 from edge.plates.engines import text_engine
-from edge.plates.lane import PlateLane
+from edge.plates.lane import PlateLane, Snapshot
 from edge.plates.reader import PlateReader
 from edge.plates.vote import PlateVoter
 from edge.readers import WiegandListener
@@ -97,6 +98,7 @@ class EdgeDaemon:
         self._pin_key: bytes | None = None
         self._pin_guard = PinGuard()
         self.metrics = EdgeMetrics() if settings.metrics is not None else None
+        self.evidence: EvidenceStore | None = None
 
     def registry_info(self) -> RegistryInfo:
         now = time.time()
@@ -147,6 +149,7 @@ class EdgeDaemon:
             claims=self._claims,
         )
         admission.delivery = self._delivery
+        admission.evidence = self._evidence_store()
         if self.metrics is not None:
             admission.on_decision = self.metrics.decided
         self.displays.start()
@@ -179,6 +182,7 @@ class EdgeDaemon:
             )
             command_topic = topics.command(settings.compound_id, settings.edge_id)
             self._link.subscribe(command_topic, commands.on_message)
+            self._answer_evidence_requests(issuer_key, key, topics)
         self._delivery.start()
         self._link.start()
         for listener in self.listeners:
@@ -193,6 +197,42 @@ class EdgeDaemon:
             len(self.listeners),
             len(admission.controllers),
         )
+
+    def _evidence_store(self) -> EvidenceStore:
+        section = self._settings.evidence
+        store = EvidenceStore(
+            section.directory,
+            _read_key(self._settings.registry_key_file),
+            retention_s=section.retention_days * 86_400,
+            max_bytes=section.max_mb * 1024 * 1024,
+        )
+        if not store.enabled:
+            logger.warning("no registry key: decision snapshots are not kept on this edge")
+        store.purge()
+        self.evidence = store
+        return store
+
+    def _answer_evidence_requests(
+        self, issuer_key: Ed25519PublicKey, signing_key: Ed25519PrivateKey, topics: Topics
+    ) -> None:
+        """The hub asks for a decision's snapshot on one topic; the answer goes on another."""
+        settings = self._settings
+        if self._link is None or self._ledger is None or self.evidence is None:
+            raise RuntimeError("evidence requests before the link, ledger and store")
+        link = self._link
+        reply_topic = topics.evidence(settings.compound_id, settings.edge_id)
+        desk = EvidenceDesk(
+            compound_id=settings.compound_id,
+            edge_id=settings.edge_id,
+            issuer_key=issuer_key,
+            signing_key=signing_key,
+            clock=self.clock,
+            store=self.evidence,
+            reply=lambda payload: link.publish(Message(reply_topic, payload, qos=1)),
+            seen=self._ledger.first_time,
+        )
+        request_topic = topics.evidence_request(settings.compound_id, settings.edge_id)
+        link.subscribe(request_topic, desk.on_message)
 
     def _stop_inputs(self) -> None:
         if self.metrics is not None:
@@ -262,8 +302,10 @@ class EdgeDaemon:
             raise RuntimeError("cameras before the admission")
         admission = self.admission
 
-        def admit(evidence: FaceEvidence | PlateEvidence) -> bool:
-            admitted = admission.admit(lane, evidence)
+        keep_plates = self._settings.evidence.plates
+
+        def admit(evidence: FaceEvidence | PlateEvidence, snapshot: Snapshot | None = None) -> bool:
+            admitted = admission.admit(lane, evidence, snapshot if keep_plates else None)
             return admitted.verdict.granted and admitted.opened
 
         if section.kind == "face":
@@ -346,9 +388,16 @@ class EdgeDaemon:
         camera = pushed.camera
         lane = Lane(camera.gate_id, camera.lane, camera.direction)
         evidence = PlateEvidence(pushed.number, pushed.confidence, tolerant=False)
-        admitted = self.admission.admit(lane, evidence)
+        admitted = self.admission.admit(lane, evidence, self._anpr_snapshot(pushed))
         result = "granted" if admitted.verdict.granted and admitted.opened else "denied"
         return Answer(result, admitted.verdict.decision.reason_code)
+
+    def _anpr_snapshot(self, pushed: Pushed) -> Snapshot | None:
+        """The camera's snapshot, re-encoded, as the decision's picture (when kept)."""
+        picture = pushed.snapshot
+        if picture is None or not self._settings.evidence.anpr:
+            return None
+        return lambda: jpeg(picture)
 
     def _on_pin(self, reader: WiegandReaderSection, pin: str) -> bool:
         lane = f"{reader.gate_id}/{reader.lane}"

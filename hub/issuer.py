@@ -13,6 +13,7 @@ from sqlmodel import Session
 from hub.core.security import SecretBox
 from hub.registry import get_compound
 from hub.tables import VisitorPass, as_utc
+from models.evidence import EvidenceRequest
 from models.signing import generate_key, private_key_pem, public_key_pem
 from models.tokens import GateCommand, PassToken, sign_token
 
@@ -51,6 +52,9 @@ def pass_token(*, session: Session, row: VisitorPass, box: SecretBox, now: datet
     return sign_token(claims, issuer_key(session=session, compound_id=row.compound_id, box=box))
 
 
-def sign_command(*, session: Session, box: SecretBox, command: GateCommand) -> str:
+def sign_command(
+    *, session: Session, box: SecretBox, command: GateCommand | EvidenceRequest
+) -> str:
+    """A command for an edge: to its gate, or for a snapshot it keeps."""
     key = issuer_key(session=session, compound_id=command.compound_id, box=box)
     return sign_token(command, key)

@@ -14,6 +14,7 @@ from hub import crud, registry
 from hub.analytics.job import AnalyticsJob
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
+from hub.evidence import SnapshotDesk
 from hub.ingest import Ingestor
 from hub.metrics import HubMetrics
 from hub.registry import Changes
@@ -32,6 +33,7 @@ class HubServices:
     ingestor: Ingestor
     analytics: AnalyticsJob
     metrics: HubMetrics
+    snapshots: SnapshotDesk
 
     @classmethod
     def build(cls, settings: HubSettings) -> HubServices:
@@ -53,12 +55,14 @@ class HubServices:
             ingestor=ingestor,
             analytics=analytics,
             metrics=metrics,
+            snapshots=SnapshotDesk(link, topics),
         )
 
     def start(self) -> None:
         migrate(self.engine)
         self.ingestor.start()
         self.analytics.start()
+        self.snapshots.start()
         topics = Topics(self.settings.topic_prefix)
         self.link.on_connected(lambda: self.link.publish(hub_status(topics, online=True)))
         self.link.start()

@@ -1,4 +1,5 @@
-"""What the hub signs for its edges: visitor-pass QR tokens and the guard booth's gate commands.
+"""What the hub signs for its edges: visitor-pass QR tokens, the guard booth's gate commands,
+and requests for decision snapshots (`models.evidence`).
 
 A token is ``AJ1.<kind>.<body>.<signature>``: the body is base64url JSON, and the Ed25519
 signature (base64url) covers the ASCII text before the last dot, kind included, so a pass can
@@ -20,10 +21,11 @@ from pydantic import Field, ValidationError, model_validator
 
 from models.errors import ContractError
 from models.events import Contract, Direction, Identifier, Text, UtcDatetime
+from models.evidence import EvidenceRequest
 
 PREFIX = "AJ1"
 MAX_TOKEN_CHARS = 1024
-TokenKind = Literal["pass", "cmd"]
+TokenKind = Literal["pass", "cmd", "evid"]
 
 
 class TokenError(ContractError):
@@ -85,11 +87,15 @@ class GateCommand(Contract):
 
 
 COMMAND_TTL_S = 30.0
-Signed = TypeVar("Signed", PassToken, GateCommand)
-_KINDS: dict[type[Contract], TokenKind] = {PassToken: "pass", GateCommand: "cmd"}
+Signed = TypeVar("Signed", PassToken, GateCommand, EvidenceRequest)
+_KINDS: dict[type[Contract], TokenKind] = {
+    PassToken: "pass",
+    GateCommand: "cmd",
+    EvidenceRequest: "evid",
+}
 
 
-def sign_token(claims: PassToken | GateCommand, key: Ed25519PrivateKey) -> str:
+def sign_token(claims: PassToken | GateCommand | EvidenceRequest, key: Ed25519PrivateKey) -> str:
     body = _b64(claims.model_dump_json().encode("utf-8"))
     signed = f"{PREFIX}.{_KINDS[type(claims)]}.{body}"
     return f"{signed}.{_b64(key.sign(signed.encode('ascii')))}"

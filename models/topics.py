@@ -5,6 +5,8 @@
 {prefix}/{compound}/edge/{edge}/status    edge → hub, retained, with a Last Will
 {prefix}/{compound}/edge/{edge}/registry  hub → edge, "a new registry version exists"
 {prefix}/{compound}/edge/{edge}/command   hub → edge, signed guard-booth gate commands, QoS 1
+{prefix}/{compound}/edge/{edge}/evidence-request  hub → edge, signed requests for snapshots
+{prefix}/{compound}/edge/{edge}/evidence  edge → hub, signed snapshots (or why none), QoS 1
 {prefix}/{compound}/officers/alerts       hub → officers, watchlist hits and duress, QoS 1
 {prefix}/hub/status                       hub → edges, retained, with a Last Will
 """
@@ -54,6 +56,12 @@ class Topics:
     def command(self, compound_id: str, edge_id: str) -> str:
         return self._edge(compound_id, edge_id, "command")
 
+    def evidence_request(self, compound_id: str, edge_id: str) -> str:
+        return self._edge(compound_id, edge_id, "evidence-request")
+
+    def evidence(self, compound_id: str, edge_id: str) -> str:
+        return self._edge(compound_id, edge_id, "evidence")
+
     def officers(self, compound_id: str) -> str:
         if not compound_id or _WILDCARDS & set(compound_id):
             raise ContractError(f"invalid topic segment {compound_id!r}")
@@ -67,6 +75,9 @@ class Topics:
 
     def all_status(self) -> str:
         return f"{self.prefix}/+/edge/+/status"
+
+    def all_evidence(self) -> str:
+        return f"{self.prefix}/+/edge/+/evidence"
 
     def parse(self, topic: str) -> EdgeTopic:
         """Split an edge topic; anything else is a ContractError."""

@@ -2,13 +2,13 @@
 
 A camera sends ``POST /anpr/events`` as ``multipart/form-data`` with HTTP Basic credentials
 (its id and its password; the edge keeps only the password's SHA-256): a part ``event``
-(JSON: ``plate``, optional ``confidence`` and ``colour``) and a part ``snapshot`` (the JPEG the
-plate was read from). The plate is validated and repaired like one the edge read itself, the
-snapshot is checked to be an image and then dropped (events carry no images), and the lane's
-decision comes back as JSON. The same plate from the same camera within `repeat_s` gets the
-same answer without a second decision: cameras push a vehicle several times as it comes
-closer. Anything malformed gets a 4xx with a reason, and the listener goes on.
-"""
+(JSON: ``plate``, optional ``confidence`` and ``colour``) and a part ``snapshot`` (the JPEG
+the plate was read from). The plate is validated and repaired like one the edge read itself,
+the snapshot is checked to be an image and kept as the decision's picture when this edge
+keeps them (`edge.evidence`; events carry no images), and the lane's decision comes back as
+JSON. The same plate from the same camera within `repeat_s` gets the same answer without a
+second decision: cameras push a vehicle several times as it comes closer. Anything malformed
+gets a 4xx with a reason, and the listener goes on."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from edge.config import AnprCameraSection, AnprSection
@@ -46,6 +47,7 @@ class Pushed:
     camera: AnprCameraSection
     number: str
     confidence: float | None
+    snapshot: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -109,12 +111,13 @@ def _parse(camera: AnprCameraSection, content_type: str, body: bytes) -> Pushed:
         plate = repair(event.plate)
     except PlateError as exc:
         raise PushRejected(422, f"not a plate: {exc}") from exc
+    snapshot = None
     if "snapshot" in parts:
         try:
-            decode(parts["snapshot"])  # checked, then dropped: events carry no images
+            snapshot = decode(parts["snapshot"])
         except ImageError as exc:
             raise PushRejected(400, f"bad snapshot: {exc}") from exc
-    return Pushed(camera, plate.number, event.confidence)
+    return Pushed(camera, plate.number, event.confidence, snapshot)
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, bytes]:

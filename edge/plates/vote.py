@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from edge.plates.ocr import Box
 from edge.plates.reader import PlateRead
 from models.plates import within_one
 
@@ -22,6 +23,7 @@ from models.plates import within_one
 class Vote:
     number: str
     score: float  # the best score among the reads of that number
+    box: Box | None = None  # where the read that decided it is, in its frame
 
 
 @dataclass
@@ -70,5 +72,5 @@ class PlateVoter:
             number = vehicle.leader()
             if vehicle.decided is None and vehicle.counts[number] >= self.agree:
                 vehicle.decided = number
-                decided.append(Vote(number, vehicle.best_score[number]))
+                decided.append(Vote(number, vehicle.best_score[number], read.box))
         return decided

@@ -145,6 +145,8 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The hub is out of reach: this list may be out of date",
     },
     "refresh": {"zh": "刷新", "en": "Refresh"},
+    "photo": {"zh": "抓拍", "en": "Snapshot"},
+    "no_snapshot": {"zh": "无法显示抓拍", "en": "No snapshot to show"},
     "temporary_inside": {"zh": "临停车辆（在场）", "en": "Temporary vehicles inside"},
     "minutes": {"zh": "分钟", "en": "Minutes"},
 }

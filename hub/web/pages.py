@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -20,6 +22,8 @@ from hub import audit, auth, crud
 from hub.analytics import casework, occupancy
 from hub.analytics.casework import Status
 from hub.api.deps import Caller, ServicesDep, SessionDep
+from hub.api.errors import status_of
+from hub.api.routes.events import snapshot_of
 from hub.auth import Role
 from hub.entry_log import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
 from hub.errors import HubError, InvalidInput, Unauthenticated
@@ -214,6 +218,25 @@ def entries(
         zone=zone,
         query_string=_without_cursor(request),
     )
+
+
+@router.get("/entries/{event_id}/snapshot")
+def entry_snapshot(
+    event_id: uuid.UUID,
+    request: Request,
+    caller: Staff,
+    session: SessionDep,
+    services: ServicesDep,
+) -> Response:
+    """A decision's snapshot, fetched from its edge as the API does (and audited as it is);
+    why there is none, as a page."""
+    try:
+        jpeg = snapshot_of(event_id, caller, session, services)
+    except HubError as exc:
+        t = i18n.translator(language(request))
+        body = f'<!doctype html><meta charset="utf-8"><p>{t("no_snapshot")}: {escape(str(exc))}</p>'
+        return HTMLResponse(body, status_code=status_of(exc))
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/entries.csv")

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
@@ -269,3 +271,66 @@ def test_bad_anpr_pushes_get_clear_errors_and_the_lane_goes_on(gated: Compound) 
     plain = httpx.post(f"{gated.anpr_url}/anpr/events", content=b"plate=1", auth=(device, password))
     assert plain.status_code == 415
     assert camera.push("京A12345").body["result"] == "granted"
+
+
+def _pattern(width: int = 640, height: int = 360) -> np.ndarray:
+    """A picture no other push sends: stripes and a block, easy to recognise after JPEG."""
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    image[:, ::40] = (0, 200, 255)
+    image[100:200, 300:500] = (255, 255, 255)
+    return image
+
+
+def _audited(compound: Compound, target: str) -> list[str]:
+    engine = create_engine(compound.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT action FROM auditrecord WHERE target = :t"), {"t": target}
+            )
+            return [row[0] for row in rows]
+    finally:
+        engine.dispose()
+
+
+def test_a_plate_decisions_snapshot_stays_sealed_on_the_edge_and_staff_fetch_it(
+    gated: Compound,
+) -> None:
+    device, password = gated.anpr_camera
+    pushed = _pattern()
+    ok, sent = cv2.imencode(".jpg", pushed)
+    assert ok
+    camera = AnprCamera(gated.anpr_url, device, password)
+    assert camera.push("苏E22222", snapshot=sent.tobytes()).body["reason_code"] == "plate_unknown"
+    reader = _reader(gated)
+    try:
+        assert reader.present(Swipe(4242)).result == "denied"  # no camera: no snapshot
+    finally:
+        reader.close()
+    wait_until(lambda: len(gated.all_entries()) == 2, 30, "both events at the hub")
+    entry = next(e for e in gated.all_entries() if e["credential_ref"] == "苏E22222")
+    assert "snapshot" in str(entry["flags"]).split()
+    [kept] = (gated.edge_dir / "evidence").glob("*.sealed")
+    assert kept.stem == entry["event_id"] and b"\xff\xd8\xff" not in kept.read_bytes()
+    waiting = gated.get("/api/gates/waiting").json()
+    assert any(w["event_id"] == entry["event_id"] and w["snapshot"] for w in waiting)
+
+    fetched = gated.get(f"/api/events/{entry['event_id']}/snapshot")
+    assert fetched.headers["content-type"] == "image/jpeg"
+    assert fetched.headers["cache-control"] == "no-store"
+    shown = cv2.imdecode(np.frombuffer(fetched.content, np.uint8), cv2.IMREAD_COLOR)
+    assert shown.shape == pushed.shape
+    assert float(np.abs(shown.astype(int) - pushed.astype(int)).mean()) < 6  # the same picture
+    assert _audited(gated, f"snapshot:{entry['event_id']}") == ["read"]
+
+    headers = {"Authorization": f"Bearer {gated.token()}"}
+    card = next(e for e in gated.all_entries() if e["method"] == "card")
+    none = httpx.get(f"{gated.hub_url}/api/events/{card['event_id']}/snapshot", headers=headers)
+    assert none.status_code == 404 and "no snapshot was kept" in none.json()["detail"]
+    assert gated.edge is not None
+    gated.edge.stop()
+    away = httpx.get(
+        f"{gated.hub_url}/api/events/{entry['event_id']}/snapshot", headers=headers, timeout=30
+    )
+    assert away.status_code == 503 and "did not answer" in away.json()["detail"]
+    assert _audited(gated, f"snapshot:{entry['event_id']}") == ["read", "read"]

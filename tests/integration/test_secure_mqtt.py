@@ -94,9 +94,19 @@ def test_each_edge_publishes_only_its_own_topics(secure_broker: SecureBroker) ->
     edge, _ = link(secure_broker, "edge-1")
     assert hub.wait_connected(10) and edge.wait_connected(10)
     mine, theirs = T.events("c1", "edge-1"), T.events("c1", "edge-2")
-    for topic in (mine, theirs, T.confirm("c1", "edge-1"), T.officers("c1"), "anju/hub/status"):
+    snapshot, forged = T.evidence("c1", "edge-1"), T.evidence("c1", "edge-2")
+    for topic in (
+        mine,
+        theirs,
+        snapshot,
+        forged,
+        T.confirm("c1", "edge-1"),
+        T.evidence_request("c1", "edge-2"),
+        T.officers("c1"),
+        "anju/hub/status",
+    ):
         assert edge.publish(Message(topic, b"x"))
-    assert got(at_hub) == [mine]
+    assert sorted(got(at_hub)) == sorted([mine, snapshot])
     hub.stop()
     edge.stop()
 
@@ -109,9 +119,10 @@ def test_each_edge_reads_only_what_is_addressed_to_it(secure_broker: SecureBroke
         T.confirm("c1", "edge-1"),
         T.registry("c1", "edge-1"),
         T.command("c1", "edge-1"),
+        T.evidence_request("c1", "edge-1"),
         "anju/hub/status",
     ]
-    for topic in [*wanted, T.confirm("c1", "edge-2")]:
+    for topic in [*wanted, T.confirm("c1", "edge-2"), T.evidence("c1", "edge-1")]:
         assert hub.publish(Message(topic, b"x"))
     assert sorted(got(at_edge)) == sorted(wanted)
     hub.stop()
@@ -128,6 +139,8 @@ def test_wider_subscriptions_deliver_nothing_beyond_its_own(secure_broker: Secur
         T.command("c1", "edge-2"),
         T.events("c1", "edge-2"),
         T.status("c1", "edge-2"),
+        T.evidence("c1", "edge-2"),  # another gate's pictures
+        T.evidence_request("c1", "edge-2"),
         T.officers("c1"),
     ]
     for topic in [*others, T.command("c1", "edge-1")]:

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from anju.mqtt import BrokerAddress, MqttLink
 from hub import crud
 from hub.tables import Anomaly, AnomalyAction, AuditRecord, VehicleStay, utcnow
-from models.events import Direction, Method, Outcome, SubjectKind
+from models.events import Direction, EntryEvent, Method, Outcome, SubjectKind
 from models.signing import load_public_key
 from models.tokens import GateCommand, verify_token
 from models.topics import Topics
@@ -209,8 +209,12 @@ def test_in_chromium_staff_see_real_data_and_an_officer_acknowledges_with_a_reas
 
 
 def _refused_at_north(
-    hub_http: HubHttp, plate: str, seq: int, direction: Direction = Direction.IN
-) -> None:
+    hub_http: HubHttp,
+    plate: str,
+    seq: int,
+    direction: Direction = Direction.IN,
+    flags: tuple[str, ...] = (),
+) -> EntryEvent:
     event = factories.entry(
         factories.position(seq=seq),
         gate_id="north",
@@ -222,10 +226,12 @@ def _refused_at_north(
         outcome=Outcome.DENIED,
         reason_code="plate_unknown",
         at=utcnow() - timedelta(seconds=20),
+        flags=flags,
     )
     with Session(hub_http.engine) as session:
         crud.store_events(session=session, events=[event])
         session.commit()
+    return event
 
 
 def _booth_compound(hub_http: HubHttp, *holders: tuple[str, str]) -> None:
@@ -255,6 +261,11 @@ def _reads(hub_http: HubHttp) -> list[str]:
             select(AuditRecord).where(col(AuditRecord.target).startswith("ui:gates"))
         ).all()
     return [r.target for r in rows if r.action == "read"]
+
+
+def _audits(hub_http: HubHttp) -> list[tuple[str, str]]:
+    with Session(hub_http.engine) as session:
+        return [(r.action, r.target) for r in session.exec(select(AuditRecord)).all()]
 
 
 def _stays(hub_http: HubHttp) -> None:
@@ -294,8 +305,11 @@ def test_the_booth_page_shows_who_waits_and_audits_each_one_shown(hub_http: HubH
     for _ in range(2):  # the page's refreshes show nothing new: no more records
         assert "皖ATK071" in staff.get("/ui/gates/waiting").text
     assert _reads(hub_http) == ["ui:gates (p-gui, plate:皖ATK071)"]
-    _refused_at_north(hub_http, "苏E12346", seq=2)
-    assert "苏E12345 · p-su" in staff.get("/ui/gates/waiting").text
+    pictured = _refused_at_north(hub_http, "苏E12346", seq=2, flags=("snapshot",))
+    shown = staff.get("/ui/gates/waiting").text
+    assert "苏E12345 · p-su" in shown
+    assert shown.count('class="snapshot"') == 1  # the one its edge kept a picture of
+    assert f'href="/ui/entries/{pictured.event_id}/snapshot"' in shown
     card = factories.entry(  # someone known, refused at the door: named in the audit too
         factories.position(seq=3),
         gate_id="north",
@@ -315,6 +329,9 @@ def test_the_booth_page_shows_who_waits_and_audits_each_one_shown(hub_http: HubH
     _stays(hub_http)
     inside = re.findall(r'<tr class="(\w*)"><td>(苏E\d+)</td>', staff.get("/ui/gates").text)
     assert inside == [("", "苏E00002"), ("overdue", "苏E00001")]  # newest first, c1 only
+    none = staff.get(f"/ui/entries/{card.event_id}/snapshot", params={"lang": "en"})
+    assert none.status_code == 404 and "No snapshot to show" in none.text
+    assert ("read", f"snapshot:{card.event_id}") in _audits(hub_http)
     officer = browser_login(hub_http, "officer", purpose="走访调查")
     assert officer.get("/ui/gates").status_code == 403
     assert officer.get("/ui/gates/waiting").status_code == 403

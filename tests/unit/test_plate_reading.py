@@ -5,6 +5,7 @@ send but sometimes does."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -202,9 +203,12 @@ def test_a_lane_decides_a_vehicle_once_from_several_frames(
 ) -> None:
     frame = _scene(fixtures_dir, "京PC5U22")
     admitted: list[PlateEvidence] = []
+    pictures: list[bytes] = []
 
-    def admit(evidence: PlateEvidence) -> bool:
+    def admit(evidence: PlateEvidence, snapshot: Callable[[], bytes] | None) -> bool:
         admitted.append(evidence)
+        assert snapshot is not None
+        pictures.append(snapshot())
         return True
 
     lane = PlateLane("car-in", reader, PlateVoter(agree=2, gap_s=2.0), admit)
@@ -212,6 +216,11 @@ def test_a_lane_decides_a_vehicle_once_from_several_frames(
     assert [(d.number, d.granted) for d in decided] == [("京PC5U22", True)]
     assert [e.number for e in admitted] == ["京PC5U22"]
     assert admitted[0].confidence is not None and admitted[0].confidence > 0.5
+    # The decision's picture is the plate, not the scene: small, and it reads the same.
+    [picture] = pictures
+    crop = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
+    assert crop.shape[0] * crop.shape[1] < frame.shape[0] * frame.shape[1] / 10
+    assert [r.number for r in reader.read(crop)] == ["京PC5U22"]
     assert lane.on_frame(np.zeros((0, 0, 3), np.uint8), 0.4) == []  # an empty frame: skipped
 
 

@@ -1,19 +1,27 @@
-"""The entry log: search (keyset-paged) and CSV export."""
+"""The entry log: search (keyset-paged), CSV export, and a decision's snapshot."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
+from sqlmodel import Session
 
-from hub import crud
-from hub.api.deps import PersonalDataReader, SessionDep
+from hub import crud, issuer
+from hub.api.deps import Caller, PersonalDataReader, ServicesDep, SessionDep, allow
+from hub.auth import Role
 from hub.entry_log import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
-from hub.tables import EntryPublic
+from hub.errors import NotFound
+from hub.services import HubServices
+from hub.tables import Entry, EntryPublic, utcnow
+from models.evidence import SNAPSHOT_FLAG, EvidenceRequest
+from models.signing import load_public_key
 
 router = APIRouter(prefix="/api", tags=["events"])
+SnapshotViewer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
 
 
 class EntryPage(BaseModel):
@@ -35,6 +43,56 @@ def list_events(
     )
     caller.audit("read", "entries")
     return EntryPage(items=[EntryPublic.of(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/events/{event_id}/snapshot",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "The JPEG"}},
+)
+def event_snapshot(
+    event_id: uuid.UUID, caller: SnapshotViewer, session: SessionDep, services: ServicesDep
+) -> Response:
+    """The picture the edge kept of this decision (a vehicle lane's: the plate as read, or
+    the ANPR camera's snapshot), fetched from that edge now and kept nowhere here. Every
+    request for an entry of the caller's compound is audited, answered or not: 404 when
+    none was kept or it is past the edge's retention, 503 when the broker or the edge does
+    not answer."""
+    jpeg = snapshot_of(event_id, caller, session, services)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def snapshot_of(
+    event_id: uuid.UUID, caller: Caller, session: Session, services: HubServices
+) -> bytes:
+    """The snapshot of entry `event_id` of the caller's compound (see `event_snapshot`)."""
+    entry = session.get(Entry, event_id)
+    if entry is None or entry.compound_id != caller.compound_id:
+        raise NotFound(f"no entry {event_id}")
+    caller.audit("read", f"snapshot:{event_id}")  # asked for: audited, whatever comes back
+    if SNAPSHOT_FLAG not in entry.flags.split():
+        raise NotFound(f"no snapshot was kept of entry {event_id}")
+    edge = crud.get_edge(session=session, edge_id=entry.edge_id)
+    if edge is None:
+        raise NotFound(f"edge {entry.edge_id}, which kept it, is no longer enrolled")
+    request = EvidenceRequest(
+        request_id=uuid.uuid4(),
+        compound_id=caller.compound_id,
+        edge_id=edge.edge_id,
+        event_id=event_id,
+        issued_by=caller.user.username,
+        issued_at=utcnow(),
+    )
+    box = services.settings.secret_box()
+    token = issuer.sign_command(session=session, box=box, command=request)
+    session.commit()  # a new issuer key, if this was its first use
+    return services.snapshots.fetch(
+        compound_id=caller.compound_id,
+        edge_id=edge.edge_id,
+        key=load_public_key(edge.public_key),
+        request_id=request.request_id,
+        token=token,
+    )
 
 
 @router.get("/events.csv", response_class=StreamingResponse)

@@ -23,6 +23,7 @@ from hub.registry import Changes
 from hub.services import HubServices
 from hub.tables import Entry, Gate, VisitorPass, as_utc, utcnow
 from models.events import Direction, Identifier, Text
+from models.evidence import SNAPSHOT_FLAG
 from models.tokens import GateAction, GateCommand
 
 router = APIRouter(prefix="/api", tags=["guard booth"])
@@ -149,6 +150,8 @@ class Waiting(BaseModel):
     subject_kind: str
     subject_id: str | None
     last_reason: str
+    event_id: str  # the last denial's
+    snapshot: bool  # its edge kept a picture of it (`GET /api/events/{event_id}/snapshot`)
     looks_like: list[LooksLike] = []  # for a refused plate: the plates on record it may be
 
 
@@ -241,4 +244,6 @@ def _waiting(denials: list[Entry]) -> Waiting:
         subject_kind=last.subject_kind,
         subject_id=last.subject_id,
         last_reason=last.reason_code,
+        event_id=str(last.event_id),
+        snapshot=SNAPSHOT_FLAG in last.flags.split(),
     )

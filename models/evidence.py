@@ -1,0 +1,83 @@
+"""Decision snapshots: what crosses between hub and edge when staff ask to see one.
+
+A snapshot stays on the edge that made the decision (docs/evidence.md). To show one, the
+hub sends that edge an `EvidenceRequest`, a token signed with the compound's issuer key (as
+gate commands are, `models.tokens`), and the edge answers with an `EvidenceReply` in an
+envelope signed with its own key (as its events are, `models.signing`): the hub shows only
+a picture that edge vouches for, and an edge sends one only when its hub asked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from uuid import UUID
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import ConfigDict, Field, ValidationError
+
+from models.errors import BadSignature, InvalidBody, MalformedPayload, PayloadTooLarge
+from models.events import SCHEMA_VERSION, Contract, Identifier, UtcDatetime
+from models.signing import Envelope
+
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024  # what an edge keeps of one decision, and sends
+MAX_REPLY_BYTES = MAX_SNAPSHOT_BYTES * 4 // 3 + 4096  # base64, and the envelope around it
+EVIDENCE_TTL_S = 30.0  # a request older than this is not answered
+SNAPSHOT_FLAG = "snapshot"  # in an entry event's decision flags: its edge kept a snapshot
+
+
+class EvidenceRequest(Contract):
+    """From the hub to one edge: send the snapshot of entry `event_id`, for `issued_by`."""
+
+    request_id: UUID
+    compound_id: Identifier
+    edge_id: Identifier
+    event_id: UUID
+    issued_by: Identifier
+    issued_at: UtcDatetime
+
+
+class EvidenceReply(Contract):
+    """From the edge: the JPEG (base64 in JSON), or why there is none (never kept, or past
+    its retention)."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    request_id: UUID
+    event_id: UUID
+    edge_id: Identifier
+    jpeg: bytes | None = Field(None, max_length=MAX_SNAPSHOT_BYTES)
+    missing: str | None = Field(None, max_length=200)
+
+
+def seal_reply(reply: EvidenceReply, key: Ed25519PrivateKey) -> bytes:
+    """The MQTT payload for `reply`, signed by its edge."""
+    body = reply.model_dump_json()
+    sig = base64.b64encode(key.sign(body.encode("utf-8"))).decode("ascii")
+    envelope = Envelope(v=SCHEMA_VERSION, edge_id=reply.edge_id, body=body, sig=sig)
+    return envelope.model_dump_json().encode("utf-8")
+
+
+def open_reply(payload: bytes, key: Ed25519PublicKey, edge_id: str) -> EvidenceReply:
+    """The reply in `payload` if `edge_id` signed it, else a ContractError saying why."""
+    if len(payload) > MAX_REPLY_BYTES:
+        raise PayloadTooLarge(f"{len(payload)} bytes, the limit is {MAX_REPLY_BYTES}")
+    try:
+        envelope = Envelope.model_validate(json.loads(payload))
+    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
+        raise MalformedPayload(f"not an evidence envelope: {str(exc)[:200]}") from exc
+    if envelope.edge_id != edge_id:
+        raise BadSignature(f"a reply from {envelope.edge_id} on {edge_id}'s topic")
+    try:
+        key.verify(base64.b64decode(envelope.sig, validate=True), envelope.body.encode("utf-8"))
+    except (InvalidSignature, binascii.Error, ValueError) as exc:
+        raise BadSignature(f"the reply's signature does not verify for edge {edge_id}") from exc
+    try:
+        reply = EvidenceReply.model_validate_json(envelope.body)
+    except ValidationError as exc:
+        raise InvalidBody(f"not an evidence reply: {str(exc)[:200]}") from exc
+    if reply.edge_id != edge_id:
+        raise InvalidBody("the reply's edge_id differs from the envelope's")
+    return reply
