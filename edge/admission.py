@@ -108,21 +108,21 @@ class Admission:
         self, lane: Lane, evidence: Evidence, snapshot: Callable[[], bytes] | None = None
     ) -> Admitted:
         """`snapshot` makes the decision's picture (a vehicle lane's), kept when this edge
-        keeps them (`edge.evidence`); it is made before the lock, so that no other lane
-        waits for an image to be encoded."""
-        picture = self._picture(snapshot)
+        keeps them (`edge.evidence`); it is made and written before the lock, so that no
+        other lane waits for an image, and its failure never touches the decision."""
+        event_id = uuid.uuid4()
+        kept = self._keep(event_id, snapshot)
         with self._lock:
             if self._closed:
                 return Admitted(_refusal("edge_stopping", "The gate is restarting."), False)
-            return self._admit(lane, evidence, picture)
+            return self._admit(lane, evidence, event_id, kept)
 
-    def _admit(self, lane: Lane, evidence: Evidence, picture: bytes | None) -> Admitted:
+    def _admit(self, lane: Lane, evidence: Evidence, event_id: uuid.UUID, kept: bool) -> Admitted:
         reading = self._clock.read()
-        event_id = uuid.uuid4()
         context = self._context(lane, reading.now, reading.trusted)
         verdict = self._passback_everywhere(evidence, context, decide(evidence, context))
         verdict = self._count(verdict, event_id)
-        if picture is not None and self.evidence and self.evidence.keep(event_id, picture):
+        if kept:
             verdict = _flagged(verdict, SNAPSHOT_FLAG)
         for alert in verdict.alerts:
             self.alarm(lane.gate_id, alert.code, alert.severity, alert.text)
@@ -144,14 +144,16 @@ class Admission:
         self._show(lane, verdict, opened)
         return Admitted(verdict, opened)
 
-    def _picture(self, snapshot: Callable[[], bytes] | None) -> bytes | None:
+    def _keep(self, event_id: uuid.UUID, snapshot: Callable[[], bytes] | None) -> bool:
         if snapshot is None or self.evidence is None or not self.evidence.enabled:
-            return None
+            return False
         try:
-            return snapshot()
-        except ImageError as exc:  # the decision goes on without its picture
-            logger.warning("decision snapshot not made: %s", exc)
-            return None
+            return self.evidence.keep(event_id, snapshot())
+        except ImageError as exc:
+            logger.info("no decision snapshot: %s", exc)
+        except Exception:  # an image library's failure must never cost the decision
+            logger.exception("decision snapshot not made")
+        return False
 
     def _show(self, lane: Lane, verdict: Verdict, opened: bool) -> None:
         """Tell the lane's screen, once the event is recorded and the gate has answered; a

@@ -32,7 +32,7 @@ from edge.delivery import Delivery, last_will
 from edge.display import DisplayedLane, LaneDisplays, for_face
 from edge.drivers import make_driver
 from edge.errors import ConfigError
-from edge.evidence import EvidenceDesk, EvidenceStore, jpeg
+from edge.evidence import EvidenceDesk, EvidenceStore, scene_plate
 from edge.faces.gallery import RegistryGallery
 from edge.faces.pipeline import FaceLane
 from edge.faces.unknown import UnknownFaces
@@ -149,7 +149,7 @@ class EdgeDaemon:
             claims=self._claims,
         )
         admission.delivery = self._delivery
-        admission.evidence = self._evidence_store()
+        admission.evidence = self._evidence_store(answerable=issuer_key is not None)
         if self.metrics is not None:
             admission.on_decision = self.metrics.decided
         self.displays.start()
@@ -198,17 +198,21 @@ class EdgeDaemon:
             len(admission.controllers),
         )
 
-    def _evidence_store(self) -> EvidenceStore:
+    def _evidence_store(self, *, answerable: bool) -> EvidenceStore:
+        """Snapshots are kept only where they are sealed and staff can ask for them (the
+        hub's requests are verified with the issuer key): nothing is collected for nobody."""
         section = self._settings.evidence
+        key = _read_key(self._settings.registry_key_file)
+        if key is None or not answerable:
+            why = "no registry key to seal them" if key is None else "no issuer key to ask"
+            logger.warning("decision snapshots are not kept on this edge: %s", why)
         store = EvidenceStore(
             section.directory,
-            _read_key(self._settings.registry_key_file),
+            key if answerable else None,
             retention_s=section.retention_days * 86_400,
             max_bytes=section.max_mb * 1024 * 1024,
         )
-        if not store.enabled:
-            logger.warning("no registry key: decision snapshots are not kept on this edge")
-        store.purge()
+        store.start()  # the sweep runs even where nothing new is kept: old ones still go
         self.evidence = store
         return store
 
@@ -228,11 +232,13 @@ class EdgeDaemon:
             signing_key=signing_key,
             clock=self.clock,
             store=self.evidence,
-            reply=lambda payload: link.publish(Message(reply_topic, payload, qos=1)),
+            # QoS 0, both ways: a picture must never wait in a broker's queue or its files
+            # for a hub that has given up (it asks again, and audits that too).
+            reply=lambda payload: link.publish(Message(reply_topic, payload, qos=0)),
             seen=self._ledger.first_time,
         )
         request_topic = topics.evidence_request(settings.compound_id, settings.edge_id)
-        link.subscribe(request_topic, desk.on_message)
+        link.subscribe(request_topic, desk.on_message, qos=0)
 
     def _stop_inputs(self) -> None:
         if self.metrics is not None:
@@ -353,6 +359,8 @@ class EdgeDaemon:
         self.outbox.close()
         if self._ledger is not None:
             self._ledger.close()
+        if self.evidence is not None:
+            self.evidence.stop()
 
     def _fallbacks(self) -> dict[str, Fallback] | None:
         """Each method's fallback while the registry is stale; None while it is fresh."""
@@ -393,11 +401,11 @@ class EdgeDaemon:
         return Answer(result, admitted.verdict.decision.reason_code)
 
     def _anpr_snapshot(self, pushed: Pushed) -> Snapshot | None:
-        """The camera's snapshot, re-encoded, as the decision's picture (when kept)."""
+        """The plate in the camera's snapshot as the decision's picture (when kept)."""
         picture = pushed.snapshot
         if picture is None or not self._settings.evidence.anpr:
             return None
-        return lambda: jpeg(picture)
+        return lambda: scene_plate(picture)
 
     def _on_pin(self, reader: WiegandReaderSection, pin: str) -> bool:
         lane = f"{reader.gate_id}/{reader.lane}"

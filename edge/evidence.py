@@ -1,18 +1,22 @@
 """Decision snapshots, kept on this edge for a short time, sealed (docs/evidence.md).
 
-A vehicle lane's decision keeps one picture: the plate as our reader cropped it from the
-frame, or the snapshot an ANPR camera pushed with its reading, re-encoded (no metadata, at
-most `MAX_WIDTH` wide). Faces are never kept: templates, not photos. A snapshot is sealed
-with the edge's key (`edge.sealing`), named by its entry event's id, and deleted after
-`retention_days` (or sooner, oldest first, when the store passes `max_mb`). The event says
-that one was kept (its `snapshot` flag) and carries nothing else of it. Staff see one only
-through the hub, which asks this edge with a signed request and audits the request.
+A vehicle lane's decision keeps one picture, and only of the plate: the plate as our reader
+cropped it from the frame that decided, or, from an ANPR camera's pushed scene, its largest
+plate-coloured, plate-shaped region (a scene shows the driver; a crop of the plate does not,
+and a scene without such a region keeps nothing). Faces are never kept: templates, not
+photos. A picture is encoded without metadata and within `MAX_SNAPSHOT_BYTES`, sealed with
+the edge's key (`edge.sealing`, bound to its event), named by its entry event's id, and
+deleted after `retention_days` by a sweep every `SWEEP_EVERY_S` (or sooner, oldest first,
+past `max_mb`). The event says that one was kept (its `snapshot` flag) and carries nothing
+else of it. Staff see one only through the hub, which asks this edge with a signed request
+and audits the request; this edge answers only such requests.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -25,7 +29,9 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.clock import EdgeClock
-from edge.images import ImageError, decode, to_bgr8
+from edge.images import ImageError, to_bgr8
+from edge.plates.locate import candidates
+from edge.plates.ocr import Box
 from edge.sealing import SealError, seal, unseal
 from models.evidence import (
     EVIDENCE_TTL_S,
@@ -39,24 +45,37 @@ from models.tokens import TokenError, verify_token
 logger = logging.getLogger(__name__)
 
 MAX_WIDTH = 1280
-JPEG_QUALITY = 85
+QUALITIES = (85, 70, 50)  # tried in turn until the picture fits `MAX_SNAPSHOT_BYTES`
 PLATE_MARGIN = 0.35  # of the plate's height, around its box: the plate's edges, not the car
-PURGE_EVERY_S = 3600.0
+SWEEP_EVERY_S = 600.0
+FUTURE_SLACK_S = 3600.0  # a file this far ahead of the clock: the clock was stepped back
+MIN_FREE_BYTES = 256 * 1024 * 1024  # the outbox and the ledger share the disk: they come first
 SUFFIX = ".sealed"
-
-Box = tuple[int, int, int, int]  # x, y, width, height, as the plate reader gives them
+PARTIAL = ".partial"
 
 
 def jpeg(image: np.ndarray) -> bytes:
-    """`image` as a JPEG at most `MAX_WIDTH` wide, without metadata."""
+    """`image` as a JPEG at most `MAX_WIDTH` wide and `MAX_SNAPSHOT_BYTES` long, without
+    metadata; ImageError when it cannot be one."""
     image = to_bgr8(image)
-    if image.shape[1] > MAX_WIDTH:
-        scale = MAX_WIDTH / image.shape[1]
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise ImageError("the snapshot could not be encoded")
-    return data.tobytes()
+    height, width = image.shape[:2]
+    if height < 8 or width < 8:
+        raise ImageError(f"a picture of {width} x {height} pixels")
+    while True:
+        if width > MAX_WIDTH:
+            size = (MAX_WIDTH, max(8, round(height * MAX_WIDTH / width)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        for quality in QUALITIES:
+            ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not ok:
+                raise ImageError("the picture could not be encoded")
+            if len(data) <= MAX_SNAPSHOT_BYTES:
+                return data.tobytes()
+        height, width = image.shape[:2]
+        if width <= 160:
+            raise ImageError("the picture does not fit the snapshot's size")
+        image = cv2.resize(image, (width // 2, max(8, height // 2)), interpolation=cv2.INTER_AREA)
+        height, width = image.shape[:2]
 
 
 def plate_crop(frame: np.ndarray, box: Box) -> bytes:
@@ -70,9 +89,12 @@ def plate_crop(frame: np.ndarray, box: Box) -> bytes:
     return jpeg(crop)
 
 
-def reencoded(data: bytes) -> bytes:
-    """A pushed JPEG decoded (so checked) and encoded again, without its metadata."""
-    return jpeg(decode(data))
+def scene_plate(scene: np.ndarray) -> bytes:
+    """The plate in a camera's scene: its largest plate-coloured, plate-shaped region."""
+    found = candidates(to_bgr8(scene))
+    if not found:
+        raise ImageError("no plate-coloured region in the camera's picture: nothing kept")
+    return plate_crop(scene, found[0].box)
 
 
 class EvidenceStore:
@@ -93,63 +115,93 @@ class EvidenceStore:
         self._max_bytes = max_bytes
         self._now = now
         self._lock = threading.Lock()
-        self._last_purge = -PURGE_EVERY_S
+        self._stopping = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
     @property
     def enabled(self) -> bool:
         """Without the edge's key nothing is kept: a snapshot is never stored in the clear."""
         return self._key is not None
 
+    def start(self, every_s: float = SWEEP_EVERY_S) -> None:
+        """Sweep now, then every `every_s`, on a thread of its own (the gates never wait)."""
+        self.sweep()
+        self._sweeper = threading.Thread(
+            target=self._sweep_every, args=(every_s,), name="evidence-sweep", daemon=True
+        )
+        self._sweeper.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=5)
+
     def keep(self, event_id: uuid.UUID, snapshot: bytes) -> bool:
         """Whether `snapshot` is now kept for `event_id` (not when the store is disabled, the
-        picture too large, or the disk refuses: the decision goes on without it)."""
+        picture too large, the disk short of room, or refusing: the decision goes on)."""
         if self._key is None or not snapshot or len(snapshot) > MAX_SNAPSHOT_BYTES:
             return False
         try:
-            self._write(self._path(event_id), seal(snapshot, self._key))
+            self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if shutil.disk_usage(self._directory).free < MIN_FREE_BYTES:
+                logger.warning("snapshot of %s not kept: the disk is nearly full", event_id)
+                return False
+            self._write(self._path(event_id), seal(snapshot, self._key, _context(event_id)))
         except OSError as exc:
             logger.warning("snapshot of %s not kept: %s", event_id, exc)
             return False
-        if self._now() - self._last_purge >= PURGE_EVERY_S:
-            self.purge()
         return True
 
     def get(self, event_id: uuid.UUID) -> bytes | None:
         """The snapshot of `event_id`; None when none was kept or it is past its retention."""
         path = self._path(event_id)
         try:
-            if self._now() - path.stat().st_mtime > self._retention_s:
+            if self._expired(path.stat().st_mtime):
                 path.unlink(missing_ok=True)
                 return None
-            return unseal(path.read_bytes(), self._key)
+            data = unseal(path.read_bytes(), self._key, _context(event_id), strict=True)
         except FileNotFoundError:
             return None
         except (OSError, SealError) as exc:
             logger.warning("snapshot of %s unreadable: %s", event_id, exc)
             return None
+        return data or None
 
-    def purge(self) -> int:
-        """Deletes snapshots past their retention, then the oldest while over `max_bytes`;
-        how many went."""
+    def sweep(self) -> int:
+        """Deletes snapshots past their retention (or dated ahead of the clock), writes cut
+        short, then the oldest while over `max_bytes`; how many went."""
         with self._lock:
-            self._last_purge = self._now()
+            removed = 0
+            for partial in self._directory.glob(f"*{PARTIAL}"):
+                partial.unlink(missing_ok=True)  # only `_write` makes them, under this lock
+                removed += 1
             files = sorted(self._files(), key=lambda f: f[1])  # oldest first
             total = sum(size for _, _, size in files)
-            removed = 0
             for path, modified, size in files:
-                if self._now() - modified <= self._retention_s and total <= self._max_bytes:
-                    break
+                if not self._expired(modified) and total <= self._max_bytes:
+                    continue
                 path.unlink(missing_ok=True)
                 total -= size
                 removed += 1
             return removed
+
+    def _sweep_every(self, every_s: float) -> None:
+        while not self._stopping.wait(every_s):
+            try:
+                self.sweep()
+            except OSError:
+                logger.exception("evidence sweep failed; tried again in %g s", every_s)
+
+    def _expired(self, modified: float) -> bool:
+        age = self._now() - modified
+        return age > self._retention_s or -age > FUTURE_SLACK_S
 
     def _files(self) -> list[tuple[Path, float, int]]:
         found = []
         for path in self._directory.glob(f"*{SUFFIX}"):
             try:
                 stat = path.stat()
-            except FileNotFoundError:  # purged by another thread meanwhile
+            except FileNotFoundError:
                 continue
             found.append((path, stat.st_mtime, stat.st_size))
         return found
@@ -158,18 +210,30 @@ class EvidenceStore:
         return self._directory / f"{uuid.UUID(str(event_id))}{SUFFIX}"
 
     def _write(self, path: Path, data: bytes) -> None:
-        self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        temporary.replace(path)
+        """Whole or not at all, even across a power cut."""
+        partial = path.with_suffix(PARTIAL)
+        with self._lock:
+            try:
+                descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                partial.replace(path)
+            except OSError:
+                partial.unlink(missing_ok=True)
+                raise
+
+
+def _context(event_id: uuid.UUID) -> bytes:
+    return f"evidence:{event_id}".encode("ascii")
 
 
 class EvidenceDesk:
-    """Answers the hub's requests for the snapshots kept here: a request must be signed by
-    the compound's hub, name this edge, be at most `EVIDENCE_TTL_S` old by the edge's clock
-    and never seen before; anything else is logged and dropped, unanswered."""
+    """Answers the hub's requests for the snapshots kept here. A request must be signed by
+    the compound's hub and name this compound and edge, or it is dropped unanswered; one
+    that is stale by this edge's clock, or seen before, gets a signed answer saying so (the
+    hub then tells staff why, rather than that the edge is offline)."""
 
     def __init__(
         self,
@@ -194,32 +258,41 @@ class EvidenceDesk:
 
     def on_message(self, topic: str, payload: bytes) -> None:
         try:
-            request = self._accept(payload)
+            request = self._verified(payload)
         except TokenError as exc:
             logger.warning("snapshot request refused: %s", exc)
             return
-        found = self._store.get(request.event_id)
+        refusal = self._refusal(request)
+        found = None if refusal else self._store.get(request.event_id)
         reply = EvidenceReply(
             request_id=request.request_id,
             event_id=request.event_id,
             edge_id=self._edge_id,
             jpeg=found,
-            missing=None if found else "not kept on this edge, or past its retention",
+            missing=refusal or (None if found else "not kept here, or past its retention"),
         )
-        logger.info("snapshot of %s sent for %s", request.event_id, request.issued_by)
+        logger.info(
+            "snapshot request %s for %s: %s",
+            request.request_id,
+            request.issued_by,
+            "sent" if found else reply.missing,
+        )
         if not self._reply(seal_reply(reply, self._signing_key)):
             logger.warning("snapshot of %s not sent: the broker is out of reach", reply.event_id)
 
-    def _accept(self, payload: bytes) -> EvidenceRequest:
+    def _verified(self, payload: bytes) -> EvidenceRequest:
         try:
             request = verify_token(payload.decode("ascii"), EvidenceRequest, self._issuer_key)
         except UnicodeDecodeError as exc:
             raise TokenError("not a token") from exc
         if request.compound_id != self._compound_id or request.edge_id != self._edge_id:
             raise TokenError(f"request {request.request_id} is for another edge")
-        now = self._clock.read().now
-        if abs(now - request.issued_at) > timedelta(seconds=EVIDENCE_TTL_S):
-            raise TokenError(f"request {request.request_id} is stale or from the future")
-        if not self._first_time(str(request.request_id)):
-            raise TokenError(f"request {request.request_id} was already answered")
         return request
+
+    def _refusal(self, request: EvidenceRequest) -> str | None:
+        skew = abs(self._clock.read().now - request.issued_at)
+        if skew > timedelta(seconds=EVIDENCE_TTL_S):
+            return f"the request is {skew.total_seconds():.0f} s off this edge's clock"
+        if not self._first_time(str(request.request_id)):
+            return "the request was answered before"
+        return None

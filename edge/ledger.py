@@ -85,8 +85,9 @@ class Ledger:
             )
 
     def first_time(self, command_id: str) -> bool:
-        """Record a guard command's id; False if it was recorded before (a replay). Ids older
-        than a day are forgotten (a command is valid for 30 s)."""
+        """Record the id of a guard's command or of a request for a snapshot; False if it was
+        recorded before (a replay). Ids older than a day are forgotten (both are valid for
+        30 s)."""
         now = time.time()
         with self._lock:
             self._db.execute("DELETE FROM commands WHERE at < ?", (now - 86_400,))

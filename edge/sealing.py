@@ -16,21 +16,27 @@ class SealError(ValueError):
     """Sealed data without the key, with another key, or altered."""
 
 
-def seal(data: bytes, key: bytes | None) -> bytes:
-    """`data` sealed with `key`; as it is when there is no key."""
+def seal(data: bytes, key: bytes | None, context: bytes = b"") -> bytes:
+    """`data` sealed with `key`, bound to `context` (what it is, e.g. which event's picture:
+    it cannot be passed off as something else); as it is when there is no key."""
     if key is None:
         return data
     nonce = os.urandom(12)
-    return SEALED + nonce + AESGCM(key).encrypt(nonce, data, SEALED)
+    return SEALED + nonce + AESGCM(key).encrypt(nonce, data, SEALED + context)
 
 
-def unseal(data: bytes, key: bytes | None) -> bytes:
-    """What `seal` was given; data that was never sealed comes back as it is."""
+def unseal(data: bytes, key: bytes | None, context: bytes = b"", *, strict: bool = False) -> bytes:
+    """What `seal` was given with `context`; data that was never sealed comes back as it is,
+    unless `strict` (where nothing may ever be kept in the clear)."""
     if not data.startswith(SEALED):
+        if strict:
+            raise SealError("the data is not sealed")
         return data
     if key is None:
         raise SealError("the data is sealed and this edge has no key")
     try:
-        return AESGCM(key).decrypt(data[4:16], data[16:], SEALED)
+        return AESGCM(key).decrypt(data[4:16], data[16:], SEALED + context)
     except InvalidTag as exc:
-        raise SealError("the data was sealed with another key, or altered") from exc
+        raise SealError(
+            "the data was sealed with another key or for another use, or altered"
+        ) from exc

@@ -2,12 +2,13 @@
 
 The hub keeps no images. To show one, it signs an `EvidenceRequest` for the edge that made
 the decision, publishes it, and waits up to `WAIT_S` for that edge's signed reply on the
-compound's evidence topic; the route audits the request before it is sent.
+compound's evidence topic; the route audits the request before it is sent. Both go at QoS 0:
+a picture must never wait in a broker's queue, or its files, for a hub that gave up on it.
+At most `AT_ONCE` fetches wait at a time; more are refused at once.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -18,83 +19,96 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from anju.mqtt import Message, MqttLink
 from hub.errors import NotFound, Unavailable
 from models.errors import ContractError
-from models.evidence import MAX_REPLY_BYTES, EvidenceReply, open_reply
+from models.evidence import EvidenceReply, open_reply
 from models.topics import Topics
 
 logger = logging.getLogger(__name__)
 
 WAIT_S = 10.0
+AT_ONCE = 4
+JPEG_START = b"\xff\xd8\xff"
 
 
 @dataclass
 class _Asked:
     edge_id: str
+    event_id: uuid.UUID
     key: Ed25519PublicKey
     answered: threading.Event = field(default_factory=threading.Event)
     reply: EvidenceReply | None = None
 
 
 class SnapshotDesk:
-    """The hub's side of the exchange: one request at a time per caller, many at once."""
+    """The hub's side of the exchange."""
 
     def __init__(self, link: MqttLink, topics: Topics) -> None:
         self._link = link
         self._topics = topics
         self._asked: dict[uuid.UUID, _Asked] = {}
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(AT_ONCE)
 
     def start(self) -> None:
         """Before the link starts (its subscriptions are renewed at every connect)."""
-        self._link.subscribe(self._topics.all_evidence(), self._on_reply)
+        self._link.subscribe(self._topics.all_evidence(), self._on_reply, qos=0)
 
     def fetch(
         self,
         *,
         compound_id: str,
         edge_id: str,
+        event_id: uuid.UUID,
         key: Ed25519PublicKey,
         request_id: uuid.UUID,
         token: str,
         wait_s: float = WAIT_S,
     ) -> bytes:
-        """The JPEG the edge sends for the signed request `token`; Unavailable when the
-        broker or the edge does not answer in time, NotFound when the edge has none."""
-        asked = _Asked(edge_id, key)
-        with self._lock:
-            self._asked[request_id] = asked
+        """The JPEG the edge sends for the signed request `token`; Unavailable when the hub
+        is busy with other fetches, or the broker or the edge does not answer in time;
+        NotFound when the edge has none, with its reason."""
+        if not self._slots.acquire(blocking=False):
+            raise Unavailable(f"{AT_ONCE} snapshots are being fetched already: try again")
+        asked = _Asked(edge_id, event_id, key)
         try:
+            with self._lock:
+                self._asked[request_id] = asked
             topic = self._topics.evidence_request(compound_id, edge_id)
-            if not self._link.publish(Message(topic, token.encode("ascii"), qos=1)):
+            if not self._link.publish(Message(topic, token.encode("ascii"), qos=0)):
                 raise Unavailable("the broker is out of reach: the edge was not asked")
             if not asked.answered.wait(wait_s):
                 raise Unavailable(f"edge {edge_id} did not answer within {wait_s:g} s")
         finally:
             with self._lock:
                 self._asked.pop(request_id, None)
+            self._slots.release()
         reply = asked.reply
         if reply is None or reply.jpeg is None:
-            raise NotFound(f"no snapshot on edge {edge_id}: {reply.missing if reply else ''}")
+            raise NotFound(f"no snapshot from edge {edge_id}: {reply.missing if reply else ''}")
         return reply.jpeg
 
     def _on_reply(self, topic: str, payload: bytes) -> None:
-        """On paho's thread: match the reply to its request, check it, wake the asker."""
-        if len(payload) > MAX_REPLY_BYTES:
-            logger.warning("evidence reply on %s dropped: %d bytes", topic, len(payload))
-            return
+        """On paho's thread: check the reply against the edge whose topic it came on, then
+        against the request it answers; wake the asker."""
         try:
-            request_id = uuid.UUID(json.loads(json.loads(payload)["body"])["request_id"])
-        except (ValueError, TypeError, KeyError) as exc:
-            logger.warning("evidence reply on %s dropped: unreadable (%s)", topic, exc)
+            edge_id = self._topics.parse(topic).edge_id
+        except ContractError:
             return
         with self._lock:
-            asked = self._asked.get(request_id)
-        if asked is None:
-            return  # too late, or for another hub's request
+            keys = [a.key for a in self._asked.values() if a.edge_id == edge_id]
+        if not keys:
+            return  # too late, or no one here asked this edge
         try:
-            reply = open_reply(payload, asked.key, asked.edge_id)
+            reply = open_reply(payload, keys[0], edge_id)
         except ContractError as exc:
             logger.warning("evidence reply on %s dropped: %s", topic, exc)
             return
-        if reply.request_id == request_id:
-            asked.reply = reply
-            asked.answered.set()
+        with self._lock:
+            asked = self._asked.get(reply.request_id)
+        if asked is None or (asked.edge_id, asked.event_id) != (edge_id, reply.event_id):
+            logger.warning("evidence reply on %s answers no request of ours", topic)
+            return
+        if reply.jpeg is not None and not reply.jpeg.startswith(JPEG_START):
+            logger.warning("evidence reply on %s dropped: not a JPEG", topic)
+            return
+        asked.reply = reply
+        asked.answered.set()

@@ -1,6 +1,7 @@
-"""The compound's issuer key: the hub signs visitor-pass QR tokens and guard-booth gate
-commands with it; every edge holds its public half (from its provisioning bundle) and verifies
-offline. The private key is kept encrypted with the hub's secret keys, made on first use."""
+"""The compound's issuer key: the hub signs visitor-pass QR tokens, guard-booth gate
+commands and requests for decision snapshots with it; every edge holds its public half (from
+its provisioning bundle) and verifies offline. The private key is kept encrypted with the
+hub's secret keys, made on first use."""
 
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ def pass_token(*, session: Session, row: VisitorPass, box: SecretBox, now: datet
     return sign_token(claims, issuer_key(session=session, compound_id=row.compound_id, box=box))
 
 
-def sign_command(
-    *, session: Session, box: SecretBox, command: GateCommand | EvidenceRequest
+def sign_for_edge(
+    *, session: Session, box: SecretBox, claims: GateCommand | EvidenceRequest
 ) -> str:
-    """A command for an edge: to its gate, or for a snapshot it keeps."""
-    key = issuer_key(session=session, compound_id=command.compound_id, box=box)
-    return sign_token(command, key)
+    """What the hub asks of one edge: a guard's command to a gate, or a snapshot it keeps."""
+    key = issuer_key(session=session, compound_id=claims.compound_id, box=box)
+    return sign_token(claims, key)

@@ -9,6 +9,7 @@ from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.tables.common import as_utc, seq_column, utc_column
+from models.evidence import SNAPSHOT_FLAG
 
 
 class Edge(SQLModel, table=True):
@@ -68,6 +69,11 @@ class EntryBase(SQLModel):
         sa_column_kwargs={"server_default": ""},
         description="The decision's flags, space-separated",
     )
+
+    @property
+    def snapshot(self) -> bool:
+        """Whether its edge kept a picture of this decision (docs/evidence.md)."""
+        return SNAPSHOT_FLAG in self.flags.split()
 
 
 class Entry(EntryBase, table=True):

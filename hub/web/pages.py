@@ -23,7 +23,7 @@ from hub.analytics import casework, occupancy
 from hub.analytics.casework import Status
 from hub.api.deps import Caller, ServicesDep, SessionDep
 from hub.api.errors import status_of
-from hub.api.routes.events import snapshot_of
+from hub.api.routes.events import SNAPSHOT_HEADERS, snapshot_of
 from hub.auth import Role
 from hub.entry_log import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
 from hub.errors import HubError, InvalidInput, Unauthenticated
@@ -236,7 +236,7 @@ def entry_snapshot(
         t = i18n.translator(language(request))
         body = f'<!doctype html><meta charset="utf-8"><p>{t("no_snapshot")}: {escape(str(exc))}</p>'
         return HTMLResponse(body, status_code=status_of(exc))
-    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return Response(jpeg, media_type="image/jpeg", headers=SNAPSHOT_HEADERS)
 
 
 @router.get("/entries.csv")

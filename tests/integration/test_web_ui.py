@@ -331,7 +331,7 @@ def test_the_booth_page_shows_who_waits_and_audits_each_one_shown(hub_http: HubH
     assert inside == [("", "苏E00002"), ("overdue", "苏E00001")]  # newest first, c1 only
     none = staff.get(f"/ui/entries/{card.event_id}/snapshot", params={"lang": "en"})
     assert none.status_code == 404 and "No snapshot to show" in none.text
-    assert ("read", f"snapshot:{card.event_id}") in _audits(hub_http)
+    assert ("read", f"snapshot:{card.event_id} (p-secret, card:card-77)") in _audits(hub_http)
     officer = browser_login(hub_http, "officer", purpose="走访调查")
     assert officer.get("/ui/gates").status_code == 403
     assert officer.get("/ui/gates/waiting").status_code == 403

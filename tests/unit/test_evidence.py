@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from edge.clock import EdgeClock
-from edge.evidence import MAX_WIDTH, EvidenceDesk, EvidenceStore, jpeg, plate_crop
+from edge.evidence import MAX_WIDTH, EvidenceDesk, EvidenceStore, jpeg, plate_crop, scene_plate
 from edge.images import ImageError
 from models.errors import BadSignature, ContractError
-from models.evidence import EvidenceReply, EvidenceRequest, open_reply
+from models.evidence import MAX_SNAPSHOT_BYTES, EvidenceReply, EvidenceRequest, open_reply
 from models.signing import generate_key
-from models.tokens import sign_token
+from models.tokens import GateCommand, sign_token
 
 KEY = bytes(range(32))
 DAY = 86_400.0
@@ -80,13 +80,46 @@ def test_snapshots_go_after_their_retention_and_the_oldest_first_beyond_the_cap(
     for n, event_id in enumerate(ids):
         assert store.keep(event_id, _picture())
         _age(tmp_path / "evidence", event_id, clock.now - (8 - n) * DAY / 2)  # 4, 3.5, 3, 2.5 d
-    assert store.purge() == 1  # over the cap: the oldest went
+    assert store.sweep() == 1  # over the cap: the oldest went
     assert store.get(ids[0]) is None and store.get(ids[1]) is not None
     clock.now += 4.25 * DAY  # ids[1] is 7.75 days old, ids[2] 7.25, ids[3] 6.75
     assert store.get(ids[1]) is None  # past its retention: never shown, and deleted
     assert not (tmp_path / "evidence" / f"{ids[1]}.sealed").exists()
-    assert store.purge() == 1  # ids[2]
+    assert store.sweep() == 1  # ids[2]
     assert store.get(ids[2]) is None and store.get(ids[3]) is not None
+    # A clock stepped back leaves a file dated in the future: it goes too, as does a write
+    # cut short.
+    _age(tmp_path / "evidence", ids[3], clock.now + 2 * DAY)
+    (tmp_path / "evidence" / f"{uuid.uuid4()}.partial").write_bytes(b"half")
+    assert store.sweep() == 2
+    assert list((tmp_path / "evidence").iterdir()) == []
+
+
+def test_the_sweep_runs_on_its_own_until_stopped(tmp_path: Path) -> None:
+    clock = Clock()
+    store = _store(tmp_path, clock)
+    old = uuid.uuid4()
+    assert store.keep(old, _picture())
+    store.start(every_s=0.05)
+    try:
+        clock.now += 8 * DAY
+        deadline = time.monotonic() + 5
+        while (tmp_path / "evidence" / f"{old}.sealed").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not (tmp_path / "evidence" / f"{old}.sealed").exists()
+    finally:
+        store.stop()
+
+
+def test_a_file_planted_or_moved_in_the_store_is_never_served(tmp_path: Path) -> None:
+    store = _store(tmp_path, Clock())
+    first, second = uuid.uuid4(), uuid.uuid4()
+    assert store.keep(first, _picture())
+    directory = tmp_path / "evidence"
+    (directory / f"{first}.sealed").rename(directory / f"{second}.sealed")
+    assert store.get(second) is None  # sealed for another event
+    (directory / f"{first}.sealed").write_bytes(_picture())  # in the clear
+    assert store.get(first) is None
 
 
 def test_a_snapshot_too_large_or_a_disk_that_refuses_is_no_error(tmp_path: Path) -> None:
@@ -100,11 +133,30 @@ def test_pictures_are_bounded_and_a_box_outside_the_frame_is_refused() -> None:
     wide = np.zeros((1000, 3000, 3), dtype=np.uint8)
     decoded = cv2.imdecode(np.frombuffer(jpeg(wide), np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape[1] == MAX_WIDTH
+    noise = np.random.default_rng(1).integers(0, 255, (960, 1280, 3), dtype=np.uint8)
+    assert len(jpeg(noise)) <= MAX_SNAPSHOT_BYTES  # worst case: smaller, never too big
+    with pytest.raises(ImageError):
+        jpeg(np.zeros((1, 4000, 3), dtype=np.uint8))  # a line, not a picture
     frame = np.full((480, 640, 3), 200, dtype=np.uint8)
     crop = cv2.imdecode(np.frombuffer(plate_crop(frame, (100, 200, 140, 40)), np.uint8), 1)
     assert crop.shape[:2] == (40 + 2 * 14, 140 + 2 * 14)  # the plate and a margin
     with pytest.raises(ImageError):
         plate_crop(frame, (700, 500, 40, 10))
+
+
+def _scene(with_plate: bool) -> np.ndarray:
+    scene = np.full((360, 640, 3), 90, dtype=np.uint8)
+    if with_plate:
+        cv2.rectangle(scene, (220, 200), (420, 264), (170, 70, 10), -1)  # a blue plate
+        cv2.putText(scene, "A12345", (232, 248), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255,) * 3, 3)
+    return scene
+
+
+def test_of_a_cameras_scene_only_the_plate_is_kept() -> None:
+    crop = cv2.imdecode(np.frombuffer(scene_plate(_scene(True)), np.uint8), cv2.IMREAD_COLOR)
+    assert crop.shape[:2] == (65 + 2 * 23, 201 + 2 * 23)  # the plate and its margin
+    with pytest.raises(ImageError):
+        scene_plate(_scene(False))  # no plate in sight: nothing
 
 
 class Desk:
@@ -157,14 +209,30 @@ def test_the_edge_sends_a_snapshot_only_for_its_hubs_fresh_request(tmp_path: Pat
     desk = Desk(tmp_path)
     token = desk.ask(desk.kept)
     assert desk.reply().jpeg == desk.picture
-    desk.desk.on_message("topic", token.encode("ascii"))  # the same request again
-    desk.ask(desk.kept, signer=generate_key())  # not the hub's
+    desk.ask(desk.kept, signer=generate_key())  # not the hub's: no answer at all
     desk.ask(desk.kept, edge_id="edge-2")
-    desk.ask(desk.kept, issued_at=datetime.now(UTC) - timedelta(minutes=5))
+    desk.ask(desk.kept, compound_id="c2")
     desk.desk.on_message("topic", b"\xff\xfe not a token")
+    command = GateCommand(
+        command_id=uuid.uuid4(),
+        compound_id="c1",
+        edge_id="edge-1",
+        gate_id="car-gate",
+        action="open",
+        reason="a command is not a request",
+        issued_by="c1-staff",
+        issued_at=datetime.now(UTC),
+    )
+    desk.desk.on_message("topic", sign_token(command, desk.issuer).encode("ascii"))
     assert len(desk.sent) == 1
+    # The hub's own, but stale or replayed: answered, with why, and without the picture.
+    desk.desk.on_message("topic", token.encode("ascii"))
+    assert desk.reply().jpeg is None and desk.reply().missing == "the request was answered before"
+    desk.ask(desk.kept, issued_at=datetime.now(UTC) - timedelta(minutes=5))
+    assert desk.reply().jpeg is None and "off this edge's clock" in str(desk.reply().missing)
     desk.ask(uuid.uuid4())  # nothing kept for this one: said so
     assert desk.reply().jpeg is None and "not kept" in str(desk.reply().missing)
+    assert len(desk.sent) == 4
 
 
 def test_the_hub_accepts_a_reply_only_from_the_edge_it_asked(tmp_path: Path) -> None:

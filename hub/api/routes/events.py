@@ -17,10 +17,11 @@ from hub.entry_log import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
 from hub.errors import NotFound
 from hub.services import HubServices
 from hub.tables import Entry, EntryPublic, utcnow
-from models.evidence import SNAPSHOT_FLAG, EvidenceRequest
+from models.evidence import EvidenceRequest
 from models.signing import load_public_key
 
 router = APIRouter(prefix="/api", tags=["events"])
+SNAPSHOT_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 SnapshotViewer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
 
 
@@ -59,7 +60,7 @@ def event_snapshot(
     none was kept or it is past the edge's retention, 503 when the broker or the edge does
     not answer."""
     jpeg = snapshot_of(event_id, caller, session, services)
-    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return Response(jpeg, media_type="image/jpeg", headers=SNAPSHOT_HEADERS)
 
 
 def snapshot_of(
@@ -69,27 +70,32 @@ def snapshot_of(
     entry = session.get(Entry, event_id)
     if entry is None or entry.compound_id != caller.compound_id:
         raise NotFound(f"no entry {event_id}")
-    caller.audit("read", f"snapshot:{event_id}")  # asked for: audited, whatever comes back
-    if SNAPSHOT_FLAG not in entry.flags.split():
+    whom = f"{entry.subject_id or entry.subject_kind}, {entry.method}:{entry.credential_ref}"
+    caller.audit("read", f"snapshot:{event_id} ({whom})")  # asked for: audited, whatever comes
+    if not entry.snapshot:
         raise NotFound(f"no snapshot was kept of entry {event_id}")
     edge = crud.get_edge(session=session, edge_id=entry.edge_id)
     if edge is None:
         raise NotFound(f"edge {entry.edge_id}, which kept it, is no longer enrolled")
     request = EvidenceRequest(
         request_id=uuid.uuid4(),
-        compound_id=caller.compound_id,
+        compound_id=entry.compound_id,
         edge_id=edge.edge_id,
         event_id=event_id,
         issued_by=caller.user.username,
         issued_at=utcnow(),
     )
-    box = services.settings.secret_box()
-    token = issuer.sign_command(session=session, box=box, command=request)
+    token = issuer.sign_for_edge(
+        session=session, box=services.settings.secret_box(), claims=request
+    )
+    key = load_public_key(edge.public_key)
     session.commit()  # a new issuer key, if this was its first use
+    session.close()  # no database connection is held while the edge is waited for
     return services.snapshots.fetch(
-        compound_id=caller.compound_id,
-        edge_id=edge.edge_id,
-        key=load_public_key(edge.public_key),
+        compound_id=request.compound_id,
+        edge_id=request.edge_id,
+        event_id=event_id,
+        key=key,
         request_id=request.request_id,
         token=token,
     )

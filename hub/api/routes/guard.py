@@ -23,7 +23,6 @@ from hub.registry import Changes
 from hub.services import HubServices
 from hub.tables import Entry, Gate, VisitorPass, as_utc, utcnow
 from models.events import Direction, Identifier, Text
-from models.evidence import SNAPSHOT_FLAG
 from models.tokens import GateAction, GateCommand
 
 router = APIRouter(prefix="/api", tags=["guard booth"])
@@ -67,8 +66,8 @@ def send_command(
     box = services.settings.secret_box()
     command_id = uuid.uuid4()
     tokens = {
-        edge_id: issuer.sign_command(
-            session=session, box=box, command=_command(body, command_id, caller, edge_id, gate_id)
+        edge_id: issuer.sign_for_edge(
+            session=session, box=box, claims=_command(body, command_id, caller, edge_id, gate_id)
         )
         for edge_id in edges
     }
@@ -245,5 +244,5 @@ def _waiting(denials: list[Entry]) -> Waiting:
         subject_id=last.subject_id,
         last_reason=last.reason_code,
         event_id=str(last.event_id),
-        snapshot=SNAPSHOT_FLAG in last.flags.split(),
+        snapshot=last.snapshot,
     )
