@@ -9,18 +9,14 @@ a picture that edge vouches for, and an edge sends one only when its hub asked.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from uuid import UUID
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ConfigDict, Field, ValidationError
 
-from models.errors import BadSignature, InvalidBody, MalformedPayload, PayloadTooLarge
-from models.events import SCHEMA_VERSION, Contract, Identifier, UtcDatetime
-from models.signing import Envelope
+from models.errors import BadSignature, InvalidBody
+from models.events import Contract, Identifier, UtcDatetime
+from models.signing import check_signature, open_envelope, sign_body
 
 # What an edge keeps of one decision, and sends: a reply stays well under a district EMQX
 # cluster's default packet limit (1 MB) and crosses a slow uplink within the hub's wait.
@@ -56,26 +52,15 @@ class EvidenceReply(Contract):
 
 def seal_reply(reply: EvidenceReply, key: Ed25519PrivateKey) -> bytes:
     """The MQTT payload for `reply`, signed by its edge."""
-    body = reply.model_dump_json()
-    sig = base64.b64encode(key.sign(body.encode("utf-8"))).decode("ascii")
-    envelope = Envelope(v=SCHEMA_VERSION, edge_id=reply.edge_id, body=body, sig=sig)
-    return envelope.model_dump_json().encode("utf-8")
+    return sign_body(reply.edge_id, reply.model_dump_json(), key)
 
 
 def open_reply(payload: bytes, key: Ed25519PublicKey, edge_id: str) -> EvidenceReply:
     """The reply in `payload` if `edge_id` signed it, else a ContractError saying why."""
-    if len(payload) > MAX_REPLY_BYTES:
-        raise PayloadTooLarge(f"{len(payload)} bytes, the limit is {MAX_REPLY_BYTES}")
-    try:
-        envelope = Envelope.model_validate(json.loads(payload))
-    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
-        raise MalformedPayload(f"not an evidence envelope: {str(exc)[:200]}") from exc
+    envelope = open_envelope(payload, MAX_REPLY_BYTES)
     if envelope.edge_id != edge_id:
         raise BadSignature(f"a reply from {envelope.edge_id} on {edge_id}'s topic")
-    try:
-        key.verify(base64.b64decode(envelope.sig, validate=True), envelope.body.encode("utf-8"))
-    except (InvalidSignature, binascii.Error, ValueError) as exc:
-        raise BadSignature(f"the reply's signature does not verify for edge {edge_id}") from exc
+    check_signature(envelope, key)
     try:
         reply = EvidenceReply.model_validate_json(envelope.body)
     except ValidationError as exc:

@@ -83,16 +83,21 @@ def load_public_key(pem: str) -> Ed25519PublicKey:
 
 def seal(event: EdgeEvent, key: Ed25519PrivateKey) -> bytes:
     """The MQTT payload for `event`, signed by its edge."""
-    body = event.model_dump_json()
+    return sign_body(event.position.edge_id, event.model_dump_json(), key)
+
+
+def sign_body(edge_id: str, body: str, key: Ed25519PrivateKey) -> bytes:
+    """`body` (JSON text) in an envelope signed by edge `edge_id`, as an MQTT payload: an
+    event, or another message the edge vouches for (`models.evidence`)."""
     sig = base64.b64encode(key.sign(body.encode("utf-8"))).decode("ascii")
-    envelope = Envelope(v=SCHEMA_VERSION, edge_id=event.position.edge_id, body=body, sig=sig)
+    envelope = Envelope(v=SCHEMA_VERSION, edge_id=edge_id, body=body, sig=sig)
     return envelope.model_dump_json().encode("utf-8")
 
 
-def open_envelope(payload: bytes) -> Envelope:
+def open_envelope(payload: bytes, limit: int = MAX_PAYLOAD_BYTES) -> Envelope:
     """Parse the outer envelope without trusting anything in it yet."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(f"{len(payload)} bytes, the limit is {MAX_PAYLOAD_BYTES}")
+    if len(payload) > limit:
+        raise PayloadTooLarge(f"{len(payload)} bytes, the limit is {limit}")
     try:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -107,11 +112,7 @@ def open_envelope(payload: bytes) -> Envelope:
 
 def verify(envelope: Envelope, public_key: Ed25519PublicKey) -> EdgeEvent:
     """Check the signature, then parse the body; the body must name the envelope's edge."""
-    try:
-        signature = base64.b64decode(envelope.sig, validate=True)
-        public_key.verify(signature, envelope.body.encode("utf-8"))
-    except (InvalidSignature, binascii.Error, ValueError) as exc:
-        raise BadSignature(f"signature does not verify for edge {envelope.edge_id}") from exc
+    check_signature(envelope, public_key)
     try:
         event = _EVENT_ADAPTER.validate_json(envelope.body)
     except ValidationError as exc:
@@ -119,6 +120,15 @@ def verify(envelope: Envelope, public_key: Ed25519PublicKey) -> EdgeEvent:
     if event.position.edge_id != envelope.edge_id:
         raise InvalidBody("the body's edge_id differs from the envelope's")
     return event
+
+
+def check_signature(envelope: Envelope, public_key: Ed25519PublicKey) -> None:
+    """BadSignature unless `public_key` signed the envelope's body."""
+    try:
+        signature = base64.b64decode(envelope.sig, validate=True)
+        public_key.verify(signature, envelope.body.encode("utf-8"))
+    except (InvalidSignature, binascii.Error, ValueError) as exc:
+        raise BadSignature(f"signature does not verify for edge {envelope.edge_id}") from exc
 
 
 def _first_error(exc: ValidationError) -> str:
