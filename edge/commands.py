@@ -24,7 +24,7 @@ from edge.clock import EdgeClock
 from edge.decide import RemoteEvidence
 from edge.gate import GateController
 from models.events import Severity
-from models.tokens import COMMAND_TTL_S, GateCommand, TokenError, verify_token
+from models.tokens import COMMAND_TTL_S, GateCommand, TokenError, addressed_to
 
 logger = logging.getLogger(__name__)
 REFUSAL_ALARM_EVERY_S = 60.0
@@ -97,11 +97,11 @@ class GateCommands:
 
     def _accept(self, payload: bytes) -> GateCommand:
         try:
-            command = verify_token(payload.decode("ascii"), GateCommand, self._key)
-        except (TokenError, UnicodeDecodeError) as exc:
+            command = addressed_to(
+                payload, GateCommand, self._key, self._compound_id, self._edge_id
+            )
+        except TokenError as exc:
             raise CommandRejected(f"not a valid command: {str(exc)[:200]}") from exc
-        if command.compound_id != self._compound_id or command.edge_id != self._edge_id:
-            raise CommandRejected(f"command {command.command_id} is for another edge")
         if command.gate_id not in self._controllers() and not any(
             gate == command.gate_id for gate, _ in self._lanes
         ):

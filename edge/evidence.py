@@ -40,7 +40,7 @@ from models.evidence import (
     EvidenceRequest,
     seal_reply,
 )
-from models.tokens import TokenError, verify_token
+from models.tokens import TokenError, addressed_to
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +258,9 @@ class EvidenceDesk:
 
     def on_message(self, topic: str, payload: bytes) -> None:
         try:
-            request = self._verified(payload)
+            request = addressed_to(
+                payload, EvidenceRequest, self._issuer_key, self._compound_id, self._edge_id
+            )
         except TokenError as exc:
             logger.warning("snapshot request refused: %s", exc)
             return
@@ -279,15 +281,6 @@ class EvidenceDesk:
         )
         if not self._reply(seal_reply(reply, self._signing_key)):
             logger.warning("snapshot of %s not sent: the broker is out of reach", reply.event_id)
-
-    def _verified(self, payload: bytes) -> EvidenceRequest:
-        try:
-            request = verify_token(payload.decode("ascii"), EvidenceRequest, self._issuer_key)
-        except UnicodeDecodeError as exc:
-            raise TokenError("not a token") from exc
-        if request.compound_id != self._compound_id or request.edge_id != self._edge_id:
-            raise TokenError(f"request {request.request_id} is for another edge")
-        return request
 
     def _refusal(self, request: EvidenceRequest) -> str | None:
         skew = abs(self._clock.read().now - request.issued_at)

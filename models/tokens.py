@@ -121,6 +121,23 @@ def verify_token(token: str, kind: type[Signed], key: Ed25519PublicKey) -> Signe
         raise TokenError(f"signed but unreadable claims: {exc}") from exc
 
 
+Addressed = TypeVar("Addressed", GateCommand, EvidenceRequest)
+
+
+def addressed_to(
+    payload: bytes, kind: type[Addressed], key: Ed25519PublicKey, compound_id: str, edge_id: str
+) -> Addressed:
+    """The claims of a hub's token sent to one edge over MQTT, if it is signed by `key` and
+    names this compound and edge; else TokenError saying why."""
+    try:
+        claims = verify_token(payload.decode("ascii"), kind, key)
+    except UnicodeDecodeError as exc:
+        raise TokenError("not a token") from exc
+    if claims.compound_id != compound_id or claims.edge_id != edge_id:
+        raise TokenError(f"a {_KINDS[kind]!r} token for another edge")
+    return claims
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

@@ -5,8 +5,8 @@
 {prefix}/{compound}/edge/{edge}/status    edge → hub, retained, with a Last Will
 {prefix}/{compound}/edge/{edge}/registry  hub → edge, "a new registry version exists"
 {prefix}/{compound}/edge/{edge}/command   hub → edge, signed guard-booth gate commands, QoS 1
-{prefix}/{compound}/edge/{edge}/evidence-request  hub → edge, signed requests for snapshots
-{prefix}/{compound}/edge/{edge}/evidence  edge → hub, signed snapshots (or why none), QoS 1
+{prefix}/{compound}/edge/{edge}/evidence-request  hub → edge, signed requests for snapshots, QoS 0
+{prefix}/{compound}/edge/{edge}/evidence  edge → hub, signed snapshots (or why none), QoS 0
 {prefix}/{compound}/officers/alerts       hub → officers, watchlist hits and duress, QoS 1
 {prefix}/hub/status                       hub → edges, retained, with a Last Will
 """
