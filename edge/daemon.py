@@ -96,6 +96,7 @@ class EdgeDaemon:
         self._sync: RegistrySync | None = None
         self._claims: HubClaims | None = None
         self._pin_key: bytes | None = None
+        self._sealing_key: bytes | None = None  # seals what the edge keeps on disk
         self._pin_guard = PinGuard()
         self.metrics = EdgeMetrics() if settings.metrics is not None else None
         self.evidence: EvidenceStore | None = None
@@ -111,8 +112,9 @@ class EdgeDaemon:
         self._pin_key = _read_pin_key(settings)
         issuer_key = _read_issuer_key(settings)
         timezone = ZoneInfo(settings.timezone)  # checked with the configuration
+        self._sealing_key = _read_key(settings.registry_key_file)
         self.registry = RegistryCache.load(
-            settings.registry_path, settings.compound_id, _read_key(settings.registry_key_file)
+            settings.registry_path, settings.compound_id, self._sealing_key
         )
         self._ledger = Ledger(settings.ledger_path)
         self.outbox.open()
@@ -202,7 +204,7 @@ class EdgeDaemon:
         """Snapshots are kept only where they are sealed and staff can ask for them (the
         hub's requests are verified with the issuer key): nothing is collected for nobody."""
         section = self._settings.evidence
-        key = _read_key(self._settings.registry_key_file)
+        key = self._sealing_key
         if key is None or not answerable:
             why = "no registry key to seal them" if key is None else "no issuer key to ask"
             logger.warning("decision snapshots are not kept on this edge: %s", why)
@@ -279,8 +281,9 @@ class EdgeDaemon:
 
     def _start_cameras(self, admission: Admission) -> None:
         settings = self._settings
-        key = _read_key(settings.registry_key_file)
-        self._unknown_faces = UnknownFaces(settings.ledger_path.with_name("unknown.bin"), key)
+        self._unknown_faces = UnknownFaces(
+            settings.ledger_path.with_name("unknown.bin"), self._sealing_key
+        )
         if any(c.source == "push" for c in settings.cameras):
             self.snapshots = SnapshotListener(settings.snapshots, settings.cameras)
             self.snapshots.start()

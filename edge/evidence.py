@@ -15,7 +15,6 @@ and audits the request; this edge answers only such requests.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
@@ -32,7 +31,7 @@ from edge.clock import EdgeClock
 from edge.images import ImageError, to_bgr8
 from edge.plates.locate import candidates
 from edge.plates.ocr import Box
-from edge.sealing import SealError, seal, unseal
+from edge.sealing import PARTIAL, SealError, seal, unseal, write_private
 from models.evidence import (
     EVIDENCE_TTL_S,
     MAX_SNAPSHOT_BYTES,
@@ -51,7 +50,6 @@ SWEEP_EVERY_S = 600.0
 FUTURE_SLACK_S = 3600.0  # a file this far ahead of the clock: the clock was stepped back
 MIN_FREE_BYTES = 256 * 1024 * 1024  # the outbox and the ledger share the disk: they come first
 SUFFIX = ".sealed"
-PARTIAL = ".partial"
 
 
 def jpeg(image: np.ndarray) -> bytes:
@@ -142,7 +140,7 @@ class EvidenceStore:
         if self._key is None or not snapshot or len(snapshot) > MAX_SNAPSHOT_BYTES:
             return False
         try:
-            self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # to measure it
             if shutil.disk_usage(self._directory).free < MIN_FREE_BYTES:
                 logger.warning("snapshot of %s not kept: the disk is nearly full", event_id)
                 return False
@@ -210,19 +208,8 @@ class EvidenceStore:
         return self._directory / f"{uuid.UUID(str(event_id))}{SUFFIX}"
 
     def _write(self, path: Path, data: bytes) -> None:
-        """Whole or not at all, even across a power cut."""
-        partial = path.with_suffix(PARTIAL)
-        with self._lock:
-            try:
-                descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                partial.replace(path)
-            except OSError:
-                partial.unlink(missing_ok=True)
-                raise
+        with self._lock:  # the sweep deletes what is left half-written, under the same lock
+            write_private(path, data)
 
 
 def _context(event_id: uuid.UUID) -> bytes:

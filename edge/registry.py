@@ -7,7 +7,6 @@ file, synced, then renamed), so a restarted edge decides offline from what it la
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from edge.errors import ConfigError
-from edge.sealing import SealError, seal, unseal
+from edge.sealing import SealError, seal, unseal, write_private
 from models.plates import within_one
 from models.registry import (
     CardRecord,
@@ -146,14 +145,7 @@ class RegistryCache:
     def save(self, path: Path) -> None:
         """Atomically, readable by this user only, and encrypted with the sealing key when
         there is one (the snapshot holds card numbers, PIN digests and face templates)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(seal(self.snapshot().model_dump_json().encode(), self.sealing_key))
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
+        write_private(path, seal(self.snapshot().model_dump_json().encode(), self.sealing_key))
 
     def age_s(self, now: float) -> float | None:
         return None if self.synced_at is None else max(0.0, now - self.synced_at)

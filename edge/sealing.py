@@ -5,11 +5,13 @@ in GCM mode, a fresh nonce each time, tagged so that a sealed file is told from 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 SEALED = b"AJR1"
+PARTIAL = ".partial"  # a file being written; one left behind was cut short
 
 
 class SealError(ValueError):
@@ -40,3 +42,20 @@ def unseal(data: bytes, key: bytes | None, context: bytes = b"", *, strict: bool
         raise SealError(
             "the data was sealed with another key or for another use, or altered"
         ) from exc
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """`data` to `path` whole or not at all, even across a power cut (written beside it,
+    synced, then renamed), readable by this user only."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_name(path.name + PARTIAL)
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise

@@ -10,7 +10,6 @@ ever leaves the edge (in the entry event), never a template.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time
@@ -18,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from edge.sealing import SealError, seal, unseal, write_private
 
 KEEP_DAYS = 7
+CONTEXT = b"unknown-faces"  # what the sealed file holds (`edge.sealing`)
 SAME_PERSON = 0.5
 
 
@@ -71,20 +71,14 @@ class UnknownFaces:
         data = json.dumps(
             [[s.pseudonym, s.template.tolist(), s.seen_at] for s in self._sightings]
         ).encode()
-        nonce = os.urandom(12)
-        temporary = self._path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(nonce + AESGCM(self._key).encrypt(nonce, data, b"unknown-faces"))
-        temporary.replace(self._path)
+        write_private(self._path, seal(data, self._key, CONTEXT))
 
     def _load(self) -> None:
         if self._path is None or self._key is None or not self._path.exists():
             return
-        raw = self._path.read_bytes()
         try:
-            data = AESGCM(self._key).decrypt(raw[:12], raw[12:], b"unknown-faces")
-        except (InvalidTag, ValueError):
+            data = unseal(self._path.read_bytes(), self._key, CONTEXT, strict=True)
+        except SealError:
             self._path.unlink()  # another key, or damaged: forgetting is the safe side
             return
         self._sightings = [
