@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, tuple_
 from sqlmodel import Session, col, select
 
 from hub.errors import BadCursor, Conflict
-from hub.tables import Alarm, DeadLetter, Edge, Entry, Receipt, as_utc, utcnow
+from hub.tables import Alarm, DeadLetter, Edge, Entry, Gate, Receipt, as_utc, utcnow
 from models.events import AlarmEvent, EdgeEvent, EdgeStatus, EntryEvent, Method
 from models.signing import MAX_PAYLOAD_BYTES
 
@@ -68,6 +68,12 @@ def list_edges(*, session: Session, compound_id: str | None = None) -> Sequence[
     if compound_id is not None:
         query = query.where(col(Edge.compound_id) == compound_id)
     return session.exec(query).all()
+
+
+def list_gates(*, session: Session, compound_id: str) -> Sequence[Gate]:
+    return session.exec(
+        select(Gate).where(col(Gate.compound_id) == compound_id).order_by(col(Gate.id))
+    ).all()
 
 
 def record_status(*, session: Session, status: EdgeStatus) -> bool:

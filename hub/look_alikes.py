@@ -67,8 +67,7 @@ class PlateRegister:
     def looks_like(self, read: str) -> list[LooksLike]:
         """The plates `read` may be, most likely first, at most `MAX_SHOWN`."""
         number = normalise(read)
-        shown = (self._shown(held, held.plate == number) for held in self._near(number))
-        return [item for item in shown if item is not None]
+        return [self._shown(held, held.plate == number) for held in self._near(number)]
 
     def holds_near(self, holder: str, read: str) -> bool:
         """Whether `holder` (a person or a pass) holds a plate that `read` may be (a guard's
@@ -88,20 +87,30 @@ class PlateRegister:
 
     @cached_property
     def _held(self) -> list[_Held]:
-        plates = self._session.exec(
-            select(Plate.number, Plate.person_id)
-            .join(Person, col(Plate.person_id) == col(Person.id))
-            .where(
-                col(Plate.compound_id) == self._compound_id,
-                col(Person.compound_id) == self._compound_id,
-            )
-        ).all()
-        held = [_Held(number, str(person_id), 0) for number, person_id in plates]
+        held = [_Held(number, person.id, 0) for number, person in self._plates]
         held.extend(
             _Held(str(p.plate), p.id, 1 if as_utc(p.valid_from) <= self._now else 2)
             for p in self._passes.values()
         )
         return held
+
+    @cached_property
+    def _plates(self) -> list[tuple[str, Person]]:
+        """Every person's plate, with its holder."""
+        return list(
+            self._session.exec(
+                select(Plate.number, Person)
+                .join(Person, col(Plate.person_id) == col(Person.id))
+                .where(
+                    col(Plate.compound_id) == self._compound_id,
+                    col(Person.compound_id) == self._compound_id,
+                )
+            ).all()
+        )
+
+    @cached_property
+    def _people(self) -> dict[str, Person]:
+        return {person.id: person for _, person in self._plates}
 
     @cached_property
     def _passes(self) -> dict[str, VisitorPass]:
@@ -129,7 +138,7 @@ class PlateRegister:
             ).all()
         )
 
-    def _shown(self, held: _Held, exact: bool) -> LooksLike | None:
+    def _shown(self, held: _Held, exact: bool) -> LooksLike:
         if held.is_pass:
             visit = self._passes[held.holder]
             return LooksLike(
@@ -143,9 +152,7 @@ class PlateRegister:
                 display_name=visit.visitor_name,
                 unit_id=visit.unit_id,
             )
-        person = self._session.get(Person, held.holder)
-        if person is None:  # deleted since the plates were read
-            return None
+        person = self._people[held.holder]
         return LooksLike(
             plate=held.plate,
             exact=exact,

@@ -11,13 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
-from sqlmodel import col, select
+from sqlmodel import Session
 
-from hub.api.deps import ServicesDep, SessionDep
-from hub.api.routes.guard import CommandBody, send_command, shown, who_is_waiting
+from hub import crud
+from hub.api.deps import Caller, ServicesDep, SessionDep
+from hub.api.routes.guard import CommandBody, Waiting, send_command, shown, who_is_waiting
 from hub.api.routes.vehicles import list_stays
 from hub.errors import HubError
-from hub.tables import Gate
 from hub.web import i18n
 from hub.web.pages import audit_poll, language, render
 from hub.web.session import Handler, same_origin
@@ -62,13 +62,10 @@ def booth(
     services: ServicesDep,
     chosen: Annotated[Chosen, Query()],
 ) -> HTMLResponse:
-    waiting = who_is_waiting(session, caller.compound_id, WAITING_MINUTES)
-    audit_poll(request, caller, PAGE, shown(waiting))
+    waiting = _waiting(request, caller, session)
     inside = list_stays(session, caller.compound_id, inside=True, limit=STAYS_SHOWN)
     caller.audit("read", "ui:vehicles:stays")
-    gates = session.exec(
-        select(Gate).where(col(Gate.compound_id) == caller.compound_id).order_by(col(Gate.id))
-    ).all()
+    gates = crud.list_gates(session=session, compound_id=caller.compound_id)
     return render(
         request,
         "gates.html",
@@ -87,10 +84,16 @@ def booth_waiting(
     request: Request, caller: Handler, session: SessionDep, services: ServicesDep
 ) -> HTMLResponse:
     """The waiting list alone, polled by the booth's page every few seconds."""
-    waiting = who_is_waiting(session, caller.compound_id, WAITING_MINUTES)
-    audit_poll(request, caller, PAGE, shown(waiting))
+    waiting = _waiting(request, caller, session)
     zone = services.settings.analytics.zone
     return render(request, "waiting.html", caller, waiting=waiting, zone=zone)
+
+
+def _waiting(request: Request, caller: Caller, session: Session) -> list[Waiting]:
+    """The list as the page and its refreshes show it, audited as they show it."""
+    waiting = who_is_waiting(session, caller.compound_id, WAITING_MINUTES)
+    audit_poll(request, caller, PAGE, shown(waiting))
+    return waiting
 
 
 @router.post("/gates/commands")

@@ -43,11 +43,9 @@ router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def _local(at: datetime | str, zone: ZoneInfo | None) -> str:
-    """A stored time (or one in ISO 8601) as the compound's clock shows it (UTC when no zone
-    is given)."""
-    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
-    return as_utc(moment).astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _local(at: datetime, zone: ZoneInfo | None) -> str:
+    """A stored time as the compound's clock shows it (UTC when no zone is given)."""
+    return as_utc(at).astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 templates.env.filters["local"] = _local

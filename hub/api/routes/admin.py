@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from hub import audit, auth
+from hub import audit, auth, crud
 from hub.api.deps import Caller, Manager, SessionDep, allow
 from hub.auth import Role
 from hub.errors import Conflict, InvalidInput
@@ -88,7 +88,7 @@ def create_unit(body: UnitCreate, caller: Manager, session: SessionDep) -> UnitC
 
 @router.get("/gates")
 def list_gates(caller: Manager, session: SessionDep) -> list[GateCreate]:
-    gates = session.exec(select(Gate).where(col(Gate.compound_id) == caller.compound_id))
+    gates = crud.list_gates(session=session, compound_id=caller.compound_id)
     return [
         GateCreate(id=g.id, name=g.name, kind=g.kind, building_id=g.building_id)  # type: ignore[arg-type]
         for g in gates

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -142,7 +142,7 @@ class Waiting(BaseModel):
     gate_id: str
     lane: str
     direction: Direction
-    since: str
+    since: datetime
     attempts: int
     method: str
     credential_ref: str | None
@@ -236,7 +236,7 @@ def _waiting(denials: list[Entry]) -> Waiting:
         gate_id=last.gate_id,
         lane=last.lane,
         direction=Direction(last.direction),
-        since=as_utc(first.occurred_at).isoformat(),
+        since=as_utc(first.occurred_at),
         attempts=len(denials),
         method=last.method,
         credential_ref=last.credential_ref,
