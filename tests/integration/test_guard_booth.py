@@ -193,9 +193,7 @@ def test_who_is_waiting_at_which_gate(hub_http: HubHttp) -> None:
         ),
         _entry(Outcome.DENIED, ref="7777", seconds_ago=600, seq=6, epoch=epoch),  # long ago
     ]
-    with Session(hub_http.engine) as session:
-        crud.store_events(session=session, events=events)
-        session.commit()
+    _store(hub_http, *events)
     waiting = hub_http.client("staff").get("/api/gates/waiting", params={"minutes": 5}).json()
     assert {(w["gate_id"], w["credential_ref"], w["attempts"]) for w in waiting} == {
         ("east", "9999", 2),
@@ -203,6 +201,30 @@ def test_who_is_waiting_at_which_gate(hub_http: HubHttp) -> None:
     }
     officer = hub_http.client("officer")
     assert officer.get("/api/gates/waiting").status_code == 403
+
+
+def _store(hub_http: HubHttp, *events: EntryEvent) -> None:
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=list(events))
+        session.commit()
+
+
+def _opened_at_north(
+    subject_id: str | None, kind: SubjectKind, *, seq: int, epoch: uuid.UUID, out: bool = False
+) -> EntryEvent:
+    """The entry event of a guard's command at the north gate, for `subject_id`."""
+    opened = _entry(
+        Outcome.GRANTED,
+        gate="north",
+        method=Method.REMOTE,
+        ref=None,
+        subject_id=subject_id,
+        kind=kind,
+        seq=seq,
+        epoch=epoch,
+        seconds_ago=10,
+    )
+    return opened.model_copy(update={"direction": Direction.OUT}) if out else opened
 
 
 def _register(
@@ -249,9 +271,7 @@ def test_a_refused_plate_is_shown_with_the_registered_plates_it_may_be(
         _refused_plate("沪B12347", 3, epoch, "plate_unknown"),  # a watchlisted plate is near
         _entry(Outcome.DENIED, ref="9999", seq=4, epoch=epoch),
     ]
-    with Session(hub_http.engine) as session:
-        crud.store_events(session=session, events=events)
-        session.commit()
+    _store(hub_http, *events)
     waiting = {w["credential_ref"]: w for w in staff.get("/api/gates/waiting").json()}
 
     def shown(number: str) -> list[tuple[str, str, bool]]:
@@ -268,20 +288,8 @@ def test_a_refused_plate_is_shown_with_the_registered_plates_it_may_be(
         read = session.exec(select(AuditRecord).where(col(AuditRecord.action) == "read")).all()
     assert any("p-gui" in r.target and "p-new" in r.target for r in read)
     # The guard opens for p-gui by command: the plate that may be theirs waits no more.
-    opened = _entry(
-        Outcome.GRANTED,
-        gate="north",
-        method=Method.REMOTE,
-        ref=None,
-        subject_id="p-gui",
-        kind=SubjectKind.RESIDENT,
-        seq=5,
-        epoch=epoch,
-        seconds_ago=10,
-    )
-    with Session(hub_http.engine) as session:
-        crud.store_events(session=session, events=[opened])
-        session.commit()
+    opened = _opened_at_north("p-gui", SubjectKind.RESIDENT, seq=5, epoch=epoch)
+    _store(hub_http, opened)
     left = {w["credential_ref"] for w in staff.get("/api/gates/waiting").json()}
     assert left == {"苏E12345", "沪B12347", "9999"}
 
@@ -318,9 +326,7 @@ def test_a_refused_plate_is_shown_with_the_open_visitor_passes_it_may_be(
     epoch = uuid.uuid4()
     refused = [f"浙A8878{n}" for n in range(1, 8)]  # each plate, one 8 read as 7
     events = [_refused_plate(p, i + 1, epoch, "plate_unknown") for i, p in enumerate(refused)]
-    with Session(hub_http.engine) as session:
-        crud.store_events(session=session, events=events)
-        session.commit()
+    _store(hub_http, *events)
     waiting = {w["credential_ref"]: w for w in staff.get("/api/gates/waiting").json()}
     shown = {
         ref: [(x["pass_id"], x["person_id"], x["kind"], x["unit_id"]) for x in w["looks_like"]]
@@ -340,28 +346,12 @@ def test_a_refused_plate_is_shown_with_the_open_visitor_passes_it_may_be(
     assert timedelta(minutes=59) < now - opens < timedelta(minutes=61)  # shown to the guard
     assert waiting["浙A88781"]["looks_like"][0]["display_name"] == "访客"
     # The guard opens the pass's lane the other way, for no one: this plate still waits.
-    other_way = _entry(
-        Outcome.GRANTED, gate="north", method=Method.REMOTE, ref=None, seq=8, epoch=epoch
-    ).model_copy(update={"direction": Direction.OUT})
+    other_way = _opened_at_north(None, SubjectKind.UNKNOWN, seq=8, epoch=epoch, out=True)
     # Then for the pass: the edge logs its visitor as the pass.
-    opened = _entry(
-        Outcome.GRANTED,
-        gate="north",
-        method=Method.REMOTE,
-        ref=None,
-        subject_id="pass-open",
-        kind=SubjectKind.VISITOR,
-        seq=9,
-        epoch=epoch,
-        seconds_ago=10,
-    )
-    with Session(hub_http.engine) as session:
-        crud.store_events(session=session, events=[other_way])
-        session.commit()
+    opened = _opened_at_north("pass-open", SubjectKind.VISITOR, seq=9, epoch=epoch)
+    _store(hub_http, other_way)
     assert len(staff.get("/api/gates/waiting").json()) == len(refused)
-    with Session(hub_http.engine) as session:
-        crud.store_events(session=session, events=[opened])
-        session.commit()
+    _store(hub_http, opened)
     left = {w["credential_ref"] for w in staff.get("/api/gates/waiting").json()}
     assert left == set(refused) - {"浙A88781"}
 
