@@ -20,7 +20,7 @@ from hub.api.routes.vehicles import list_stays
 from hub.errors import HubError
 from hub.web import i18n
 from hub.web.pages import audit_poll, language, render
-from hub.web.session import Handler, same_origin
+from hub.web.session import Handler, after_form, same_origin
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(same_origin)])
 
@@ -113,7 +113,7 @@ def booth_command(
         "plate": form.plate,
     }
     if form.action not in ACTIONS:
-        return _back(again, f"{t('not_sent')}: {t('choose_action')}")
+        return _back(request, again, f"{t('not_sent')}: {t('choose_action')}")
     try:
         body = CommandBody.model_validate(
             {
@@ -126,19 +126,18 @@ def booth_command(
         )
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0])
-        return _back(again, f"{t('not_sent')}: {t(REFUSED_FIELD.get(field, 'error'))}")
+        return _back(request, again, f"{t('not_sent')}: {t(REFUSED_FIELD.get(field, 'error'))}")
     try:
         sent = send_command(form.gate_id, body, caller, session, services)
     except HubError as exc:
-        return _back(again, f"{t('not_sent')}: {exc}")
+        return _back(request, again, f"{t('not_sent')}: {exc}")
     done = f"{t('sent')}: {t('cmd_' + form.action)} {form.gate_id} → {', '.join(sent.edges)}"
-    return _back({}, done)
+    return _back(request, {}, done)
 
 
-def _back(query: dict[str, str], message: str) -> RedirectResponse:
+def _back(request: Request, query: dict[str, str], message: str) -> RedirectResponse:
     """To the booth again (a reload never repeats a command), the form as it was if the
     command was refused."""
     kept = {k: v[:64] for k, v in query.items() if v}
-    return RedirectResponse(
-        "/ui/gates?" + urllib.parse.urlencode(kept | {"msg": message}), status_code=303
-    )
+    path = "/ui/gates?" + urllib.parse.urlencode(kept) if kept else "/ui/gates"
+    return after_form(request, path, message)

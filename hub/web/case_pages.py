@@ -4,7 +4,6 @@ a refused step comes back as a message on the page."""
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,7 +20,7 @@ from hub.auth import Role
 from hub.errors import HubError
 from hub.tables import utcnow
 from hub.web.pages import local_time, render
-from hub.web.session import Anyone, Handler, Staff, same_origin
+from hub.web.session import Anyone, Handler, Staff, after_form, same_origin
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(same_origin)])
 
@@ -49,11 +48,6 @@ class OrderStepForm(BaseModel):
     note: str = Field("", max_length=1000)
 
 
-def back(path: str, message: str | None = None) -> RedirectResponse:
-    query = f"?msg={urllib.parse.quote(message)}" if message else ""
-    return RedirectResponse(path + query, status_code=303)
-
-
 @router.get("/anomalies")
 def anomalies_page(
     request: Request,
@@ -71,7 +65,9 @@ def anomalies_page(
 
 
 @router.post("/anomalies/scan")
-def scan(caller: Staff, session: SessionDep, services: ServicesDep) -> RedirectResponse:
+def scan(
+    request: Request, caller: Staff, session: SessionDep, services: ServicesDep
+) -> RedirectResponse:
     report = casework.scan(
         session=session,
         compound_id=caller.compound_id,
@@ -79,7 +75,7 @@ def scan(caller: Staff, session: SessionDep, services: ServicesDep) -> RedirectR
         now=utcnow(),
     )
     session.commit()
-    return back("/ui/anomalies", f"{report.new} + {report.reopened}")
+    return after_form(request, "/ui/anomalies", f"{report.new} + {report.reopened}")
 
 
 @router.get("/anomalies/{anomaly_id}")
@@ -100,7 +96,11 @@ def anomaly_page(
 
 @router.post("/anomalies/{anomaly_id}")
 def anomaly_step(
-    anomaly_id: RowId, caller: Staff, session: SessionDep, form: Annotated[StepForm, Form()]
+    anomaly_id: RowId,
+    request: Request,
+    caller: Staff,
+    session: SessionDep,
+    form: Annotated[StepForm, Form()],
 ) -> RedirectResponse:
     try:
         casework.act(
@@ -114,10 +114,10 @@ def anomaly_step(
             now=utcnow(),
         )
     except HubError as exc:
-        return back(f"/ui/anomalies/{anomaly_id}", str(exc))
+        return after_form(request, f"/ui/anomalies/{anomaly_id}", str(exc))
     session.commit()
     caller.audit(form.action.value, f"anomaly:{anomaly_id}")
-    return back(f"/ui/anomalies/{anomaly_id}")
+    return after_form(request, f"/ui/anomalies/{anomaly_id}")
 
 
 @router.get("/incidents")
@@ -159,6 +159,7 @@ def incidents_page(
 
 @router.post("/incidents")
 def record_incident(
+    request: Request,
     caller: Staff,
     session: SessionDep,
     services: ServicesDep,
@@ -177,15 +178,19 @@ def record_incident(
             now=utcnow(),
         )
     except (ValueError, HubError) as exc:
-        return back("/ui/incidents", str(exc))
+        return after_form(request, "/ui/incidents", str(exc))
     session.commit()
     caller.audit("record", "incident")
-    return back("/ui/incidents")
+    return after_form(request, "/ui/incidents")
 
 
 @router.post("/work-orders")
 def report_order(
-    caller: Anyone, session: SessionDep, services: ServicesDep, form: Annotated[OrderForm, Form()]
+    request: Request,
+    caller: Anyone,
+    session: SessionDep,
+    services: ServicesDep,
+    form: Annotated[OrderForm, Form()],
 ) -> RedirectResponse:
     incidents.report(
         session=session,
@@ -197,12 +202,16 @@ def report_order(
         response_minutes=services.settings.analytics.response_minutes,
     )
     session.commit()
-    return back("/ui/incidents")
+    return after_form(request, "/ui/incidents")
 
 
 @router.post("/work-orders/{order_id}")
 def order_step(
-    order_id: RowId, caller: Handler, session: SessionDep, form: Annotated[OrderStepForm, Form()]
+    order_id: RowId,
+    request: Request,
+    caller: Handler,
+    session: SessionDep,
+    form: Annotated[OrderStepForm, Form()],
 ) -> RedirectResponse:
     try:
         incidents.step(
@@ -215,10 +224,10 @@ def order_step(
             now=utcnow(),
         )
     except HubError as exc:
-        return back("/ui/incidents", str(exc))
+        return after_form(request, "/ui/incidents", str(exc))
     session.commit()
     caller.audit(form.action, f"work-order:{order_id}")
-    return back("/ui/incidents")
+    return after_form(request, "/ui/incidents")
 
 
 @router.get("/residents")

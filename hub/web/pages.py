@@ -35,6 +35,8 @@ from hub.web.session import (
     SESSION_COOKIE,
     Anyone,
     Staff,
+    clear_message,
+    left_message,
     same_origin,
     write_purpose,
 )
@@ -77,8 +79,11 @@ def language(request: Request) -> str:
 
 def render(request: Request, name: str, caller: Caller | None, **context: Any) -> HTMLResponse:
     lang = language(request)
-    context |= {"t": i18n.translator(lang), "lang": lang, "caller": caller}
+    message = left_message(request)
+    context |= {"t": i18n.translator(lang), "lang": lang, "caller": caller, "message": message}
     response = templates.TemplateResponse(request, name, context)
+    if message is not None:
+        clear_message(response)
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, lang, samesite="strict")
     return response

@@ -7,6 +7,7 @@ import urllib.parse
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine
 
 from hub import auth
@@ -17,6 +18,8 @@ from hub.errors import Unauthenticated
 SESSION_COOKIE = "anju_session"
 PURPOSE_COOKIE = "anju_purpose"
 LANGUAGE_COOKIE = "anju_lang"
+MESSAGE_COOKIE = "anju_message"
+MESSAGE_CHARS = 500
 
 
 class LoginRequired(Exception):
@@ -85,3 +88,34 @@ def read_purpose(cookie: str) -> str:
 Staff = Annotated[Caller, viewer(Role.ADMIN, Role.STAFF, Role.OFFICER)]
 Anyone = Annotated[Caller, viewer(Role.ADMIN, Role.STAFF, Role.OFFICER, Role.RESIDENT)]
 Handler = Annotated[Caller, viewer(Role.ADMIN, Role.STAFF)]
+
+
+def after_form(request: Request, path: str, message: str | None = None) -> RedirectResponse:
+    """To `path` once a form is handled (a reload then repeats nothing), with `message` for
+    the next page this browser opens. The message rides in a cookie the hub sets (HttpOnly,
+    SameSite=Strict, for a minute), not in the address: a link anyone can write shows no
+    message, so a crafted one cannot tell a guard "Command sent" when nothing was."""
+    response = RedirectResponse(path, status_code=303)
+    if message:
+        response.set_cookie(
+            MESSAGE_COOKIE,
+            urllib.parse.quote(message[:MESSAGE_CHARS], safe=""),
+            max_age=60,
+            path="/ui",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+def left_message(request: Request) -> str | None:
+    """The message `after_form` left for this page (the page clears it: it is shown once)."""
+    cookie = request.cookies.get(MESSAGE_COOKIE)
+    if not cookie:
+        return None
+    return urllib.parse.unquote(cookie)[:MESSAGE_CHARS]
+
+
+def clear_message(response: Response) -> None:
+    response.delete_cookie(MESSAGE_COOKIE, path="/ui")
