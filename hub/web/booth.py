@@ -16,8 +16,9 @@ from sqlmodel import Session
 from hub import crud
 from hub.api.deps import Caller, ServicesDep, SessionDep
 from hub.api.routes.guard import CommandBody, Waiting, send_command, shown, who_is_waiting
-from hub.api.routes.vehicles import list_stays
+from hub.api.routes.vehicles import Stay, list_stays
 from hub.errors import HubError
+from hub.services import HubServices
 from hub.web import i18n
 from hub.web.pages import audit_poll, language, render
 from hub.web.session import Handler, after_form, same_origin
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(
 WAITING_MINUTES = 5
 STAYS_SHOWN = 100
 PAGE = "ui:gates"  # the page and its refreshes share one audit trail
+STAYS_PAGE = "ui:vehicles:stays"
 ACTIONS = ("open", "deny")  # an emergency hold is not a booth's click
 REFUSED_FIELD = {"reason": "reason_too_short", "subject_id": "bad_id", "pass_id": "bad_id"}
 
@@ -63,8 +65,7 @@ def booth(
     chosen: Annotated[Chosen, Query()],
 ) -> HTMLResponse:
     waiting = _waiting(request, caller, session)
-    inside = list_stays(session, caller.compound_id, inside=True, limit=STAYS_SHOWN)
-    caller.audit("read", "ui:vehicles:stays")
+    inside = _inside(request, caller, session)
     gates = crud.list_gates(session=session, compound_id=caller.compound_id)
     return render(
         request,
@@ -72,7 +73,7 @@ def booth(
         caller,
         waiting=waiting,
         inside=inside,
-        overstay_minutes=services.settings.analytics.anomalies.overstay_hours * 60,
+        overstay_minutes=_overstay_minutes(services),
         gates=gates,
         chosen=chosen,
         zone=services.settings.analytics.zone,
@@ -87,6 +88,31 @@ def booth_waiting(
     waiting = _waiting(request, caller, session)
     zone = services.settings.analytics.zone
     return render(request, "waiting.html", caller, waiting=waiting, zone=zone)
+
+
+@router.get("/gates/inside")
+def booth_inside(
+    request: Request, caller: Handler, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    """The temporary vehicles inside alone, polled by the booth's page as its waiting list
+    is: a car that leaves, or passes the overstay limit, shows so without a reload."""
+    inside = _inside(request, caller, session)
+    zone = services.settings.analytics.zone
+    overstay = _overstay_minutes(services)
+    return render(
+        request, "inside.html", caller, inside=inside, overstay_minutes=overstay, zone=zone
+    )
+
+
+def _inside(request: Request, caller: Caller, session: Session) -> list[Stay]:
+    """The temporary vehicles inside, audited as the page and its refreshes show them."""
+    inside = list_stays(session, caller.compound_id, inside=True, limit=STAYS_SHOWN)
+    audit_poll(request, caller, STAYS_PAGE, sorted({f"plate:{v.plate}" for v in inside}))
+    return inside
+
+
+def _overstay_minutes(services: HubServices) -> float:
+    return services.settings.analytics.anomalies.overstay_hours * 60
 
 
 def _waiting(request: Request, caller: Caller, session: Session) -> list[Waiting]:

@@ -329,6 +329,14 @@ def test_the_booth_page_shows_who_waits_and_audits_each_one_shown(hub_http: HubH
     _stays(hub_http)
     inside = re.findall(r'<tr class="(\w*)"><td>(苏E\d+)</td>', staff.get("/ui/gates").text)
     assert inside == [("", "苏E00002"), ("overdue", "苏E00001")]  # newest first, c1 only
+    with Session(hub_http.engine) as session:  # 苏E00002 leaves: its refresh shows it gone
+        stay = session.exec(select(VehicleStay).where(VehicleStay.plate == "苏E00002")).one()
+        stay.exited_at, stay.exit_event_id = utcnow(), uuid.uuid4()
+        session.commit()
+    refreshed = staff.get("/ui/gates/inside").text
+    assert re.findall(r"<td>(苏E\d+)</td>", refreshed) == ["苏E00001"]
+    stays_read = [t for a, t in _audits(hub_http) if t.startswith("ui:vehicles:stays")]
+    assert stays_read == ["ui:vehicles:stays", "ui:vehicles:stays (plate:苏E00001, plate:苏E00002)"]
     none = staff.get(f"/ui/entries/{card.event_id}/snapshot", params={"lang": "en"})
     assert none.status_code == 404 and "No snapshot to show" in none.text
     assert ("read", f"snapshot:{card.event_id} (p-secret, card:card-77)") in _audits(hub_http)
