@@ -1,24 +1,28 @@
 """The entry log as staff search it: the search (`EventQuery`), the filter it becomes for the
-caller (a resident sees only their unit's people), and the CSV export; shared by the API and
-the web UI."""
+caller (a resident sees only their unit's people), the CSV export, and a decision's snapshot
+fetched from its edge; shared by the API and the web UI."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
+import uuid
 from collections.abc import Iterable, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from hub import crud, registry
+from hub import crud, issuer, registry
 from hub.api.deps import Caller
 from hub.auth import Role
-from hub.errors import InvalidInput
-from hub.tables import Entry, EntryPublic
+from hub.errors import InvalidInput, NotFound
+from hub.services import HubServices
+from hub.tables import Entry, EntryPublic, utcnow
 from models import plates
 from models.events import Method, Moment, Outcome
+from models.evidence import EvidenceRequest
+from models.signing import load_public_key
 
 
 class EventQuery(BaseModel):
@@ -38,6 +42,7 @@ class EventQuery(BaseModel):
     cursor: str | None = Field(None, description="`next_cursor` of the previous page")
 
 
+SNAPSHOT_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 EXPORT_LIMIT = 200_000
 CSV_FIELDS = (
     "occurred_at",
@@ -112,3 +117,44 @@ def _plate(text: str | None) -> str | None:
         return plates.parse(text).number
     except plates.PlateError as exc:
         raise InvalidInput(f"plate: {exc}") from exc
+
+
+def snapshot_of(
+    event_id: uuid.UUID, caller: Caller, session: Session, services: HubServices
+) -> bytes:
+    """The picture the edge kept of entry `event_id` of the caller's compound, asked of that
+    edge now (a signed request) and kept nowhere here. Audited whether answered or not;
+    `NotFound` when none was kept or it is past the edge's retention, `Unavailable` when the
+    broker or the edge does not answer."""
+    entry = session.get(Entry, event_id)
+    if entry is None or entry.compound_id != caller.compound_id:
+        raise NotFound(f"no entry {event_id}")
+    whom = f"{entry.subject_id or entry.subject_kind}, {entry.method}:{entry.credential_ref}"
+    caller.audit("read", f"snapshot:{event_id} ({whom})")  # asked for: audited, whatever comes
+    if not entry.snapshot:
+        raise NotFound(f"no snapshot was kept of entry {event_id}")
+    edge = crud.get_edge(session=session, edge_id=entry.edge_id)
+    if edge is None:
+        raise NotFound(f"edge {entry.edge_id}, which kept it, is no longer enrolled")
+    request = EvidenceRequest(
+        request_id=uuid.uuid4(),
+        compound_id=entry.compound_id,
+        edge_id=edge.edge_id,
+        event_id=event_id,
+        issued_by=caller.user.username,
+        issued_at=utcnow(),
+    )
+    token = issuer.sign_for_edge(
+        session=session, box=services.settings.secret_box(), claims=request
+    )
+    key = load_public_key(edge.public_key)
+    session.commit()  # a new issuer key, if this was its first use
+    session.close()  # no database connection is held while the edge is waited for
+    return services.snapshots.fetch(
+        compound_id=request.compound_id,
+        edge_id=request.edge_id,
+        event_id=event_id,
+        key=key,
+        request_id=request.request_id,
+        token=token,
+    )

@@ -15,10 +15,10 @@ from sqlmodel import Session
 
 from hub import crud
 from hub.api.deps import Caller, ServicesDep, SessionDep
-from hub.api.routes.guard import CommandBody, Waiting, send_command, shown, who_is_waiting
-from hub.api.routes.vehicles import Stay, list_stays
 from hub.errors import HubError
+from hub.guard import CommandBody, Waiting, send_command, shown, who_is_waiting
 from hub.services import HubServices
+from hub.stays import Stay, list_stays
 from hub.web import i18n
 from hub.web.pages import audit_poll, language, render
 from hub.web.session import Handler, after_form, same_origin

@@ -23,9 +23,15 @@ from hub.analytics import casework, occupancy
 from hub.analytics.casework import Status
 from hub.api.deps import Caller, ServicesDep, SessionDep
 from hub.api.errors import status_of
-from hub.api.routes.events import SNAPSHOT_HEADERS, snapshot_of
 from hub.auth import Role
-from hub.entry_log import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
+from hub.entry_log import (
+    EXPORT_LIMIT,
+    SNAPSHOT_HEADERS,
+    EventQuery,
+    entry_csv,
+    entry_filter,
+    snapshot_of,
+)
 from hub.errors import HubError, InvalidInput, Unauthenticated
 from hub.tables import EntryPublic, as_utc, utcnow
 from hub.web import charts, i18n

@@ -8,20 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
-from sqlmodel import Session
 
-from hub import crud, issuer
+from hub import crud
 from hub.api.deps import Caller, PersonalDataReader, ServicesDep, SessionDep, allow
 from hub.auth import Role
-from hub.entry_log import EXPORT_LIMIT, EventQuery, entry_csv, entry_filter
-from hub.errors import NotFound
-from hub.services import HubServices
-from hub.tables import Entry, EntryPublic, utcnow
-from models.evidence import EvidenceRequest
-from models.signing import load_public_key
+from hub.entry_log import (
+    EXPORT_LIMIT,
+    SNAPSHOT_HEADERS,
+    EventQuery,
+    entry_csv,
+    entry_filter,
+    snapshot_of,
+)
+from hub.tables import EntryPublic
 
 router = APIRouter(prefix="/api", tags=["events"])
-SNAPSHOT_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 SnapshotViewer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
 
 
@@ -61,44 +62,6 @@ def event_snapshot(
     not answer."""
     jpeg = snapshot_of(event_id, caller, session, services)
     return Response(jpeg, media_type="image/jpeg", headers=SNAPSHOT_HEADERS)
-
-
-def snapshot_of(
-    event_id: uuid.UUID, caller: Caller, session: Session, services: HubServices
-) -> bytes:
-    """The snapshot of entry `event_id` of the caller's compound (see `event_snapshot`)."""
-    entry = session.get(Entry, event_id)
-    if entry is None or entry.compound_id != caller.compound_id:
-        raise NotFound(f"no entry {event_id}")
-    whom = f"{entry.subject_id or entry.subject_kind}, {entry.method}:{entry.credential_ref}"
-    caller.audit("read", f"snapshot:{event_id} ({whom})")  # asked for: audited, whatever comes
-    if not entry.snapshot:
-        raise NotFound(f"no snapshot was kept of entry {event_id}")
-    edge = crud.get_edge(session=session, edge_id=entry.edge_id)
-    if edge is None:
-        raise NotFound(f"edge {entry.edge_id}, which kept it, is no longer enrolled")
-    request = EvidenceRequest(
-        request_id=uuid.uuid4(),
-        compound_id=entry.compound_id,
-        edge_id=edge.edge_id,
-        event_id=event_id,
-        issued_by=caller.user.username,
-        issued_at=utcnow(),
-    )
-    token = issuer.sign_for_edge(
-        session=session, box=services.settings.secret_box(), claims=request
-    )
-    key = load_public_key(edge.public_key)
-    session.commit()  # a new issuer key, if this was its first use
-    session.close()  # no database connection is held while the edge is waited for
-    return services.snapshots.fetch(
-        compound_id=request.compound_id,
-        edge_id=request.edge_id,
-        event_id=event_id,
-        key=key,
-        request_id=request.request_id,
-        token=token,
-    )
 
 
 @router.get("/events.csv", response_class=StreamingResponse)

@@ -1,0 +1,185 @@
+"""The guard booth's work, for the API and the booth's page alike: a gate opened or refused
+by command (signed for the compound's edges, audited with its reason), and who is waiting
+at which gate (denied or unrecognised in the last minutes, and not let in since), with the
+plates a refused plate may be."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from hub import audit, issuer, look_alikes
+from hub.api.deps import Caller
+from hub.errors import NotFound, Unavailable
+from hub.look_alikes import LooksLike, PlateRegister
+from hub.services import HubServices
+from hub.tables import Entry, Gate, as_utc, utcnow
+from models.events import Direction, Identifier, Text
+from models.tokens import GateAction, GateCommand
+
+
+class CommandBody(BaseModel):
+    action: GateAction
+    reason: Text = Field(min_length=3, max_length=300)
+    direction: Direction = Direction.IN
+    subject_id: Identifier | None = None
+    pass_id: Identifier | None = None
+
+
+class CommandSent(BaseModel):
+    command_id: str
+    edges: list[str]
+
+
+def send_command(
+    gate_id: str, body: CommandBody, caller: Caller, session: Session, services: HubServices
+) -> CommandSent:
+    """The guard's command for `gate_id`: audited first, with its reason; then signed for
+    each edge of the compound and sent. The edge that drives the gate carries it out within
+    30 s or not at all; `edges` lists the edges it reached the broker for (`Unavailable`
+    when none)."""
+    gate = session.get(Gate, gate_id)
+    if gate is None or gate.compound_id != caller.compound_id:
+        raise NotFound(f"no gate {gate_id}")
+    edges = services.edge_ids(caller.compound_id)
+    if not edges:
+        raise Unavailable("no edge is enrolled in this compound")
+    box = services.settings.secret_box()
+    command_id = uuid.uuid4()
+    tokens = {
+        edge_id: issuer.sign_for_edge(
+            session=session, box=box, claims=_command(body, command_id, caller, edge_id, gate_id)
+        )
+        for edge_id in edges
+    }
+    session.commit()  # a new issuer key, if this was its first use
+    actor = audit.Actor(caller.user.username, caller.role.value, caller.compound_id)
+    whom = body.subject_id or body.pass_id
+    target = f"gate:{gate_id}" + (f" (for {whom})" if whom else "")
+    audit.record(caller.engine, actor=actor, action=body.action, target=target, reason=body.reason)
+    sent = [e for e, t in tokens.items() if services.send_command(caller.compound_id, e, t)]
+    if not sent:
+        raise Unavailable("the broker is out of reach: the command was not sent")
+    return CommandSent(command_id=str(command_id), edges=sent)
+
+
+def _command(
+    body: CommandBody, command_id: uuid.UUID, caller: Caller, edge_id: str, gate_id: str
+) -> GateCommand:
+    return GateCommand(
+        command_id=command_id,
+        compound_id=caller.compound_id,
+        edge_id=edge_id,
+        gate_id=gate_id,
+        direction=body.direction,
+        action=body.action,
+        reason=body.reason,
+        issued_by=caller.user.username,
+        issued_at=utcnow(),
+        subject_id=body.subject_id,
+        pass_id=body.pass_id,
+    )
+
+
+class Waiting(BaseModel):
+    gate_id: str
+    lane: str
+    direction: Direction
+    since: datetime
+    attempts: int
+    method: str
+    credential_ref: str | None
+    subject_kind: str
+    subject_id: str | None
+    last_reason: str
+    event_id: str  # the last denial's
+    snapshot: bool  # its edge kept a picture of it (`GET /api/events/{event_id}/snapshot`)
+    looks_like: list[LooksLike] = []  # for a refused plate: the plates on record it may be
+
+
+def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Waiting]:
+    """Denied at a gate of the compound in the last `minutes` and not granted there since,
+    newest first, each refused plate with the plates it may be; the caller audits the read
+    (`shown`)."""
+    now = utcnow()
+    since = now - timedelta(minutes=minutes)
+    rows = session.exec(
+        select(Entry)
+        .where(col(Entry.compound_id) == compound_id, col(Entry.occurred_at) >= since)
+        .order_by(col(Entry.occurred_at))
+    ).all()
+    register = PlateRegister(session, compound_id, now)
+    waiting_at: dict[tuple[str, str, str], list[Entry]] = {}
+    for row in rows:
+        if row.method == "remote":
+            _dealt_with(waiting_at, row, register)
+            continue
+        key = (row.gate_id, row.method, row.credential_ref or row.subject_id or row.lane)
+        if row.outcome == "granted":
+            waiting_at.pop(key, None)
+        else:
+            waiting_at.setdefault(key, []).append(row)
+    result = [_waiting(denials) for denials in waiting_at.values()]
+    for item in result:
+        if _refused_plate(item.method, item.last_reason, item.credential_ref):
+            item.looks_like = register.looks_like(str(item.credential_ref))
+    return sorted(result, key=lambda w: w.since, reverse=True)
+
+
+def shown(waiting: list[Waiting]) -> list[str]:
+    """Whom and what the list shows, as its read is audited: the people refused, the cards,
+    plates and codes they were refused with, and the holders of the plates suggested."""
+    items: set[str] = set()
+    for item in waiting:
+        if item.subject_id:
+            items.add(item.subject_id)
+        if item.credential_ref:
+            items.add(f"{item.method}:{item.credential_ref}")
+        items.update(x.holder for x in item.looks_like)
+    return sorted(items)
+
+
+def _dealt_with(
+    waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry, register: PlateRegister
+) -> None:
+    """A guard's command at a gate's lane (its gate and direction): for the person or pass it
+    names (or whose plate a refused plate may be), or for everyone waiting there."""
+    for key, denials in list(waiting_at.items()):
+        if key[0] != remote.gate_id or denials[-1].direction != remote.direction:
+            continue
+        if remote.subject_id is None or _for(denials[-1], remote.subject_id, register):
+            del waiting_at[key]
+
+
+def _for(denial: Entry, holder: str, register: PlateRegister) -> bool:
+    """Whether a command naming `holder` (a person, or a pass: the edge logs either as the
+    subject) is for whoever `denial` refused."""
+    if denial.subject_id == holder:
+        return True
+    refused = _refused_plate(denial.method, denial.reason_code, denial.credential_ref)
+    return refused and register.holds_near(holder, str(denial.credential_ref))
+
+
+def _refused_plate(method: str, reason: str, reference: str | None) -> bool:
+    return method == "plate" and reason in look_alikes.REASONS and bool(reference)
+
+
+def _waiting(denials: list[Entry]) -> Waiting:
+    first, last = denials[0], denials[-1]
+    return Waiting(
+        gate_id=last.gate_id,
+        lane=last.lane,
+        direction=Direction(last.direction),
+        since=as_utc(first.occurred_at),
+        attempts=len(denials),
+        method=last.method,
+        credential_ref=last.credential_ref,
+        subject_kind=last.subject_kind,
+        subject_id=last.subject_id,
+        last_reason=last.reason_code,
+        event_id=str(last.event_id),
+        snapshot=last.snapshot,
+    )
