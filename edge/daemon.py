@@ -42,6 +42,7 @@ from edge.metrics import EdgeMetrics, Health, Readings
 from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
 from edge.plates.anpr import AnprListener, Answer, Pushed
+from edge.plates.clpr import ClprEngine
 from edge.plates.engines import text_engine
 from edge.plates.lane import PlateLane, Snapshot
 from edge.plates.reader import PlateReader
@@ -81,6 +82,8 @@ class EdgeDaemon:
             WiegandListener(r, self._on_card, self._on_pin, self._on_qr) for r in settings.readers
         ]
         self.anpr = None if settings.anpr is None else AnprListener(settings.anpr, self._on_anpr)
+        # finds white and black plates in ANPR cameras' pictures (loaded on first use)
+        self._plate_detector = None if settings.anpr is None else ClprEngine()
         self.cameras: list[CameraWorker] = []
         self.displays = LaneDisplays(settings.displays)
         self.snapshots: SnapshotListener | None = None
@@ -408,7 +411,8 @@ class EdgeDaemon:
         picture = pushed.snapshot
         if picture is None or not self._settings.evidence.anpr:
             return None
-        return lambda: scene_plate(picture)
+        detector = self._plate_detector
+        return lambda: scene_plate(picture, detector)
 
     def _on_pin(self, reader: WiegandReaderSection, pin: str) -> bool:
         lane = f"{reader.gate_id}/{reader.lane}"

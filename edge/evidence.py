@@ -2,8 +2,9 @@
 
 A vehicle lane's decision keeps one picture, and only of the plate: the plate as our reader
 cropped it from the frame that decided, or, from an ANPR camera's pushed scene, its largest
-plate-coloured, plate-shaped region (a scene shows the driver; a crop of the plate does not,
-and a scene without such a region keeps nothing). Faces are never kept: templates, not
+plate-coloured, plate-shaped region, else the largest plate the plate detector finds (a
+scene shows the driver; a crop of the plate does not, and a scene without a plate found
+keeps nothing). Faces are never kept: templates, not
 photos. A picture is encoded without metadata and within `MAX_SNAPSHOT_BYTES`, sealed with
 the edge's key (`edge.sealing`, bound to its event), named by its entry event's id, and
 deleted after `retention_days` by a sweep every `SWEEP_EVERY_S` (or sooner, oldest first,
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from edge.clock import EdgeClock
 from edge.images import ImageError, to_bgr8
 from edge.plates.locate import candidates
-from edge.plates.ocr import Box
+from edge.plates.ocr import Box, TextEngine, bounds
 from edge.sealing import PARTIAL, SealError, seal, unseal, write_private
 from models.evidence import (
     EVIDENCE_TTL_S,
@@ -87,12 +88,18 @@ def plate_crop(frame: np.ndarray, box: Box) -> bytes:
     return jpeg(crop)
 
 
-def scene_plate(scene: np.ndarray) -> bytes:
-    """The plate in a camera's scene: its largest plate-coloured, plate-shaped region."""
-    found = candidates(to_bgr8(scene))
-    if not found:
-        raise ImageError("no plate-coloured region in the camera's picture: nothing kept")
-    return plate_crop(scene, found[0].box)
+def scene_plate(scene: np.ndarray, detector: TextEngine | None = None) -> bytes:
+    """The plate in a camera's scene: its largest plate-coloured, plate-shaped region or,
+    where there is none (a white police or WJ plate, a black 港/澳 plate), the largest
+    plate `detector` (the plate models' detector) finds."""
+    image = to_bgr8(scene)
+    found = candidates(image)
+    if found:
+        return plate_crop(image, found[0].box)
+    places = [] if detector is None else [bounds(quad) for quad in detector.find_lines(image)]
+    if not places:
+        raise ImageError("no plate in the camera's picture: nothing kept")
+    return plate_crop(image, max(places, key=lambda box: box[2] * box[3]))
 
 
 class EvidenceStore:

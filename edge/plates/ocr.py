@@ -20,6 +20,15 @@ from edge.plates.decode import Alphabet, Posterior, best_path
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 Quad = np.ndarray  # 4 x 2 float32 corners, clockwise from the top left
+
+
+def bounds(quad: Quad) -> Box:
+    """The upright box around `quad`."""
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
 # A line is read padded to at least 5:1 (240 px at the recogniser's 48): room for a plate
 # (about 3:1) and blank beyond, as the model saw lines in training. Narrower lost accuracy on
 # the fixture crops; the engine's own 320 px only costs time.

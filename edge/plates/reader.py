@@ -24,7 +24,7 @@ import numpy as np
 from edge.images import to_bgr8
 from edge.plates.decode import Posterior, read_plate, settled
 from edge.plates.locate import DOUBLE_ROW_BELOW, Candidate, candidates, plate_colour
-from edge.plates.ocr import Box, Quad, SecondReading, TextEngine, TextRead
+from edge.plates.ocr import Box, Quad, SecondReading, TextEngine, TextRead, bounds
 from models.plates import CLASSES_BY_COLOUR, PlateClass, PlateError, parse, repair
 
 MARGIN_X, MARGIN_Y = 0.03, 0.10  # added to each side of a place before it is read
@@ -58,7 +58,7 @@ class PlateReader:
         found: dict[str, PlateRead] = {}
         read_at: list[Box] = []
         for quad in self._lines(image):
-            box = _bounds(quad)
+            box = bounds(quad)
             read = self._read_plate(straighten(image, quad), box)
             if read is not None:
                 _keep(found, read)
@@ -216,12 +216,6 @@ def straighten(image: np.ndarray, quad: Quad) -> np.ndarray:
     return cv2.warpPerspective(
         image, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     )
-
-
-def _bounds(quad: Quad) -> Box:
-    x0, y0 = quad.min(axis=0)
-    x1, y1 = quad.max(axis=0)
-    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
 def _covered(a: Box, b: Box) -> float:
