@@ -37,10 +37,9 @@ class CommandSent(BaseModel):
 def send_command(
     gate_id: str, body: CommandBody, caller: Caller, session: Session, services: HubServices
 ) -> CommandSent:
-    """The guard's command for `gate_id`: audited first, with its reason; then signed for
-    each edge of the compound and sent. The edge that drives the gate carries it out within
-    30 s or not at all; `edges` lists the edges it reached the broker for (`Unavailable`
-    when none)."""
+    """The guard's command for `gate_id`: signed for each edge of the compound, audited with
+    its reason, then sent. The edge that drives the gate carries it out within 30 s or not
+    at all; `edges` lists the edges it reached the broker for (`Unavailable` when none)."""
     gate = session.get(Gate, gate_id)
     if gate is None or gate.compound_id != caller.compound_id:
         raise NotFound(f"no gate {gate_id}")

@@ -22,8 +22,8 @@ class Stay(BaseModel):
 
 
 def list_stays(session: Session, compound_id: str, *, inside: bool, limit: int) -> list[Stay]:
-    """The stays `stays` answers with (the guard booth's page shows those inside); the
-    caller audits the read."""
+    """The compound's stays, newest first, or only the vehicles still inside, at most
+    `limit`; `minutes` runs until now for those inside. The caller audits the read."""
     query = select(VehicleStay).where(col(VehicleStay.compound_id) == compound_id)
     if inside:
         query = query.where(col(VehicleStay.exited_at).is_(None))

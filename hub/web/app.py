@@ -10,11 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from hub.web import booth, case_pages, i18n, pages
-from hub.web.session import LoginRequired, PageForbidden
+from hub.web.session import LoginRequired, Messages, PageForbidden
 
 
 def install(app: FastAPI) -> None:
     app.state.poll_audits = {}  # see pages.audit_poll
+    app.state.messages = Messages()  # see session.after_form
     app.include_router(pages.router)
     app.include_router(case_pages.router)
     app.include_router(booth.router)

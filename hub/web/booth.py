@@ -20,7 +20,7 @@ from hub.guard import CommandBody, Waiting, send_command, shown, who_is_waiting
 from hub.services import HubServices
 from hub.stays import Stay, list_stays
 from hub.web import i18n
-from hub.web.pages import audit_poll, language, render
+from hub.web.pages import audit_poll, fragment, language, render
 from hub.web.session import Handler, after_form, same_origin
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(same_origin)])
@@ -87,7 +87,7 @@ def booth_waiting(
     """The waiting list alone, polled by the booth's page every few seconds."""
     waiting = _waiting(request, caller, session)
     zone = services.settings.analytics.zone
-    return render(request, "waiting.html", caller, waiting=waiting, zone=zone)
+    return fragment(request, "waiting.html", caller, waiting=waiting, zone=zone)
 
 
 @router.get("/gates/inside")
@@ -99,7 +99,7 @@ def booth_inside(
     inside = _inside(request, caller, session)
     zone = services.settings.analytics.zone
     overstay = _overstay_minutes(services)
-    return render(
+    return fragment(
         request, "inside.html", caller, inside=inside, overstay_minutes=overstay, zone=zone
     )
 

@@ -41,8 +41,7 @@ from hub.web.session import (
     SESSION_COOKIE,
     Anyone,
     Staff,
-    clear_message,
-    left_message,
+    messages,
     same_origin,
     write_purpose,
 )
@@ -84,12 +83,17 @@ def language(request: Request) -> str:
 
 
 def render(request: Request, name: str, caller: Caller | None, **context: Any) -> HTMLResponse:
+    """A whole page, with the message a form's answer left for it (`after_form`)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    message = messages(request).take(token, time.monotonic())
+    return fragment(request, name, caller, message=message, **context)
+
+
+def fragment(request: Request, name: str, caller: Caller | None, **context: Any) -> HTMLResponse:
+    """Part of a page, which its script fetches again and again (it takes no message)."""
     lang = language(request)
-    message = left_message(request)
-    context |= {"t": i18n.translator(lang), "lang": lang, "caller": caller, "message": message}
+    context |= {"t": i18n.translator(lang), "lang": lang, "caller": caller}
     response = templates.TemplateResponse(request, name, context)
-    if message is not None:
-        clear_message(response)
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, lang, samesite="strict")
     return response
@@ -139,6 +143,7 @@ def logout(request: Request, session: SessionDep) -> Response:
     if token:
         auth.logout(session=session, token=token)
         session.commit()
+        messages(request).take(token, time.monotonic())  # not for whoever logs in next
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(PURPOSE_COOKIE)
@@ -192,7 +197,9 @@ def live(
     dashboard, by `audit_poll`)."""
     audit_poll(request, caller, "ui:live")
     rows = _latest(session, caller)
-    return render(request, "live.html", caller, entries=rows, zone=services.settings.analytics.zone)
+    return fragment(
+        request, "live.html", caller, entries=rows, zone=services.settings.analytics.zone
+    )
 
 
 @router.get("/entries")
@@ -276,7 +283,9 @@ def audit_poll(request: Request, caller: Caller, page: str, items: Sequence[str]
     audited = memory.setdefault((caller.user.username, page), {})
     now = time.monotonic()
     keys = list(items) or [page]
-    due = [key for key in keys if now - audited.get(key, -POLL_AUDIT_S) >= POLL_AUDIT_S]
+    for key in [k for k, at in audited.items() if now - at >= POLL_AUDIT_S]:
+        del audited[key]  # due again anyway: what is no longer shown is not kept
+    due = [key for key in keys if key not in audited]
     if due:
         for target in audit.targets(page, due) if items else [page]:
             caller.audit("read", target)

@@ -3,11 +3,14 @@ no other site can post a form with it), the role, and the purpose an officer gav
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
 import urllib.parse
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 from hub import auth
@@ -18,8 +21,8 @@ from hub.errors import Unauthenticated
 SESSION_COOKIE = "anju_session"
 PURPOSE_COOKIE = "anju_purpose"
 LANGUAGE_COOKIE = "anju_lang"
-MESSAGE_COOKIE = "anju_message"
 MESSAGE_CHARS = 500
+MESSAGE_FOR_S = 60.0
 
 
 class LoginRequired(Exception):
@@ -92,30 +95,41 @@ Handler = Annotated[Caller, viewer(Role.ADMIN, Role.STAFF)]
 
 def after_form(request: Request, path: str, message: str | None = None) -> RedirectResponse:
     """To `path` once a form is handled (a reload then repeats nothing), with `message` for
-    the next page this browser opens. The message rides in a cookie the hub sets (HttpOnly,
-    SameSite=Strict, for a minute), not in the address: a link anyone can write shows no
-    message, so a crafted one cannot tell a guard "Command sent" when nothing was."""
-    response = RedirectResponse(path, status_code=303)
-    if message:
-        response.set_cookie(
-            MESSAGE_COOKIE,
-            urllib.parse.quote(message[:MESSAGE_CHARS], safe=""),
-            max_age=60,
-            path="/ui",
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
-    return response
+    the next page this session opens (`Messages`)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if message and token:
+        messages(request).leave(token, message, time.monotonic())
+    return RedirectResponse(path, status_code=303)
 
 
-def left_message(request: Request) -> str | None:
-    """The message `after_form` left for this page (the page clears it: it is shown once)."""
-    cookie = request.cookies.get(MESSAGE_COOKIE)
-    if not cookie:
-        return None
-    return urllib.parse.unquote(cookie)[:MESSAGE_CHARS]
+def messages(request: Request) -> Messages:
+    store: Messages = request.app.state.messages
+    return store
 
 
-def clear_message(response: Response) -> None:
-    response.delete_cookie(MESSAGE_COOKIE, path="/ui")
+class Messages:
+    """What a form's answer has to say to the next page its session opens ("Command sent",
+    or why not), kept here by session for `MESSAGE_FOR_S`, shown once. Never in the address
+    or in a cookie: a link anyone can write, or another site on this host (cookies ignore
+    ports), cannot put words on the hub's pages."""
+
+    def __init__(self) -> None:
+        self._left: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def leave(self, token: str, message: str, now: float) -> None:
+        with self._lock:
+            self._left = {k: v for k, v in self._left.items() if now - v[1] < MESSAGE_FOR_S}
+            self._left[_session_key(token)] = (message[:MESSAGE_CHARS], now)
+
+    def take(self, token: str | None, now: float) -> str | None:
+        """The message left for this session, if any and fresh; gone once taken."""
+        if not token:
+            return None
+        with self._lock:
+            left = self._left.pop(_session_key(token), None)
+        return left[0] if left is not None and now - left[1] < MESSAGE_FOR_S else None
+
+
+def _session_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()  # the session's token is not kept

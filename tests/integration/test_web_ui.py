@@ -9,7 +9,6 @@ import os
 import queue
 import re
 import shutil
-import urllib.parse
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -370,8 +369,9 @@ def test_the_booth_sends_a_command_for_the_lane_and_holder_chosen(
             ({"action": "open", "reason": reason, "subject_id": "p gui"}, "an id holds"),
         ):
             refused = staff.post("/ui/gates/commands", data=form | bad, params={"lang": "en"})
-            assert refused.status_code == 303 and says in _message(refused), bad
+            assert refused.status_code == 303, bad
             assert "direction=out" in refused.headers["location"]  # the form as it was
+            assert says in _message(staff, refused), bad
         for header in ({"Sec-Fetch-Site": "same-site"}, {"Origin": "http://127.0.0.1:1"}):
             other = staff.post(
                 "/ui/gates/commands",
@@ -381,7 +381,7 @@ def test_the_booth_sends_a_command_for_the_lane_and_holder_chosen(
             assert other.status_code == 403, header
         assert received.empty()
         sent = staff.post("/ui/gates/commands", data=form | {"action": "open", "reason": reason})
-        assert sent.status_code == 303 and "edge-1" in _message(sent)
+        assert sent.status_code == 303 and "edge-1" in _message(staff, sent)
         key = load_public_key((edge_bundle / "issuer-key.pub").read_text())
         command = verify_token(received.get(timeout=10).decode(), GateCommand, key)
     finally:
@@ -400,22 +400,32 @@ def test_the_booth_sends_a_command_for_the_lane_and_holder_chosen(
     )
 
 
-def _message(response: httpx.Response) -> str:
-    """The message a form's answer leaves for the next page."""
-    return urllib.parse.unquote(response.cookies.get("anju_message", ""))
+def _message(client: httpx.Client, answer: httpx.Response) -> str:
+    """The message a form's answer left, as the page it leads to shows it."""
+    page = client.get(answer.headers["location"]).text
+    found = re.search(r'<p class="message" id="message">(.*?)</p>', page, re.DOTALL)
+    return html.unescape(found.group(1)) if found else ""
 
 
 def test_a_message_is_the_hubs_own_and_is_shown_once(hub_http: HubHttp) -> None:
     _booth_compound(hub_http, ("p-gui", "粤ATK071"))
     staff = browser_login(hub_http, "staff")
-    crafted = staff.get("/ui/gates", params={"msg": "Command sent: open north", "lang": "en"})
-    assert 'id="message"' not in crafted.text and "Command sent" not in crafted.text
+    said = "Command sent: open north"
+    crafted = staff.get("/ui/gates", params={"msg": said, "lang": "en"})  # a link's words
+    staff.cookies.set("anju_message", said)  # as another site on this host could
+    planted = staff.get("/ui/gates")
+    for page in (crafted, planted):
+        assert 'id="message"' not in page.text and "Command sent" not in page.text
     form = {"gate_id": "north", "direction": "in", "action": "open", "reason": "ok"}
     refused = staff.post("/ui/gates/commands", data=form, params={"lang": "en"})
     assert "msg" not in refused.headers["location"]
-    shown = staff.get(refused.headers["location"])
-    assert 'id="message">Command not sent: give a reason' in shown.text, shown.text
+    assert staff.get("/ui/gates/waiting").status_code == 200  # a refresh does not take it
+    assert _message(staff, refused).startswith("Command not sent: give a reason")
     assert 'id="message"' not in staff.get("/ui/gates").text  # once
+    staff.post("/ui/gates/commands", data=form)  # left, and then the guard logs out
+    staff.post("/ui/logout")
+    again = browser_login(hub_http, "staff")
+    assert 'id="message"' not in again.get("/ui/gates").text  # not for whoever comes next
 
 
 def test_a_booth_with_no_gate_says_so(hub_http: HubHttp) -> None:

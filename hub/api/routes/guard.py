@@ -30,9 +30,9 @@ Guard = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, personal_data=True)]
 def command_gate(
     gate_id: str, body: CommandBody, caller: Guard, session: SessionDep, services: ServicesDep
 ) -> CommandSent:
-    """Audited first, with its reason; then signed for each edge of the compound and sent.
-    The edge that drives `gate_id` carries it out within 30 s or not at all; `edges` lists
-    the edges it reached the broker for (503 when none)."""
+    """Signed for each edge of the compound, audited with its reason, then sent (never sent
+    unaudited). The edge that drives `gate_id` carries it out within 30 s or not at all;
+    `edges` lists the edges it reached the broker for (503 when none)."""
     return send_command(gate_id, body, caller, session, services)
 
 

@@ -1,5 +1,6 @@
 // Refreshes every element that names its source in data-src (the dashboard's live entries,
-// the guard booth's waiting list) every five seconds from the hub (no libraries).
+// the guard booth's waiting list and temporary vehicles) every five seconds from the hub (no
+// libraries).
 "use strict";
 (function () {
   const STALE_AFTER = 2; // failed refreshes in a row before the list is marked out of date
