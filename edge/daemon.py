@@ -32,7 +32,7 @@ from edge.delivery import Delivery, last_will
 from edge.display import DisplayedLane, LaneDisplays, for_face
 from edge.drivers import make_driver
 from edge.errors import ConfigError
-from edge.evidence import EvidenceDesk, EvidenceStore, scene_plate
+from edge.evidence import SNAPSHOT_DETECT_PIXELS, EvidenceDesk, EvidenceStore, scene_plate
 from edge.faces.gallery import RegistryGallery
 from edge.faces.pipeline import FaceLane
 from edge.faces.unknown import UnknownFaces
@@ -42,7 +42,7 @@ from edge.metrics import EdgeMetrics, Health, Readings
 from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
 from edge.plates.anpr import AnprListener, Answer, Pushed
-from edge.plates.clpr import ClprEngine
+from edge.plates.clpr import ClprEngine, ModelsMissing
 from edge.plates.engines import text_engine
 from edge.plates.lane import PlateLane, Snapshot
 from edge.plates.reader import PlateReader
@@ -82,8 +82,7 @@ class EdgeDaemon:
             WiegandListener(r, self._on_card, self._on_pin, self._on_qr) for r in settings.readers
         ]
         self.anpr = None if settings.anpr is None else AnprListener(settings.anpr, self._on_anpr)
-        # finds white and black plates in ANPR cameras' pictures (loaded on first use)
-        self._plate_detector = None if settings.anpr is None else ClprEngine()
+        self._plate_detector: ClprEngine | None = None  # white and black plates in ANPR pictures
         self.cameras: list[CameraWorker] = []
         self.displays = LaneDisplays(settings.displays)
         self.snapshots: SnapshotListener | None = None
@@ -193,6 +192,7 @@ class EdgeDaemon:
         for listener in self.listeners:
             listener.start()
         if self.anpr is not None:
+            self._plate_detector = _snapshot_detector(self._settings.evidence.anpr)
             self.anpr.start()
         self._serve_metrics()
         logger.info(
@@ -432,6 +432,21 @@ class EdgeDaemon:
             lane = Lane(reader.gate_id, reader.lane, reader.direction)
             self.admission.refuse(lane, Method.PIN, code, reason)
         return False
+
+
+def _snapshot_detector(keeps_snapshots: bool) -> ClprEngine | None:
+    """The plate detector that finds white and black plates (no plate colour to look for)
+    in ANPR cameras' pictures, loaded now so that no car waits for it; without the plate
+    models such pictures keep nothing, and the cameras' pushes are decided as ever."""
+    if not keeps_snapshots:
+        return None
+    detector = ClprEngine(detect_pixels=SNAPSHOT_DETECT_PIXELS)
+    try:
+        detector.load()
+    except ModelsMissing as exc:
+        logger.error("ANPR snapshots of white and black plates are not kept: %s", exc)
+        return None
+    return detector
 
 
 def _read_key(path: Path | None) -> bytes | None:

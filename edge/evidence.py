@@ -47,6 +47,10 @@ logger = logging.getLogger(__name__)
 MAX_WIDTH = 1280
 QUALITIES = (85, 70, 50)  # tried in turn until the picture fits `MAX_SNAPSHOT_BYTES`
 PLATE_MARGIN = 0.35  # of the plate's height, around its box: the plate's edges, not the car
+# The detector's budget for a camera's picture with no plate colour in it: a barrier camera
+# sees the plate from close by, and this keeps the search short, since it runs before the
+# decision (docs/evidence.md has the time).
+SNAPSHOT_DETECT_PIXELS = 500_000
 SWEEP_EVERY_S = 600.0
 FUTURE_SLACK_S = 3600.0  # a file this far ahead of the clock: the clock was stepped back
 MIN_FREE_BYTES = 256 * 1024 * 1024  # the outbox and the ledger share the disk: they come first
@@ -82,9 +86,11 @@ def plate_crop(frame: np.ndarray, box: Box) -> bytes:
     x, y, width, height = box
     margin = round(height * PLATE_MARGIN)
     top, left = max(y - margin, 0), max(x - margin, 0)
-    crop = frame[top : y + height + margin, left : x + width + margin]
-    if crop.size == 0:
+    bottom = min(y + height + margin, frame.shape[0])
+    right = min(x + width + margin, frame.shape[1])
+    if bottom <= top or right <= left:
         raise ImageError(f"the plate's box {box} is outside the frame")
+    crop = frame[top:bottom, left:right]
     return jpeg(crop)
 
 

@@ -6,6 +6,10 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
 
 from anju.compound import Resident
 from edge.config import CameraSection
@@ -97,3 +101,20 @@ def pushing_camera(password: str, camera_id: str = "cam-door") -> CameraSection:
         direction=Direction.IN,
         password_sha256=hashlib.sha256(password.encode()).hexdigest(),
     )
+
+
+# A real scene (EasyPR) with one yellow plate, and where the plate is: 176 x 57 px at (198, 139).
+UNCOLOURED_SCENE = "plates/EasyPR/resources/image/general_test/浙A12903.jpg"
+UNCOLOURED_PLATE = (106, 107, 184, 65)  # x, y, width, height
+
+
+def uncoloured_plate_scene(fixtures_dir: Path, *, black: bool) -> np.ndarray:
+    """The scene with its plate made white with dark characters (a police or WJ plate) or,
+    `black`, black with light ones (a 港/澳 plate): no plate colour is left in it."""
+    scene = cv2.imread(str(fixtures_dir / UNCOLOURED_SCENE))
+    assert scene is not None, UNCOLOURED_SCENE
+    x, y, width, height = UNCOLOURED_PLATE
+    grey = cv2.cvtColor(scene[y : y + height, x : x + width], cv2.COLOR_BGR2GRAY)
+    recoloured = 255 - grey if black else grey  # the yellow plate's grey is light
+    scene[y : y + height, x : x + width] = cv2.cvtColor(recoloured, cv2.COLOR_GRAY2BGR)
+    return scene

@@ -78,7 +78,8 @@ def model_paths() -> tuple[Path, Path, Path]:
 class ClprEngine:
     """The plate detector and recogniser, loaded on first use; one frame at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, detect_pixels: int = DETECT_PIXELS) -> None:
+        self._detect_pixels = detect_pixels
         self._detector: Any = None
         self._recogniser: Any = None
         self._alphabet = Alphabet(())
@@ -98,7 +99,7 @@ class ClprEngine:
     def find_lines(self, image: np.ndarray) -> list[Quad]:
         if not _is_bgr(image) or image.size == 0:
             return []
-        small, scale = scaled(image, DETECT_PIXELS, MAX_DETECT_ZOOM)
+        small, scale = scaled(image, self._detect_pixels, MAX_DETECT_ZOOM)
         batch = (small.astype(np.float32) - MEAN_BGR).transpose(2, 0, 1)[np.newaxis]
         with self._lock:
             self._load()
@@ -108,6 +109,11 @@ class ClprEngine:
             (quad / scale).astype(np.float32)
             for quad in _plates(boxes[0], scores[0][:, 1], corners[0], height, width)
         ]
+
+    def load(self) -> None:
+        """The models, now rather than at the first frame (ModelsMissing without them)."""
+        with self._lock:
+            self._load()
 
     def _load(self) -> None:
         if self._recogniser is not None:

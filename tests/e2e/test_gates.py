@@ -25,7 +25,7 @@ from anju.processes import wait_until
 from firmware_mocks.anpr_camera import AnprCamera
 from firmware_mocks.card_reader import CardReader, Swipe
 from hub import crud
-from tests.factories import entry
+from tests.factories import entry, uncoloured_plate_scene
 
 DOOR, BARRIER = 0, 1
 
@@ -280,6 +280,24 @@ def _scene() -> np.ndarray:
     cv2.rectangle(scene, (220, 200), (420, 264), (170, 70, 10), -1)
     cv2.putText(scene, "E22222", (232, 248), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
     return scene
+
+
+def test_an_anpr_cameras_white_plate_keeps_its_snapshot(
+    gated: Compound, fixtures_dir: Path
+) -> None:
+    """A picture with no plate colour in it (a real scene, its plate made white as a police
+    or WJ plate is): the edge's plate detector finds the plate, and only it is kept."""
+    device, password = gated.anpr_camera
+    scene = uncoloured_plate_scene(fixtures_dir, black=False)
+    camera = AnprCamera(gated.anpr_url, device, password)
+    pushed = camera.push("WJ京12345", snapshot=cv2.imencode(".png", scene)[1].tobytes())
+    assert pushed.body["reason_code"] == "plate_unknown"
+    wait_until(lambda: len(gated.all_entries()) == 1, 30, "the push's event at the hub")
+    [refused] = gated.all_entries()
+    assert "snapshot" in str(refused["flags"]).split()
+    fetched = gated.get(f"/api/events/{refused['event_id']}/snapshot")
+    height, width = cv2.imdecode(np.frombuffer(fetched.content, np.uint8), 1).shape[:2]
+    assert 170 <= width <= 300 and 50 <= height <= 140  # the plate (176 x 57), not the car
 
 
 def _audited(compound: Compound, event_id: object) -> list[str]:

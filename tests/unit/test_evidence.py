@@ -14,13 +14,22 @@ import numpy as np
 import pytest
 
 from edge.clock import EdgeClock
-from edge.evidence import MAX_WIDTH, EvidenceDesk, EvidenceStore, jpeg, plate_crop, scene_plate
+from edge.evidence import (
+    MAX_WIDTH,
+    SNAPSHOT_DETECT_PIXELS,
+    EvidenceDesk,
+    EvidenceStore,
+    jpeg,
+    plate_crop,
+    scene_plate,
+)
 from edge.images import ImageError
 from edge.plates.clpr import ClprEngine
 from models.errors import BadSignature, ContractError
 from models.evidence import MAX_SNAPSHOT_BYTES, EvidenceReply, EvidenceRequest, open_reply
 from models.signing import generate_key
 from models.tokens import GateCommand, sign_token
+from tests import factories
 
 KEY = bytes(range(32))
 DAY = 86_400.0
@@ -162,24 +171,26 @@ def test_of_a_cameras_scene_only_the_plate_is_kept() -> None:
         scene_plate(_scene(False), ClprEngine())  # nor with the plate detector
 
 
-@pytest.mark.parametrize("inverted", [True, False], ids=["white_plate", "black_plate"])
+@pytest.mark.parametrize("black", [False, True], ids=["white_plate", "black_plate"])
 def test_a_white_or_black_plate_in_a_cameras_scene_is_found_by_the_plate_detector(
-    fixtures_dir: Path, inverted: bool
+    fixtures_dir: Path, black: bool
 ) -> None:
-    """A real scene (EasyPR's 浙A12903.jpg) with its yellow plate made white with dark
-    characters (a police or WJ plate) or black with light ones (a 港/澳 plate): no plate
-    colour is left, and the plate models' detector finds it."""
-    photos = fixtures_dir / "plates/EasyPR/resources/image/general_test"
-    scene = cv2.imread(str(photos / "浙A12903.jpg"))
-    assert scene is not None
-    x, y, w, h = 106, 107, 184, 65  # around the labelled plate (176 x 57 at 198, 139)
-    grey = cv2.cvtColor(scene[y : y + h, x : x + w], cv2.COLOR_BGR2GRAY)
-    scene[y : y + h, x : x + w] = cv2.cvtColor(255 - grey if inverted else grey, cv2.COLOR_GRAY2BGR)
+    scene = factories.uncoloured_plate_scene(fixtures_dir, black=black)
     with pytest.raises(ImageError):
         scene_plate(scene)  # by colour alone: nothing
-    crop = cv2.imdecode(np.frombuffer(scene_plate(scene, ClprEngine()), np.uint8), 1)
+    detector = ClprEngine(detect_pixels=SNAPSHOT_DETECT_PIXELS)
+    crop = cv2.imdecode(np.frombuffer(scene_plate(scene, detector), np.uint8), 1)
     height, width = crop.shape[:2]
     assert 170 <= width <= 300 and 50 <= height <= 140, crop.shape  # the plate, not the car
+
+
+def test_a_box_reaching_outside_the_frame_keeps_only_what_is_inside() -> None:
+    frame = np.full((480, 800, 3), 200, dtype=np.uint8)
+    for box in ((-60, 200, 40, 20), (820, 500, 60, 30), (100, -80, 50, 20)):
+        with pytest.raises(ImageError):  # wholly outside, margin included: nothing
+            plate_crop(frame, box)
+    crop = cv2.imdecode(np.frombuffer(plate_crop(frame, (780, 460, 60, 30)), np.uint8), 1)
+    assert crop.shape[:2] == (30, 30)  # from 10 px above and left of it to the frame's edges
 
 
 class Desk:
