@@ -326,8 +326,13 @@ class EdgeDaemon:
             def unknown_face(template: np.ndarray) -> None:
                 admission.unknown_face(lane, unknown.pseudonym(template))
 
+            def unusable_face(problem: str) -> None:
+                admission.unusable_face(lane, problem)
+
             gallery = RegistryGallery(lambda: self.registry)
-            return FaceLane(section.id, gallery, admit, unknown=unknown_face)
+            return FaceLane(
+                section.id, gallery, admit, unknown=unknown_face, unusable=unusable_face
+            )
         reader = PlateReader(text_engine(section.plate_engine))
         return PlateLane(section.id, reader, PlateVoter(), admit)
 

@@ -74,7 +74,7 @@ def for_verdict(verdict: Verdict, opened: bool) -> Shown:
         visitor = verdict.subject.kind is SubjectKind.VISITOR
         zh, en = VISITOR if visitor else GRANTED
         return Shown("granted", zh, en, plate)
-    if verdict.decision.reason_code == "face_unknown":
+    if verdict.decision.reason_code in {"face_unknown", "face_unusable"}:
         return Shown("unknown", *FACE_UNKNOWN)
     return Shown("denied", *DENIED, plate)
 

@@ -119,6 +119,9 @@ def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Wai
         key = (row.gate_id, row.method, row.credential_ref or row.subject_id or row.lane)
         if row.outcome == "granted":
             waiting_at.pop(key, None)
+            # someone let in by the same means at that lane: whoever waited there unnamed
+            # (a face with no clear picture, a locked keypad) got in too
+            waiting_at.pop((row.gate_id, row.method, row.lane), None)
         else:
             waiting_at.setdefault(key, []).append(row)
     result = [_waiting(denials) for denials in waiting_at.values()]

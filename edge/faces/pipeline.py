@@ -10,7 +10,9 @@ second-best person. Then the track is admitted once: as that person, live or not
 image gets its denial). A track not identified at once is encoded again every few frames
 (the person may turn to the camera); after `MAX_ENCODINGS` tries it is followed without
 encoding, reported once as unknown, and never admitted: the person can use a card, a PIN or
-a QR code.
+a QR code. A face followed for `UNUSABLE_AFTER_S` whose every picture was too small, blurred
+or turned away (at night, in the rain: nothing to encode) is reported once as unusable, so
+that the guard sees someone waiting; the lane goes on trying as long as the face stays.
 """
 
 from __future__ import annotations
@@ -40,15 +42,17 @@ MAX_ENCODINGS = 12  # a face not identified after this many is unknown: no more 
 RETRY_EVERY = 5  # after the first tries, encode a face not yet identified every 5th frame
 LIVENESS_FRAMES = 45  # frames to wait for signs of life once identified (1.5 s at 30 fps)
 TRACK_GAP_S = 1.0
+UNUSABLE_AFTER_S = 5.0  # followed this long with no picture good enough to encode: reported
 MIN_OVERLAP = 0.3
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's order)
+PROMPT_KINDS = frozenset({"come_closer", "hold_still", "face_the_camera"})
 
 
 @dataclass(frozen=True)
 class FaceOutcome:
     track: int
-    kind: str  # admitted, unknown, come_closer, hold_still, face_the_camera
+    kind: str  # admitted, unknown, unusable, come_closer, hold_still, face_the_camera
     person_id: str | None = None
     granted: bool | None = None
 
@@ -58,6 +62,7 @@ class _Track:
     number: int
     box: Box  # in work coordinates
     last_seen: float
+    first_seen: float
     liveness: LivenessTrack = field(default_factory=LivenessTrack)
     matches: list[Match] = field(default_factory=list)
     frames: int = 0
@@ -65,6 +70,7 @@ class _Track:
     last_encoding: np.ndarray | None = None
     sharpness: float | None = None
     done: bool = False
+    unusable_told: bool = False
 
     def identified(self, agree: int) -> Match | None:
         """The person the last `agree` identifications all name (A, B, A names nobody)."""
@@ -84,12 +90,14 @@ class FaceLane:
         *,
         agree: int = AGREE,
         unknown: Callable[[np.ndarray], object] | None = None,
+        unusable: Callable[[str], object] | None = None,
     ) -> None:
         self.name = name
         self._gallery = gallery
         self._admit = admit
         self._agree = agree
         self._unknown = unknown
+        self._unusable = unusable
         self._tracks: list[_Track] = []
         self._next = 1
         self._fr: Any = None
@@ -118,6 +126,8 @@ class FaceLane:
         for box, landmarks in zip(boxes, fr.face_landmarks(small, boxes), strict=True):
             track = self._follow(box, now)
             outcome = self._step(track, frame, box, landmarks, scale)
+            if outcome is not None and outcome.kind in PROMPT_KINDS:
+                outcome = self._still_unusable(track, outcome, now)
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
@@ -191,6 +201,16 @@ class FaceLane:
         granted = self._admit(evidence)
         return FaceOutcome(track.number, "admitted", evidence.person_id, granted)
 
+    def _still_unusable(self, track: _Track, prompt: FaceOutcome, now: float) -> FaceOutcome:
+        """`prompt` (come closer, hold still, face the camera), or, once a face that never gave
+        a picture to encode has been followed for `UNUSABLE_AFTER_S`, unusable (told once)."""
+        if track.unusable_told or track.matches or now - track.first_seen < UNUSABLE_AFTER_S:
+            return prompt
+        track.unusable_told = True
+        if self._unusable is not None:
+            self._unusable(prompt.kind)
+        return FaceOutcome(track.number, "unusable")
+
     def _give_up(self, track: _Track) -> FaceOutcome | None:
         """Tried enough: an unknown face (told once, with its last template)."""
         track.done = True
@@ -215,7 +235,7 @@ class FaceLane:
 
     def _restart(self, track: _Track) -> _Track:
         """The same place, another face: a new track with no evidence from the old one."""
-        fresh = _Track(self._next, track.box, track.last_seen)
+        fresh = _Track(self._next, track.box, track.last_seen, track.last_seen)
         fresh.liveness = track.liveness  # already restarted on the new face's landmarks
         self._next += 1
         self._tracks[self._tracks.index(track)] = fresh
@@ -226,7 +246,7 @@ class FaceLane:
         if best is not None and _overlap(best.box, box) >= MIN_OVERLAP:
             best.box, best.last_seen = box, now
             return best
-        track = _Track(self._next, box, now)
+        track = _Track(self._next, box, now, now)
         self._next += 1
         self._tracks.append(track)
         return track

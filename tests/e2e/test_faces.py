@@ -1,12 +1,15 @@
 """Faces end to end: a person enrolled on the hub from one photo, with consent, is let in by
 the edge when the simulated IP camera (MJPEG over HTTP, its own process) plays the fixture
-video; once consent is withdrawn, a full further pass of the video opens nothing."""
+video; once consent is withdrawn, a full further pass of the video opens nothing. A face too
+blurred to check waits in the guard booth's list."""
 
 from __future__ import annotations
 
 import base64
 import time
 from pathlib import Path
+
+import cv2
 
 from anju.broker import Mosquitto
 from anju.compound import Compound
@@ -62,6 +65,43 @@ def test_an_enrolled_face_opens_and_a_withdrawn_one_does_not(
         granted = len(_face_grants(compound))
         time.sleep(CLIP_S + 3)  # the looping clip shows his face once more
         assert len(_face_grants(compound)) == granted
+    finally:
+        camera.stop()
+        compound.stop()
+
+
+def test_a_face_too_blurred_to_check_waits_in_the_guard_booths_list(
+    tmp_path: Path, broker: Mosquitto, topic_prefix: str, fixtures_dir: Path
+) -> None:
+    photo = cv2.imread(str(fixtures_dir / "faces/face_recognition/examples/obama.jpg"))
+    rain = tmp_path / "rain"
+    rain.mkdir()
+    for i in range(3):  # a face the camera finds but cannot see clearly, again and again
+        cv2.imwrite(str(rain / f"{i}.jpg"), cv2.GaussianBlur(photo, (31, 31), 0))
+    port = free_port()
+    compound = Compound(
+        tmp_path,
+        broker.url,
+        topic_prefix=topic_prefix,
+        with_gates=True,
+        face_camera=f"http://127.0.0.1:{port}/stream.mjpg",
+    )
+    compound.prepare()
+    compound.start_barrier()
+    compound.start_hub()
+    camera = _start_camera(port, rain, tmp_path)
+    try:
+        compound.start_edge()
+
+        def waiting() -> list[dict[str, object]]:
+            rows = compound.get("/api/gates/waiting").json()
+            return [w for w in rows if w["last_reason"] == "face_unusable"]
+
+        wait_until(waiting, 60, "the unchecked face in the waiting list")
+        [row] = waiting()
+        assert (row["method"], row["subject_id"]) == ("face", None)
+        faces = [e for e in compound.all_entries() if e["method"] == "face"]
+        assert {(e["outcome"], e["reason_code"]) for e in faces} == {("denied", "face_unusable")}
     finally:
         camera.stop()
         compound.stop()

@@ -174,6 +174,8 @@ def test_what_each_verdict_and_prompt_shows() -> None:
         _verdict(Method.FACE, SubjectKind.UNKNOWN, "pseudonym-9", code="face_unknown"), False
     )
     assert unknown_face.kind == "unknown" and "card" in unknown_face.en
+    unclear = _verdict(Method.FACE, SubjectKind.UNKNOWN, None, code="face_unusable")
+    assert for_verdict(unclear, False) == unknown_face  # the other ways in, as for a stranger
     card = _verdict(Method.CARD, SubjectKind.UNKNOWN, None, "4242", "card_unknown")
     refused = for_verdict(card, opened=False)
     assert (refused.kind, refused.plate) == ("denied", None)  # a card number is not shown

@@ -203,6 +203,27 @@ def test_who_is_waiting_at_which_gate(hub_http: HubHttp) -> None:
     assert officer.get("/api/gates/waiting").status_code == 403
 
 
+def test_a_face_never_clear_enough_waits_until_someone_gets_in_by_face_there(
+    hub_http: HubHttp,
+) -> None:
+    """At night in the rain the edge could not check a face at the east gate: nobody is named,
+    the lane waits; the person then stepped closer and was let in by face there."""
+    epoch = uuid.uuid4()
+    unusable = {"method": Method.FACE, "ref": None, "reason_code": "face_unusable"}
+    _store(hub_http, _entry(Outcome.DENIED, seconds_ago=40, seq=1, epoch=epoch, **unusable))
+    staff = hub_http.client("staff")
+    [waiting] = staff.get("/api/gates/waiting").json()
+    assert (waiting["gate_id"], waiting["method"], waiting["subject_id"]) == ("east", "face", None)
+    assert waiting["last_reason"] == "face_unusable"
+    card = _entry(Outcome.GRANTED, ref="1234", subject_id="p-2", seconds_ago=30, seq=2, epoch=epoch)
+    _store(hub_http, card)  # someone else's card there: the face still waits
+    assert len(staff.get("/api/gates/waiting").json()) == 1
+    face = {"method": Method.FACE, "ref": None, "kind": SubjectKind.RESIDENT}
+    let_in = _entry(Outcome.GRANTED, subject_id="p-1", seconds_ago=20, seq=3, epoch=epoch, **face)
+    _store(hub_http, let_in)
+    assert staff.get("/api/gates/waiting").json() == []
+
+
 def _store(hub_http: HubHttp, *events: EntryEvent) -> None:
     with Session(hub_http.engine) as session:
         crud.store_events(session=session, events=list(events))

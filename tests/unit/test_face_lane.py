@@ -15,7 +15,7 @@ import pytest
 from anju.doctor import require_face_stack
 from edge.decide import FaceEvidence
 from edge.faces.gallery import FaceGallery, RegistryGallery
-from edge.faces.pipeline import FaceLane
+from edge.faces.pipeline import UNUSABLE_AFTER_S, FaceLane
 from edge.faces.unknown import UnknownFaces
 from edge.registry import RegistryCache
 from models.registry import Change, FaceRecord, Op, RegistryDelta
@@ -189,6 +189,30 @@ def test_a_face_nobody_enrolled_is_reported_once_as_unknown(
     outcomes = [o for _, out in _play(lane, video) for o in out]
     assert gate.asked == [] and len(seen) == 1
     assert [o.kind for o in outcomes].count("unknown") == 1
+
+
+def test_a_face_never_clear_enough_to_check_is_reported_once_as_unusable(
+    encodings: dict[str, np.ndarray], fixtures_dir: Path
+) -> None:
+    """Rain on the lens: the enrolled person's face is found but too blurred to encode. The
+    lane asks them to hold still, and after `UNUSABLE_AFTER_S` says once that nobody could
+    be checked there (the guard's waiting list shows it); it goes on asking."""
+    photo = cv2.imread(str(fixtures_dir / "faces/face_recognition/examples/lin-manuel-miranda.png"))
+    blurred = cv2.GaussianBlur(photo, (21, 21), 0)  # still a face to HOG, sharpness about 7
+    told: list[str] = []
+    gate = Gate()
+    people = ["p-lin", "p-obama", "p-biden"]
+    lane = FaceLane("in", lambda: _gallery(encodings, people), gate, unusable=told.append)
+    seen = [(i / 10, lane.on_frame(blurred, i / 10)) for i in range(70)]  # 7 s at 10 fps
+    kinds = [(at, o.kind) for at, outcomes in seen for o in outcomes]
+    [when] = [at for at, kind in kinds if kind == "unusable"]
+    assert UNUSABLE_AFTER_S <= when < UNUSABLE_AFTER_S + 0.2
+    assert {kind for at, kind in kinds if kind != "unusable"} == {"hold_still"}
+    assert kinds[-1] == (6.9, "hold_still")  # still asking
+    assert told == ["hold_still"] and gate.asked == []
+    for i in range(70, 80):  # the rain stops: the face can be checked now
+        lane.on_frame(photo, i / 10)
+    assert told == ["hold_still"]  # not told again for the same face
 
 
 def _photo(fixtures_dir: Path, name: str) -> np.ndarray:
