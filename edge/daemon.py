@@ -192,7 +192,9 @@ class EdgeDaemon:
         for listener in self.listeners:
             listener.start()
         if self.anpr is not None:
-            self._plate_detector = _snapshot_detector(self._settings.evidence.anpr)
+            store = self.evidence
+            keeps = self._settings.evidence.anpr and store is not None and store.enabled
+            self._plate_detector = _snapshot_detector(keeps)
             self.anpr.start()
         self._serve_metrics()
         logger.info(
@@ -450,6 +452,9 @@ def _snapshot_detector(keeps_snapshots: bool) -> ClprEngine | None:
         detector.load()
     except ModelsMissing as exc:
         logger.error("ANPR snapshots of white and black plates are not kept: %s", exc)
+        return None
+    except Exception:  # a damaged model file: the snapshot is lost, never the gates
+        logger.exception("ANPR snapshots of white and black plates are not kept")
         return None
     return detector
 

@@ -119,9 +119,7 @@ def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Wai
         key = (row.gate_id, row.method, row.credential_ref or row.subject_id or row.lane)
         if row.outcome == "granted":
             waiting_at.pop(key, None)
-            # someone let in by the same means at that lane: whoever waited there unnamed
-            # (a face with no clear picture, a locked keypad) got in too
-            waiting_at.pop((row.gate_id, row.method, row.lane), None)
+            _someone_let_in(waiting_at, row)
         else:
             waiting_at.setdefault(key, []).append(row)
     result = [_waiting(denials) for denials in waiting_at.values()]
@@ -153,6 +151,17 @@ def _dealt_with(
         if key[0] != remote.gate_id or denials[-1].direction != remote.direction:
             continue
         if remote.subject_id is None or _for(denials[-1], remote.subject_id, register):
+            del waiting_at[key]
+
+
+def _someone_let_in(waiting_at: dict[tuple[str, str, str], list[Entry]], granted: Entry) -> None:
+    """Whoever waited unnamed at `granted`'s gate, that way (a face never clear enough to
+    check, a locked keypad), is taken to be who got in: told to use a card, say, they did."""
+    for key, denials in list(waiting_at.items()):
+        last = denials[-1]
+        if last.credential_ref or last.subject_id:
+            continue
+        if key[0] == granted.gate_id and last.direction == granted.direction:
             del waiting_at[key]
 
 

@@ -10,9 +10,10 @@ second-best person. Then the track is admitted once: as that person, live or not
 image gets its denial). A track not identified at once is encoded again every few frames
 (the person may turn to the camera); after `MAX_ENCODINGS` tries it is followed without
 encoding, reported once as unknown, and never admitted: the person can use a card, a PIN or
-a QR code. A face followed for `UNUSABLE_AFTER_S` whose every picture was too small, blurred
-or turned away (at night, in the rain: nothing to encode) is reported once as unusable, so
-that the guard sees someone waiting; the lane goes on trying as long as the face stays.
+a QR code. When the lane has seen faces for `UNUSABLE_AFTER_S` without deciding anyone, and
+still finds them too blurred or too small to encode (at night, rain on the lens), it reports
+once that nobody could be checked, so that the guard sees someone waiting; it goes on trying.
+A face turned away is not counted: a bystander's profile is no one waiting to be checked.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ MAX_ENCODINGS = 12  # a face not identified after this many is unknown: no more 
 RETRY_EVERY = 5  # after the first tries, encode a face not yet identified every 5th frame
 LIVENESS_FRAMES = 45  # frames to wait for signs of life once identified (1.5 s at 30 fps)
 TRACK_GAP_S = 1.0
-UNUSABLE_AFTER_S = 5.0  # followed this long with no picture good enough to encode: reported
+UNUSABLE_AFTER_S = 5.0  # faces this long, none decided, still unclear: nobody could be checked
+UNCLEAR_GAP_S = 3.0  # no face for this long: whoever could not be checked has gone
 MIN_OVERLAP = 0.3
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's order)
-PROMPT_KINDS = frozenset({"come_closer", "hold_still", "face_the_camera"})
+UNCLEAR = frozenset({"come_closer", "hold_still"})  # prompts for a face too poor to encode
+DECIDED = frozenset({"admitted", "unknown"})
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,6 @@ class _Track:
     number: int
     box: Box  # in work coordinates
     last_seen: float
-    first_seen: float
     liveness: LivenessTrack = field(default_factory=LivenessTrack)
     matches: list[Match] = field(default_factory=list)
     frames: int = 0
@@ -70,7 +72,6 @@ class _Track:
     last_encoding: np.ndarray | None = None
     sharpness: float | None = None
     done: bool = False
-    unusable_told: bool = False
 
     def identified(self, agree: int) -> Match | None:
         """The person the last `agree` identifications all name (A, B, A names nobody)."""
@@ -79,6 +80,15 @@ class _Track:
         if len(last) < agree or len(people) != 1 or None in people:
             return None
         return min(last, key=lambda m: m.distance)
+
+
+@dataclass
+class _Spell:
+    """Faces at a lane, nobody decided yet, some too poor to encode (see `_nobody_checked`)."""
+
+    since: float
+    last_face: float
+    told: bool = False
 
 
 class FaceLane:
@@ -98,6 +108,7 @@ class FaceLane:
         self._agree = agree
         self._unknown = unknown
         self._unusable = unusable
+        self._spell: _Spell | None = None
         self._tracks: list[_Track] = []
         self._next = 1
         self._fr: Any = None
@@ -126,11 +137,10 @@ class FaceLane:
         for box, landmarks in zip(boxes, fr.face_landmarks(small, boxes), strict=True):
             track = self._follow(box, now)
             outcome = self._step(track, frame, box, landmarks, scale)
-            if outcome is not None and outcome.kind in PROMPT_KINDS:
-                outcome = self._still_unusable(track, outcome, now)
             if outcome is not None:
                 outcomes.append(outcome)
-        return outcomes
+        unusable = self._nobody_checked(outcomes, bool(boxes), now)
+        return outcomes if unusable is None else [*outcomes, unusable]
 
     def _step(
         self,
@@ -201,15 +211,31 @@ class FaceLane:
         granted = self._admit(evidence)
         return FaceOutcome(track.number, "admitted", evidence.person_id, granted)
 
-    def _still_unusable(self, track: _Track, prompt: FaceOutcome, now: float) -> FaceOutcome:
-        """`prompt` (come closer, hold still, face the camera), or, once a face that never gave
-        a picture to encode has been followed for `UNUSABLE_AFTER_S`, unusable (told once)."""
-        if track.unusable_told or track.matches or now - track.first_seen < UNUSABLE_AFTER_S:
-            return prompt
-        track.unusable_told = True
+    def _nobody_checked(
+        self, outcomes: list[FaceOutcome], faces: bool, now: float
+    ) -> FaceOutcome | None:
+        """ "unusable", once a spell: faces at the lane for `UNUSABLE_AFTER_S`, none decided,
+        and this frame's still too blurred or small to encode. The spell is the lane's, not a
+        face's: a face lost for a moment or followed afresh is the same person waiting. It
+        ends with a decision, or when no face has been seen for `UNCLEAR_GAP_S`."""
+        spell = self._spell
+        gone = not faces and spell is not None and now - spell.last_face > UNCLEAR_GAP_S
+        if gone or any(o.kind in DECIDED for o in outcomes):
+            self._spell = None
+            return None
+        unclear = next((o for o in outcomes if o.kind in UNCLEAR), None)
+        if spell is None:
+            if unclear is None:
+                return None
+            spell = self._spell = _Spell(since=now, last_face=now)
+        if faces:
+            spell.last_face = now
+        if spell.told or unclear is None or now - spell.since < UNUSABLE_AFTER_S:
+            return None
+        spell.told = True
         if self._unusable is not None:
-            self._unusable(prompt.kind)
-        return FaceOutcome(track.number, "unusable")
+            self._unusable(unclear.kind)
+        return FaceOutcome(unclear.track, "unusable")
 
     def _give_up(self, track: _Track) -> FaceOutcome | None:
         """Tried enough: an unknown face (told once, with its last template)."""
@@ -235,7 +261,7 @@ class FaceLane:
 
     def _restart(self, track: _Track) -> _Track:
         """The same place, another face: a new track with no evidence from the old one."""
-        fresh = _Track(self._next, track.box, track.last_seen, track.last_seen)
+        fresh = _Track(self._next, track.box, track.last_seen)
         fresh.liveness = track.liveness  # already restarted on the new face's landmarks
         self._next += 1
         self._tracks[self._tracks.index(track)] = fresh
@@ -246,7 +272,7 @@ class FaceLane:
         if best is not None and _overlap(best.box, box) >= MIN_OVERLAP:
             best.box, best.last_seen = box, now
             return best
-        track = _Track(self._next, box, now, now)
+        track = _Track(self._next, box, now)
         self._next += 1
         self._tracks.append(track)
         return track

@@ -14,7 +14,7 @@ from hub.web.session import LoginRequired, Messages, PageForbidden
 
 
 def install(app: FastAPI) -> None:
-    app.state.poll_audits = {}  # see pages.audit_poll
+    app.state.poll_audits = pages.PollAudits()
     app.state.messages = Messages()  # see session.after_form
     app.include_router(pages.router)
     app.include_router(case_pages.router)

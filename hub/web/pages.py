@@ -3,6 +3,7 @@ as the API, and every read of personal data is audited like the API's."""
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.parse
 import uuid
@@ -278,18 +279,36 @@ def audit_poll(request: Request, caller: Caller, page: str, items: Sequence[str]
     """A read by a page that polls every few seconds: each of `items` (whom and what it
     shows) is audited when the page first shows it to its user and again every
     `POLL_AUDIT_S` while it stays, not at every poll; a page showing none, as `page` alone.
-    What was audited when is kept by the app, for each user and page."""
-    memory: dict[tuple[str, str], dict[str, float]] = request.app.state.poll_audits
-    audited = memory.setdefault((caller.user.username, page), {})
-    now = time.monotonic()
-    keys = list(items) or [page]
-    for key in [k for k, at in audited.items() if now - at >= POLL_AUDIT_S]:
-        del audited[key]  # due again anyway: what is no longer shown is not kept
-    due = [key for key in keys if key not in audited]
+    What was audited when is kept by the app (`PollAudits`), for each user and page."""
+    memory: PollAudits = request.app.state.poll_audits
+    viewer, now = (caller.user.username, page), time.monotonic()
+    due = memory.due(viewer, list(items) or [page], now)
     if due:
         for target in audit.targets(page, due) if items else [page]:
             caller.audit("read", target)
-        audited.update(dict.fromkeys(due, now))
+        memory.audited(viewer, due, now)  # not before: a read whose record failed is due
+
+
+class PollAudits:
+    """When each thing a polling page showed was last audited, by user and page; what has
+    not been audited for `POLL_AUDIT_S` is forgotten (it is due again anyway). Polls run on
+    the server's threads at once (two tabs, two booths on one account): one lock."""
+
+    def __init__(self) -> None:
+        self._audited: dict[tuple[str, str], dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def due(self, viewer: tuple[str, str], keys: list[str], now: float) -> list[str]:
+        """Those of `keys` to audit now."""
+        with self._lock:
+            audited = self._audited.setdefault(viewer, {})
+            for key in [k for k, at in audited.items() if now - at >= POLL_AUDIT_S]:
+                del audited[key]
+            return [key for key in keys if key not in audited]
+
+    def audited(self, viewer: tuple[str, str], keys: list[str], now: float) -> None:
+        with self._lock:
+            self._audited.setdefault(viewer, {}).update(dict.fromkeys(keys, now))
 
 
 def _latest(session: SessionDep, caller: Caller) -> list[EntryPublic]:

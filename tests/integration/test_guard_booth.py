@@ -161,6 +161,7 @@ def _entry(
     edge_id: str = "edge-1",
     epoch: uuid.UUID | None = None,
     reason_code: str = "card_unknown",
+    direction: Direction = Direction.IN,
 ) -> EntryEvent:
     return EntryEvent(
         event_id=uuid.uuid4(),
@@ -168,7 +169,7 @@ def _entry(
         compound_id="c1",
         gate_id=gate,
         lane="in",
-        direction=Direction.IN,
+        direction=direction,
         occurred_at=datetime.now(UTC) - timedelta(seconds=seconds_ago),
         subject=Subject(kind=kind, id=subject_id),
         credential=Credential(method=method, reference=ref),
@@ -203,11 +204,12 @@ def test_who_is_waiting_at_which_gate(hub_http: HubHttp) -> None:
     assert officer.get("/api/gates/waiting").status_code == 403
 
 
-def test_a_face_never_clear_enough_waits_until_someone_gets_in_by_face_there(
+def test_someone_refused_unnamed_waits_until_someone_gets_in_there_that_way(
     hub_http: HubHttp,
 ) -> None:
-    """At night in the rain the edge could not check a face at the east gate: nobody is named,
-    the lane waits; the person then stepped closer and was let in by face there."""
+    """At night in the rain the edge could not check a face at the east gate, way in: nobody
+    is named, the lane waits. Someone leaving there does not end it; the card the screen
+    told them to use, let in that way, does."""
     epoch = uuid.uuid4()
     unusable = {"method": Method.FACE, "ref": None, "reason_code": "face_unusable"}
     _store(hub_http, _entry(Outcome.DENIED, seconds_ago=40, seq=1, epoch=epoch, **unusable))
@@ -215,12 +217,12 @@ def test_a_face_never_clear_enough_waits_until_someone_gets_in_by_face_there(
     [waiting] = staff.get("/api/gates/waiting").json()
     assert (waiting["gate_id"], waiting["method"], waiting["subject_id"]) == ("east", "face", None)
     assert waiting["last_reason"] == "face_unusable"
-    card = _entry(Outcome.GRANTED, ref="1234", subject_id="p-2", seconds_ago=30, seq=2, epoch=epoch)
-    _store(hub_http, card)  # someone else's card there: the face still waits
+    card = {"ref": "1234", "subject_id": "p-2", "epoch": epoch}
+    leaving = _entry(Outcome.GRANTED, seconds_ago=30, seq=2, direction=Direction.OUT, **card)
+    elsewhere = _entry(Outcome.GRANTED, seconds_ago=25, seq=3, gate="north", **card)
+    _store(hub_http, leaving, elsewhere)
     assert len(staff.get("/api/gates/waiting").json()) == 1
-    face = {"method": Method.FACE, "ref": None, "kind": SubjectKind.RESIDENT}
-    let_in = _entry(Outcome.GRANTED, subject_id="p-1", seconds_ago=20, seq=3, epoch=epoch, **face)
-    _store(hub_http, let_in)
+    _store(hub_http, _entry(Outcome.GRANTED, seconds_ago=20, seq=4, **card))
     assert staff.get("/api/gates/waiting").json() == []
 
 
