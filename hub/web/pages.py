@@ -86,7 +86,7 @@ def language(request: Request) -> str:
 def render(request: Request, name: str, caller: Caller | None, **context: Any) -> HTMLResponse:
     """A whole page, with the message a form's answer left for it (`after_form`)."""
     token = request.cookies.get(SESSION_COOKIE)
-    message = messages(request).take(token, time.monotonic())
+    message = messages(request).take(token, request.url.path, time.monotonic())
     return fragment(request, name, caller, message=message, **context)
 
 
@@ -144,7 +144,6 @@ def logout(request: Request, session: SessionDep) -> Response:
     if token:
         auth.logout(session=session, token=token)
         session.commit()
-        messages(request).take(token, time.monotonic())  # not for whoever logs in next
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(PURPOSE_COOKIE)

@@ -95,10 +95,11 @@ Handler = Annotated[Caller, viewer(Role.ADMIN, Role.STAFF)]
 
 def after_form(request: Request, path: str, message: str | None = None) -> RedirectResponse:
     """To `path` once a form is handled (a reload then repeats nothing), with `message` for
-    the next page this session opens (`Messages`)."""
+    that page when this session opens it next (`Messages`)."""
     token = request.cookies.get(SESSION_COOKIE)
     if message and token:
-        messages(request).leave(token, message, time.monotonic())
+        page = urllib.parse.urlsplit(path).path
+        messages(request).leave(token, page, message, time.monotonic())
     return RedirectResponse(path, status_code=303)
 
 
@@ -108,27 +109,32 @@ def messages(request: Request) -> Messages:
 
 
 class Messages:
-    """What a form's answer has to say to the next page its session opens ("Command sent",
-    or why not), kept here by session for `MESSAGE_FOR_S`, shown once. Never in the address
-    or in a cookie: a link anyone can write, or another site on this host (cookies ignore
-    ports), cannot put words on the hub's pages."""
+    """What a form's answer has to say to the page it leads to ("Command sent", or why not),
+    kept here by session for `MESSAGE_FOR_S` and shown once, on that page only (a page that
+    failed to open leaves it unseen, not shown on another). Never in the address or in a
+    cookie: a link anyone can write, or another site on this host (cookies ignore ports),
+    cannot put words on the hub's pages."""
 
     def __init__(self) -> None:
-        self._left: dict[str, tuple[str, float]] = {}
+        self._left: dict[str, tuple[str, str, float]] = {}
         self._lock = threading.Lock()
 
-    def leave(self, token: str, message: str, now: float) -> None:
+    def leave(self, token: str, page: str, message: str, now: float) -> None:
         with self._lock:
-            self._left = {k: v for k, v in self._left.items() if now - v[1] < MESSAGE_FOR_S}
-            self._left[_session_key(token)] = (message[:MESSAGE_CHARS], now)
+            self._left = {k: v for k, v in self._left.items() if now - v[2] < MESSAGE_FOR_S}
+            self._left[_session_key(token)] = (page, message[:MESSAGE_CHARS], now)
 
-    def take(self, token: str | None, now: float) -> str | None:
-        """The message left for this session, if any and fresh; gone once taken."""
+    def take(self, token: str | None, page: str, now: float) -> str | None:
+        """The message left for this session's `page`, if fresh; gone once taken."""
         if not token:
             return None
+        key = _session_key(token)
         with self._lock:
-            left = self._left.pop(_session_key(token), None)
-        return left[0] if left is not None and now - left[1] < MESSAGE_FOR_S else None
+            left = self._left.get(key)
+            if left is None or left[0] != page:
+                return None
+            del self._left[key]
+        return left[1] if now - left[2] < MESSAGE_FOR_S else None
 
 
 def _session_key(token: str) -> str:

@@ -420,6 +420,7 @@ def test_a_message_is_the_hubs_own_and_is_shown_once(hub_http: HubHttp) -> None:
     refused = staff.post("/ui/gates/commands", data=form, params={"lang": "en"})
     assert "msg" not in refused.headers["location"]
     assert staff.get("/ui/gates/waiting").status_code == 200  # a refresh does not take it
+    assert 'id="message"' not in staff.get("/ui/").text  # nor another page (another tab)
     assert _message(staff, refused).startswith("Command not sent: give a reason")
     assert 'id="message"' not in staff.get("/ui/gates").text  # once
 
