@@ -64,11 +64,7 @@ class Admitted:
 
 logger = logging.getLogger(__name__)
 # A face lane's last prompt, as the reason a face could not be checked says it.
-UNUSABLE_WHY = {
-    "come_closer": "too far from the camera",
-    "hold_still": "blurred",
-    "face_the_camera": "turned away",
-}
+UNUSABLE_WHY = {"come_closer": "too far from the camera", "hold_still": "blurred"}
 FallbackOf = Callable[[], Mapping[str, Fallback] | None]
 
 

@@ -214,10 +214,10 @@ class FaceLane:
     def _nobody_checked(
         self, outcomes: list[FaceOutcome], faces: bool, now: float
     ) -> FaceOutcome | None:
-        """ "unusable", once a spell: faces at the lane for `UNUSABLE_AFTER_S`, none decided,
-        and this frame's still too blurred or small to encode. The spell is the lane's, not a
-        face's: a face lost for a moment or followed afresh is the same person waiting. It
-        ends with a decision, or when no face has been seen for `UNCLEAR_GAP_S`."""
+        """Unusable, told once a spell: faces at the lane for `UNUSABLE_AFTER_S`, none
+        decided, and this frame's still too blurred or small to encode. The spell is the
+        lane's, not a face's: a face lost for a moment or followed afresh is the same person
+        waiting. It ends with a decision, or when no face has been seen for `UNCLEAR_GAP_S`."""
         spell = self._spell
         gone = not faces and spell is not None and now - spell.last_face > UNCLEAR_GAP_S
         if gone or any(o.kind in DECIDED for o in outcomes):
