@@ -1,20 +1,31 @@
 """Anomalies as cases: findings stored once by their (rule, key), their evidence, and what
-officers do with them (acknowledge, assign, close, reopen), each step with its reason."""
+officers do with them (acknowledge, assign, close, reopen), each step with its reason; and a
+case as the API and the web UI show it (`public`, `detail`)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from hub.analytics import anomalies, occupancy
 from hub.analytics.anomalies import Finding
 from hub.analytics.policy import AnalyticsPolicy
 from hub.errors import Conflict, InvalidInput, NotFound
-from hub.tables import Alarm, Anomaly, AnomalyAction, AnomalyEvidence, Entry, as_utc
+from hub.tables import (
+    Alarm,
+    Anomaly,
+    AnomalyAction,
+    AnomalyEvidence,
+    Entry,
+    EntryPublic,
+    as_utc,
+)
 
 
 class Status(StrEnum):
@@ -294,4 +305,63 @@ def _log_action(
             reason=reason[:500],
             at=now,
         )
+    )
+
+
+class AnomalyPublic(BaseModel):
+    id: int
+    rule: str
+    subject: str | None
+    summary: str
+    first_at: datetime
+    last_at: datetime
+    status: str
+    assignee: str | None
+
+
+class StepPublic(BaseModel):
+    actor: str
+    action: str
+    status: str
+    assignee: str | None
+    reason: str
+    at: datetime
+
+
+class AnomalyDetail(AnomalyPublic):
+    evidence: list[str] = Field(description="Event ids (and `alarm:N` for hub alarms)")
+    entries: list[EntryPublic] = Field(description="The evidence entries still in the log")
+    history: list[StepPublic]
+
+
+def public(row: Anomaly) -> AnomalyPublic:
+    assert row.id is not None
+    return AnomalyPublic(
+        id=row.id,
+        rule=row.rule,
+        subject=row.subject,
+        summary=row.summary,
+        first_at=as_utc(row.first_at),
+        last_at=as_utc(row.last_at),
+        status=row.status,
+        assignee=row.assignee,
+    )
+
+
+def detail(session: Session, row: Anomaly) -> AnomalyDetail:
+    assert row.id is not None
+    refs = evidence(session=session, anomaly_id=row.id)
+    ids = [uuid.UUID(ref) for ref in refs if not ref.startswith("alarm:")]
+    entries = session.exec(
+        select(Entry).where(col(Entry.event_id).in_(ids)).order_by(col(Entry.occurred_at))
+    ).all()
+    steps = history(session=session, anomaly_id=row.id)
+    return AnomalyDetail(
+        **public(row).model_dump(),
+        evidence=refs,
+        entries=[EntryPublic.of(e) for e in entries],
+        history=[
+            StepPublic(**step.model_dump(exclude={"id", "anomaly_id", "at"}), at=as_utc(step.at))
+            for step in steps
+        ],
     )

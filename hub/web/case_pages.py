@@ -11,11 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from hub.analytics import casework, incidents, population
-from hub.analytics.casework import Action, Status
+from hub.analytics.casework import Action, Status, detail
 from hub.analytics.incidents import Category, OrderStatus, Period
 from hub.api.deps import ServicesDep, SessionDep
 from hub.api.params import RowId
-from hub.api.routes.anomalies import detail
 from hub.auth import Role
 from hub.errors import HubError
 from hub.tables import utcnow

@@ -3,52 +3,23 @@ and history, the actions on it (each with a reason, audited), and an on-demand s
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
 
 from hub.analytics import casework
-from hub.analytics.casework import Action, Status
+from hub.analytics.casework import Action, AnomalyDetail, AnomalyPublic, Status, detail, public
 from hub.api.deps import Caller, ServicesDep, SessionDep, allow
 from hub.api.params import RowId
 from hub.auth import Role
 from hub.errors import InvalidInput
-from hub.tables import Anomaly, Entry, EntryPublic, as_utc, utcnow
+from hub.tables import utcnow
 from models.events import Moment, Text
 
 router = APIRouter(prefix="/api/anomalies", tags=["anomalies"])
 Reader = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
 Scanner = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER)]
-
-
-class AnomalyPublic(BaseModel):
-    id: int
-    rule: str
-    subject: str | None
-    summary: str
-    first_at: datetime
-    last_at: datetime
-    status: str
-    assignee: str | None
-
-
-class StepPublic(BaseModel):
-    actor: str
-    action: str
-    status: str
-    assignee: str | None
-    reason: str
-    at: datetime
-
-
-class AnomalyDetail(AnomalyPublic):
-    evidence: list[str] = Field(description="Event ids (and `alarm:N` for hub alarms)")
-    entries: list[EntryPublic] = Field(description="The evidence entries still in the log")
-    history: list[StepPublic]
 
 
 class ActionBody(BaseModel):
@@ -127,36 +98,3 @@ def scan(
     )
     session.commit()
     return ScanPublic(**vars(report))
-
-
-def public(row: Anomaly) -> AnomalyPublic:
-    assert row.id is not None
-    return AnomalyPublic(
-        id=row.id,
-        rule=row.rule,
-        subject=row.subject,
-        summary=row.summary,
-        first_at=as_utc(row.first_at),
-        last_at=as_utc(row.last_at),
-        status=row.status,
-        assignee=row.assignee,
-    )
-
-
-def detail(session: SessionDep, row: Anomaly) -> AnomalyDetail:
-    assert row.id is not None
-    refs = casework.evidence(session=session, anomaly_id=row.id)
-    ids = [uuid.UUID(ref) for ref in refs if not ref.startswith("alarm:")]
-    entries = session.exec(
-        select(Entry).where(col(Entry.event_id).in_(ids)).order_by(col(Entry.occurred_at))
-    ).all()
-    steps = casework.history(session=session, anomaly_id=row.id)
-    return AnomalyDetail(
-        **public(row).model_dump(),
-        evidence=refs,
-        entries=[EntryPublic.of(e) for e in entries],
-        history=[
-            StepPublic(**step.model_dump(exclude={"id", "anomaly_id", "at"}), at=as_utc(step.at))
-            for step in steps
-        ],
-    )
