@@ -26,6 +26,22 @@ def _start_camera(port: int, video: Path, log_dir: Path) -> Child:
     return child
 
 
+def _compound(tmp_path: Path, broker: Mosquitto, topic_prefix: str, camera_port: int) -> Compound:
+    """A compound whose edge watches the IP camera on `camera_port`: barrier and hub started,
+    the edge not yet."""
+    compound = Compound(
+        tmp_path,
+        broker.url,
+        topic_prefix=topic_prefix,
+        with_gates=True,
+        face_camera=f"http://127.0.0.1:{camera_port}/stream.mjpg",
+    )
+    compound.prepare()
+    compound.start_barrier()
+    compound.start_hub()
+    return compound
+
+
 def _face_grants(compound: Compound) -> list[dict[str, object]]:
     return [
         e for e in compound.all_entries() if e["method"] == "face" and e["outcome"] == "granted"
@@ -36,16 +52,7 @@ def test_an_enrolled_face_opens_and_a_withdrawn_one_does_not(
     tmp_path: Path, broker: Mosquitto, topic_prefix: str, fixtures_dir: Path
 ) -> None:
     port = free_port()
-    compound = Compound(
-        tmp_path,
-        broker.url,
-        topic_prefix=topic_prefix,
-        with_gates=True,
-        face_camera=f"http://127.0.0.1:{port}/stream.mjpg",
-    )
-    compound.prepare()
-    compound.start_barrier()
-    compound.start_hub()
+    compound = _compound(tmp_path, broker, topic_prefix, port)
     photo = fixtures_dir / "faces/face_recognition/examples/lin-manuel-miranda.png"
     person = {"id": "p-lin", "kind": "resident", "unit_id": "b1-101", "display_name": "Lin"}
     compound.request("POST", "/api/people", json=person)
@@ -79,16 +86,7 @@ def test_a_face_too_blurred_to_check_waits_in_the_guard_booths_list(
     for i in range(3):  # a face the camera finds but cannot see clearly, again and again
         cv2.imwrite(str(rain / f"{i}.jpg"), cv2.GaussianBlur(photo, (31, 31), 0))
     port = free_port()
-    compound = Compound(
-        tmp_path,
-        broker.url,
-        topic_prefix=topic_prefix,
-        with_gates=True,
-        face_camera=f"http://127.0.0.1:{port}/stream.mjpg",
-    )
-    compound.prepare()
-    compound.start_barrier()
-    compound.start_hub()
+    compound = _compound(tmp_path, broker, topic_prefix, port)
     camera = _start_camera(port, rain, tmp_path)
     try:
         compound.start_edge()
