@@ -110,21 +110,28 @@ class Admission:
         self, lane: Lane, evidence: Evidence, snapshot: Callable[[], bytes] | None = None
     ) -> Admitted:
         """`snapshot` makes the decision's picture (a vehicle lane's), kept when this edge
-        keeps them (`edge.evidence`); it is made and written before the lock, so that no
-        other lane waits for an image, and its failure never touches the decision."""
+        keeps them (`edge.evidence`). It is made before the lock, so that no other lane waits
+        for an image, and before the decision, whose event says whether there is one; it is
+        written to disk after the gate has answered, so that no gate waits for the disk. Its
+        failure never touches the decision."""
         event_id = uuid.uuid4()
-        kept = self._keep(event_id, snapshot)
+        picture = self._picture(snapshot)
         with self._lock:
             if self._closed:
                 return Admitted(_refusal("edge_stopping", "The gate is restarting."), False)
-            return self._admit(lane, evidence, event_id, kept)
+            admitted = self._admit(lane, evidence, event_id, picture is not None)
+        if picture is not None and self.evidence is not None:
+            self.evidence.keep(event_id, picture)
+        return admitted
 
-    def _admit(self, lane: Lane, evidence: Evidence, event_id: uuid.UUID, kept: bool) -> Admitted:
+    def _admit(
+        self, lane: Lane, evidence: Evidence, event_id: uuid.UUID, pictured: bool
+    ) -> Admitted:
         reading = self._clock.read()
         context = self._context(lane, reading.now, reading.trusted)
         verdict = self._passback_everywhere(evidence, context, decide(evidence, context))
         verdict = self._count(verdict, event_id)
-        if kept:
+        if pictured:
             verdict = _flagged(verdict, SNAPSHOT_FLAG)
         for alert in verdict.alerts:
             self.alarm(lane.gate_id, alert.code, alert.severity, alert.text)
@@ -146,16 +153,16 @@ class Admission:
         self._show(lane, verdict, opened)
         return Admitted(verdict, opened)
 
-    def _keep(self, event_id: uuid.UUID, snapshot: Callable[[], bytes] | None) -> bool:
+    def _picture(self, snapshot: Callable[[], bytes] | None) -> bytes | None:
         if snapshot is None or self.evidence is None or not self.evidence.enabled:
-            return False
+            return None
         try:
-            return self.evidence.keep(event_id, snapshot())
+            return snapshot()
         except ImageError as exc:
             logger.info("no decision snapshot: %s", exc)
         except Exception:  # an image library's failure must never cost the decision
             logger.exception("decision snapshot not made")
-        return False
+        return None
 
     def _show(self, lane: Lane, verdict: Verdict, opened: bool) -> None:
         """Tell the lane's screen, once the event is recorded and the gate has answered; a

@@ -218,7 +218,7 @@ class EvidenceStore:
         return found
 
     def _path(self, event_id: uuid.UUID) -> Path:
-        return self._directory / f"{uuid.UUID(str(event_id))}{SUFFIX}"
+        return self._directory / f"{event_id}{SUFFIX}"
 
     def _write(self, path: Path, data: bytes) -> None:
         with self._lock:  # the sweep deletes what is left half-written, under the same lock
