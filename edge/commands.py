@@ -2,7 +2,7 @@
 
 Each is a hub-signed `GateCommand` token (see `models.tokens`). The edge acts on a command
 only if the signature is the compound hub's, it names this compound, this edge and a gate this
-edge drives, it is at most `COMMAND_TTL_S` old by the edge's clock, and its id has not been
+edge drives, it is at most `ADDRESSED_TTL_S` old by the edge's clock, and its id has not been
 seen before (its id is kept in the edge's ledger, so a replay is refused after a restart
 too). A command for a gate another edge drives is ignored quietly; other refusals raise a
 `command_refused` alarm, at most one a minute. `open` and `deny` are decided like any other
@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -24,7 +23,7 @@ from edge.clock import EdgeClock
 from edge.decide import RemoteEvidence
 from edge.gate import GateController
 from models.events import Severity
-from models.tokens import COMMAND_TTL_S, GateCommand, TokenError, addressed_to
+from models.tokens import GateCommand, TokenError, addressed_to, off_clock
 
 logger = logging.getLogger(__name__)
 REFUSAL_ALARM_EVERY_S = 60.0
@@ -106,9 +105,9 @@ class GateCommands:
             gate == command.gate_id for gate, _ in self._lanes
         ):
             raise NotForUs(f"command {command.command_id}: gate {command.gate_id} is not here")
-        now = self._clock.read().now
-        if abs(now - command.issued_at) > timedelta(seconds=COMMAND_TTL_S):
-            raise CommandRejected(f"command {command.command_id} is stale or from the future")
+        stale = off_clock(command, self._clock.read().now)
+        if stale is not None:
+            raise CommandRejected(f"command {command.command_id} was {stale}")
         if not self._first_time(str(command.command_id)):
             raise CommandRejected(f"command {command.command_id} was already carried out")
         return command

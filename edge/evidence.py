@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import cv2
@@ -34,13 +33,12 @@ from edge.plates.locate import candidates
 from edge.plates.ocr import Box, TextEngine, bounds
 from edge.sealing import PARTIAL, SealError, seal, unseal, write_private
 from models.evidence import (
-    EVIDENCE_TTL_S,
     MAX_SNAPSHOT_BYTES,
     EvidenceReply,
     EvidenceRequest,
     seal_reply,
 )
-from models.tokens import TokenError, addressed_to
+from models.tokens import TokenError, addressed_to, off_clock
 
 logger = logging.getLogger(__name__)
 
@@ -283,9 +281,9 @@ class EvidenceDesk:
             logger.warning("snapshot of %s not sent: the broker is out of reach", reply.event_id)
 
     def _refusal(self, request: EvidenceRequest) -> str | None:
-        skew = abs(self._clock.read().now - request.issued_at)
-        if skew > timedelta(seconds=EVIDENCE_TTL_S):
-            return f"the request is {skew.total_seconds():.0f} s off this edge's clock"
+        stale = off_clock(request, self._clock.read().now)
+        if stale is not None:
+            return f"the request was {stale}"
         if not self._first_time(str(request.request_id)):
             return "the request was answered before"
         return None

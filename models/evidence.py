@@ -22,7 +22,6 @@ from models.signing import check_signature, open_envelope, sign_body
 # cluster's default packet limit (1 MB) and crosses a slow uplink within the hub's wait.
 MAX_SNAPSHOT_BYTES = 384 * 1024
 MAX_REPLY_BYTES = MAX_SNAPSHOT_BYTES * 4 // 3 + 4096  # base64, and the envelope around it
-EVIDENCE_TTL_S = 30.0  # a request older than this is not answered
 SNAPSHOT_FLAG = "snapshot"  # in an entry event's decision flags: its edge kept a snapshot
 
 

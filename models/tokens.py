@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 from uuid import UUID
 
@@ -71,7 +71,7 @@ GateAction = Literal["open", "deny", "emergency_open", "emergency_end"]
 
 class GateCommand(Contract):
     """From the guard booth to one gate: open or deny (a person waiting), or hold a lane open
-    in an emergency until `emergency_end`. Valid for `COMMAND_TTL_S` after `issued_at`."""
+    in an emergency until `emergency_end`. Valid for `ADDRESSED_TTL_S` after `issued_at`."""
 
     command_id: UUID
     compound_id: Identifier
@@ -86,7 +86,7 @@ class GateCommand(Contract):
     pass_id: Identifier | None = None
 
 
-COMMAND_TTL_S = 30.0
+ADDRESSED_TTL_S = 30.0  # a hub's token to one edge: a command, a request for a snapshot
 Signed = TypeVar("Signed", PassToken, GateCommand, EvidenceRequest)
 _KINDS: dict[type[Contract], TokenKind] = {
     PassToken: "pass",
@@ -136,6 +136,15 @@ def addressed_to(
     if claims.compound_id != compound_id or claims.edge_id != edge_id:
         raise TokenError(f"a {_KINDS[kind]!r} token for another edge")
     return claims
+
+
+def off_clock(claims: GateCommand | EvidenceRequest, now: datetime) -> str | None:
+    """Why a hub's token to an edge is too old (or dated ahead) by the edge's clock `now`,
+    more than `ADDRESSED_TTL_S` off; None when it is fresh."""
+    skew = abs(now - claims.issued_at)
+    if skew <= timedelta(seconds=ADDRESSED_TTL_S):
+        return None
+    return f"issued {skew.total_seconds():.0f} s off this edge's clock"
 
 
 def _b64(data: bytes) -> str:

@@ -13,6 +13,7 @@ from models.tokens import (
     GateCommand,
     PassToken,
     TokenError,
+    off_clock,
     sign_token,
     verify_token,
 )
@@ -75,6 +76,26 @@ def test_a_command_needs_a_reason() -> None:
             issued_by="guard",
             issued_at=NOW,
         )
+
+
+@pytest.mark.parametrize(("offset_s", "fresh"), [(0, True), (30, True), (31, False), (-31, False)])
+def test_a_hubs_token_to_an_edge_is_taken_for_30_s_either_side_of_the_edges_clock(
+    offset_s: float, fresh: bool
+) -> None:
+    command = GateCommand(
+        command_id=uuid.uuid4(),
+        compound_id="c1",
+        edge_id="e1",
+        gate_id="g1",
+        action="open",
+        reason="resident confirmed",
+        issued_by="guard",
+        issued_at=NOW,
+    )
+    stale = off_clock(command, NOW + timedelta(seconds=offset_s))
+    assert (stale is None) is fresh
+    if not fresh:
+        assert stale == "issued 31 s off this edge's clock"
 
 
 @pytest.mark.parametrize(
