@@ -449,7 +449,7 @@ def _snapshot_detector(keeps_snapshots: bool) -> ClprEngine | None:
         return None
     detector = ClprEngine(detect_pixels=SNAPSHOT_DETECT_PIXELS)
     try:
-        detector.load()
+        detector.load_detector()
     except ModelsMissing as exc:
         logger.error("ANPR snapshots of white and black plates are not kept: %s", exc)
         return None

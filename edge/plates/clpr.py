@@ -90,8 +90,7 @@ class ClprEngine:
             return None
         batch = _line_batch(crop)
         with self._lock:
-            self._load()
-            probs = self._recogniser.run(None, {"x": batch})[0][0]
+            probs = self._loaded_recogniser().run(None, {"x": batch})[0][0]
         posterior = Posterior(probs, self._alphabet)
         text, score = best_path(posterior)
         return TextRead(text, score, posterior=posterior) if text else None
@@ -102,32 +101,36 @@ class ClprEngine:
         small, scale = scaled(image, self._detect_pixels, MAX_DETECT_ZOOM)
         batch = (small.astype(np.float32) - MEAN_BGR).transpose(2, 0, 1)[np.newaxis]
         with self._lock:
-            self._load()
-            boxes, scores, corners = self._detector.run(None, {"image": batch})
+            boxes, scores, corners = self._loaded_detector().run(None, {"image": batch})
         height, width = small.shape[:2]
         return [
             (quad / scale).astype(np.float32)
             for quad in _plates(boxes[0], scores[0][:, 1], corners[0], height, width)
         ]
 
-    def load(self) -> None:
-        """The models, now rather than at the first frame (ModelsMissing without them)."""
+    def load_detector(self) -> None:
+        """The detector now rather than at the first picture (ModelsMissing without it), for
+        an engine that only finds plates."""
         with self._lock:
-            self._load()
+            self._loaded_detector()
 
-    def _load(self) -> None:
-        if self._recogniser is not None:
-            return
-        import onnxruntime  # noqa: PLC0415 (heavy: load when used)
+    def _loaded_detector(self) -> Any:
+        if self._detector is None:
+            self._detector = _session(model_path(DETECTOR_FILE))
+        return self._detector
 
-        def session(path: Path) -> Any:
-            return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    def _loaded_recogniser(self) -> Any:
+        if self._recogniser is None:
+            symbols = model_path(SYMBOLS_FILE).read_text(encoding="utf-8").split()
+            self._alphabet = Alphabet(["", *symbols], unlearned=UNLEARNED)
+            self._recogniser = _session(model_path(RECOGNISER_FILE))
+        return self._recogniser
 
-        detector, recogniser, symbols = model_paths()
-        symbols_read = ["", *symbols.read_text(encoding="utf-8").split()]
-        self._alphabet = Alphabet(symbols_read, unlearned=UNLEARNED)
-        self._detector = session(detector)
-        self._recogniser = session(recogniser)
+
+def _session(path: Path) -> Any:
+    import onnxruntime  # noqa: PLC0415 (heavy: load when used)
+
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 def _is_bgr(image: np.ndarray) -> bool:
