@@ -62,10 +62,10 @@ def jpeg(image: np.ndarray) -> bytes:
     height, width = image.shape[:2]
     if height < 8 or width < 8:
         raise ImageError(f"a picture of {width} x {height} pixels")
+    if width > MAX_WIDTH:
+        size = (MAX_WIDTH, max(8, round(height * MAX_WIDTH / width)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     while True:
-        if width > MAX_WIDTH:
-            size = (MAX_WIDTH, max(8, round(height * MAX_WIDTH / width)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         for quality in QUALITIES:
             ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
             if not ok:
@@ -76,7 +76,6 @@ def jpeg(image: np.ndarray) -> bytes:
         if width <= 160:
             raise ImageError("the picture does not fit the snapshot's size")
         image = cv2.resize(image, (width // 2, max(8, height // 2)), interpolation=cv2.INTER_AREA)
-        height, width = image.shape[:2]
 
 
 def plate_crop(frame: np.ndarray, box: Box) -> bytes:

@@ -103,6 +103,16 @@ def pushing_camera(password: str, camera_id: str = "cam-door") -> CameraSection:
     )
 
 
+def blue_plate_scene(text: str) -> np.ndarray:
+    """A camera's scene, drawn: a grey street, stripes of plate yellow that are not a plate,
+    and a blue plate reading `text` at (220, 200), 201 x 65 px."""
+    scene = np.full((360, 640, 3), 90, dtype=np.uint8)
+    scene[:, ::40] = (0, 200, 255)
+    cv2.rectangle(scene, (220, 200), (420, 264), (170, 70, 10), -1)
+    cv2.putText(scene, text, (232, 248), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
+    return scene
+
+
 # A real scene (EasyPR) with one yellow plate, and where the plate is: 176 x 57 px at (198, 139).
 UNCOLOURED_SCENE = "plates/EasyPR/resources/image/general_test/浙A12903.jpg"
 UNCOLOURED_PLATE = (106, 107, 184, 65)  # x, y, width, height

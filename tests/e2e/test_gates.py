@@ -25,7 +25,7 @@ from anju.processes import wait_until
 from firmware_mocks.anpr_camera import AnprCamera
 from firmware_mocks.card_reader import CardReader, Swipe
 from hub import crud
-from tests.factories import entry, uncoloured_plate_scene
+from tests.factories import blue_plate_scene, entry, uncoloured_plate_scene
 
 DOOR, BARRIER = 0, 1
 
@@ -273,15 +273,6 @@ def test_bad_anpr_pushes_get_clear_errors_and_the_lane_goes_on(gated: Compound) 
     assert camera.push("京A12345").body["result"] == "granted"
 
 
-def _scene() -> np.ndarray:
-    """A camera's scene: a grey street, a blue plate, and stripes that are not the plate."""
-    scene = np.full((360, 640, 3), 90, dtype=np.uint8)
-    scene[:, ::40] = (0, 200, 255)
-    cv2.rectangle(scene, (220, 200), (420, 264), (170, 70, 10), -1)
-    cv2.putText(scene, "E22222", (232, 248), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
-    return scene
-
-
 def test_an_anpr_cameras_white_plate_keeps_its_snapshot(
     gated: Compound, fixtures_dir: Path
 ) -> None:
@@ -317,7 +308,7 @@ def test_a_plate_decisions_snapshot_stays_sealed_on_the_edge_and_staff_fetch_it(
     gated: Compound,
 ) -> None:
     device, password = gated.anpr_camera
-    scene = _scene()
+    scene = blue_plate_scene("E22222")
     camera = AnprCamera(gated.anpr_url, device, password)
     refused = camera.push("苏E22222", snapshot=cv2.imencode(".png", scene)[1].tobytes())
     assert refused.body["reason_code"] == "plate_unknown"
@@ -334,22 +325,21 @@ def test_a_plate_decisions_snapshot_stays_sealed_on_the_edge_and_staff_fetch_it(
         e["credential_ref"]: "snapshot" in str(e["flags"]).split() for e in gated.all_entries()
     }
     assert flagged == {"苏E22222": True, "京A12345": False, "4242": False}
-    entry = next(e for e in gated.all_entries() if e["credential_ref"] == "苏E22222")
-    assert "snapshot" in str(entry["flags"]).split()
+    pictured = next(e for e in gated.all_entries() if e["credential_ref"] == "苏E22222")
     [kept] = (gated.edge_dir / "evidence").glob("*.sealed")
-    assert kept.stem == entry["event_id"] and b"\xff\xd8\xff" not in kept.read_bytes()
+    assert kept.stem == pictured["event_id"] and b"\xff\xd8\xff" not in kept.read_bytes()
     waiting = gated.get("/api/gates/waiting").json()
-    assert any(w["event_id"] == entry["event_id"] and w["snapshot"] for w in waiting)
+    assert any(w["event_id"] == pictured["event_id"] and w["snapshot"] for w in waiting)
 
-    fetched = gated.get(f"/api/events/{entry['event_id']}/snapshot")
+    fetched = gated.get(f"/api/events/{pictured['event_id']}/snapshot")
     assert fetched.headers["content-type"] == "image/jpeg"
     assert fetched.headers["cache-control"] == "no-store"
     shown = cv2.imdecode(np.frombuffer(fetched.content, np.uint8), cv2.IMREAD_COLOR)
     plate = scene[200 - 23 : 265 + 23, 220 - 23 : 421 + 23]  # the plate and its margin only
     assert shown.shape == plate.shape
     assert float(np.abs(shown.astype(int) - plate.astype(int)).mean()) < 6  # JPEG noise only
-    assert _audited(gated, entry["event_id"]) == [
-        f"snapshot:{entry['event_id']} (unknown, plate:苏E22222)"
+    assert _audited(gated, pictured["event_id"]) == [
+        f"snapshot:{pictured['event_id']} (unknown, plate:苏E22222)"
     ]
 
     headers = {"Authorization": f"Bearer {gated.token()}"}
@@ -359,7 +349,7 @@ def test_a_plate_decisions_snapshot_stays_sealed_on_the_edge_and_staff_fetch_it(
     assert gated.edge is not None
     gated.edge.stop()
     away = httpx.get(
-        f"{gated.hub_url}/api/events/{entry['event_id']}/snapshot", headers=headers, timeout=30
+        f"{gated.hub_url}/api/events/{pictured['event_id']}/snapshot", headers=headers, timeout=30
     )
     assert away.status_code == 503 and "did not answer" in away.json()["detail"]
-    assert len(_audited(gated, entry["event_id"])) == 2
+    assert len(_audited(gated, pictured["event_id"])) == 2
