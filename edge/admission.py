@@ -63,8 +63,6 @@ class Admitted:
 
 
 logger = logging.getLogger(__name__)
-# A face lane's last prompt, as the reason a face could not be checked says it.
-UNUSABLE_WHY = {"come_closer": "too far from the camera", "hold_still": "blurred"}
 FallbackOf = Callable[[], Mapping[str, Fallback] | None]
 
 
@@ -186,11 +184,10 @@ class Admission:
                 self._record(lane, self._clock.read().now, verdict, uuid.uuid4())
                 self._show(lane, verdict, opened=False)
 
-    def unusable_face(self, lane: Lane, problem: str) -> None:
-        """A face at the lane for a while with no picture good enough to check (`problem`:
-        the lane's last prompt): a denial with nobody named, so the guard sees someone waiting
-        (at night, in the rain) and the screen points to the other ways in."""
-        why = UNUSABLE_WHY.get(problem, "not clear")
+    def unusable_face(self, lane: Lane, why: str) -> None:
+        """A face at the lane for a while with no picture good enough to check (`why`: too
+        far, blurred): a denial with nobody named, so the guard sees someone waiting (at
+        night, in the rain) and the screen points to the other ways in."""
         reason = (
             f"No clear picture of the face ({why}): use a card, PIN or QR code, or see the guard."
         )

@@ -328,8 +328,8 @@ class EdgeDaemon:
             def unknown_face(template: np.ndarray) -> None:
                 admission.unknown_face(lane, unknown.pseudonym(template))
 
-            def unusable_face(problem: str) -> None:
-                admission.unusable_face(lane, problem)
+            def unusable_face(why: str) -> None:
+                admission.unusable_face(lane, why)
 
             gallery = RegistryGallery(lambda: self.registry)
             return FaceLane(

@@ -48,7 +48,8 @@ UNCLEAR_GAP_S = 3.0  # no face for this long: whoever could not be checked has g
 MIN_OVERLAP = 0.3
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's order)
-UNCLEAR = frozenset({"come_closer", "hold_still"})  # prompts for a face too poor to encode
+# The prompts for a face too poor to encode, and what each says of the face.
+UNCLEAR = {"come_closer": "too far from the camera", "hold_still": "blurred"}
 DECIDED = frozenset({"admitted", "unknown"})
 
 
@@ -234,7 +235,7 @@ class FaceLane:
             return None
         spell.told = True
         if self._unusable is not None:
-            self._unusable(unclear.kind)
+            self._unusable(UNCLEAR[unclear.kind])
         return FaceOutcome(unclear.track, "unusable")
 
     def _give_up(self, track: _Track) -> FaceOutcome | None:
