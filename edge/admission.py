@@ -178,11 +178,7 @@ class Admission:
         reason = "Face not recognised; use a card, PIN or QR code, or see the guard."
         decision = Decision(outcome=Outcome.DENIED, reason_code="face_unknown", reason=reason)
         subject = Subject(kind=SubjectKind.UNKNOWN, id=pseudonym)
-        verdict = Verdict(subject, Credential(method=Method.FACE), decision)
-        with self._lock:
-            if not self._closed:
-                self._record(lane, self._clock.read().now, verdict, uuid.uuid4())
-                self._show(lane, verdict, opened=False)
+        self._denied(lane, Verdict(subject, Credential(method=Method.FACE), decision))
 
     def unusable_face(self, lane: Lane, why: str) -> None:
         """A face at the lane for a while with no picture good enough to check (`why`: too
@@ -191,15 +187,19 @@ class Admission:
         reason = (
             f"No clear picture of the face ({why}): use a card, PIN or QR code, or see the guard."
         )
-        with self._lock:
-            if not self._closed:
-                self.refuse(lane, Method.FACE, "face_unusable", reason)
+        self.refuse(lane, Method.FACE, "face_unusable", reason)
 
     def refuse(self, lane: Lane, method: Method, code: str, reason: str) -> None:
         """Record a denial made before any decision (a locked keypad, a missing key)."""
-        verdict = _refusal(code, reason, method)
-        self._record(lane, self._clock.read().now, verdict, uuid.uuid4())
-        self._show(lane, verdict, opened=False)
+        self._denied(lane, _refusal(code, reason, method))
+
+    def _denied(self, lane: Lane, verdict: Verdict) -> None:
+        """A denial with no decision behind it, recorded and shown (not once the edge is
+        stopping, as no decision is then)."""
+        with self._lock:
+            if not self._closed:
+                self._record(lane, self._clock.read().now, verdict, uuid.uuid4())
+                self._show(lane, verdict, opened=False)
 
     def alarm(self, gate_id: str | None, code: str, severity: Severity, text: str) -> None:
         """Commit an alarm event; an alarm that cannot be recorded is logged, never raised."""
