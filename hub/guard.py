@@ -6,7 +6,9 @@ plates a refused plate may be."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
@@ -111,15 +113,15 @@ def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Wai
         .order_by(col(Entry.occurred_at))
     ).all()
     register = PlateRegister(session, compound_id, now)
-    waiting_at: dict[tuple[str, str, str], list[Entry]] = {}
+    waiting_at: Waits = {}
     for row in rows:
         if row.method == "remote":
-            _dealt_with(waiting_at, row, register)
+            _end(waiting_at, row, partial(_commanded_for, row.subject_id, register))
             continue
         key = (row.gate_id, row.method, row.credential_ref or row.subject_id or row.lane)
         if row.outcome == "granted":
             waiting_at.pop(key, None)
-            _someone_let_in(waiting_at, row)
+            _end(waiting_at, row, _unnamed)  # told to use a card, say, they did
         else:
             waiting_at.setdefault(key, []).append(row)
     result = [_waiting(denials) for denials in waiting_at.values()]
@@ -142,33 +144,28 @@ def shown(waiting: list[Waiting]) -> list[str]:
     return sorted(items)
 
 
-def _dealt_with(
-    waiting_at: dict[tuple[str, str, str], list[Entry]], remote: Entry, register: PlateRegister
-) -> None:
-    """A guard's command at a gate's lane (its gate and direction): for the person or pass it
-    names (or whose plate a refused plate may be), or for everyone waiting there."""
-    for key, denials in list(waiting_at.items()):
-        if key[0] != remote.gate_id or denials[-1].direction != remote.direction:
-            continue
-        if remote.subject_id is None or _for(denials[-1], remote.subject_id, register):
-            del waiting_at[key]
+Waits = dict[tuple[str, str, str], list[Entry]]  # (gate, method, who) → their denials
 
 
-def _someone_let_in(waiting_at: dict[tuple[str, str, str], list[Entry]], granted: Entry) -> None:
-    """Whoever waited unnamed at `granted`'s gate, that way (a face never clear enough to
-    check, a locked keypad), is taken to be who got in: told to use a card, say, they did."""
+def _end(waiting_at: Waits, at: Entry, waited_for: Callable[[Entry], bool]) -> None:
+    """Ends the waits at `at`'s gate, that way, whose last denial `waited_for` says `at` was
+    for (a guard's command there, or someone let in there)."""
     for key, denials in list(waiting_at.items()):
         last = denials[-1]
-        if last.credential_ref or last.subject_id:
-            continue
-        if key[0] == granted.gate_id and last.direction == granted.direction:
+        if (last.gate_id, last.direction) == (at.gate_id, at.direction) and waited_for(last):
             del waiting_at[key]
 
 
-def _for(denial: Entry, holder: str, register: PlateRegister) -> bool:
-    """Whether a command naming `holder` (a person, or a pass: the edge logs either as the
-    subject) is for whoever `denial` refused."""
-    if denial.subject_id == holder:
+def _unnamed(denial: Entry) -> bool:
+    """Refused with nobody named: a face never clear enough to check, a locked keypad."""
+    return not (denial.credential_ref or denial.subject_id)
+
+
+def _commanded_for(holder: str | None, register: PlateRegister, denial: Entry) -> bool:
+    """Whether a guard's command naming `holder` (a person, or a pass: the edge logs either
+    as the subject; None: everyone waiting there) is for whoever `denial` refused (by name,
+    or by a plate that may be `holder`'s)."""
+    if holder is None or denial.subject_id == holder:
         return True
     refused = _refused_plate(denial.method, denial.reason_code, denial.credential_ref)
     return refused and register.holds_near(holder, str(denial.credential_ref))
