@@ -3,7 +3,6 @@ no other site can post a form with it), the role, and the purpose an officer gav
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 import urllib.parse
@@ -16,6 +15,7 @@ from sqlalchemy import Engine
 from hub import auth
 from hub.api.deps import Caller, SessionDep, get_engine
 from hub.auth import Role
+from hub.core.security import token_digest
 from hub.errors import Unauthenticated
 
 SESSION_COOKIE = "anju_session"
@@ -122,20 +122,16 @@ class Messages:
     def leave(self, token: str, page: str, message: str, now: float) -> None:
         with self._lock:
             self._left = {k: v for k, v in self._left.items() if now - v[2] < MESSAGE_FOR_S}
-            self._left[_session_key(token)] = (page, message[:MESSAGE_CHARS], now)
+            self._left[token_digest(token)] = (page, message[:MESSAGE_CHARS], now)
 
     def take(self, token: str | None, page: str, now: float) -> str | None:
         """The message left for this session's `page`, if fresh; gone once taken."""
         if not token:
             return None
-        key = _session_key(token)
+        key = token_digest(token)
         with self._lock:
             left = self._left.get(key)
             if left is None or left[0] != page:
                 return None
             del self._left[key]
         return left[1] if now - left[2] < MESSAGE_FOR_S else None
-
-
-def _session_key(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()  # the session's token is not kept
