@@ -129,7 +129,9 @@ def snapshot_of(
     entry = session.get(Entry, event_id)
     if entry is None or entry.compound_id != caller.compound_id:
         raise NotFound(f"no entry {event_id}")
-    whom = f"{entry.subject_id or entry.subject_kind}, {entry.method}:{entry.credential_ref}"
+    whom = entry.subject_id or entry.subject_kind
+    if entry.credential_ref:
+        whom += f", {entry.method}:{entry.credential_ref}"
     caller.audit("read", f"snapshot:{event_id} ({whom})")  # asked for: audited, whatever comes
     if not entry.snapshot:
         raise NotFound(f"no snapshot was kept of entry {event_id}")
@@ -150,11 +152,4 @@ def snapshot_of(
     key = load_public_key(edge.public_key)
     session.commit()  # a new issuer key, if this was its first use
     session.close()  # no database connection is held while the edge is waited for
-    return services.snapshots.fetch(
-        compound_id=request.compound_id,
-        edge_id=request.edge_id,
-        event_id=event_id,
-        key=key,
-        request_id=request.request_id,
-        token=token,
-    )
+    return services.snapshots.fetch(request, token, key)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from anju.mqtt import Message, MqttLink
 from hub.errors import NotFound, Unavailable
 from models.errors import ContractError
-from models.evidence import EvidenceReply, open_reply
+from models.evidence import EvidenceReply, EvidenceRequest, open_reply
 from models.topics import Topics
 
 logger = logging.getLogger(__name__)
@@ -54,36 +54,35 @@ class SnapshotDesk:
 
     def fetch(
         self,
-        *,
-        compound_id: str,
-        edge_id: str,
-        event_id: uuid.UUID,
-        key: Ed25519PublicKey,
-        request_id: uuid.UUID,
+        request: EvidenceRequest,
         token: str,
+        key: Ed25519PublicKey,
         wait_s: float = WAIT_S,
     ) -> bytes:
-        """The JPEG the edge sends for the signed request `token`; Unavailable when the hub
-        is busy with other fetches, or the broker or the edge does not answer in time;
-        NotFound when the edge has none, with its reason."""
+        """The JPEG the edge sends for `request`, signed as `token`, in a reply signed with
+        `key` (the edge's); Unavailable when the hub is busy with other fetches, or the
+        broker or the edge does not answer in time; NotFound when the edge has none, with
+        its reason."""
         if not self._slots.acquire(blocking=False):
             raise Unavailable(f"{AT_ONCE} snapshots are being fetched already: try again")
-        asked = _Asked(edge_id, event_id, key)
+        edge_id = request.edge_id
+        asked = _Asked(edge_id, request.event_id, key)
         try:
             with self._lock:
-                self._asked[request_id] = asked
-            topic = self._topics.evidence_request(compound_id, edge_id)
+                self._asked[request.request_id] = asked
+            topic = self._topics.evidence_request(request.compound_id, edge_id)
             if not self._link.publish(Message(topic, token.encode("ascii"), qos=0)):
                 raise Unavailable("the broker is out of reach: the edge was not asked")
             if not asked.answered.wait(wait_s):
                 raise Unavailable(f"edge {edge_id} did not answer within {wait_s:g} s")
         finally:
             with self._lock:
-                self._asked.pop(request_id, None)
+                self._asked.pop(request.request_id, None)
             self._slots.release()
-        reply = asked.reply
+        reply = asked.reply  # set before `answered`
         if reply is None or reply.jpeg is None:
-            raise NotFound(f"no snapshot from edge {edge_id}: {reply.missing if reply else ''}")
+            missing = reply.missing if reply is not None else None
+            raise NotFound(f"no snapshot from edge {edge_id}: {missing}")
         return reply.jpeg
 
     def _on_reply(self, topic: str, payload: bytes) -> None:

@@ -44,7 +44,7 @@ def entry(
     method: Method = Method.CARD,
     outcome: Outcome = Outcome.GRANTED,
     at: datetime | None = None,
-    reference: str = "1001",
+    reference: str | None = "1001",
     lane: str = "pedestrian-in",
     reason_code: str = "card_valid",
     flags: tuple[str, ...] = (),

@@ -45,15 +45,8 @@ class Exchange:
             issued_by="c1-staff",
             issued_at=datetime.now(UTC),
         )
-        return self.desk.fetch(
-            compound_id="c1",
-            edge_id="edge-1",
-            event_id=request.event_id,
-            key=self.edge_key.public_key(),
-            request_id=request.request_id,
-            token=sign_token(request, self.issuer),
-            wait_s=wait_s,
-        )
+        token = sign_token(request, self.issuer)
+        return self.desk.fetch(request, token, self.edge_key.public_key(), wait_s)
 
     def reply(
         self, request: EvidenceRequest, signer: Ed25519PrivateKey | None = None, **change: object

@@ -339,6 +339,20 @@ def test_the_booth_page_shows_who_waits_and_audits_each_one_shown(hub_http: HubH
     none = staff.get(f"/ui/entries/{card.event_id}/snapshot", params={"lang": "en"})
     assert none.status_code == 404 and "No snapshot to show" in none.text
     assert ("read", f"snapshot:{card.event_id} (p-secret, card:card-77)") in _audits(hub_http)
+    face = factories.entry(  # nobody named, no credential: the record says no more than that
+        factories.position(seq=4),
+        subject_id=None,
+        kind=SubjectKind.UNKNOWN,
+        method=Method.FACE,
+        reference=None,
+        outcome=Outcome.DENIED,
+        reason_code="face_unusable",
+    )
+    with Session(hub_http.engine) as session:
+        crud.store_events(session=session, events=[face])
+        session.commit()
+    assert staff.get(f"/ui/entries/{face.event_id}/snapshot").status_code == 404
+    assert ("read", f"snapshot:{face.event_id} (unknown)") in _audits(hub_http)
     officer = browser_login(hub_http, "officer", purpose="走访调查")
     assert officer.get("/ui/gates").status_code == 403
     assert officer.get("/ui/gates/waiting").status_code == 403
