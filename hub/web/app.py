@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from hub.web import booth, case_pages, i18n, pages
+from hub.web import booth, case_pages, pages
 from hub.web.session import LoginRequired, Messages, PageForbidden
 
 
@@ -33,7 +33,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, exc: PageForbidden) -> Response:
-        t = i18n.translator(pages.language(request))
-        body = f'<!doctype html><meta charset="utf-8"><p>{t("not_allowed")}</p>'
-        body += '<p><a href="/ui/entries">→</a></p>'
-        return HTMLResponse(body, status_code=403)
+        return pages.bare_page(request, "not_allowed", None, 403, back="/ui/entries")

@@ -249,10 +249,19 @@ def entry_snapshot(
     try:
         jpeg = snapshot_of(event_id, caller, session, services)
     except HubError as exc:
-        t = i18n.translator(language(request))
-        body = f'<!doctype html><meta charset="utf-8"><p>{t("no_snapshot")}: {escape(str(exc))}</p>'
-        return HTMLResponse(body, status_code=status_of(exc))
+        return bare_page(request, "no_snapshot", str(exc), status_of(exc))
     return Response(jpeg, media_type="image/jpeg", headers=SNAPSHOT_HEADERS)
+
+
+def bare_page(
+    request: Request, key: str, detail: str | None, status: int, back: str | None = None
+) -> HTMLResponse:
+    """A one-line page in the user's language (the text `key`, with `detail`), for what
+    opens in a tab of its own or where there is no page to go back to."""
+    t = i18n.translator(language(request))
+    said = t(key) + (f": {escape(detail)}" if detail else "")
+    link = f'<p><a href="{back}">→</a></p>' if back else ""
+    return HTMLResponse(f'<!doctype html><meta charset="utf-8"><p>{said}</p>{link}', status)
 
 
 @router.get("/entries.csv")
