@@ -1,7 +1,8 @@
 """The guard booth's page: who is waiting at which gate (the list refreshes itself), the
 plates a refused plate may be, the form that opens or refuses a gate by command, with its
-reason, and the temporary vehicles (临停) inside. It reads and sends through the API's own
-functions, and is audited as the API is."""
+reason, and the temporary vehicles (临停) inside (both lists refresh themselves). It reads and
+sends through the functions the API uses (`hub.guard`, `hub.stays`), and is audited as the
+API is."""
 
 from __future__ import annotations
 
