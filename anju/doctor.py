@@ -87,6 +87,18 @@ def check_plate_models() -> Finding:
     return Finding("plate models installed", True, str(paths[0].parent))
 
 
+def check_mobilefacenet() -> Finding:
+    """The opt-in engine's model, as `make install` placed it: present and the pinned one."""
+    from anju.faces import mobilefacenet_model  # noqa: PLC0415 (only for this check)
+
+    path = mobilefacenet_model.installed_path()
+    try:
+        mobilefacenet_model.verify(path)
+    except mobilefacenet_model.ModelError as exc:
+        return Finding("MobileFaceNet model (opt-in engine)", False, str(exc))
+    return Finding("MobileFaceNet model (opt-in engine)", True, str(path))
+
+
 def findings() -> list[Finding]:
     return [
         check_opencv(),
@@ -94,6 +106,7 @@ def findings() -> list[Finding]:
         check_dlib(),
         check_face_recognition(),
         check_plate_models(),
+        check_mobilefacenet(),
     ]
 
 

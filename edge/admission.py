@@ -231,6 +231,7 @@ class Admission:
             gate_id=lane.gate_id,
             direction=lane.direction,
             anti_passback=section.anti_passback if section is not None else "off",
+            face=section.face if section is not None else "risk_gate",
             schedules=self._schedules.get(lane.gate_id, {}),
             timezone=self._timezone,
         )

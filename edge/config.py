@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from anju.faces.engines import EngineSettings
 from anju.tls import TlsError, client_context, server_context
 from edge.errors import ConfigError
 from edge.schedules import Window
@@ -250,6 +251,7 @@ class AnprSection(Section):
 
 DriverSection = Annotated[HttpRelaySection | ModbusSection, Field(discriminator="type")]
 PassbackMode = Literal["off", "soft", "hard"]
+FaceMode = Literal["risk_gate", "second_factor"]
 
 
 class GateSection(Section):
@@ -270,6 +272,11 @@ class GateSection(Section):
     held_open_s: float = Field(30.0, gt=0, description="Open longer than this after release")
     poll_s: float = Field(0.05, gt=0, le=1, description="How often the gate's inputs are read")
     anti_passback: PassbackMode = "off"
+    face: FaceMode = Field(
+        "risk_gate",
+        description="risk_gate: a face alone opens where the hub's risk gate allows it;"
+        " second_factor: a face never opens alone here, a card, PIN or QR code goes with it",
+    )
     schedules: dict[str, list[str]] = Field(
         default_factory=dict,
         description='Who may pass when, by subject kind: {staff = ["mon-sat 07:00-21:00"]};'
@@ -335,6 +342,11 @@ class EdgeSettings(BaseSettings):
     gates: list[GateSection] = Field(default_factory=list)
     anpr: AnprSection | None = None
     cameras: list[CameraSection] = Field(default_factory=list)
+    faces: EngineSettings = Field(
+        default_factory=EngineSettings,
+        description="The template engine of the face lanes (docs/faces.md): the dlib default,"
+        " the opt-in mobilefacenet (accept_model_terms = true) or an operator's onnx model",
+    )
     snapshots: SnapshotSection = SnapshotSection()
     evidence: EvidenceSection = EvidenceSection()
     displays: list[DisplaySection] = Field(default_factory=list)

@@ -6,12 +6,14 @@ import base64
 import binascii
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from anju.faces.engines import EngineError, EngineSettings, TemplateEngine, build_engine
 from anju.mqtt import BrokerAddress, Message, MqttLink
 from edge.admission import Admission, Lane
 from edge.cameras import CameraWorker, FrameLane, Source
@@ -35,7 +37,7 @@ from edge.errors import ConfigError
 from edge.evidence import SNAPSHOT_DETECT_PIXELS, EvidenceDesk, EvidenceStore, scene_plate
 from edge.faces.gallery import RegistryGallery
 from edge.faces.pipeline import FaceLane
-from edge.faces.unknown import UnknownFaces
+from edge.faces.unknown import SAME_PERSON, UnknownFaces
 from edge.gate import GateController
 from edge.ledger import Ledger
 from edge.metrics import EdgeMetrics, Health, Readings
@@ -87,6 +89,7 @@ class EdgeDaemon:
         self.displays = LaneDisplays(settings.displays)
         self.snapshots: SnapshotListener | None = None
         self._unknown_faces = UnknownFaces()
+        self._face_engine: TemplateEngine | None = None
         self.lanes = {
             (r.gate_id, r.direction.value): Lane(r.gate_id, r.lane, r.direction)
             for r in settings.readers
@@ -106,7 +109,13 @@ class EdgeDaemon:
     def registry_info(self) -> RegistryInfo:
         now = time.time()
         stale = self._sync is not None and self._sync.stale(now)
-        return RegistryInfo(self.registry.version, self.registry.age_s(now), stale)
+        engine = None if self._face_engine is None else self._face_engine.info.key
+        skipped = None
+        if engine is not None:
+            skipped = dict(Counter(f.engine for f in self.registry.faces() if f.engine != engine))
+        return RegistryInfo(
+            self.registry.version, self.registry.age_s(now), stale, engine, skipped or None
+        )
 
     def start(self) -> None:
         settings = self._settings
@@ -286,13 +295,20 @@ class EdgeDaemon:
 
     def _start_cameras(self, admission: Admission) -> None:
         settings = self._settings
+        if any(c.kind == "face" for c in settings.cameras):
+            self._face_engine = _face_engine(settings.faces)
+        engine = self._face_engine
         self._unknown_faces = UnknownFaces(
-            settings.ledger_path.with_name("unknown.bin"), self._sealing_key
+            settings.ledger_path.with_name("unknown.bin"),
+            self._sealing_key,
+            same_person=engine.calibration.threshold if engine else SAME_PERSON,
         )
         if any(c.source == "push" for c in settings.cameras):
             self.snapshots = SnapshotListener(settings.snapshots, settings.cameras)
             self.snapshots.start()
         for section in settings.cameras:
+            if section.kind == "face" and self._face_engine is None:
+                continue  # no usable face model: cards, PINs and QR codes go on
             lane = Lane(section.gate_id, section.lane, section.direction)
             source: Source = FrameSource(section.source, section.id)
             if section.source == "push" and self.snapshots is not None:
@@ -331,9 +347,11 @@ class EdgeDaemon:
             def unusable_face(why: str) -> None:
                 admission.unusable_face(lane, why)
 
-            gallery = RegistryGallery(lambda: self.registry)
+            engine = self._face_engine
+            assert engine is not None  # face cameras start only with an engine
+            gallery = RegistryGallery(lambda: self.registry, engine.info.key, engine.calibration)
             return FaceLane(
-                section.id, gallery, admit, unknown=unknown_face, unusable=unusable_face
+                section.id, engine, gallery, admit, unknown=unknown_face, unusable=unusable_face
             )
         reader = PlateReader(text_engine(section.plate_engine))
         return PlateLane(section.id, reader, PlateVoter(), admit)
@@ -490,3 +508,13 @@ def _read_issuer_key(settings: EdgeSettings) -> Ed25519PublicKey | None:
         return load_public_key(path.read_text(encoding="ascii"))
     except (OSError, UnicodeDecodeError, ContractError) as exc:
         raise ConfigError(f"cannot read the issuer key {path}: {exc}") from exc
+
+
+def _face_engine(settings: EngineSettings) -> TemplateEngine | None:
+    """The face lanes' engine; None, with the fix logged, when its model is missing,
+    damaged or its terms not accepted (the lanes' cards, PINs and QR codes go on)."""
+    try:
+        return build_engine(settings)
+    except EngineError as exc:
+        logger.error("face lanes not started: %s", exc)
+        return None

@@ -26,9 +26,10 @@ from datetime import datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.config import Fallback, PassbackMode
+from edge.config import FaceMode, Fallback, PassbackMode
 from edge.registry import RegistryCache
 from edge.schedules import Window
 from models.events import (
@@ -86,6 +87,9 @@ class FaceEvidence:
     margin: float
     live: bool
     quality: float | None = None
+    engine: str = "dlib"
+    # Kept for the second factor's 1:1 check on the edge; never in an event.
+    template: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class GateRules:
     gate_id: str
     direction: Direction
     anti_passback: PassbackMode = "off"
+    face: FaceMode = "risk_gate"
     schedules: Mapping[str, tuple[Window, ...]] = field(default_factory=dict)
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
 
@@ -305,7 +310,19 @@ def _face(evidence: FaceEvidence, context: Context) -> Verdict:
     person = _holder(draft, context, evidence.person_id)
     if person is None:
         return draft.deny("person_unknown", "This face's person is no longer registered.")
+    if not _face_alone(evidence, context):
+        reason = "Face recognised; to open, also use your card, PIN or QR code."
+        return draft.deny("face_second_factor", reason)
     return _admit(draft, context, person, "face_match", "Recognised face.")
+
+
+def _face_alone(evidence: FaceEvidence, context: Context) -> bool:
+    """Whether this gate opens on this face alone: not where it always asks for a second
+    factor, and only as far as the hub's risk gate for the engine's gallery allows."""
+    if context.rules.face == "second_factor":
+        return False
+    policy = context.registry.face_policy(evidence.engine)
+    return policy is not None and policy.face_alone(evidence.person_id)
 
 
 def _plate(evidence: PlateEvidence, context: Context) -> Verdict:

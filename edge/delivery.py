@@ -204,6 +204,8 @@ class Delivery:
             registry_stale=registry.stale,
             clock_offset_s=None if clock is None else clock.offset_s,
             clock_trusted=None if clock is None else clock.trusted,
+            face_engine=registry.face_engine,
+            faces_skipped=registry.faces_skipped,
         )
         return _retained(self._status_topic, status)
 

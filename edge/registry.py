@@ -19,6 +19,7 @@ from models.plates import within_one
 from models.registry import (
     CardRecord,
     Change,
+    FacePolicyRecord,
     FaceRecord,
     Op,
     PassRecord,
@@ -42,6 +43,8 @@ class RegistryInfo:
     version: int
     age_s: float | None
     stale: bool
+    face_engine: str | None = None  # the engine the face lanes run, if any
+    faces_skipped: dict[str, int] | None = None  # face records of engines this edge lacks
 
 
 @dataclass
@@ -66,8 +69,18 @@ class RegistryCache:
         record = self.records.get(("person", person_id))
         return record if isinstance(record, PersonRecord) else None
 
-    def faces(self) -> list[FaceRecord]:
-        return [r for r in self.records.values() if isinstance(r, FaceRecord)]
+    def faces(self, engine: str | None = None) -> list[FaceRecord]:
+        """Every face record, or one engine's."""
+        return [
+            r
+            for r in self.records.values()
+            if isinstance(r, FaceRecord) and (engine is None or r.engine == engine)
+        ]
+
+    def face_policy(self, engine: str) -> FacePolicyRecord | None:
+        """The hub's risk gate for `engine`'s gallery (without one, no face opens alone)."""
+        record = self.records.get(("face_policy", f"policy-{engine}"))
+        return record if isinstance(record, FacePolicyRecord) else None
 
     def visitor_pass(self, pass_id: str) -> PassRecord | None:
         record = self.records.get(("pass", pass_id))

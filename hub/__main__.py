@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from anju import logs
+from anju.faces.engines import EngineSettings
 from anju.tls import TlsError, server_context
 from hub import audit, auth, backup, crud, faces, importer, registry
 from hub.analytics import job
@@ -188,6 +189,52 @@ def enrol_faces(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0 if failed == 0 else 1
 
 
+def face_engines(args: argparse.Namespace, settings: HubSettings) -> int:
+    """Choose the template engines a compound enrols for, and the risk gate's limit."""
+    chosen = [
+        EngineSettings(type=name, accept_model_terms=args.accept_model_terms)
+        for name in args.engine
+    ]
+    with _session(settings) as session:
+        compound = registry.get_compound(session=session, compound_id=args.compound)
+        changes = registry.Changes(args.compound)
+        try:
+            faces.set_engines(
+                session=session,
+                compound=compound,
+                engines=chosen,
+                fpir_limit=args.fpir_limit,
+                changes=changes,
+            )
+        except faces.EnginesRefused as exc:
+            print(f"hub: {exc}", file=sys.stderr)
+            return 2
+        registry.commit(session=session, changes=changes, what="face engines")
+        _audit(session, args.compound, "update", f"face-engines:{','.join(args.engine)}")
+    print(f"{args.compound} enrols faces for: {', '.join(args.engine)}")
+    return 0
+
+
+def face_status(args: argparse.Namespace, settings: HubSettings) -> int:
+    """Each engine's risk gate, and who must be enrolled again for an engine."""
+    with _session(settings) as session:
+        compound = registry.get_compound(session=session, compound_id=args.compound)
+        risks = faces.gallery_risks(session=session, compound=compound, box=settings.secret_box())
+        for key, risk in risks.items():
+            alone = "allowed" if risk.fpir_bound <= compound.face_fpir_limit else "off"
+            print(
+                f"{key}: {risk.people} people, FPIR bound {risk.fpir_bound:.4f} "
+                f"(limit {compound.face_fpir_limit}): face alone {alone}; "
+                f"{len(risk.look_alikes)} look-alikes need a second factor"
+            )
+        for person_id, engines in faces.needs_re_enrolment(
+            session=session, compound=compound
+        ).items():
+            print(f"re-enrol {person_id}: no template for {', '.join(engines)}")
+        _audit(session, args.compound, "read", "face-status")
+    return 0
+
+
 def _enrol_folder(
     session: Session, settings: HubSettings, compound_id: str, folder: Path, forms: dict[str, str]
 ) -> str | None:
@@ -326,6 +373,23 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="CSV: person_id, document_ref (each person's own signed form)",
     )
+    sub = command("face-engines", face_engines, "choose the engines faces are enrolled for")
+    sub.add_argument("--compound", required=True)
+    sub.add_argument(
+        "--engine",
+        action="append",
+        required=True,
+        choices=["dlib", "mobilefacenet"],
+        help="repeat for several; the first is preferred",
+    )
+    sub.add_argument(
+        "--accept-model-terms",
+        action="store_true",
+        help="mobilefacenet: you have read its terms in docs/faces.md",
+    )
+    sub.add_argument("--fpir-limit", type=float, default=faces.DEFAULT_FPIR_LIMIT)
+    sub = command("face-status", face_status, "risk gates and who must re-enrol, by engine")
+    sub.add_argument("--compound", required=True)
     command("analytics", analytics, "scan for anomalies and enforce retention now")
     sub = command("backup", backup_database, "back up the hub's database into a directory")
     sub.add_argument("--out", type=Path, required=True)

@@ -1,28 +1,48 @@
-"""Face enrolment on the hub: photos in, templates out, photos gone.
+"""Face enrolment on the hub: photos in, templates out, photos gone; and the risk gate.
 
 Each photo is decoded in memory, its faces found (HOG, upsampled for small photos), and the
-one face encoded with face_recognition's 128-number model. A photo with no face or several
-faces is not used; a small or blurry face is used with a warning, since a better photo
-would serve the person better at the gate. Nothing but the templates is kept, and they are
-encrypted with the hub's secret keys before they are stored.
+one face encoded by every template engine the compound has enabled (`anju.faces.engines`;
+dlib unless an admin chose otherwise). A photo with no face or several faces is not used; a
+small or blurry face is used with a warning, since a better photo would serve the person
+better at the gate. Nothing but the templates is kept, and they are encrypted with the
+hub's secret keys before they are stored. Photos are never kept, so a person enrolled
+before an engine was enabled has no template for it until they are enrolled again
+(`needs_re_enrolment`).
+
+The risk gate (`face_policies`): for each engine, the compound's own gallery says whether a
+face alone may open (`anju.faces.risk`); the edges get it with the registry.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import secrets
+from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from anju.doctor import require_face_stack
+from anju.faces.engines import (
+    Calibration,
+    EngineError,
+    EngineSettings,
+    TemplateEngine,
+    build_engine,
+    calibration_of,
+)
+from anju.faces.landmarks import Landmarker
+from anju.faces.risk import GalleryRisk, gallery_risk
 from hub.core.security import SecretBox
 from hub.registry import Changes
-from hub.tables import FaceConsent, FaceTemplate, Person, utcnow
+from hub.tables import Compound, FaceConsent, FaceTemplate, Person, utcnow
+from models.registry import FacePolicyRecord
+
+DEFAULT_FPIR_LIMIT = 0.01
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 20_000_000
@@ -35,22 +55,132 @@ WORK_SIDE = 1280  # photos are scaled down to this before detection
 
 @dataclass
 class Enrolment:
-    templates: list[np.ndarray] = field(default_factory=list)
+    templates: dict[str, list[np.ndarray]] = field(default_factory=dict)  # by engine key
+    photos_used: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
-def encode_photos(photos: list[bytes]) -> Enrolment:
-    """Templates from the usable photos; a warning for each problem, by photo number."""
-    result = Enrolment()
+def encode_photos(photos: list[bytes], engines: list[TemplateEngine]) -> Enrolment:
+    """Each engine's templates of the usable photos; a warning for each problem, by photo
+    number."""
+    result = Enrolment(templates={e.info.key: [] for e in engines})
     for number, data in enumerate(photos, start=1):
         try:
-            template, warnings = _encode_one(data)
+            templates, warnings = _encode_one(data, engines)
         except PhotoError as exc:
             result.warnings.append(f"photo {number}: {exc}; not used")
             continue
-        result.templates.append(template)
+        result.photos_used += 1
+        for key, template in templates.items():
+            result.templates[key].append(template)
         result.warnings.extend(f"photo {number}: {w}" for w in warnings)
     return result
+
+
+def compound_engines(compound: Compound) -> list[EngineSettings]:
+    """The template engines a compound has enabled, the first preferred (dlib by default)."""
+    return [EngineSettings.model_validate(e) for e in json.loads(compound.face_engines)]
+
+
+@cache
+def engine_for(settings: EngineSettings) -> TemplateEngine:
+    """One engine per configuration for the hub's life: its model is loaded once."""
+    return build_engine(settings)
+
+
+def face_policies(
+    *, session: Session, compound: Compound, box: SecretBox
+) -> list[FacePolicyRecord]:
+    """The risk gate of each engine's gallery (enabled, or holding templates still)."""
+    risks = gallery_risks(session=session, compound=compound, box=box)
+    return [
+        FacePolicyRecord(
+            id=f"policy-{key}",
+            engine=key,
+            people=risk.people,
+            fpir_bound=round(risk.fpir_bound, 6),
+            limit=compound.face_fpir_limit,
+            look_alikes=sorted(risk.look_alikes),
+        )
+        for key, risk in risks.items()
+    ]
+
+
+def gallery_risks(
+    *, session: Session, compound: Compound, box: SecretBox
+) -> dict[str, GalleryRisk]:
+    galleries = _galleries(session, compound.id, box)
+    for settings in compound_engines(compound):
+        galleries.setdefault(settings.key, {})
+    risks = {}
+    for key, gallery in galleries.items():
+        calibration = calibration_of(key) or _configured_calibration(compound, key)
+        if calibration is not None:
+            stacked = {person: np.stack(templates) for person, templates in gallery.items()}
+            risks[key] = gallery_risk(stacked, calibration)
+    return risks
+
+
+def _configured_calibration(compound: Compound, key: str) -> Calibration | None:
+    for settings in compound_engines(compound):
+        if settings.key == key and settings.threshold is not None:
+            return engine_for(settings).calibration
+    return None
+
+
+def _galleries(
+    session: Session, compound_id: str, box: SecretBox
+) -> dict[str, dict[str, list[np.ndarray]]]:
+    galleries: dict[str, dict[str, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+    rows = session.exec(select(FaceTemplate).where(col(FaceTemplate.compound_id) == compound_id))
+    for row in rows:
+        template = np.frombuffer(box.decrypt(row.template), dtype="<f4")
+        galleries[row.engine][row.person_id].append(template)
+    return {key: dict(people) for key, people in galleries.items()}
+
+
+class EnginesRefused(ValueError):
+    """An engine that cannot be enabled: its terms not accepted, its model not there."""
+
+
+def set_engines(
+    *,
+    session: Session,
+    compound: Compound,
+    engines: list[EngineSettings],
+    fpir_limit: float,
+    changes: Changes,
+) -> None:
+    """Enable `engines` for the compound's enrolments (the first preferred), each loaded
+    once to prove it works here; the edges get the new risk gates with the next sync."""
+    if not engines or not 0 <= fpir_limit <= 1:
+        raise EnginesRefused("at least one engine, and a limit from 0 to 1")
+    for settings in engines:
+        try:
+            engine_for(settings)
+        except EngineError as exc:
+            raise EnginesRefused(str(exc)) from exc
+    compound.face_engines = json.dumps([e.model_dump(mode="json") for e in engines])
+    compound.face_fpir_limit = fpir_limit
+    session.add(compound)
+    for settings in engines:
+        changes.upsert("face_policy", f"policy-{settings.key}")
+
+
+def needs_re_enrolment(*, session: Session, compound: Compound) -> dict[str, list[str]]:
+    """People with templates who lack one of an engine the compound has enabled: each with
+    the engines they must be enrolled again for (photos are not kept to re-encode)."""
+    enabled = [s.key for s in compound_engines(compound)]
+    held: dict[str, set[str]] = defaultdict(set)
+    rows = session.exec(
+        select(FaceTemplate.person_id, FaceTemplate.engine).where(
+            col(FaceTemplate.compound_id) == compound.id
+        )
+    )
+    for person_id, engine in rows:
+        held[person_id].add(engine)
+    missing = {p: [e for e in enabled if e not in engines] for p, engines in held.items()}
+    return {p: engines for p, engines in sorted(missing.items()) if engines}
 
 
 class PhotoError(ValueError):
@@ -66,11 +196,13 @@ def template_text(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _encode_one(data: bytes) -> tuple[np.ndarray, list[str]]:
+def _encode_one(
+    data: bytes, engines: list[TemplateEngine]
+) -> tuple[dict[str, np.ndarray], list[str]]:
     image = _decode(data)
-    face_recognition = _face_recognition()
+    landmarker = Landmarker()
     upsample = 1 if max(image.shape[:2]) < 800 else 0
-    boxes = face_recognition.face_locations(image, number_of_times_to_upsample=upsample)
+    boxes = landmarker.find(image, upsample)
     if not boxes:
         raise PhotoError("no face found")
     if len(boxes) > 1:
@@ -81,8 +213,8 @@ def _encode_one(data: bytes) -> tuple[np.ndarray, list[str]]:
         warnings.append(f"the face is small ({bottom - top} px); a closer photo is better")
     if _sharpness(image[top:bottom, left:right]) < MIN_SHARPNESS:
         warnings.append("the face is blurry; a sharper photo is better")
-    [encoding] = face_recognition.face_encodings(image, boxes)
-    return encoding, warnings
+    shapes = landmarker.shapes(image, boxes, points=5)
+    return {e.info.key: e.encode(image, shapes)[0] for e in engines}, warnings
 
 
 def _decode(data: bytes) -> np.ndarray:
@@ -115,13 +247,6 @@ def _sharpness(face: np.ndarray) -> float:
     return float(laplacian.var()) if laplacian.size else 0.0
 
 
-def _face_recognition() -> Any:
-    require_face_stack()
-    import face_recognition  # noqa: PLC0415 (after the guard, and only when enrolling)
-
-    return face_recognition
-
-
 @dataclass(frozen=True)
 class ConsentGiven:
     minor: bool
@@ -140,10 +265,14 @@ def enrol(
     recorded_by: str,
     changes: Changes,
 ) -> Enrolment:
-    """Record the consent and store the templates of the usable photos (added to `session`
-    and `changes`; the caller commits). Raises PhotoError when no photo is usable."""
-    result = encode_photos(photos)
-    if not result.templates:
+    """Record the consent and store each enabled engine's templates of the usable photos
+    (added to `session` and `changes`; the caller commits). Raises PhotoError when no photo
+    is usable."""
+    compound = session.get(Compound, person.compound_id)
+    assert compound is not None  # a person's compound exists (foreign key)
+    engines = [engine_for(settings) for settings in compound_engines(compound)]
+    result = encode_photos(photos, engines)
+    if not result.photos_used:
         raise PhotoError("no usable photo: " + "; ".join(result.warnings))
     now = utcnow()
     record = FaceConsent(
@@ -158,15 +287,17 @@ def enrol(
     )
     session.add(record)
     session.flush()
-    for template in result.templates:
-        row = FaceTemplate(
-            id=f"face-{secrets.token_hex(8)}",
-            compound_id=person.compound_id,
-            person_id=person.id,
-            consent_id=record.id,  # type: ignore[arg-type]
-            template=box.encrypt(template_bytes(template)),
-            created_at=now,
-        )
-        session.add(row)
-        changes.upsert("face", row.id)
+    for engine, templates in result.templates.items():
+        for template in templates:
+            row = FaceTemplate(
+                id=f"face-{secrets.token_hex(8)}",
+                compound_id=person.compound_id,
+                person_id=person.id,
+                engine=engine,
+                consent_id=record.id,  # type: ignore[arg-type]
+                template=box.encrypt(template_bytes(template)),
+                created_at=now,
+            )
+            session.add(row)
+            changes.upsert("face", row.id)
     return result

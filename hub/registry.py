@@ -189,8 +189,11 @@ def delta_since(
     changes = [
         change
         for (kind, record_id) in latest
-        if (change := _change(session, compound_id, kind, record_id, box)) is not None
+        if kind != "face_policy"  # derived from the faces: computed below
+        and (change := _change(session, compound_id, kind, record_id, box)) is not None
     ]
+    if box is not None and any(kind in ("face", "face_policy") for kind, _ in latest):
+        changes.extend(_face_policies(session, compound, box))
     return RegistryDelta(
         compound_id=compound_id, from_version=since, to_version=current, changes=changes
     )
@@ -206,6 +209,9 @@ def _snapshot(
         for row in session.exec(select(table).where(col(table.compound_id) == compound_id)):
             if _live(row):
                 changes.append(_upsert(kind, to_record(row, box)))  # type: ignore[arg-type]
+    if box is not None:
+        compound = get_compound(session=session, compound_id=compound_id)
+        changes.extend(_face_policies(session, compound, box))
     return RegistryDelta(
         compound_id=compound_id, from_version=0, to_version=version, changes=changes
     )
@@ -221,6 +227,17 @@ def _change(
     if kind == "face" and box is None:
         return None
     return _upsert(kind, to_record(row, box))  # type: ignore[arg-type]
+
+
+def _face_policies(session: Session, compound: Compound, box: SecretBox) -> list[Change]:
+    """The risk gate of each engine's gallery, computed from the templates as they are now
+    (a derived record: it changes whenever a face does)."""
+    from hub.faces import face_policies  # noqa: PLC0415 (hub.faces enrols through this module)
+
+    return [
+        _upsert("face_policy", policy)
+        for policy in face_policies(session=session, compound=compound, box=box)
+    ]
 
 
 def _upsert(kind: RecordKind, record: Record) -> Change:
@@ -272,7 +289,7 @@ def _face_record(row: FaceTemplate, box: SecretBox | None) -> FaceRecord:
     if box is None:
         raise ValueError("a face template needs the secret keys to be read")
     text = base64.b64encode(box.decrypt(row.template)).decode("ascii")
-    return FaceRecord(id=row.id, person_id=row.person_id, template=text)
+    return FaceRecord(id=row.id, person_id=row.person_id, engine=row.engine, template=text)
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -204,6 +204,10 @@ class EdgeStatus(Contract):
     registry_stale: bool | None = None
     clock_offset_s: float | None = Field(None, description="Hub clock minus edge clock")
     clock_trusted: bool | None = None
+    face_engine: Identifier | None = Field(None, description="The engine the face lanes run")
+    faces_skipped: dict[Identifier, int] | None = Field(
+        None, description="Face records of engines this edge lacks, by engine: not matched"
+    )
 
 
 class OfficerAlert(Contract):

@@ -83,18 +83,52 @@ class WatchlistRecord(Contract):
 
 
 class FaceRecord(Contract):
-    """A face template of a person who consented: 128 numbers (little-endian float32,
-    base64), from which no photo can be rebuilt. Photos never leave the hub's memory."""
+    """A face template of a person who consented, from which no photo can be rebuilt:
+    little-endian float32 numbers, base64, as many as its engine makes (`engine` is the
+    engine's key, `anju.faces.engines`; records before engines existed are dlib's). A
+    gallery compares templates of one engine only. Photos never leave the hub's memory."""
 
     kind: Literal["face"] = "face"
     id: Identifier
     person_id: Identifier
-    template: str = Field(pattern=r"^[A-Za-z0-9+/]{683}=$")
+    engine: Identifier = "dlib"
+    template: str = Field(min_length=44, max_length=10924, pattern=r"^[A-Za-z0-9+/]+={0,2}$")
+
+    @model_validator(mode="after")
+    def _whole_numbers(self) -> FaceRecord:
+        size = len(self.template) * 3 // 4 - self.template.count("=")
+        if size % 4 or not 32 <= size // 4 <= 2048:
+            raise ValueError("a template is 32 to 2,048 float32 numbers")
+        return self
 
 
-RecordKind = Literal["person", "card", "pin", "plate", "pass", "watchlist", "face"]
+class FacePolicyRecord(Contract):
+    """The risk gate of one engine's gallery, computed by the hub on the compound's own
+    templates (`anju.faces.risk`): whether a face alone may open, and who may not (their
+    nearest other resident is too near). Without it a face never opens alone."""
+
+    kind: Literal["face_policy"] = "face_policy"
+    id: Identifier  # the engine's key
+    engine: Identifier
+    people: int = Field(ge=0)
+    fpir_bound: float = Field(ge=0, le=1)
+    limit: float = Field(ge=0, le=1)
+    look_alikes: list[Identifier] = Field(default_factory=list)
+
+    def face_alone(self, person_id: str) -> bool:
+        return self.fpir_bound <= self.limit and person_id not in self.look_alikes
+
+
+RecordKind = Literal["person", "card", "pin", "plate", "pass", "watchlist", "face", "face_policy"]
 Record = Annotated[
-    PersonRecord | CardRecord | PinRecord | PlateRecord | PassRecord | WatchlistRecord | FaceRecord,
+    PersonRecord
+    | CardRecord
+    | PinRecord
+    | PlateRecord
+    | PassRecord
+    | WatchlistRecord
+    | FaceRecord
+    | FacePolicyRecord,
     Field(discriminator="kind"),
 ]
 

@@ -1,13 +1,17 @@
-"""Calibration: the open-set identification curve on labelled photos, and the threshold for a
-target false-positive identification rate.
+"""Calibration: the open-set identification curve of one template engine on labelled
+photos, the threshold for a target false-positive identification rate, and its
+cross-validation.
 
-`python -m edge.faces.calibrate FOLDER` takes a folder per person (photos inside) or the
-fixtures' MANIFEST.tsv layout (`--manifest`), enrols each identity with at least 3 usable
-photos from its first 2 (by path) and probes with the rest; impostor probes are the photos of
-identities not enrolled (against everyone) and each enrolled identity's photos against the
-gallery without it. FNIR counts acquired genuine probes not identified as themselves, FPIR
-impostor probes identified as anyone, FTA photos without a usable face. It prints the curve
-and the smallest threshold whose FNIR is lowest at the target FPIR.
+`python -m edge.faces.calibrate FOLDER [FOLDER ...] [--engine NAME]` takes folders of a
+folder per person (photos inside) or the fixtures' MANIFEST.tsv layout (`--manifest`); the
+identities of several folders are kept apart. Each identity with at least 3 usable photos is
+enrolled from its first 2 (by path) and probed with the rest; impostor probes are the photos
+of identities not enrolled (against everyone) and each enrolled identity's photos against
+the gallery without it. FNIR counts acquired genuine probes not identified as themselves,
+FPIR impostor probes identified as anyone, FTA photos without a usable face. It prints the
+curve and the threshold whose FNIR is lowest at the target FPIR; `--folds K` chooses it K
+times, each time on the identities outside one fold, and reports the held-out identities'
+FNIR and FPIR at the threshold chosen without them (leave-identities-out).
 """
 
 from __future__ import annotations
@@ -24,12 +28,22 @@ from typing import Any
 import cv2
 import numpy as np
 
-from anju.doctor import require_face_stack
-from edge.faces.gallery import MIN_MARGIN, THRESHOLD, FaceGallery
+from anju.faces.engines import (
+    Calibration,
+    EngineSettings,
+    TemplateEngine,
+    build_engine,
+    encode_largest_face,
+)
+from anju.faces.landmarks import Landmarker, face_recognition_module
+from edge.faces.gallery import FaceGallery
 
 _RESOLUTIONS = re.compile(r"obama-\d+p\.jpg$")
 _IMAGES = {".jpg", ".jpeg", ".png", ".bmp"}
-CURVE = (0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
+CURVES = {
+    "dlib": tuple(round(0.26 + 0.02 * i, 2) for i in range(12)),
+    "mobilefacenet": tuple(round(0.70 + 0.03 * i, 2) for i in range(13)),
+}
 
 
 @dataclass(frozen=True)
@@ -50,38 +64,33 @@ def labelled_photos(fixtures: Path) -> list[Photo]:
     return sorted(photos, key=lambda p: str(p.path))
 
 
-def face_recognition_module() -> Any:
-    require_face_stack()
-    import face_recognition  # noqa: PLC0415
-
-    return face_recognition
-
-
-def encode_photo(fr: Any, path: Path) -> np.ndarray | None:
-    """The largest face's template, or None (a failure to acquire)."""
-    image = fr.load_image_file(str(path))
-    if max(image.shape[:2]) < 400:  # tight crops: HOG misses faces this small
+def load_rgb(path: Path) -> np.ndarray:
+    """A photo as RGB; tight crops upscaled, since HOG misses faces that small."""
+    image = face_recognition_module().load_image_file(str(path))
+    if max(image.shape[:2]) < 400:
         factor = 400 / max(image.shape[:2])
         image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-    boxes = fr.face_locations(image, number_of_times_to_upsample=1)
-    if not boxes:
-        return None
-    largest = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
-    return fr.face_encodings(image, [largest])[0]
+    return image
 
 
-def encode_all(fr: Any, photos: list[Photo]) -> dict[str, list[np.ndarray | None]]:
+def encode_photo(engine: TemplateEngine, path: Path) -> np.ndarray | None:
+    """The largest face's template, or None (a failure to acquire)."""
+    return encode_largest_face(engine, load_rgb(path), _LANDMARKER)
+
+
+_LANDMARKER = Landmarker()
+
+
+def encode_all(engine: TemplateEngine, photos: list[Photo]) -> dict[str, list[np.ndarray | None]]:
     encoded: dict[str, list[np.ndarray | None]] = defaultdict(list)
     for photo in photos:
-        encoded[photo.identity].append(encode_photo(fr, photo.path))
+        encoded[photo.identity].append(encode_photo(engine, photo.path))
     return encoded
 
 
 def open_set(
-    encoded: dict[str, list[np.ndarray | None]],
-    threshold: float = THRESHOLD,
-    min_margin: float = MIN_MARGIN,
-) -> dict[str, float | int]:
+    encoded: dict[str, list[np.ndarray | None]], calibration: Calibration
+) -> dict[str, Any]:
     enrolled = {i: e for i, e in encoded.items() if sum(x is not None for x in e) >= 3}
     gallery_of: dict[str, list[np.ndarray]] = {
         identity: [x for x in e if x is not None][:2] for identity, e in enrolled.items()
@@ -91,10 +100,7 @@ def open_set(
     def gallery(without: str | None = None) -> FaceGallery:
         pairs = [(t, i) for i, ts in gallery_of.items() if i != without for t in ts]
         return FaceGallery(
-            np.stack([t for t, _ in pairs]),
-            [i for _, i in pairs],
-            threshold=threshold,
-            min_margin=min_margin,
+            np.stack([t for t, _ in pairs]), [i for _, i in pairs], calibration=calibration
         )
 
     everyone = gallery()
@@ -123,8 +129,60 @@ def open_set(
         "fta": round(fta / probes, 4) if probes else float("nan"),
         "genuine_probes": genuine,
         "impostor_probes": impostors,
+        "misses": fnir,
+        "false_identifications": fpir,
         "enrolled_identities": len(enrolled),
     }
+
+
+def choose(
+    encoded: dict[str, list[np.ndarray | None]],
+    curve: tuple[float, ...],
+    base: Calibration,
+    target_fpir: float,
+) -> float | None:
+    """The threshold whose FNIR is lowest at FPIR <= target (the smallest such)."""
+    best: tuple[float, float] | None = None
+    for threshold in curve:
+        result = open_set(encoded, _at(base, threshold))
+        if result["fpir"] <= target_fpir and (best is None or result["fnir"] < best[1]):
+            best = (threshold, result["fnir"])
+    return None if best is None else best[0]
+
+
+def cross_validate(
+    encoded: dict[str, list[np.ndarray | None]],
+    curve: tuple[float, ...],
+    base: Calibration,
+    folds: int,
+    target_fpir: float = 0.0,
+) -> dict[str, Any]:
+    """Leave identities out: choose on the others, count on the fold's own identities."""
+    identities = sorted(encoded)
+    chosen, misses, genuine, false_ids, impostors = [], 0, 0, 0, 0
+    for fold in range(folds):
+        held = {i for n, i in enumerate(identities) if n % folds == fold}
+        threshold = choose(
+            {i: e for i, e in encoded.items() if i not in held}, curve, base, target_fpir
+        )
+        if threshold is None:
+            continue
+        chosen.append(threshold)
+        result = open_set({i: e for i, e in encoded.items() if i in held}, _at(base, threshold))
+        misses += result["misses"]
+        genuine += result["genuine_probes"]
+        false_ids += result["false_identifications"]
+        impostors += result["impostor_probes"]
+    return {
+        "thresholds": chosen,
+        "held_out_fnir": round(misses / genuine, 4) if genuine else float("nan"),
+        "held_out_fpir": round(false_ids / impostors, 4) if impostors else float("nan"),
+        "held_out_counts": (misses, genuine, false_ids, impostors),
+    }
+
+
+def _at(base: Calibration, threshold: float) -> Calibration:
+    return Calibration(threshold, base.margin, threshold + (base.look_alike - base.threshold))
 
 
 def folder_photos(folder: Path) -> list[Photo]:
@@ -143,27 +201,37 @@ def folder_photos(folder: Path) -> list[Photo]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge.faces.calibrate", description=__doc__)
-    parser.add_argument("folder", type=Path, help="a folder per person, or the fixtures' faces")
-    parser.add_argument("--manifest", action="store_true", help="FOLDER has a MANIFEST.tsv")
+    parser.add_argument("folders", type=Path, nargs="+", help="a folder per person, or fixtures")
+    parser.add_argument("--manifest", action="store_true", help="the folders have MANIFEST.tsv")
+    parser.add_argument("--engine", choices=sorted(CURVES), default="dlib")
+    parser.add_argument("--accept-model-terms", action="store_true", help="for mobilefacenet")
     parser.add_argument("--target-fpir", type=float, default=0.0)
+    parser.add_argument("--folds", type=int, default=0, help="cross-validate over K folds")
     args = parser.parse_args(argv)
-    photos = labelled_photos(args.folder) if args.manifest else folder_photos(args.folder)
-    encoded = encode_all(face_recognition_module(), photos)
-    print(f"{len(photos)} photos, margin {MIN_MARGIN}; shipped threshold {THRESHOLD}")
+    engine = build_engine(
+        EngineSettings(type=args.engine, accept_model_terms=args.accept_model_terms)
+    )
+    encoded: dict[str, list[np.ndarray | None]] = {}
+    for folder in args.folders:
+        photos = labelled_photos(folder) if args.manifest else folder_photos(folder)
+        for identity, templates in encode_all(engine, photos).items():
+            encoded[f"{folder.name}/{identity}"] = templates
+    base, curve = engine.calibration, CURVES[args.engine]
+    print(f"{args.engine}: margin {base.margin}; shipped threshold {base.threshold}")
     print(f"{'threshold':>9} {'fnir':>7} {'fpir':>7} {'fta':>7}")
-    best = None
-    for threshold in CURVE:
-        result = open_set(encoded, threshold)
+    for threshold in curve:
+        r = open_set(encoded, _at(base, threshold))
+        print(f"{threshold:>9.2f} {r['fnir']:>7.4f} {r['fpir']:>7.4f} {r['fta']:>7.4f}")
+    best = choose(encoded, curve, base, args.target_fpir)
+    if args.folds:
         print(
-            f"{threshold:>9.2f} {result['fnir']:>7.4f} {result['fpir']:>7.4f} {result['fta']:>7.4f}"
+            f"leave identities out, {args.folds} folds:",
+            cross_validate(encoded, curve, base, args.folds, args.target_fpir),
         )
-        within = float(result["fpir"]) <= args.target_fpir
-        if within and (best is None or float(result["fnir"]) < best[1]):
-            best = (threshold, float(result["fnir"]))
     if best is None:
         print(f"no threshold reaches FPIR {args.target_fpir}")
         return 1
-    print(f"threshold for FPIR <= {args.target_fpir}: {best[0]:.2f} (FNIR {best[1]:.4f})")
+    print(f"threshold for FPIR <= {args.target_fpir}: {best:.2f}")
     return 0
 
 

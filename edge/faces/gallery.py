@@ -1,30 +1,26 @@
-"""1:N identification against the enrolled templates, all in one matrix.
+"""1:N identification against the enrolled templates of one engine, all in one matrix.
 
-Distances are Euclidean, as face_recognition's model is trained for; with the squared norms
-kept beside the matrix, one query is one matrix-vector product whatever the number of
+Templates are of unit length (`anju.faces.engines`), distances Euclidean; with the squared
+norms kept beside the matrix, one query is one matrix-vector product whatever the number of
 templates. A person may have several templates: their distance is the smallest. A match
-needs a distance under `threshold` and a `margin` over the second-best person, so that a
-look-alike who is nearly as close is not taken for the person.
+needs a distance under the engine's `threshold` and a `margin` over the second-best person,
+so that a look-alike who is nearly as close is not taken for the person. A gallery holds one
+engine's templates: records of another engine are skipped, never compared.
 """
 
 from __future__ import annotations
 
 import base64
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from anju.faces.engines import Calibration, DlibEngine, unit
 from edge.registry import RegistryCache
 from models.registry import FaceRecord
-
-# Frozen on the development fixtures with `python -m edge.faces.calibrate` (docs/faces.md):
-# the threshold with the lowest FNIR at FPIR 0 there. One probe at 0.55 let 4% of impostors
-# through on other real faces: the margin and the agreement of two identifications at the
-# gate are what stand between that and a wrong grant. Calibrate on each site's own faces.
-THRESHOLD = 0.55
-MIN_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -41,22 +37,35 @@ class FaceGallery:
         templates: np.ndarray,
         owners: list[str],
         *,
-        threshold: float = THRESHOLD,
-        min_margin: float = MIN_MARGIN,
+        calibration: Calibration = DlibEngine.calibration,
     ) -> None:
-        self._templates = np.asarray(templates, dtype=np.float32).reshape(-1, 128)
+        templates = np.asarray(templates, dtype=np.float32)
+        self._templates = unit(templates.reshape(len(owners), -1) if len(owners) else templates)
         self._norms = np.einsum("ij,ij->i", self._templates, self._templates)
         self._owners = np.asarray(owners)
         self._people, self._index = np.unique(self._owners, return_inverse=True)
-        self.threshold = threshold
-        self.min_margin = min_margin
+        self.calibration = calibration
+        self.threshold = calibration.threshold
+        self.min_margin = calibration.margin
 
     @classmethod
-    def from_records(cls, records: list[FaceRecord], **limits: float) -> FaceGallery:
+    def from_records(cls, records: list[FaceRecord], calibration: Calibration) -> FaceGallery:
         if not records:
-            return cls(np.zeros((0, 128), np.float32), [], **limits)
-        matrix = np.stack([_vector(r.template) for r in records])
-        return cls(matrix, [r.person_id for r in records], **limits)
+            return cls(np.zeros((0, 1), np.float32), [], calibration=calibration)
+        matrix = np.stack([vector(r.template) for r in records])
+        return cls(matrix, [r.person_id for r in records], calibration=calibration)
+
+    @property
+    def people(self) -> frozenset[str]:
+        return frozenset(str(p) for p in self._people)
+
+    def distance_to(self, encoding: np.ndarray, person_id: str) -> float:
+        """1:1: the distance from `encoding` to `person_id`'s nearest template (inf if none)."""
+        mine = self._owners == person_id
+        if not mine.any():
+            return float("inf")
+        query = unit(np.asarray(encoding, np.float32))
+        return float(np.linalg.norm(self._templates[mine] - query, axis=1).min())
 
     def __len__(self) -> int:
         return len(self._owners)
@@ -64,7 +73,7 @@ class FaceGallery:
     def identify(self, encoding: np.ndarray) -> Match:
         if len(self._owners) == 0:
             return Match(None, float("inf"), 0.0, None)
-        query = np.asarray(encoding, dtype=np.float32)
+        query = unit(np.asarray(encoding, dtype=np.float32))
         # Squared distances up to a constant: |t|^2 - 2 t.q (the |q|^2 term is the same).
         partial = self._norms - 2 * (self._templates @ query)
         best_index, second_index = self._two_people(partial)
@@ -92,23 +101,31 @@ class FaceGallery:
         return int(np.argmin(partial)), None
 
 
-def _vector(text: str) -> np.ndarray:
+def vector(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
 
 
 class RegistryGallery:
-    """The gallery of a registry cache, rebuilt only when the registry's version changes
-    (a withdrawn consent is gone from the next query after the sync that removes it)."""
+    """One engine's gallery of a registry cache, rebuilt only when the registry's version
+    changes (a withdrawn consent is gone from the next query after the sync that removes
+    it). Records of other engines are skipped, and counted for the edge's status."""
 
-    def __init__(self, registry: Callable[[], RegistryCache], **limits: float) -> None:
+    def __init__(
+        self, registry: Callable[[], RegistryCache], engine: str, calibration: Calibration
+    ) -> None:
         self._registry = registry
-        self._limits = limits
+        self.engine = engine
+        self._calibration = calibration
         self._version: int | None = None
-        self._gallery = FaceGallery(np.zeros((0, 128), np.float32), [])
+        self._gallery = FaceGallery(np.zeros((0, 1), np.float32), [], calibration=calibration)
+        self.skipped: dict[str, int] = {}
 
     def __call__(self) -> FaceGallery:
         cache = self._registry()
         if cache.version != self._version:
-            self._gallery = FaceGallery.from_records(cache.faces(), **self._limits)
+            records = cache.faces()
+            mine = [r for r in records if r.engine == self.engine]
+            self._gallery = FaceGallery.from_records(mine, self._calibration)
+            self.skipped = dict(Counter(r.engine for r in records if r.engine != self.engine))
             self._version = cache.version
         return self._gallery

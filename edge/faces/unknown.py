@@ -34,8 +34,14 @@ class _Sighting:
 
 class UnknownFaces:
     def __init__(
-        self, path: Path | None = None, key: bytes | None = None, *, purge_on_load: bool = True
+        self,
+        path: Path | None = None,
+        key: bytes | None = None,
+        *,
+        purge_on_load: bool = True,
+        same_person: float = SAME_PERSON,
     ) -> None:
+        self._same_person = same_person  # the lane's engine's threshold
         self._path = path if key is not None else None  # never on disk unencrypted
         self._key = key
         self._purge_on_load = purge_on_load
@@ -49,7 +55,7 @@ class UnknownFaces:
             self._forget(now)
             vector = np.asarray(template, dtype=np.float32)
             for sighting in self._sightings:
-                if float(np.linalg.norm(sighting.template - vector)) < SAME_PERSON:
+                if float(np.linalg.norm(sighting.template - vector)) < self._same_person:
                     self._sightings.append(_Sighting(sighting.pseudonym, vector, now))
                     self._save()
                     return sighting.pseudonym

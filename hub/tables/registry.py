@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.tables.common import utc_column
@@ -26,6 +26,14 @@ class Compound(SQLModel, table=True):
         default=None,
         sa_column=Column(LargeBinary, nullable=True),
         description="Ed25519 key signing QR passes and gate commands, encrypted like the pepper",
+    )
+    face_engines: str = Field(
+        default='[{"type": "dlib"}]',
+        sa_column=Column(Text, nullable=False, server_default='[{"type": "dlib"}]'),
+        description="The template engines enrolment encodes for (JSON list of engine settings)",
+    )
+    face_fpir_limit: float = Field(
+        default=0.01, description="The risk gate: a face alone opens only under this FPIR bound"
     )
 
 
@@ -172,6 +180,7 @@ class FaceTemplate(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     compound_id: str = Field(foreign_key="compound.id", index=True, max_length=64)
     person_id: str = Field(foreign_key="person.id", index=True, max_length=64)
+    engine: str = Field(default="dlib", max_length=64, description="The template engine's key")
     consent_id: int = Field(foreign_key="faceconsent.id")
     template: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(sa_column=utc_column())

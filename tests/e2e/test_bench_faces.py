@@ -15,8 +15,10 @@ def test_bench_faces_runs_and_writes_its_keys(fixtures_dir: Path, tmp_path: Path
     results = json.loads(out.read_text())
     for key in ("new_face_p50_ms", "tracked_frame_p50_ms", "baseline_median_ms", "match_ms_100k"):
         assert results[key] > 0
-    for key in ("fnir", "fpir", "fta"):
+    for key in ("fnir", "fpir", "fta", "face_alone_share", "gallery_fpir_bound"):
         assert 0 <= results[key] <= 1
     assert results["still_replay_grants"] == 0
     assert results["video_time_to_grant_ms"] is not None
     assert isinstance(results["dlib_blas"], bool)
+    assert results["engine"] == "dlib"
+    assert results["fpir_ci"][0] <= results["fpir"] <= results["fpir_ci"][1]

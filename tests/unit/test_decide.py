@@ -27,6 +27,7 @@ from models.events import Direction, Method, Outcome, SubjectKind
 from models.registry import (
     CardRecord,
     Change,
+    FacePolicyRecord,
     Op,
     PassRecord,
     PersonRecord,
@@ -52,6 +53,23 @@ def _records() -> list[Record]:
         PersonRecord(id="p-courier", subject_kind=SubjectKind.STAFF, unit_id=None),
         PersonRecord(id="p-watched", subject_kind=SubjectKind.RESIDENT, unit_id="b1-102"),
         PersonRecord(id="p-alerted", subject_kind=SubjectKind.RESIDENT, unit_id="b1-103"),
+        PersonRecord(id="p-twin", subject_kind=SubjectKind.RESIDENT, unit_id="b1-104"),
+        # The hub's risk gate: dlib's gallery is safe for a face alone, but for a look-alike.
+        FacePolicyRecord(
+            id="policy-dlib",
+            engine="dlib",
+            people=40,
+            fpir_bound=0.002,
+            limit=0.01,
+            look_alikes=["p-twin"],
+        ),
+        FacePolicyRecord(
+            id="policy-mobilefacenet",
+            engine="mobilefacenet",
+            people=40,
+            fpir_bound=0.03,
+            limit=0.01,
+        ),
         CardRecord(id="c1", person_id="p-wang", number="1001"),
         CardRecord(id="c2", person_id="p-courier", number="2001"),
         CardRecord(id="c3", person_id="p-watched", number="3001"),
@@ -371,6 +389,33 @@ CASES = [
         FaceEvidence("p-wang", distance=0.41, margin=0.12, live=True),
         Outcome.GRANTED,
         "face_match",
+    ),
+    Case(
+        "a face with a look-alike among the residents",
+        FaceEvidence("p-twin", distance=0.2, margin=0.12, live=True),
+        Outcome.DENIED,
+        "face_second_factor",
+    ),
+    Case(
+        "a face whose gallery is too risky for the face alone",
+        FaceEvidence("p-wang", distance=0.2, margin=0.12, live=True, engine="mobilefacenet"),
+        Outcome.DENIED,
+        "face_second_factor",
+    ),
+    Case(
+        "a face of an engine the hub sent no risk gate for",
+        FaceEvidence(
+            "p-wang", distance=0.2, margin=0.12, live=True, engine="onnx-0123456789abcdef"
+        ),
+        Outcome.DENIED,
+        "face_second_factor",
+    ),
+    Case(
+        "a gate that always asks for a second factor",
+        FaceEvidence("p-wang", distance=0.2, margin=0.12, live=True),
+        Outcome.DENIED,
+        "face_second_factor",
+        context=replace(BASE, rules=replace(BASE.rules, face="second_factor")),
     ),
     Case(
         "a photo of a resident",

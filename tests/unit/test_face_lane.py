@@ -5,6 +5,7 @@ never are; a still photo, replayed as it is or moved and scaled, never opens the
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,15 @@ import cv2
 import numpy as np
 import pytest
 
-from anju.doctor import require_face_stack
+from anju.faces.engines import (
+    Calibration,
+    DlibEngine,
+    EngineSettings,
+    TemplateEngine,
+    build_engine,
+    encode_largest_face,
+)
+from anju.faces.landmarks import Landmarker
 from edge.decide import FaceEvidence
 from edge.faces.gallery import FaceGallery, RegistryGallery
 from edge.faces.pipeline import UNUSABLE_AFTER_S, FaceLane
@@ -23,17 +32,26 @@ from models.registry import Change, FaceRecord, Op, RegistryDelta
 FPS = 29.97
 
 
-@pytest.fixture(scope="module")
-def encodings(fixtures_dir: Path) -> dict[str, np.ndarray]:
-    require_face_stack()
-    import face_recognition  # noqa: PLC0415
+@functools.cache
+def _dlib() -> TemplateEngine:
+    return build_engine(EngineSettings())
 
+
+@pytest.fixture(scope="module")
+def engine() -> TemplateEngine:
+    return _dlib()
+
+
+@pytest.fixture(scope="module")
+def encodings(fixtures_dir: Path, engine: TemplateEngine) -> dict[str, np.ndarray]:
     examples = fixtures_dir / "faces/face_recognition/examples"
     people = {"p-lin": "lin-manuel-miranda.png", "p-obama": "obama.jpg", "p-biden": "biden.jpg"}
-    return {
-        person: face_recognition.face_encodings(face_recognition.load_image_file(examples / f))[0]
-        for person, f in people.items()
-    }
+    landmarker = Landmarker()
+    encoded = {}
+    for person, name in people.items():
+        image = cv2.cvtColor(cv2.imread(str(examples / name)), cv2.COLOR_BGR2RGB)
+        encoded[person] = encode_largest_face(engine, image, landmarker)
+    return encoded
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +92,9 @@ def test_the_enrolled_person_in_the_video_is_let_in_within_two_seconds(
     encodings: dict[str, np.ndarray], video: list[np.ndarray]
 ) -> None:
     gate = Gate()
-    lane = FaceLane("in", lambda: _gallery(encodings, ["p-lin", "p-obama", "p-biden"]), gate)
+    lane = FaceLane(
+        "in", _dlib(), lambda: _gallery(encodings, ["p-lin", "p-obama", "p-biden"]), gate
+    )
     first_face, granted_at = None, None
     for index, outcomes in _play(lane, video):
         if first_face is None and lane.following:
@@ -91,7 +111,7 @@ def test_someone_not_enrolled_is_never_let_in(
     encodings: dict[str, np.ndarray], video: list[np.ndarray]
 ) -> None:
     gate = Gate()
-    lane = FaceLane("in", lambda: _gallery(encodings, ["p-obama", "p-biden"]), gate)
+    lane = FaceLane("in", _dlib(), lambda: _gallery(encodings, ["p-obama", "p-biden"]), gate)
     for _ in _play(lane, video):
         pass
     assert gate.asked == []
@@ -118,14 +138,16 @@ def test_a_still_photo_of_the_enrolled_person_never_opens(
     encodings: dict[str, np.ndarray], fixtures_dir: Path, moved: bool
 ) -> None:
     gate = Gate()
-    lane = FaceLane("in", lambda: _gallery(encodings, ["p-lin", "p-obama", "p-biden"]), gate)
+    lane = FaceLane(
+        "in", _dlib(), lambda: _gallery(encodings, ["p-lin", "p-obama", "p-biden"]), gate
+    )
     for _ in _play(lane, _still(fixtures_dir, moved)):
         pass
     assert [(e.person_id, e.live) for e in gate.asked] == [("p-lin", False)]  # denied
 
 
 def test_unusable_frames_are_skipped() -> None:
-    lane = FaceLane("in", lambda: FaceGallery(np.zeros((0, 128)), []), Gate())
+    lane = FaceLane("in", _dlib(), lambda: FaceGallery(np.zeros((0, 128)), []), Gate())
     assert lane.on_frame(np.zeros((0, 0, 3), np.uint8), 0.0) == []
     assert lane.on_frame(np.zeros((480, 640), np.uint8), 0.1) == []  # greyscale: no face
     assert lane.on_frame(np.zeros((480, 640, 3), np.uint16), 0.2) == []  # 16-bit: no face
@@ -135,7 +157,7 @@ def test_one_query_against_many_templates_is_one_matrix_product() -> None:
     rng = np.random.default_rng(7)
     templates = rng.normal(size=(1000, 128)).astype(np.float32) / 11
     owners = [f"p-{i // 2}" for i in range(1000)]  # two templates a person
-    gallery = FaceGallery(templates, owners, threshold=0.5, min_margin=0.05)
+    gallery = FaceGallery(templates, owners, calibration=Calibration(0.5, 0.05, 0.6))
     probe = templates[10] + rng.normal(scale=0.005, size=128).astype(np.float32)
     match = gallery.identify(probe)
     assert match.person_id == "p-5" and match.distance < 0.1
@@ -154,7 +176,7 @@ def test_the_gallery_follows_the_registry(encodings: dict[str, np.ndarray]) -> N
             changes=[Change(op=Op.UPSERT, record_kind="face", id="face-1", record=record)],
         )
     )
-    gallery = RegistryGallery(lambda: cache)
+    gallery = RegistryGallery(lambda: cache, "dlib", DlibEngine.calibration)
     assert gallery().identify(encodings["p-lin"]).person_id == "p-lin"
     withdrawn = Change(op=Op.DELETE, record_kind="face", id="face-1")
     cache.apply(RegistryDelta(compound_id="c1", from_version=1, to_version=2, changes=[withdrawn]))
@@ -184,7 +206,11 @@ def test_a_face_nobody_enrolled_is_reported_once_as_unknown(
     seen: list[np.ndarray] = []
     gate = Gate()
     lane = FaceLane(
-        "in", lambda: _gallery(encodings, ["p-obama", "p-biden"]), gate, unknown=seen.append
+        "in",
+        _dlib(),
+        lambda: _gallery(encodings, ["p-obama", "p-biden"]),
+        gate,
+        unknown=seen.append,
     )
     outcomes = [o for _, out in _play(lane, video) for o in out]
     assert gate.asked == [] and len(seen) == 1
@@ -204,7 +230,7 @@ def test_a_face_never_clear_enough_to_check_is_reported_once_as_unusable(
     told: list[str] = []
     gate = Gate()
     people = ["p-lin", "p-obama", "p-biden"]
-    lane = FaceLane("in", lambda: _gallery(encodings, people), gate, unusable=told.append)
+    lane = FaceLane("in", _dlib(), lambda: _gallery(encodings, people), gate, unusable=told.append)
 
     def play(frames: list[np.ndarray], start: float) -> list[tuple[float, str]]:
         seen = [(start + i / 10, lane.on_frame(f, start + i / 10)) for i, f in enumerate(frames)]
@@ -228,7 +254,9 @@ def _photo(fixtures_dir: Path, name: str) -> np.ndarray:
 
 def _attack(encodings: dict[str, np.ndarray], frames: list[np.ndarray]) -> list[FaceEvidence]:
     gate = Gate()
-    lane = FaceLane("in", lambda: _gallery(encodings, ["p-lin", "p-obama", "p-biden"]), gate)
+    lane = FaceLane(
+        "in", _dlib(), lambda: _gallery(encodings, ["p-lin", "p-obama", "p-biden"]), gate
+    )
     for _ in _play(lane, frames):
         pass
     return [e for e in gate.asked if e.live]

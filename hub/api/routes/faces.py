@@ -90,7 +90,7 @@ def enrol(
         raise InvalidInput(str(exc)) from exc
     services.commit_registry(session, changes, f"face of {person_id}")
     caller.audit("create", f"face:{person_id}")
-    return Enrolled(templates=len(result.templates), warnings=result.warnings)
+    return Enrolled(templates=result.photos_used, warnings=result.warnings)
 
 
 @router.get("/{person_id}/face")

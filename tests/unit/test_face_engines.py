@@ -1,0 +1,177 @@
+"""Template engines with the real models, the MobileFaceNet's install checks, and the risk
+gate's arithmetic. Photos come from ../shared/fixtures (skipped without them)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from anju.faces import mobilefacenet_model
+from anju.faces.engines import (
+    Calibration,
+    EngineError,
+    EngineSettings,
+    TemplateEngine,
+    build_engine,
+    encode_largest_face,
+)
+from anju.faces.landmarks import Landmarker
+from anju.faces.risk import clopper_pearson, gallery_risk
+from edge.faces.gallery import RegistryGallery
+from edge.faces.pipeline import FaceLane
+from edge.registry import RegistryCache
+from hub.faces import encode_photos
+from models.registry import Change, FaceRecord, Op, RegistryDelta
+
+EXAMPLES = "faces/face_recognition/examples"
+
+
+@pytest.fixture(scope="module", params=["dlib", "mobilefacenet"])
+def engine(request: pytest.FixtureRequest) -> TemplateEngine:
+    return build_engine(EngineSettings(type=request.param, accept_model_terms=True))
+
+
+def _rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def test_one_photo_gives_the_same_template_at_the_hub_and_at_the_lane(
+    engine: TemplateEngine, fixtures_dir: Path
+) -> None:
+    photo = fixtures_dir / EXAMPLES / "lin-manuel-miranda.png"
+    [enrolled] = encode_photos([photo.read_bytes()], [engine]).templates[engine.info.key]
+    seen: list[np.ndarray] = []
+
+    def admit(evidence: object) -> bool:
+        return False
+
+    lane = FaceLane("in", engine, lambda: _single(enrolled, engine), admit)
+    frame = cv2.imread(str(photo))
+    lane.on_frame(frame, 0.0)
+    lane.on_frame(frame, 0.03)
+    seen = [t.last_encoding for t in lane._tracks if t.last_encoding is not None]
+    assert seen, "the lane encoded the face"
+    distance = float(np.linalg.norm(seen[0] - enrolled))
+    assert distance < 0.2 * engine.calibration.threshold  # the same face, the same template
+    assert enrolled.shape == (engine.info.length,)
+    assert abs(float(np.linalg.norm(enrolled)) - 1) < 1e-4
+
+
+def _single(template: np.ndarray, engine: TemplateEngine):
+    from edge.faces.gallery import FaceGallery  # noqa: PLC0415
+
+    return FaceGallery(template[None], ["p-lin"], calibration=engine.calibration)
+
+
+def test_the_engines_tell_two_people_apart(engine: TemplateEngine, fixtures_dir: Path) -> None:
+    landmarker = Landmarker()
+    obama = [
+        encode_largest_face(engine, _rgb(fixtures_dir / EXAMPLES / name), landmarker)
+        for name in ("obama.jpg", "obama2.jpg")
+    ]
+    biden = encode_largest_face(engine, _rgb(fixtures_dir / EXAMPLES / "biden.jpg"), landmarker)
+    assert obama[0] is not None and obama[1] is not None and biden is not None
+    same = float(np.linalg.norm(obama[0] - obama[1]))
+    other = float(np.linalg.norm(obama[0] - biden))
+    assert same < engine.calibration.threshold < other
+
+
+def test_a_gallery_never_compares_templates_of_another_engine() -> None:
+    rng = np.random.default_rng(3)
+    dlib = base64.b64encode(rng.normal(size=128).astype("<f4").tobytes()).decode()
+    other = base64.b64encode(rng.normal(size=192).astype("<f4").tobytes()).decode()
+    records = [
+        FaceRecord(id="f1", person_id="p-1", template=dlib),
+        FaceRecord(id="f2", person_id="p-2", engine="mobilefacenet", template=other),
+    ]
+    cache = RegistryCache("c1")
+    changes = [Change(op=Op.UPSERT, record_kind="face", id=r.id, record=r) for r in records]
+    cache.apply(RegistryDelta(compound_id="c1", from_version=0, to_version=1, changes=changes))
+    gallery = RegistryGallery(lambda: cache, "dlib", Calibration(0.4, 0.03, 0.45))
+    assert gallery().people == frozenset({"p-1"})
+    assert gallery.skipped == {"mobilefacenet": 1}
+
+
+def test_a_template_of_a_broken_length_is_refused_by_the_contract() -> None:
+    seven = base64.b64encode(b"\0" * 130).decode()  # 32.5 numbers
+    with pytest.raises(ValueError, match="float32"):
+        FaceRecord(id="f1", person_id="p-1", template=seven)
+
+
+def test_mobilefacenet_needs_its_terms_accepted() -> None:
+    with pytest.raises(EngineError, match="accept_model_terms"):
+        build_engine(EngineSettings(type="mobilefacenet"))
+
+
+def test_a_damaged_model_file_is_refused_with_the_fix(tmp_path: Path) -> None:
+    damaged = tmp_path / "MobileFaceNet.tflite"
+    damaged.write_bytes(mobilefacenet_model.installed_path().read_bytes()[:-10] + b"0" * 10)
+    settings = EngineSettings(type="mobilefacenet", accept_model_terms=True, model_path=damaged)
+    with pytest.raises(EngineError, match="make install"):
+        build_engine(settings)
+    with pytest.raises(EngineError, match="missing"):
+        build_engine(settings.model_copy(update={"model_path": tmp_path / "absent.tflite"}))
+
+
+def test_an_onnx_engine_checks_its_file_against_the_configured_checksum(tmp_path: Path) -> None:
+    model = tmp_path / "licensed.onnx"
+    model.write_bytes(b"not the licensed model")
+    settings = EngineSettings(
+        type="onnx", model_path=model, sha256="0" * 64, threshold=0.9, length=512
+    )
+    with pytest.raises(EngineError, match="sha256"):
+        build_engine(settings)
+    with pytest.raises(ValueError, match="threshold"):
+        EngineSettings(type="onnx", model_path=model, sha256="0" * 64)
+
+
+def test_the_tarball_check_refuses_anything_but_the_pinned_bytes() -> None:
+    with pytest.raises(mobilefacenet_model.ModelError):
+        mobilefacenet_model.check_integrity(b"another package")
+
+
+# ------------------------------------------------------------------------------ risk gate
+
+
+def _spread(people: int, dimension: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """People far apart (random directions), two close templates each."""
+    centres = rng.normal(size=(people, dimension))
+    return {
+        f"p-{i}": np.stack([c + rng.normal(scale=0.05, size=dimension) for _ in range(2)])
+        for i, c in enumerate(centres)
+    }
+
+
+def test_a_gallery_of_people_far_apart_lets_the_face_alone_open() -> None:
+    gallery = _spread(40, 128, np.random.default_rng(1))
+    risk = gallery_risk(gallery, Calibration(0.6, 0.05, 0.7))
+    assert risk.false_accepts == 0 and risk.pairs == 40 * 39 // 2
+    assert risk.fpir_bound < 0.01
+    assert risk.face_alone("p-3", 0.01)
+
+
+def test_look_alikes_and_a_crowded_gallery_need_a_second_factor() -> None:
+    rng = np.random.default_rng(2)
+    gallery = _spread(40, 128, rng)
+    gallery["p-twin"] = gallery["p-0"] + rng.normal(scale=0.02, size=(2, 128))
+    risk = gallery_risk(gallery, Calibration(0.6, 0.05, 0.7))
+    assert {"p-0", "p-twin"} <= risk.look_alikes
+    assert not risk.face_alone("p-twin", 1.0)
+    crowded = gallery_risk(gallery, Calibration(1.35, 0.05, 1.4))  # near the typical distance
+    assert crowded.fpir_bound > 0.5 and not crowded.face_alone("p-3", 0.01)
+
+
+def test_too_small_a_gallery_says_nothing_and_keeps_the_face_alone_off() -> None:
+    risk = gallery_risk(_spread(5, 128, np.random.default_rng(4)), Calibration(0.6, 0.05, 0.7))
+    assert risk.fpir_bound == 1.0
+
+
+def test_clopper_pearson_matches_known_values() -> None:
+    low, high = clopper_pearson(0, 100)
+    assert low == 0 and abs(high - 0.036217) < 1e-5
+    low, high = clopper_pearson(5, 50)
+    assert abs(low - 0.033275) < 1e-5 and abs(high - 0.218135) < 1e-5
