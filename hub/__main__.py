@@ -85,6 +85,7 @@ def create_user(args: argparse.Namespace, settings: HubSettings) -> int:
     with _session(settings) as session:
         auth.create_user(
             session=session,
+            settings=settings,
             username=args.username,
             password=password,
             role=auth.Role(args.role),

@@ -25,6 +25,17 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
+# argon2id at its lowest cost for every hub the tests make, in this process and in the hub
+# processes they start (which inherit the environment): at production's cost a login takes a
+# fifth of a second here. tests/unit/test_security.py checks that production's is unchanged.
+TEST_HUB_ENV = {"ANJU_HUB_PASSWORD_TIME_COST": "1", "ANJU_HUB_PASSWORD_MEMORY_KIB": "32"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, value in TEST_HUB_ENV.items():
+        os.environ.setdefault(name, value)
+
+
 def _missing(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is required under CI")
