@@ -10,6 +10,7 @@ always means the integration tests ran.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -36,6 +37,53 @@ TEST_HUB_ENV = {"ANJU_HUB_PASSWORD_TIME_COST": "1", "ANJU_HUB_PASSWORD_MEMORY_KI
 def pytest_configure(config: pytest.Config) -> None:
     for name, value in TEST_HUB_ENV.items():
         os.environ.setdefault(name, value)
+
+
+# The packages whose ERROR logs fail a test that did not expect them (in this process only:
+# what a child process logs goes to its own log file).
+OUR_PACKAGES = ("models", "edge", "hub", "anju", "firmware_mocks")
+
+
+class _ErrorLogs(logging.Handler):
+    """Collects the records of ERROR and above that our packages log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def unexpected(self, allowed: tuple[str, ...]) -> list[logging.LogRecord]:
+        def allowed_by(record: logging.LogRecord) -> bool:
+            return any(record.name == a or record.name.startswith(f"{a}.") for a in allowed)
+
+        return [r for r in self.records if not allowed_by(r)]
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_error_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test during which our code logged an error it did not expect: a swallowed
+    exception is a failure, not a line in the log. A test that provokes one on purpose says so
+    with `@pytest.mark.expect_error_log("hub.ingest", ...)` (those loggers and their children;
+    with no names, any of ours)."""
+    handler = _ErrorLogs()
+    loggers = [logging.getLogger(name) for name in OUR_PACKAGES]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    marker = request.node.get_closest_marker("expect_error_log")
+    if marker is not None and not marker.args:
+        return
+    unexpected = handler.unexpected(tuple(marker.args) if marker is not None else ())
+    if unexpected:
+        formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        shown = "\n".join(formatter.format(r) for r in unexpected[:5])
+        pytest.fail(f"{len(unexpected)} unexpected error log(s) from our code:\n{shown}")
 
 
 def _missing(what: str) -> None:
