@@ -89,10 +89,7 @@ def create_unit(body: UnitCreate, caller: Manager, session: SessionDep) -> UnitC
 @router.get("/gates")
 def list_gates(caller: Manager, session: SessionDep) -> list[GateCreate]:
     gates = crud.list_gates(session=session, compound_id=caller.compound_id)
-    return [
-        GateCreate(id=g.id, name=g.name, kind=g.kind, building_id=g.building_id)  # type: ignore[arg-type]
-        for g in gates
-    ]
+    return [GateCreate(id=g.id, name=g.name, kind=g.kind, building_id=g.building_id) for g in gates]
 
 
 @router.post("/gates", status_code=201)
