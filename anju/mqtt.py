@@ -218,6 +218,6 @@ class MqttLink:
     def _dispatch(handler: Handler, msg: paho.MQTTMessage) -> None:
         # The network thread must survive a handler's bug: paho would stop the loop.
         try:
-            handler(msg.topic, msg.payload)
+            handler(msg.topic, bytes(msg.payload))  # paho may hand a bytearray
         except Exception:
             logger.exception("handler for %s failed", msg.topic)

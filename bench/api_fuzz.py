@@ -81,6 +81,7 @@ def serve(workdir: Path) -> tuple[uvicorn.Server, str]:
         session.add(Unit(id="u1", compound_id="c1", building_id="b1", label="101"))
         auth.create_user(
             session=session,
+            settings=settings,
             username="admin",
             password=PASSWORD,
             role=auth.Role.ADMIN,

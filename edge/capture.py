@@ -80,8 +80,8 @@ class FrameSource:
                     if self._stopping.is_set():
                         return
                 logger.info("camera %s: the source ended; reopening", self.name)
-            except Exception as exc:
-                logger.warning("camera %s: %s", self.name, exc)
+            except Exception as exc:  # the camera reconnects; the traceback says what broke
+                logger.warning("camera %s: %s", self.name, exc, exc_info=True)
             self.failures += 1
             self._stopping.wait(backoff)
             backoff = min(MAX_BACKOFF_S, backoff * 2)

@@ -89,13 +89,9 @@ class HubSection(Section):
         86_400.0, gt=0, description="An offset measured longer ago than this is not trusted"
     )
     fallback: dict[str, Fallback] = Field(
-        default_factory=lambda: {
-            "card": "allow",
-            "pin": "allow",
-            "qr": "allow",
-            "plate": "allow",
-            "face": "guard",
-        },
+        default_factory=lambda: dict[str, Fallback](
+            card="allow", pin="allow", qr="allow", plate="allow", face="guard"
+        ),
         description="What a credential type does while the registry is stale: allow (decide"
         " from the cache), deny, or guard (deny and ask the guard)",
     )
@@ -365,7 +361,9 @@ class EdgeSettings(BaseSettings):
         if len(shown) != len(set(shown)):
             raise ValueError(f"one display for each gate's lane: {shown}")
         anpr = self.anpr.cameras if self.anpr is not None else []
-        known = {(s.gate_id, s.lane) for s in [*self.readers, *self.cameras, *anpr]}
+        lanes: list[WiegandReaderSection | CameraSection | AnprCameraSection]
+        lanes = [*self.readers, *self.cameras, *anpr]
+        known = {(s.gate_id, s.lane) for s in lanes}
         unknown = sorted(set(shown) - known)
         if unknown:
             raise ValueError(f"displays for lanes no reader or camera serves: {unknown}")

@@ -146,7 +146,8 @@ class LaneDisplay:
         try:
             self._client.post(self.section.url, json=asdict(shown)).raise_for_status()
         except Exception as exc:  # the lane and this sender go on; the screen keeps its text
-            logger.warning("display %s/%s: %s", self.section.gate_id, self.section.lane, exc)
+            where = (self.section.gate_id, self.section.lane)
+            logger.warning("display %s/%s: %s", *where, exc, exc_info=True)
 
 
 def _is_verdict(shown: Shown | None) -> bool:

@@ -174,7 +174,9 @@ class RegistryCache:
                 for key in _wildcards(plate.number):
                     near.setdefault(key, []).append(plate)
         self._near_plates = near
-        self._watch = {(r.target, r.value): r for r in values if isinstance(r, WatchlistRecord)}
+        self._watch: dict[tuple[str, str], WatchlistRecord] = {
+            (r.target, r.value): r for r in values if isinstance(r, WatchlistRecord)
+        }
         pass_plates: dict[str, list[PassRecord]] = {}
         for record in values:
             if isinstance(record, PassRecord) and record.plate is not None:

@@ -58,15 +58,22 @@ def _audit(session: Session, compound_id: str | None, action: str, target: str) 
 
 
 def serve(args: argparse.Namespace, settings: HubSettings) -> int:
-    tls: dict[str, str] = {}
+    certfile = keyfile = None
     cert, key = settings.tls_cert_file, settings.tls_key_file
     if cert is not None and key is not None:
         server_context(cert, key)  # a clear error now rather than uvicorn's traceback
-        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        certfile, keyfile = str(cert), str(key)
     app = create_app(settings)
-    scheme = "https" if tls else "http"
+    scheme = "https" if certfile else "http"
     print(f"hub ready at {scheme}://{settings.host}:{settings.port}", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", **tls)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+    )
     return 0
 
 
@@ -86,6 +93,7 @@ def create_user(args: argparse.Namespace, settings: HubSettings) -> int:
     with _session(settings) as session:
         auth.create_user(
             session=session,
+            settings=settings,
             username=args.username,
             password=password,
             role=auth.Role(args.role),

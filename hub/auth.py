@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -9,13 +10,24 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from hub.core.config import HubSettings
-from hub.core.security import hash_password, new_token, token_digest, verify_password
+from hub.core.security import (
+    PasswordCost,
+    hash_password,
+    new_token,
+    token_digest,
+    verify_password,
+)
 from hub.errors import Conflict, InvalidInput, Unauthenticated
 from hub.tables import AuthToken, Edge, Person, User, as_utc, utcnow
 
-# Checked when the user does not exist, so that every refusal takes one password check.
-_DUMMY_HASH = hash_password("anju-no-such-user")
 REFUSED = "login refused: wrong user name or password, or the account is locked for a while"
+
+
+@functools.cache
+def _dummy_hash(cost: PasswordCost) -> str:
+    """Checked when the user does not exist, so that every refusal takes one password check
+    of the configured cost; made at the first such refusal, not at import."""
+    return hash_password("anju-no-such-user", cost)
 
 
 class Role(StrEnum):
@@ -28,6 +40,7 @@ class Role(StrEnum):
 def create_user(
     *,
     session: Session,
+    settings: HubSettings,
     username: str,
     password: str,
     role: Role,
@@ -49,7 +62,7 @@ def create_user(
             raise InvalidInput(f"person {person_id} does not live in unit {unit_id}")
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, settings.password_cost()),
         role=role.value,
         compound_id=compound_id,
         unit_id=unit_id,
@@ -66,7 +79,7 @@ def login(
     now = utcnow()
     user = session.exec(select(User).where(col(User.username) == username)).first()
     if user is None:
-        verify_password(password, _DUMMY_HASH)
+        verify_password(password, _dummy_hash(settings.password_cost()))
         raise Unauthenticated(REFUSED)
     # The same answer, after the same work, whether the password or the lock refused it.
     correct = verify_password(password, user.password_hash)

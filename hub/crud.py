@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, tuple_
+from sqlalchemy import ColumnElement, and_, func, or_, tuple_
 from sqlmodel import Session, col, select
 
 from hub.errors import BadCursor, Conflict
@@ -247,8 +247,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise BadCursor("cursor is not one this API issued") from exc
 
 
-def _entry_clauses(filters: EntryFilter, dialect: str) -> list[object]:
-    clauses: list[object] = [col(Entry.compound_id) == filters.compound_id]
+def _entry_clauses(filters: EntryFilter, dialect: str) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [col(Entry.compound_id) == filters.compound_id]
     if filters.subject_ids is not None:
         clauses.append(col(Entry.subject_id).in_(filters.subject_ids))
     if filters.since is not None:
@@ -265,8 +265,8 @@ def _entry_clauses(filters: EntryFilter, dialect: str) -> list[object]:
     return clauses + _who_clauses(filters, dialect)
 
 
-def _who_clauses(filters: EntryFilter, dialect: str) -> list[object]:
-    clauses: list[object] = []
+def _who_clauses(filters: EntryFilter, dialect: str) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
     if filters.subject_id is not None:
         clauses.append(col(Entry.subject_id) == filters.subject_id)
     if filters.plate is not None or filters.plate_prefix is not None:

@@ -27,10 +27,10 @@ def issuer_key(*, session: Session, compound_id: str, box: SecretBox) -> Ed25519
         compound.issuer_key = box.encrypt(private_key_pem(key))
         session.add(compound)
         return key
-    key = serialization.load_pem_private_key(box.decrypt(compound.issuer_key), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
+    loaded = serialization.load_pem_private_key(box.decrypt(compound.issuer_key), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
         raise TypeError(f"compound {compound_id}: the issuer key is not Ed25519")
-    return key
+    return loaded
 
 
 def issuer_public_pem(*, session: Session, compound_id: str, box: SecretBox) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -135,9 +136,10 @@ def delete_person(*, session: Session, person: Person, changes: Changes) -> None
     records leave the registry (the audit log keeps who did what, when)."""
     for kind in ("card", "pin", "plate", "face"):
         table = _TABLES[kind]
-        for row in session.exec(select(table).where(col(table.person_id) == person.id)):  # type: ignore[union-attr]
+        query = select(table).where(col(table.person_id) == person.id)  # type: ignore[union-attr]
+        for row in _rows(session.exec(query)):
             session.delete(row)
-            changes.delete(kind, row.id)  # type: ignore[arg-type]
+            changes.delete(kind, row.id)
     session.flush()
     for consent in session.exec(select(FaceConsent).where(col(FaceConsent.person_id) == person.id)):
         session.delete(consent)
@@ -206,7 +208,7 @@ def _snapshot(
     for kind, table in _TABLES.items():
         if kind == "face" and box is None:
             continue
-        for row in session.exec(select(table).where(col(table.compound_id) == compound_id)):
+        for row in _rows(session.exec(select(table).where(col(table.compound_id) == compound_id))):
             if _live(row):
                 changes.append(_upsert(kind, to_record(row, box)))  # type: ignore[arg-type]
     if box is not None:
@@ -220,10 +222,10 @@ def _snapshot(
 def _change(
     session: Session, compound_id: str, kind: str, record_id: str, box: SecretBox | None
 ) -> Change | None:
-    row = session.get(_TABLES[kind], record_id)
+    row = get_row(session, kind, record_id)
     # Ids are global keys: a row that now belongs to another compound is gone from this one.
     if row is None or row.compound_id != compound_id or not _live(row):
-        return Change(op=Op.DELETE, record_kind=kind, id=record_id)  # type: ignore[arg-type]
+        return Change(op=Op.DELETE, record_kind=kind, id=record_id)
     if kind == "face" and box is None:
         return None
     return _upsert(kind, to_record(row, box))  # type: ignore[arg-type]
@@ -246,6 +248,15 @@ def _upsert(kind: RecordKind, record: Record) -> Change:
 
 def table_for(kind: str) -> type[Row]:
     return _TABLES[kind]
+
+
+def get_row(session: Session, kind: str, record_id: str) -> Row | None:
+    """One row of a registry table (select() and get() cannot type a union of tables)."""
+    return cast(Row | None, session.get(_TABLES[kind], record_id))
+
+
+def _rows(result: Iterable[Any]) -> list[Row]:
+    return cast(list[Row], list(result))
 
 
 def _live(row: Row) -> bool:
@@ -282,7 +293,7 @@ def to_record(row: Row, box: SecretBox | None = None) -> Record:  # noqa: PLR091
                 max_entries=row.max_entries,
                 plate=row.plate,
             )
-    return WatchlistRecord(id=row.id, target=row.kind, value=row.value, action=row.action)  # type: ignore[arg-type]
+    return WatchlistRecord(id=row.id, target=row.kind, value=row.value, action=row.action)
 
 
 def _face_record(row: FaceTemplate, box: SecretBox | None) -> FaceRecord:

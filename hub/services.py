@@ -64,7 +64,11 @@ class HubServices:
         self.analytics.start()
         self.snapshots.start()
         topics = Topics(self.settings.topic_prefix)
-        self.link.on_connected(lambda: self.link.publish(hub_status(topics, online=True)))
+
+        def announce() -> None:
+            self.link.publish(hub_status(topics, online=True))
+
+        self.link.on_connected(announce)
         self.link.start()
 
     def commit_registry(self, session: Session, changes: Changes, what: str) -> int:

@@ -128,7 +128,7 @@ def _multipart(content_type: str, body: bytes) -> dict[str, bytes]:
     if not message.is_multipart():
         raise PushRejected(400, "malformed multipart body")
     parts: dict[str, bytes] = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = _field_name(part)
         payload = part.get_payload(decode=True)
         if name and isinstance(payload, bytes):

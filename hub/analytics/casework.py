@@ -237,13 +237,13 @@ class _Known:
         ids = [case.id for case in cases.values() if case.id is not None]
         evidence: dict[int, set[str]] = {i: set() for i in ids}
         for start in range(0, len(ids), 500):
-            rows = session.exec(
+            found = session.exec(
                 select(AnomalyEvidence).where(
                     col(AnomalyEvidence.anomaly_id).in_(ids[start : start + 500])
                 )
             ).all()
-            for row in rows:
-                evidence[row.anomaly_id].add(row.ref)
+            for item in found:
+                evidence[item.anomaly_id].add(item.ref)
         return cls(cases, evidence)
 
     def add_evidence(self, session: Session, anomaly: Anomaly, refs: tuple[str, ...]) -> int:

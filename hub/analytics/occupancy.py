@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+import sqlalchemy
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from hub.analytics.policy import Presence
@@ -161,7 +162,7 @@ _COLUMNS = (
 )
 
 
-def _granted(compound_id: str) -> list[object]:
+def _granted(compound_id: str) -> list[ColumnElement[bool]]:
     return [
         col(Entry.compound_id) == compound_id,
         col(Entry.outcome) == Outcome.GRANTED.value,
@@ -182,12 +183,12 @@ def _latest(session: Session, compound_id: str, since: datetime, until: datetime
             .label("rank")
         )
         ranked = (
-            select(*_COLUMNS, rank)
+            sqlalchemy.select(*_COLUMNS, rank)  # sqlmodel's select() types at most 4 columns
             .where(*_granted(compound_id), *_of_kind(vehicle))
             .where(col(Entry.occurred_at) >= since, col(Entry.occurred_at) <= until)
             .subquery()
         )
-        rows = session.execute(select(ranked).where(ranked.c.rank == 1)).all()
+        rows = session.execute(sqlalchemy.select(ranked).where(ranked.c.rank == 1)).all()
         out += [_from_columns(row._mapping, vehicle) for row in rows]
     return sorted(out, key=lambda p: p.at)
 
@@ -209,13 +210,13 @@ def _passages(rows: Sequence[Entry]) -> Iterable[Passage]:
             yield _from_columns(row.model_dump(), vehicle)
 
 
-def _of_kind(vehicle: bool) -> list[object]:
+def _of_kind(vehicle: bool) -> list[ColumnElement[bool]]:
     if vehicle:
         return [col(Entry.method) == Method.PLATE.value, col(Entry.credential_ref).is_not(None)]
     return [col(Entry.method) != Method.PLATE.value, col(Entry.subject_id).is_not(None)]
 
 
-def _from_columns(row: Mapping[str, Any], vehicle: bool) -> Passage:
+def _from_columns(row: Mapping[Any, Any], vehicle: bool) -> Passage:
     key = f"v:{row['credential_ref']}" if vehicle else f"p:{row['subject_id']}"
     return Passage(
         event_id=str(row["event_id"]),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, delete, update
 from sqlmodel import Session, col, select
 
 from hub.analytics.policy import Retention
@@ -53,7 +54,8 @@ def purge(*, session: Session, retention: Retention, now: datetime) -> PurgeRepo
     letters = _delete(
         session, DeadLetter, col(DeadLetter.received_at) < before(retention.dead_letters_days)
     )
-    pseudonyms = session.execute(
+    pseudonyms = _count(
+        session,
         update(Entry)
         .where(
             col(Entry.subject_kind) == SubjectKind.UNKNOWN.value,
@@ -61,8 +63,8 @@ def purge(*, session: Session, retention: Retention, now: datetime) -> PurgeRepo
             col(Entry.subject_id).is_not(None),
             col(Entry.occurred_at) < before(retention.pseudonym_days),
         )
-        .values(subject_id=None)
-    ).rowcount
+        .values(subject_id=None),
+    )
     anomalies = _purge_closed(session, before(retention.closed_anomalies_days))
     return PurgeReport(
         entries=entries,
@@ -74,8 +76,13 @@ def purge(*, session: Session, retention: Retention, now: datetime) -> PurgeRepo
     )
 
 
-def _delete(session: Session, table: type, clause: object) -> int:
-    return session.execute(delete(table).where(clause)).rowcount  # type: ignore[arg-type]
+def _delete(session: Session, table: type, clause: ColumnElement[bool]) -> int:
+    return _count(session, delete(table).where(clause))
+
+
+def _count(session: Session, statement: Executable) -> int:
+    """The rows an UPDATE or DELETE touched (its result is a cursor's, which has a count)."""
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 def _purge_closed(session: Session, before: datetime) -> int:

@@ -46,8 +46,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": FieldProblems | Problem,
         "description": "Fields that do not fit, or values that make no sense together",
     }
-} | {
-    status: {"model": Problem, "description": text}
+}
+ERROR_RESPONSES.update(
+    (status, {"model": Problem, "description": text})
     for status, text in (
         (400, "A request the API cannot read (a cursor it did not issue)"),
         (401, "Not logged in, or the session expired"),
@@ -56,7 +57,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "The request contradicts what is stored"),
         (503, "Something the request needs is out of reach (the broker, an edge)"),
     )
-}
+)
 
 
 def status_of(exc: HubError) -> int:

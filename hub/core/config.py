@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.analytics.policy import AnalyticsPolicy
-from hub.core.security import SecretBox, SecretError
+from hub.core.security import PasswordCost, SecretBox, SecretError
 
 
 class HubSettings(BaseSettings):
@@ -35,6 +35,16 @@ class HubSettings(BaseSettings):
     )
     secret_keys_file: Path | None = Field(None, description="A file holding secret_keys instead")
     session_hours: float = Field(8.0, gt=0, le=24 * 30, description="How long a login lasts")
+    # Production keeps argon2id's defaults; tests lower them (tests/conftest.py), because
+    # a login at full cost takes a fifth of a second on a small machine.
+    password_time_cost: int = Field(
+        PasswordCost.time_cost, ge=1, description="argon2id passes for new password hashes"
+    )
+    password_memory_kib: int = Field(
+        PasswordCost.memory_kib,
+        ge=8 * PasswordCost.parallelism,
+        description="argon2id memory (KiB) for new password hashes",
+    )
     lockout_failures: int = Field(5, ge=1, description="Failed logins before a lockout")
     lockout_minutes: float = Field(15.0, gt=0, description="How long a lockout lasts")
     analytics: AnalyticsPolicy = Field(
@@ -52,6 +62,9 @@ class HubSettings(BaseSettings):
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("HTTPS needs both ANJU_HUB_TLS_CERT_FILE and ANJU_HUB_TLS_KEY_FILE")
         return self
+
+    def password_cost(self) -> PasswordCost:
+        return PasswordCost(time_cost=self.password_time_cost, memory_kib=self.password_memory_kib)
 
     def secret_box_or_none(self) -> SecretBox | None:
         """For what can go on without the keys (a registry delta without face templates)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -25,9 +26,15 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from hub.errors import HubError
 from models.pins import pin_digest
 
-__all__ = ["SecretBox", "SecretError", "hash_password", "pin_digest", "token_digest"]
+__all__ = [
+    "PasswordCost",
+    "SecretBox",
+    "SecretError",
+    "hash_password",
+    "pin_digest",
+    "token_digest",
+]
 
-_PASSWORDS = PasswordHash((Argon2Hasher(),))
 _NONCE_BYTES = 12
 _KEY_ID_BYTES = 4
 
@@ -36,12 +43,33 @@ class SecretError(HubError):
     """A secret cannot be decrypted with any configured key, or no key is configured."""
 
 
-def hash_password(password: str) -> str:
-    return _PASSWORDS.hash(password)
+@dataclass(frozen=True)
+class PasswordCost:
+    """argon2id's parameters for new password hashes (the defaults are production's). A
+    stored hash carries its own, so a hash made at any cost verifies under any other."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+    def hasher(self) -> PasswordHash:
+        return _hasher(self)
+
+
+@functools.cache
+def _hasher(cost: PasswordCost) -> PasswordHash:
+    argon2 = Argon2Hasher(
+        time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+    )
+    return PasswordHash((argon2,))
+
+
+def hash_password(password: str, cost: PasswordCost) -> str:
+    return cost.hasher().hash(password)
 
 
 def verify_password(password: str, password_hash: str) -> bool:
-    return _PASSWORDS.verify(password, password_hash)
+    return PasswordCost().hasher().verify(password, password_hash)
 
 
 def new_token() -> str:

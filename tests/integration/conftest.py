@@ -103,9 +103,9 @@ ROLES = ("admin", "staff", "officer", "resident")
 
 @functools.cache
 def _password_hash() -> str:
-    """The seeded users share one password, hashed once: argon2 takes 0.2 s a hash here, and
-    eight users a test cost more than most tests. Logging in verifies it for real."""
-    return hash_password(PASSWORD)
+    """The seeded users share one password, hashed once at the tests' argon2 cost (see
+    tests/conftest.py). Logging in verifies it for real."""
+    return hash_password(PASSWORD, HubSettings().password_cost())
 
 
 class HubHttp:

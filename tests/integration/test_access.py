@@ -170,6 +170,7 @@ def test_a_duplicate_card_is_a_conflict(hub_http: HubHttp, people: dict[str, str
     assert response.status_code == 409
 
 
+@pytest.mark.dialects
 def test_guesses_sent_in_parallel_still_lock_the_account(hub_http: HubHttp) -> None:
     wrong = {"username": "c1-staff", "password": "not the password"}
 

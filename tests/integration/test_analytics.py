@@ -68,6 +68,7 @@ def _series(client: httpx.Client, hours: int) -> list[dict]:
     return response.json()
 
 
+@pytest.mark.dialects
 def test_occupancy_over_time_presumes_missed_exits_and_takes_late_events(
     hub_http: HubHttp, log: Log
 ) -> None:
@@ -212,6 +213,7 @@ def test_reconciliation_lists_absent_residents_and_unregistered_regulars(
     assert [(r["identity"], r["days_seen"]) for r in body["unregistered"]] == [("粤B55555", 4)]
 
 
+@pytest.mark.dialects
 def test_retention_purges_what_is_past_its_time_and_says_so(hub_http: HubHttp, log: Log) -> None:
     now = utcnow()
     log.add(0, "p-1", at=now - timedelta(days=200))

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from hub import audit
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.dialects]
 
 WRITER = """
 import sys

@@ -32,6 +32,7 @@ def hub_command(database_url: str, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.dialects
 def test_a_backup_restores_the_entries_and_the_audit_chain(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
@@ -58,6 +59,7 @@ def test_a_backup_restores_the_entries_and_the_audit_chain(
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+@pytest.mark.dialects
 def test_restoring_a_missing_file_is_a_clear_error(database_url: str, tmp_path: Path) -> None:
     result = hub_command(database_url, "restore", str(tmp_path / "nothing.dump"))
     assert result.returncode == 2 and "no backup at" in result.stderr

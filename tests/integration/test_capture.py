@@ -3,8 +3,11 @@ camera's rate, and when the camera goes away and comes back the source reconnect
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
+
+import pytest
 
 from anju.processes import Child, free_port, port_open, python_module, wait_until
 from edge.capture import FrameSource
@@ -45,7 +48,9 @@ def test_a_camera_that_goes_away_is_read_again_when_it_returns(
         camera.stop()
 
 
-def test_an_unreachable_camera_is_retried_without_stopping_anything() -> None:
+def test_an_unreachable_camera_is_retried_without_stopping_anything(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     source = FrameSource(f"http://127.0.0.1:{free_port()}/stream.mjpg", "gone")
     source.start()
     try:
@@ -53,3 +58,5 @@ def test_an_unreachable_camera_is_retried_without_stopping_anything() -> None:
         assert source.failures >= 1
     finally:
         source.stop()
+    [first, *_] = [r for r in caplog.records if r.name == "edge.capture"]
+    assert first.levelno == logging.WARNING and first.exc_info is not None  # with its traceback

@@ -6,6 +6,7 @@ panel is in tests/e2e/test_gates.py.)"""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -120,12 +121,19 @@ def test_a_slow_panel_gets_the_newest_message_and_holds_up_no_lane() -> None:
     assert plates[-1] == "京A00004" and len(plates) <= 2  # the first, perhaps, then the newest
 
 
-def test_a_panel_that_goes_away_and_comes_back_shows_again() -> None:
+def test_a_panel_that_goes_away_and_comes_back_shows_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     port = free_port()
     display = _display(f"http://127.0.0.1:{port}/display")  # nothing listens there yet
+
+    def failures() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "edge.display"]
+
     try:
-        display.show(_plate("京A12345"), now=0.0)  # fails, logged
-        time.sleep(0.3)
+        display.show(_plate("京A12345"), now=0.0)  # fails, logged with its traceback
+        wait_until(lambda: bool(failures()), 10, "the failed send logged")
+        assert failures()[0].levelno == logging.WARNING and failures()[0].exc_info is not None
         panel = RunningPanel(port=port)
         try:
             display.show(_plate("京A12346"), now=0.1)

@@ -53,6 +53,7 @@ def test_events_are_stored_then_confirmed(hub: HubServices, edge_link: FakeEdgeL
     assert seqs == list(range(1, 22))
 
 
+@pytest.mark.dialects
 def test_a_resent_event_is_stored_once_and_confirmed_again(
     hub: HubServices, edge_link: FakeEdgeLink
 ) -> None:
@@ -68,6 +69,7 @@ def test_a_resent_event_is_stored_once_and_confirmed_again(
     assert _dead_letters(hub) == []
 
 
+@pytest.mark.dialects
 def test_a_new_event_at_a_taken_position_raises_an_alarm_and_is_kept(
     hub: HubServices, edge_link: FakeEdgeLink
 ) -> None:
@@ -93,6 +95,7 @@ def test_a_new_event_at_a_taken_position_raises_an_alarm_and_is_kept(
     assert _count(hub, Alarm) == 1
 
 
+@pytest.mark.dialects
 def test_a_known_event_id_at_another_position_is_a_conflict(
     hub: HubServices, edge_link: FakeEdgeLink
 ) -> None:
@@ -187,6 +190,7 @@ def test_a_resent_bad_payload_is_one_dead_letter_counted(
         assert crud.count_dead_letters(session=session) == {"malformed": 4}
 
 
+@pytest.mark.dialects
 def test_duplicates_and_conflicts_inside_one_batch(
     hub: HubServices, edge_link: FakeEdgeLink
 ) -> None:
@@ -202,6 +206,7 @@ def test_duplicates_and_conflicts_inside_one_batch(
     assert [d.reason for d in _dead_letters(hub)] == ["position_conflict"]
 
 
+@pytest.mark.dialects
 def test_an_event_the_database_refuses_is_set_aside_and_the_rest_stored(
     hub: HubServices, edge_link: FakeEdgeLink, database_url: str
 ) -> None:

@@ -60,6 +60,7 @@ def compound(engine: Engine) -> str:
 KEY = SecretBox.generate_key()
 
 
+@pytest.mark.dialects
 def test_an_import_adds_everyone_in_one_registry_version(engine: Engine, compound: str) -> None:
     rows = importer.numbered(
         [
@@ -118,6 +119,7 @@ def test_a_file_with_bad_rows_imports_nothing_and_says_why(engine: Engine, compo
     assert people == ["p0", "p1"]
 
 
+@pytest.mark.dialects
 def test_a_delta_holds_the_latest_state_of_each_record(engine: Engine, compound: str) -> None:
     with Session(engine) as session:
         importer.import_residents(
@@ -141,8 +143,9 @@ def test_a_delta_holds_the_latest_state_of_each_record(engine: Engine, compound:
     assert ahead.from_version == 0  # an edge ahead of the hub (a restored backup) resyncs
 
 
-def test_migrations_upgrade_a_populated_database(database_url: str) -> None:
-    engine = make_engine(database_url)
+@pytest.mark.dialects
+def test_migrations_upgrade_a_populated_database(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
     migrate(engine, "0001")
     event = factories.entry()
     # The entry table as 0001 made it: the columns later migrations added are left out.
@@ -163,10 +166,11 @@ def test_migrations_upgrade_a_populated_database(database_url: str) -> None:
     engine.dispose()
 
 
-def test_migrations_rebuild_tables_that_rows_point_at(database_url: str) -> None:
+@pytest.mark.dialects
+def test_migrations_rebuild_tables_that_rows_point_at(empty_database_url: str) -> None:
     """0009 rebuilds `user` on SQLite (batch mode) while session tokens point at its rows, as
     on any hub someone is logged in to."""
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     migrate(engine, "0008")
     with Session(engine) as session:
         registry.create_compound(
@@ -195,7 +199,8 @@ def test_migrations_rebuild_tables_that_rows_point_at(database_url: str) -> None
     engine.dispose()
 
 
-def test_hubs_starting_together_migrate_one_database_once(database_url: str) -> None:
+@pytest.mark.dialects
+def test_hubs_starting_together_migrate_one_database_once(empty_database_url: str) -> None:
     """Two hub processes (a restart overlapping the old one, or two replicas) migrate an
     empty database at the same moment: one waits for the other, and neither fails."""
     script = (
@@ -204,7 +209,7 @@ def test_hubs_starting_together_migrate_one_database_once(database_url: str) -> 
     )
     hubs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, database_url], stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", script, empty_database_url], stderr=subprocess.PIPE, text=True
         )
         for _ in range(3)
     ]
@@ -214,7 +219,7 @@ def test_hubs_starting_together_migrate_one_database_once(database_url: str) -> 
         for hub in hubs:
             hub.kill()
     assert [hub.returncode for hub in hubs] == [0, 0, 0], "\n".join(errors)
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     with engine.connect() as connection:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     engine.dispose()
@@ -243,6 +248,7 @@ def test_hub_commands_in_one_process_leave_no_connection_open(
     assert after == before
 
 
+@pytest.mark.dialects
 def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:
     with engine.connect() as conn:
         drift = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)

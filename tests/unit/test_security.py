@@ -3,7 +3,16 @@ from __future__ import annotations
 import pytest
 
 from hub import audit
-from hub.core.security import SecretBox, SecretError, pin_digest, token_digest
+from hub.core.config import HubSettings
+from hub.core.security import (
+    PasswordCost,
+    SecretBox,
+    SecretError,
+    hash_password,
+    pin_digest,
+    token_digest,
+    verify_password,
+)
 
 
 def test_secrets_round_trip_and_carry_their_key() -> None:
@@ -46,3 +55,25 @@ def test_a_read_of_many_people_is_audited_in_several_targets_none_cut() -> None:
     named = [p for t in targets for p in t.removeprefix("gates:waiting (")[:-1].split(", ")]
     assert named == people
     assert audit.targets("ui:live", []) == ["ui:live"]
+
+
+def test_production_hashes_passwords_at_argon2ids_full_cost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tests lower the cost (tests/conftest.py); a hub left at its defaults keeps
+    argon2id's own: 64 MiB, 3 passes, 4 lanes. A hash verifies whatever the cost now set."""
+    for name in ("ANJU_HUB_PASSWORD_TIME_COST", "ANJU_HUB_PASSWORD_MEMORY_KIB"):
+        monkeypatch.delenv(name, raising=False)
+    cost = HubSettings(_env_file=None).password_cost()  # type: ignore[call-arg]
+    assert cost == PasswordCost(time_cost=3, memory_kib=65536, parallelism=4)
+    full = hash_password("correct horse battery", cost)
+    assert full.startswith("$argon2id$") and "$m=65536,t=3,p=4$" in full
+    cheap = hash_password("correct horse battery", PasswordCost(time_cost=1, memory_kib=32))
+    assert "$m=32,t=1,p=4$" in cheap
+    assert verify_password("correct horse battery", full)
+    assert verify_password("correct horse battery", cheap)
+    assert not verify_password("wrong horse battery", cheap)
+
+
+def test_the_tests_run_at_the_lowest_argon2_cost() -> None:
+    assert HubSettings().password_cost() == PasswordCost(time_cost=1, memory_kib=32)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub import audit, auth, crud
-from hub.api.deps import Caller, Manager, SessionDep, allow
+from hub.api.deps import Caller, Manager, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.errors import Conflict, InvalidInput
 from hub.tables import Building, Gate, Unit
@@ -89,10 +89,7 @@ def create_unit(body: UnitCreate, caller: Manager, session: SessionDep) -> UnitC
 @router.get("/gates")
 def list_gates(caller: Manager, session: SessionDep) -> list[GateCreate]:
     gates = crud.list_gates(session=session, compound_id=caller.compound_id)
-    return [
-        GateCreate(id=g.id, name=g.name, kind=g.kind, building_id=g.building_id)  # type: ignore[arg-type]
-        for g in gates
-    ]
+    return [GateCreate(id=g.id, name=g.name, kind=g.kind, building_id=g.building_id) for g in gates]
 
 
 @router.post("/gates", status_code=201)
@@ -107,13 +104,16 @@ def create_gate(body: GateCreate, caller: Admin, session: SessionDep) -> GateCre
 
 
 @router.post("/users", status_code=201)
-def create_user(body: UserCreate, caller: Admin, session: SessionDep) -> UserPublic:
+def create_user(
+    body: UserCreate, caller: Admin, session: SessionDep, services: ServicesDep
+) -> UserPublic:
     if body.unit_id is not None:
         unit = session.get(Unit, body.unit_id)
         if unit is None or unit.compound_id != caller.compound_id:
             raise InvalidInput(f"no unit {body.unit_id} in this compound")
     auth.create_user(
         session=session,
+        settings=services.settings,
         username=body.username,
         password=body.password,
         role=body.role,

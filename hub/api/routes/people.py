@@ -183,7 +183,7 @@ def remove_credential(
     session: SessionDep,
     services: ServicesDep,
 ) -> None:
-    row = session.get(registry.table_for(kind), credential_id)
+    row = registry.get_row(session, kind, credential_id)
     if row is None or row.compound_id != caller.compound_id:
         raise NotFound(f"no {kind} {credential_id}")
     session.delete(row)

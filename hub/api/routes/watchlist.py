@@ -60,7 +60,7 @@ def list_entries(caller: Watcher, session: SessionDep) -> list[WatchCreate]:
     )
     caller.audit("read", "watchlist")
     return [
-        WatchCreate(id=r.id, target=r.kind, value=r.value, action=r.action, reason=r.reason)  # type: ignore[arg-type]
+        WatchCreate(id=r.id, target=r.kind, value=r.value, action=r.action, reason=r.reason)
         for r in rows
     ]
 
