@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from edge.claims import HubClaims
 from edge.clock import EdgeClock
 from edge.config import Fallback, GateSection
-from edge.decide import Context, Evidence, GateRules, Verdict, decide
+from edge.decide import Context, Evidence, FaceEvidence, GateRules, Verdict, decide
 from edge.delivery import Delivery
 from edge.errors import OutboxError, OutboxFull
 from edge.evidence import EvidenceStore
@@ -63,6 +63,7 @@ class Admitted:
 
 
 logger = logging.getLogger(__name__)
+SECOND_FACTOR_S = 30.0  # a face sent to a second factor waits this long for it
 FallbackOf = Callable[[], Mapping[str, Fallback] | None]
 
 
@@ -98,6 +99,7 @@ class Admission:
         self.on_verdict: Callable[[Lane, Verdict, bool], None] | None = None
         self._closed = False
         self._lock = threading.Lock()  # one admission at a time: counts stay exact
+        self._faces_waiting: dict[tuple[str, Direction], tuple[FaceEvidence, datetime]] = {}
 
     def close(self) -> None:
         """From now on every read is refused, unrecorded: the edge is shutting down."""
@@ -128,6 +130,7 @@ class Admission:
         reading = self._clock.read()
         context = self._context(lane, reading.now, reading.trusted)
         verdict = self._passback_everywhere(evidence, context, decide(evidence, context))
+        verdict = self._second_factor(lane, evidence, verdict, reading.now)
         verdict = self._count(verdict, event_id)
         if pictured:
             verdict = _flagged(verdict, SNAPSHOT_FLAG)
@@ -150,6 +153,32 @@ class Admission:
         opened = self._open(lane.gate_id)
         self._show(lane, verdict, opened)
         return Admitted(verdict, opened)
+
+    def _second_factor(
+        self, lane: Lane, evidence: Evidence, verdict: Verdict, now: datetime
+    ) -> Verdict:
+        """A face sent to a second factor waits at its lane; the card, PIN or QR code that
+        comes next there within `SECOND_FACTOR_S` is checked against it, 1:1. The credential
+        decides as it always does (a card alone opens any gate); its entry says whether the
+        face seen was its holder's (`face_confirmed`), or not (`face_mismatch`, with an alarm
+        for the guard: another person's card in hand)."""
+        key = (lane.gate_id, lane.direction)
+        if isinstance(evidence, FaceEvidence):
+            if verdict.decision.reason_code == "face_second_factor":
+                self._faces_waiting[key] = (evidence, now)
+            return verdict
+        waiting = self._faces_waiting.pop(key, None)
+        holder = verdict.subject.id
+        if waiting is None or holder is None or not verdict.granted:
+            return verdict
+        face, seen_at = waiting
+        if abs((now - seen_at).total_seconds()) > SECOND_FACTOR_S or face.same_person is None:
+            return verdict
+        if face.same_person(holder):
+            return _flagged(verdict, "face_confirmed")
+        text = f"The face at {lane.gate_id}/{lane.lane} is not the holder of {holder}'s credential."
+        self.alarm(lane.gate_id, "face_mismatch", Severity.WARNING, text)
+        return _flagged(verdict, "face_mismatch")
 
     def _picture(self, snapshot: Callable[[], bytes] | None) -> bytes | None:
         if snapshot is None or self.evidence is None or not self.evidence.enabled:

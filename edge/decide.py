@@ -20,13 +20,12 @@ without changing it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.config import FaceMode, Fallback, PassbackMode
@@ -88,8 +87,9 @@ class FaceEvidence:
     live: bool
     quality: float | None = None
     engine: str = "dlib"
-    # Kept for the second factor's 1:1 check on the edge; never in an event.
-    template: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # 1:1, for a second factor: whether this face is that person's (the lane's gallery
+    # answers; the template stays in the lane, never in an event).
+    same_person: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 
 Prompt = Literal["come_closer", "hold_still", "face_the_camera"]
-Kind = Prompt | Literal["granted", "denied", "unknown"]
+Kind = Prompt | Literal["granted", "denied", "unknown", "second_factor"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,10 @@ GRANTED = ("请通行", "Please go ahead")
 VISITOR = ("访客，请通行", "Visitor: please go ahead")
 DENIED = ("禁止通行，请联系岗亭", "No entry: please ask the guard")
 FACE_UNKNOWN = ("未能识别，请刷卡或扫码", "Not recognised: use a card or QR code")
+SECOND_FACTOR = (
+    "已识别，请再刷卡、扫码或输入密码",
+    "Recognised: now use your card, QR code or PIN",
+)
 
 
 def for_face(outcome: FaceOutcome) -> Shown | None:
@@ -76,6 +80,8 @@ def for_verdict(verdict: Verdict, opened: bool) -> Shown:
         return Shown("granted", zh, en, plate)
     if verdict.decision.reason_code in {"face_unknown", "face_unusable"}:
         return Shown("unknown", *FACE_UNKNOWN)
+    if verdict.decision.reason_code == "face_second_factor":
+        return Shown("second_factor", *SECOND_FACTOR)
     return Shown("denied", *DENIED, plate)
 
 

@@ -208,6 +208,14 @@ class FaceLane:
         if not live and track.frames_since_identified < LIVENESS_FRAMES:
             return None
         track.done = True
+        gallery, template = self._gallery(), track.last_encoding
+
+        def same_person(person_id: str) -> bool:
+            """1:1: this face against `person_id`'s templates, at the engine's threshold."""
+            return template is not None and gallery.distance_to(template, person_id) < (
+                gallery.threshold
+            )
+
         evidence = FaceEvidence(
             person_id=str(identified.person_id),
             distance=identified.distance,
@@ -215,7 +223,7 @@ class FaceLane:
             live=live,
             quality=track.sharpness,
             engine=self._engine.info.key,
-            template=track.last_encoding,
+            same_person=same_person,
         )
         granted = self._admit(evidence)
         return FaceOutcome(track.number, "admitted", evidence.person_id, granted)

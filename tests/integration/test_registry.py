@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import stat
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -15,9 +18,10 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel, select
 
 from anju.broker import Mosquitto, mosquitto_available
+from anju.faces.engines import EngineSettings
 from anju.mqtt import BrokerAddress, MqttLink
 from edge.config import load_settings
-from hub import crud, importer, registry
+from hub import crud, faces, importer, registry
 from hub.__main__ import main as hub_main
 from hub.core.db import make_engine, migrate
 from hub.core.security import SecretBox
@@ -25,7 +29,7 @@ from hub.errors import InvalidInput
 from hub.provision import ReaderSpec, mosquitto_password_line, provision_edge
 from hub.secrets import rotate_secrets
 from hub.tables import Compound, Entry, Person
-from models.registry import Op
+from models.registry import FacePolicyRecord, FaceRecord, Op
 from tests import factories
 from tests.integration.conftest import HubHttp
 
@@ -161,7 +165,7 @@ def test_migrations_upgrade_a_populated_database(empty_database_url: str) -> Non
         [stored] = session.exec(select(Entry)).all()
         version = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert stored.event_id == event.event_id
-    assert version == "0009"
+    assert version == "0010"
     assert stored.flags == ""
     engine.dispose()
 
@@ -173,10 +177,13 @@ def test_migrations_rebuild_tables_that_rows_point_at(empty_database_url: str) -
     engine = make_engine(empty_database_url)
     migrate(engine, "0008")
     with Session(engine) as session:
-        registry.create_compound(
-            session=session, compound_id="c1", name="c1", box=SecretBox.from_config(KEY)
+        session.execute(  # as 0008 made the table (today's model has columns added since)
+            text(
+                "INSERT INTO compound (id, name, registry_version, pin_pepper) "
+                "VALUES ('c1', 'c1', 0, :pepper)"
+            ),
+            {"pepper": SecretBox.from_config(KEY).encrypt(b"pepper")},
         )
-        session.flush()
         session.execute(
             text(
                 'INSERT INTO "user" (username, password_hash, role, compound_id, failed_logins) '
@@ -223,7 +230,7 @@ def test_hubs_starting_together_migrate_one_database_once(empty_database_url: st
     with engine.connect() as connection:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     engine.dispose()
-    assert [v for (v,) in versions] == ["0009"]
+    assert [v for (v,) in versions] == ["0010"]
 
 
 def test_hub_commands_in_one_process_leave_no_connection_open(
@@ -385,3 +392,71 @@ def test_an_edge_id_that_would_break_the_brokers_acl_is_refused(
             readers=[],
         )
     assert not (tmp_path / "bundle").exists()
+
+
+@pytest.mark.dialects
+def test_face_templates_from_before_engines_stay_dlibs_and_await_re_enrolment(
+    empty_database_url: str,
+) -> None:
+    """An upgrade from 0009 with a resident's template: it is dlib's, reaches edges as such
+    with its risk gate, and once MobileFaceNet is enabled its holder is listed to re-enrol."""
+    engine = make_engine(empty_database_url)
+    migrate(engine, "0009")
+    box = SecretBox.from_config(SecretBox.generate_key())
+    template = np.random.default_rng(5).normal(size=128).astype("<f4").tobytes()
+    rows = [
+        ("INSERT INTO compound (id, name, registry_version, pin_pepper)"
+         " VALUES ('c1', 'C', 1, :blob)", {"blob": b"pepper"}),
+        ("INSERT INTO person (id, compound_id, kind, display_name)"
+         " VALUES ('p1', 'c1', 'resident', 'Wang')", {}),
+        ("INSERT INTO faceconsent (id, compound_id, person_id, minor, given_by, recorded_by,"
+         " recorded_at) VALUES (1, 'c1', 'p1', false, 'self', 'staff', :at)",
+         {"at": datetime(2026, 1, 1, tzinfo=UTC)}),
+        ("INSERT INTO facetemplate (id, compound_id, person_id, consent_id, template,"
+         " created_at) VALUES ('face-1', 'c1', 'p1', 1, :blob, :at)",
+         {"blob": box.encrypt(template), "at": datetime(2026, 1, 1, tzinfo=UTC)}),
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        for statement, values in rows:
+            connection.execute(text(statement), values)
+    migrate(engine)
+    with Session(engine) as session:
+        delta = registry.delta_since(session=session, compound_id="c1", since=0, box=box)
+        records = {c.record_kind: c.record for c in delta.changes}
+        compound = session.get(Compound, "c1")
+        assert compound is not None
+        assert [s.type for s in faces.compound_engines(compound)] == ["dlib"]
+        assert faces.needs_re_enrolment(session=session, compound=compound) == {}
+        changes = registry.Changes("c1")
+        mobilefacenet = EngineSettings(type="mobilefacenet", accept_model_terms=True)
+        faces.set_engines(
+            session=session,
+            compound=compound,
+            engines=[mobilefacenet, EngineSettings()],
+            fpir_limit=0.01,
+            changes=changes,
+        )
+        registry.commit(session=session, changes=changes, what="engines")
+        assert faces.needs_re_enrolment(session=session, compound=compound) == {
+            "p1": ["mobilefacenet"]
+        }
+        after = registry.delta_since(session=session, compound_id="c1", since=1, box=box)
+    face = records["face"]
+    assert isinstance(face, FaceRecord) and face.engine == "dlib"
+    assert base64.b64decode(face.template) == template
+    policy = records["face_policy"]
+    assert isinstance(policy, FacePolicyRecord) and policy.fpir_bound == 1.0  # one resident
+    engines = {c.record.engine for c in after.changes if isinstance(c.record, FacePolicyRecord)}
+    assert engines == {"dlib", "mobilefacenet"}
+    engine.dispose()
+
+
+def test_an_engine_whose_terms_are_not_accepted_is_refused() -> None:
+    with pytest.raises(faces.EnginesRefused, match="accept_model_terms"):
+        faces.set_engines(
+            session=None,  # type: ignore[arg-type]  (refused before any database work)
+            compound=Compound(id="c1", name="C", pin_pepper=b""),
+            engines=[EngineSettings(type="mobilefacenet")],
+            fpir_limit=0.01,
+            changes=registry.Changes("c1"),
+        )
