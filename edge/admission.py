@@ -64,6 +64,7 @@ class Admitted:
 
 logger = logging.getLogger(__name__)
 SECOND_FACTOR_S = 30.0  # a face sent to a second factor waits this long for it
+SECOND_FACTOR_CODES = frozenset({"face_second_factor", "face_re_enrol"})
 FallbackOf = Callable[[], Mapping[str, Fallback] | None]
 
 
@@ -164,7 +165,7 @@ class Admission:
         for the guard: another person's card in hand)."""
         key = (lane.gate_id, lane.direction)
         if isinstance(evidence, FaceEvidence):
-            if verdict.decision.reason_code == "face_second_factor":
+            if verdict.decision.reason_code in SECOND_FACTOR_CODES:
                 self._faces_waiting[key] = (evidence, now)
             return verdict
         waiting = self._faces_waiting.pop(key, None)

@@ -36,7 +36,7 @@ from edge.drivers import make_driver
 from edge.errors import ConfigError
 from edge.evidence import SNAPSHOT_DETECT_PIXELS, EvidenceDesk, EvidenceStore, scene_plate
 from edge.faces.gallery import RegistryGallery
-from edge.faces.pipeline import FaceLane
+from edge.faces.pipeline import FaceLane, Matcher
 from edge.faces.unknown import SAME_PERSON, UnknownFaces
 from edge.gate import GateController
 from edge.ledger import Ledger
@@ -111,8 +111,9 @@ class EdgeDaemon:
         stale = self._sync is not None and self._sync.stale(now)
         engine = None if self._face_engine is None else self._face_engine.info.key
         skipped = None
-        if engine is not None:
-            skipped = dict(Counter(f.engine for f in self.registry.faces() if f.engine != engine))
+        if engine is not None:  # dlib's serve as the older engine's (`_older_matcher`)
+            used = {engine, "dlib"}
+            skipped = dict(Counter(f.engine for f in self.registry.faces() if f.engine not in used))
         return RegistryInfo(
             self.registry.version, self.registry.age_s(now), stale, engine, skipped or None
         )
@@ -351,10 +352,29 @@ class EdgeDaemon:
             assert engine is not None  # face cameras start only with an engine
             gallery = RegistryGallery(lambda: self.registry, engine.info.key, engine.calibration)
             return FaceLane(
-                section.id, engine, gallery, admit, unknown=unknown_face, unusable=unusable_face
+                section.id,
+                engine,
+                gallery,
+                admit,
+                unknown=unknown_face,
+                unusable=unusable_face,
+                older=self._older_matcher(engine),
             )
         reader = PlateReader(text_engine(section.plate_engine))
         return PlateLane(section.id, reader, PlateVoter(), admit)
+
+    def _older_matcher(self, engine: TemplateEngine) -> Matcher | None:
+        """Where the lanes run another engine than dlib's: dlib, for the people enrolled
+        before the change and not yet again (sent to the second factor, told to re-enrol)."""
+        if engine.info.key == "dlib":
+            return None
+        older = _face_engine(EngineSettings())
+        if older is None:
+            return None
+        gallery = RegistryGallery(
+            lambda: self.registry, "dlib", older.calibration, only_without=engine.info.key
+        )
+        return Matcher(older, gallery)
 
     def _start_gates(self, admission: Admission) -> None:
         """Take control of every gate with a driver; each is put back in its normal state."""

@@ -90,6 +90,7 @@ class FaceEvidence:
     # 1:1, for a second factor: whether this face is that person's (the lane's gallery
     # answers; the template stays in the lane, never in an event).
     same_person: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
+    re_enrol: bool = False  # named by an older engine: the person must enrol again
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,12 @@ def _face(evidence: FaceEvidence, context: Context) -> Verdict:
     person = _holder(draft, context, evidence.person_id)
     if person is None:
         return draft.deny("person_unknown", "This face's person is no longer registered.")
+    if evidence.re_enrol:
+        reason = (
+            "Face recognised by the old model: please re-enrol at the property office; "
+            "to open now, use your card, PIN or QR code."
+        )
+        return draft.deny("face_re_enrol", reason)
     if not _face_alone(evidence, context):
         reason = "Face recognised; to open, also use your card, PIN or QR code."
         return draft.deny("face_second_factor", reason)

@@ -62,6 +62,10 @@ SECOND_FACTOR = (
     "已识别，请再刷卡、扫码或输入密码",
     "Recognised: now use your card, QR code or PIN",
 )
+RE_ENROL = (
+    "请到物业重新录入人脸，现请刷卡、扫码或输入密码",
+    "Please re-enrol your face at the office; now use your card, QR code or PIN",
+)
 
 
 def for_face(outcome: FaceOutcome) -> Shown | None:
@@ -82,6 +86,8 @@ def for_verdict(verdict: Verdict, opened: bool) -> Shown:
         return Shown("unknown", *FACE_UNKNOWN)
     if verdict.decision.reason_code == "face_second_factor":
         return Shown("second_factor", *SECOND_FACTOR)
+    if verdict.decision.reason_code == "face_re_enrol":
+        return Shown("second_factor", *RE_ENROL)
     return Shown("denied", *DENIED, plate)
 
 

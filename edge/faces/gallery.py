@@ -111,10 +111,18 @@ class RegistryGallery:
     it). Records of other engines are skipped, and counted for the edge's status."""
 
     def __init__(
-        self, registry: Callable[[], RegistryCache], engine: str, calibration: Calibration
+        self,
+        registry: Callable[[], RegistryCache],
+        engine: str,
+        calibration: Calibration,
+        *,
+        only_without: str | None = None,
     ) -> None:
+        """`only_without`: only the people with no template of that engine (an older
+        engine's gallery, for the people not yet enrolled again for the lane's)."""
         self._registry = registry
         self.engine = engine
+        self._only_without = only_without
         self._calibration = calibration
         self._version: int | None = None
         self._gallery = FaceGallery(np.zeros((0, 1), np.float32), [], calibration=calibration)
@@ -125,6 +133,9 @@ class RegistryGallery:
         if cache.version != self._version:
             records = cache.faces()
             mine = [r for r in records if r.engine == self.engine]
+            if self._only_without is not None:
+                done = {r.person_id for r in records if r.engine == self._only_without}
+                mine = [r for r in mine if r.person_id not in done]
             self._gallery = FaceGallery.from_records(mine, self._calibration)
             self.skipped = dict(Counter(r.engine for r in records if r.engine != self.engine))
             self._version = cache.version

@@ -64,6 +64,15 @@ class FaceOutcome:
     granted: bool | None = None
 
 
+@dataclass(frozen=True)
+class Matcher:
+    """An engine and its gallery. A lane has its own; during a change of engine it may also
+    have an older one, for people not yet enrolled again (`FaceLane`)."""
+
+    engine: TemplateEngine
+    gallery: Callable[[], FaceGallery]
+
+
 @dataclass
 class _Track:
     number: int
@@ -73,7 +82,8 @@ class _Track:
     matches: list[Match] = field(default_factory=list)
     frames: int = 0
     frames_since_identified: int = 0
-    last_encoding: np.ndarray | None = None
+    last_encoding: np.ndarray | None = None  # the lane's own engine's
+    identified_with: tuple[Matcher, np.ndarray] | None = None  # the last match's
     sharpness: float | None = None
     done: bool = False
 
@@ -106,8 +116,13 @@ class FaceLane:
         agree: int = AGREE,
         unknown: Callable[[np.ndarray], object] | None = None,
         unusable: Callable[[str], object] | None = None,
+        older: Matcher | None = None,
     ) -> None:
+        """`older`: the engine a compound used before, with the gallery of the people who
+        have no template of `engine` yet; a face it names is sent to the second factor and
+        told to enrol again."""
         self.name = name
+        self._older = older
         self._engine = engine
         self._landmarker = Landmarker()
         self._gallery = gallery
@@ -168,7 +183,7 @@ class FaceLane:
         if identified is None:
             return self._try_to_identify(track, frame, box, landmarks, scale)
         if track.liveness.moves(residual):
-            again = self._gallery().identify(self._encode(frame, box, scale))
+            again, _, _ = self._identify(frame, box, scale)
             if again.person_id != identified.person_id:
                 track.matches.append(again)  # not the person in this frame: identify again
                 return None
@@ -191,10 +206,12 @@ class FaceLane:
         problem = _quality(box, landmarks, scale, sharpness)
         if problem is not None:
             return FaceOutcome(track.number, problem)
-        encoding = self._encode(frame, box, scale)
-        track.last_encoding = encoding
+        match, encoding, matcher = self._identify(frame, box, scale)
+        if matcher.engine is self._engine:
+            track.last_encoding = encoding
+        track.identified_with = (matcher, encoding)
         track.sharpness = sharpness
-        track.matches.append(self._gallery().identify(encoding))
+        track.matches.append(match)
         identified = track.identified(self._agree)
         if identified is None:
             return None
@@ -208,13 +225,13 @@ class FaceLane:
         if not live and track.frames_since_identified < LIVENESS_FRAMES:
             return None
         track.done = True
-        gallery, template = self._gallery(), track.last_encoding
+        assert track.identified_with is not None  # identified: a match was made
+        matcher, template = track.identified_with
+        gallery = matcher.gallery()
 
         def same_person(person_id: str) -> bool:
             """1:1: this face against `person_id`'s templates, at the engine's threshold."""
-            return template is not None and gallery.distance_to(template, person_id) < (
-                gallery.threshold
-            )
+            return gallery.distance_to(template, person_id) < gallery.threshold
 
         evidence = FaceEvidence(
             person_id=str(identified.person_id),
@@ -222,8 +239,9 @@ class FaceLane:
             margin=identified.margin,
             live=live,
             quality=track.sharpness,
-            engine=self._engine.info.key,
+            engine=matcher.engine.info.key,
             same_person=same_person,
+            re_enrol=matcher.engine is not self._engine,
         )
         granted = self._admit(evidence)
         return FaceOutcome(track.number, "admitted", evidence.person_id, granted)
@@ -268,11 +286,30 @@ class FaceLane:
         tries = len(track.matches)
         return tries <= self._agree or track.frames % RETRY_EVERY == 0
 
-    def _encode(self, frame: np.ndarray, box: Box, scale: float) -> np.ndarray:
+    def _identify(
+        self, frame: np.ndarray, box: Box, scale: float
+    ) -> tuple[Match, np.ndarray, Matcher]:
+        """The lane's engine first; if it names nobody, the older engine among the people
+        it alone knows (only while there are any)."""
+        encoding = self._encode(self._engine, frame, box, scale)
+        match = self._gallery().identify(encoding)
+        own = Matcher(self._engine, self._gallery)
+        older = self._older
+        if match.person_id is not None or older is None or not len(gallery := older.gallery()):
+            return match, encoding, own
+        older_encoding = self._encode(older.engine, frame, box, scale)
+        older_match = gallery.identify(older_encoding)
+        if older_match.person_id is None:
+            return match, encoding, own
+        return older_match, older_encoding, older
+
+    def _encode(
+        self, engine: TemplateEngine, frame: np.ndarray, box: Box, scale: float
+    ) -> np.ndarray:
         top, right, bottom, left = (round(v / scale) for v in box)
         rgb = np.ascontiguousarray(frame[:, :, ::-1])
         shapes = self._landmarker.shapes(rgb, [(top, right, bottom, left)], points=5)
-        [encoding] = self._engine.encode(rgb, shapes)
+        [encoding] = engine.encode(rgb, shapes)
         return encoding
 
     def _restart(self, track: _Track) -> _Track:

@@ -411,6 +411,12 @@ CASES = [
         "face_second_factor",
     ),
     Case(
+        "a face only the older engine knows: enrol again",
+        FaceEvidence("p-wang", distance=0.2, margin=0.12, live=True, re_enrol=True),
+        Outcome.DENIED,
+        "face_re_enrol",
+    ),
+    Case(
         "a gate that always asks for a second factor",
         FaceEvidence("p-wang", distance=0.2, margin=0.12, live=True),
         Outcome.DENIED,

@@ -21,8 +21,9 @@ from anju.faces.engines import (
 )
 from anju.faces.landmarks import Landmarker
 from anju.faces.risk import clopper_pearson, gallery_risk
-from edge.faces.gallery import RegistryGallery
-from edge.faces.pipeline import FaceLane
+from edge.decide import FaceEvidence
+from edge.faces.gallery import FaceGallery, RegistryGallery
+from edge.faces.pipeline import FaceLane, Matcher
 from edge.registry import RegistryCache
 from hub.faces import encode_photos
 from models.registry import Change, FaceRecord, Op, RegistryDelta
@@ -175,3 +176,37 @@ def test_clopper_pearson_matches_known_values() -> None:
     assert low == 0 and abs(high - 0.036217) < 1e-5
     low, high = clopper_pearson(5, 50)
     assert abs(low - 0.033275) < 1e-5 and abs(high - 0.218135) < 1e-5
+
+
+def test_a_person_not_yet_enrolled_for_the_lanes_engine_is_named_by_the_older_one(
+    fixtures_dir: Path,
+) -> None:
+    """The lane runs MobileFaceNet; the video's person has only a dlib template (enrolled
+    before the change): dlib names him, and he is sent to re-enrol."""
+    mobilefacenet = build_engine(EngineSettings(type="mobilefacenet", accept_model_terms=True))
+    dlib = build_engine(EngineSettings())
+    landmarker = Landmarker()
+    photos = {name: _rgb(fixtures_dir / EXAMPLES / f"{name}.jpg") for name in ("obama", "biden")}
+    lin = encode_largest_face(
+        dlib, _rgb(fixtures_dir / EXAMPLES / "lin-manuel-miranda.png"), landmarker
+    )
+    assert lin is not None
+    new = FaceGallery(
+        np.stack([encode_largest_face(mobilefacenet, p, landmarker) for p in photos.values()]),
+        list(photos),
+        calibration=mobilefacenet.calibration,
+    )
+    old = FaceGallery(lin[None], ["p-lin"], calibration=dlib.calibration)
+    asked: list[FaceEvidence] = []
+    lane = FaceLane(
+        "in", mobilefacenet, lambda: new, lambda e: asked.append(e) or False,
+        older=Matcher(dlib, lambda: old),
+    )  # fmt: skip
+    capture = cv2.VideoCapture(str(fixtures_dir / "video/short_hamilton_clip.mp4"))
+    for index in range(120):
+        ok, frame = capture.read()
+        assert ok
+        lane.on_frame(frame, index / 29.97)
+        if asked:
+            break
+    assert [(e.person_id, e.engine, e.re_enrol) for e in asked] == [("p-lin", "dlib", True)]
