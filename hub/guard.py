@@ -121,7 +121,8 @@ def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Wai
         key = (row.gate_id, row.method, row.credential_ref or row.subject_id or row.lane)
         if row.outcome == "granted":
             waiting_at.pop(key, None)
-            _end(waiting_at, row, _unnamed)  # told to use a card, say, they did
+            # Told to use a card, say, they did (the face sent to a second factor, too).
+            _end(waiting_at, row, partial(_unnamed_or, row.subject_id))
         else:
             waiting_at.setdefault(key, []).append(row)
     result = [_waiting(denials) for denials in waiting_at.values()]
@@ -156,9 +157,11 @@ def _end(waiting_at: Waits, at: Entry, waited_for: Callable[[Entry], bool]) -> N
             del waiting_at[key]
 
 
-def _unnamed(denial: Entry) -> bool:
-    """Refused with nobody named: a face never clear enough to check, a locked keypad."""
-    return not (denial.credential_ref or denial.subject_id)
+def _unnamed_or(subject_id: str | None, denial: Entry) -> bool:
+    """Refused with nobody named (a face never clear enough to check, a locked keypad), or
+    refused as `subject_id` another way (a face that needed a second factor)."""
+    named = subject_id is not None and denial.subject_id == subject_id
+    return named or not (denial.credential_ref or denial.subject_id)
 
 
 def _commanded_for(holder: str | None, register: PlateRegister, denial: Entry) -> bool:

@@ -226,6 +226,24 @@ def test_someone_refused_unnamed_waits_until_someone_gets_in_there_that_way(
     assert staff.get("/api/gates/waiting").json() == []
 
 
+def test_a_face_sent_to_the_second_factor_waits_until_that_person_gets_in(
+    hub_http: HubHttp,
+) -> None:
+    epoch = uuid.uuid4()
+    face = {"method": Method.FACE, "ref": "p-2", "subject_id": "p-2", "epoch": epoch}
+    asked = _entry(Outcome.DENIED, seconds_ago=40, seq=1, reason_code="face_second_factor", **face)
+    _store(hub_http, asked)
+    staff = hub_http.client("staff")
+    [waiting] = staff.get("/api/gates/waiting").json()
+    assert (waiting["subject_id"], waiting["last_reason"]) == ("p-2", "face_second_factor")
+    someone_else = {"ref": "1111", "subject_id": "p-3", "epoch": epoch}
+    _store(hub_http, _entry(Outcome.GRANTED, seconds_ago=30, seq=2, **someone_else))
+    assert len(staff.get("/api/gates/waiting").json()) == 1
+    card = {"ref": "1234", "subject_id": "p-2", "epoch": epoch, "flags": ("face_confirmed",)}
+    _store(hub_http, _entry(Outcome.GRANTED, seconds_ago=20, seq=3, **card))
+    assert staff.get("/api/gates/waiting").json() == []
+
+
 def _store(hub_http: HubHttp, *events: EntryEvent) -> None:
     with Session(hub_http.engine) as session:
         crud.store_events(session=session, events=list(events))
