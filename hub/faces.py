@@ -19,7 +19,8 @@ import base64
 import io
 import json
 import secrets
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -91,7 +92,28 @@ def engine_for(settings: EngineSettings) -> TemplateEngine:
 def face_policies(
     *, session: Session, compound: Compound, box: SecretBox
 ) -> list[FacePolicyRecord]:
-    """The risk gate of each engine's gallery (enabled, or holding templates still)."""
+    """The risk gate of each engine's gallery (enabled, or holding templates still). A
+    registry version fixes the faces, the engines and the limit: every edge pulling it
+    shares one computation (all pairs of residents: seconds for ten thousand)."""
+    key = (str(session.get_bind().engine.url), compound.id, compound.registry_version)
+    with _POLICIES_LOCK:
+        if (known := _POLICIES.get(key)) is not None:
+            return known
+    policies = _compute_policies(session, compound, box)
+    with _POLICIES_LOCK:
+        _POLICIES[key] = policies
+        while len(_POLICIES) > 64:
+            _POLICIES.popitem(last=False)
+    return policies
+
+
+_POLICIES: OrderedDict[tuple[str, str, int], list[FacePolicyRecord]] = OrderedDict()
+_POLICIES_LOCK = threading.Lock()
+
+
+def _compute_policies(
+    session: Session, compound: Compound, box: SecretBox
+) -> list[FacePolicyRecord]:
     risks = gallery_risks(session=session, compound=compound, box=box)
     return [
         FacePolicyRecord(

@@ -69,18 +69,17 @@ def gallery_risk(gallery: Mapping[str, np.ndarray], calibration: Calibration) ->
 
 
 def _person_distances(templates: list[np.ndarray]) -> np.ndarray:
-    """The distance between each two people: the nearest of their templates."""
+    """The distance between each two people: the nearest of their templates. One person's
+    rows at a time, so that memory grows with the templates, not with their square."""
     if not templates:
         return np.zeros((0, 0))
     stacked = np.concatenate(templates)
-    owner = np.repeat(np.arange(len(templates)), [len(t) for t in templates])
-    squared = np.maximum(2.0 - 2.0 * (stacked @ stacked.T), 0.0)
-    result = np.full((len(templates), len(templates)), np.inf)
-    for i in range(len(templates)):
-        rows = squared[owner == i]
-        per_person = np.full(len(templates), np.inf)
-        np.minimum.at(per_person, owner, rows.min(axis=0))
-        result[i] = np.sqrt(per_person)
+    starts = np.cumsum([0] + [len(t) for t in templates[:-1]])
+    result = np.empty((len(templates), len(templates)))
+    for i, own in enumerate(templates):
+        nearest = (own @ stacked.T).max(axis=0)  # unit vectors: the largest cosine
+        result[i] = np.maximum.reduceat(nearest, starts)
+    result = np.sqrt(np.maximum(2.0 - 2.0 * result, 0.0))
     np.fill_diagonal(result, np.inf)
     return result
 
