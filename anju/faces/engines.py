@@ -193,8 +193,9 @@ class DlibEngine:
                 dlib.rectangle(left, top, right, bottom),
                 [dlib.point(int(x), int(y)) for x, y in np.rint(face.points)],
             )
-            chip = dlib.get_face_chip(image, shape, size=150, padding=0.25)
-            templates.append(unit(np.array(self._encoder.compute_face_descriptor(chip))))
+            # dlib cuts and aligns its own 150 px chip from these points (padding 0.25).
+            descriptor = self._encoder.compute_face_descriptor(image, shape)
+            templates.append(unit(np.array(descriptor)))
         return templates
 
 
