@@ -39,20 +39,23 @@ install-fast: install
 demo: install
 	$(PY) -m anju.demo
 
+# pytest-xdist workers (`make test WORKERS=0` runs the tests one after another, in one process).
+WORKERS ?= 2
+
 # Everything but what takes minutes by nature (tests marked slow), in at most 7 minutes.
 test: install
 	@$(call timed,make test,$(PY) -m ruff check . && $(PY) -m mypy && \
-		$(PY) -m pytest -m "not slow" $(PYTEST_ARGS))
+		$(PY) -m pytest -n $(WORKERS) -m "not slow" $(PYTEST_ARGS))
 
 # The benchmarks' smoke runs, the runs of faults, the simulated day (tests/e2e/conftest.py).
 test-slow: install
-	@$(call timed,make test-slow,$(PY) -m pytest -m slow $(PYTEST_ARGS))
+	@$(call timed,make test-slow,$(PY) -m pytest -n $(WORKERS) -m slow $(PYTEST_ARGS))
 
 # The tests of the hub's database not about the dialect run on SQLite in `make test`; here
 # they run on PostgreSQL too (those marked `dialects` already ran on both).
 test-postgres: install
 	@$(call timed,make test-postgres,ANJU_TEST_ALL_DIALECTS=1 $(PY) -m pytest \
-		-m "not slow and not dialects" -k postgresql $(PYTEST_ARGS))
+		-n $(WORKERS) -m "not slow and not dialects" -k postgresql $(PYTEST_ARGS))
 
 lint: install
 	$(PY) -m ruff check .

@@ -240,6 +240,15 @@ def database_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 
 @pytest.fixture
+def hub_sqlite(tmp_path: Path, _sqlite_template: Path) -> Path:
+    """A migrated hub database at tmp_path/hub.sqlite, where a Compound laid out in tmp_path
+    keeps it: its hub commands then find the migrations done."""
+    path = tmp_path / "hub.sqlite"
+    shutil.copyfile(_sqlite_template, path)
+    return path
+
+
+@pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine

@@ -31,7 +31,9 @@ DOOR, BARRIER = 0, 1
 
 
 @pytest.fixture
-def gated(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
+def gated(
+    tmp_path: Path, broker: Mosquitto, topic_prefix: str, hub_sqlite: Path
+) -> Iterator[Compound]:
     with Compound(
         tmp_path, broker.url, topic_prefix=topic_prefix, resend_after_s=2.0, with_gates=True
     ) as compound:
@@ -176,7 +178,9 @@ def test_fire_opens_the_egress_door_with_the_edge_frozen(gated: Compound) -> Non
 
 
 @pytest.fixture
-def passback(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
+def passback(
+    tmp_path: Path, broker: Mosquitto, topic_prefix: str, hub_sqlite: Path
+) -> Iterator[Compound]:
     with Compound(
         tmp_path,
         broker.url,
