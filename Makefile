@@ -47,7 +47,7 @@ test: install
 	@$(call timed,make test,$(PY) -m ruff check . && $(PY) -m mypy && \
 		$(PY) -m pytest -n $(WORKERS) -m "not slow" $(PYTEST_ARGS))
 
-# The benchmarks' smoke runs, the runs of faults, the simulated day (tests/e2e/conftest.py).
+# The benchmarks' smoke runs, fault runs, the simulated day, the face lane (tests/conftest.py).
 test-slow: install
 	@$(call timed,make test-slow,$(PY) -m pytest -n $(WORKERS) -m slow $(PYTEST_ARGS))
 

@@ -12,30 +12,6 @@ from anju.traffic import Traffic, settle
 
 __all__ = ["Traffic", "settle", "verdict"]
 
-# Tests that take minutes by nature, run by `make test-slow` (which .ci/run runs too), not by
-# `make test`: the benchmarks' smoke runs (each lays out its own processes and measures), the
-# runs of faults in a row, and the simulated day with its offline hour. Move a test here
-# rather than let `make test` outgrow its budget (README, "The test budget").
-SLOW_MODULES = {
-    "test_bench_api_fuzz",
-    "test_bench_decide",
-    "test_bench_district",
-    "test_bench_events",
-    "test_bench_faces",
-    "test_bench_hub",
-    "test_bench_plates",
-    "test_bench_registry",
-    "test_chaos",
-    "test_faults",
-    "test_scenario",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
-            item.add_marker(pytest.mark.slow)
-
 
 def verdict(compound: Compound, streams: list[Stream]) -> Report:
     report = check(streams, hub_rows(compound.database_url))
