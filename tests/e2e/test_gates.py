@@ -88,7 +88,9 @@ def test_the_edge_reports_its_clock_against_the_hubs(gated: Compound) -> None:
 
     wait_until(lambda: edge()["clock_trusted"] is True, 30, "a trusted clock in the status")
     offset = edge()["clock_offset_s"]
-    assert isinstance(offset, float) and abs(offset) < 1.0  # the same machine
+    # The same machine: near zero, up to half a round trip to the hub, which on a busy
+    # machine has taken over 2 s.
+    assert isinstance(offset, float) and abs(offset) < 5.0
 
 
 def test_a_qr_pass_opens_offline_and_its_events_arrive_later(
