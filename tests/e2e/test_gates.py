@@ -37,10 +37,11 @@ def gated(
     with Compound(
         tmp_path, broker.url, topic_prefix=topic_prefix, resend_after_s=2.0, with_gates=True
     ) as compound:
+        compound.start_hub(wait=False)  # it starts while the hub commands run
         compound.prepare()
         compound.start_barrier(watchdog_s=2.0)
         compound.start_display()
-        compound.start_hub()
+        compound.wait_hub()
         compound.start_edge()
         for gate, kind in (("east-gate", "pedestrian"), ("car-gate", "vehicle")):
             compound.request("POST", "/api/gates", json={"id": gate, "name": gate, "kind": kind})
@@ -191,9 +192,10 @@ def passback(
         with_gates=True,
         anti_passback="hard",
     ) as compound:
+        compound.start_hub(wait=False)  # it starts while the hub commands run
         compound.prepare()
         compound.start_barrier()
-        compound.start_hub()
+        compound.wait_hub()
         compound.start_edge()
         yield compound
 
