@@ -40,22 +40,24 @@ demo: install
 	$(PY) -m anju.demo
 
 # pytest-xdist workers (`make test WORKERS=0` runs the tests one after another, in one process).
+# A module's tests stay together on one worker, one after another (--dist loadfile): some share
+# a module's fixture, such as the barrier controller whose watchdog trips in a long pause.
 WORKERS ?= 2
 
 # Everything but what takes minutes by nature (tests marked slow), in at most 7 minutes.
 test: install
 	@$(call timed,make test,$(PY) -m ruff check . && $(PY) -m mypy && \
-		$(PY) -m pytest -n $(WORKERS) -m "not slow" $(PYTEST_ARGS))
+		$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not slow" --durations=15 $(PYTEST_ARGS))
 
 # The benchmarks' smoke runs, fault runs, the simulated day, the face lane (tests/conftest.py).
 test-slow: install
-	@$(call timed,make test-slow,$(PY) -m pytest -n $(WORKERS) -m slow $(PYTEST_ARGS))
+	@$(call timed,make test-slow,$(PY) -m pytest -n $(WORKERS) --dist loadfile -m slow $(PYTEST_ARGS))
 
 # The tests of the hub's database not about the dialect run on SQLite in `make test`; here
 # they run on PostgreSQL too (those marked `dialects` already ran on both).
 test-postgres: install
 	@$(call timed,make test-postgres,ANJU_TEST_ALL_DIALECTS=1 $(PY) -m pytest \
-		-n $(WORKERS) -m "not slow and not dialects" -k postgresql $(PYTEST_ARGS))
+		-n $(WORKERS) --dist loadfile -m "not slow and not dialects" -k postgresql $(PYTEST_ARGS))
 
 lint: install
 	$(PY) -m ruff check .
