@@ -44,10 +44,14 @@ demo: install
 # a module's fixture, such as the barrier controller whose watchdog trips in a long pause.
 WORKERS ?= 2
 
-# Everything but what takes minutes by nature (tests marked slow), in at most 7 minutes.
+# Everything but what takes minutes by nature (tests marked slow), in at most 7 minutes. mypy
+# runs beside the tests (they spend much of their time waiting); its report follows theirs.
 test: install
-	@$(call timed,make test,$(PY) -m ruff check . && $(PY) -m mypy && \
-		$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not slow" --durations=15 $(PYTEST_ARGS))
+	@$(call timed,make test,$(PY) -m ruff check . && { \
+		$(PY) -m mypy > .mypy.out 2>&1 & mypy=$$!; \
+		$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not slow" --durations=15 $(PYTEST_ARGS); \
+		tests=$$?; wait $$mypy; typed=$$?; cat .mypy.out; rm -f .mypy.out; \
+		[ $$tests -eq 0 ] && [ $$typed -eq 0 ]; })
 
 # The benchmarks' smoke runs, fault runs, the simulated day, the face lane (tests/conftest.py).
 test-slow: install
