@@ -61,7 +61,8 @@ test-slow: install
 # they run on PostgreSQL too (those marked `dialects` already ran on both).
 test-postgres: install
 	@$(call timed,make test-postgres,ANJU_TEST_ALL_DIALECTS=1 $(PY) -m pytest \
-		-n $(WORKERS) --dist loadfile -m "not slow and not dialects" -k postgresql $(PYTEST_ARGS))
+		-n $(WORKERS) --dist loadfile -m "not slow and not dialects" -k postgresql tests/integration \
+		$(PYTEST_ARGS))
 
 lint: install
 	$(PY) -m ruff check .
