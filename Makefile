@@ -55,7 +55,8 @@ test: install
 
 # The benchmarks' smoke runs, fault runs, the simulated day, the face lane (tests/conftest.py).
 test-slow: install
-	@$(call timed,make test-slow,$(PY) -m pytest -n $(WORKERS) --dist loadfile -m slow $(PYTEST_ARGS))
+	@$(call timed,make test-slow,$(PY) -m pytest -n $(WORKERS) --dist loadfile -m slow \
+		--durations=10 $(PYTEST_ARGS))
 
 # The tests of the hub's database not about the dialect run on SQLite in `make test`; here
 # they run on PostgreSQL too (those marked `dialects` already ran on both).
