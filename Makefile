@@ -4,7 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install install-fast demo test lint clean
+.PHONY: install install-fast demo test test-slow test-postgres lint clean
+
+# $(call timed,NAME,COMMANDS): run COMMANDS, then say how long they took (wall time), keeping
+# their exit status. The budget (README, "The test budget") is judged on these lines.
+timed = start=$$(date +%s); ( $(2) ); status=$$?; \
+	echo "$(1): $$(( $$(date +%s) - start )) s wall time"; exit $$status
 
 install: $(STAMP)
 
@@ -37,13 +42,36 @@ install-fast: install
 demo: install
 	$(PY) -m anju.demo
 
+# pytest-xdist workers (`make test WORKERS=0` runs the tests one after another, in one process).
+# A module's tests stay together on one worker, one after another (--dist loadfile): some share
+# a module's fixture, such as the barrier controller whose watchdog trips in a long pause.
+WORKERS ?= 2
+
+# Everything but what takes minutes by nature (tests marked slow), in at most 7 minutes. mypy
+# runs beside the tests (they spend much of their time waiting); its report follows theirs.
 test: install
-	$(PY) -m ruff check .
-	$(PY) -m pytest
+	@$(call timed,make test,$(PY) -m ruff check . && { \
+		$(PY) -m mypy > .mypy.out 2>&1 & mypy=$$!; \
+		$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not slow" --durations=15 $(PYTEST_ARGS); \
+		tests=$$?; wait $$mypy; typed=$$?; cat .mypy.out; rm -f .mypy.out; \
+		[ $$tests -eq 0 ] && [ $$typed -eq 0 ]; })
+
+# The benchmarks' smoke runs, fault runs, the simulated day, the face lane (tests/conftest.py).
+test-slow: install
+	@$(call timed,make test-slow,$(PY) -m pytest -n $(WORKERS) --dist loadfile -m slow \
+		--durations=10 $(PYTEST_ARGS))
+
+# The tests of the hub's database not about the dialect run on SQLite in `make test`; here
+# they run on PostgreSQL too (those marked `dialects` already ran on both).
+test-postgres: install
+	@$(call timed,make test-postgres,ANJU_TEST_ALL_DIALECTS=1 $(PY) -m pytest \
+		-n $(WORKERS) --dist loadfile -m "not slow and not dialects" -k postgresql tests/integration \
+		$(PYTEST_ARGS))
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) .demo .pytest_cache .ruff_cache .mypy_cache

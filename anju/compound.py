@@ -278,10 +278,16 @@ class Compound:
             "ANJU_EDGE_METRICS__LISTEN_PORT": str(self.metrics_port),
         } | ({"ANJU_EDGE_REPLAY_CLOCK": str(self.replay_clock)} if self.replay_clock else {})
 
-    def start_hub(self) -> Child:
+    def start_hub(self, *, wait: bool = True) -> Child:
+        """The hub's process; `wait=False` returns at once (it may start while the hub
+        commands of `prepare` run: both migrate safely), and `wait_hub` waits for it."""
         self.hub = python_module("hub", "hub", ["serve"], self.workdir, **self.hub_env()).start()
-        wait_until(self._hub_healthy, 60, "the hub to answer /healthz")
+        if wait:
+            self.wait_hub()
         return self.hub
+
+    def wait_hub(self) -> None:
+        wait_until(self._hub_healthy, 60, "the hub to answer /healthz")
 
     def start_edge(self) -> Child:
         config = self.edge_dir / "edge.toml"
@@ -323,13 +329,14 @@ class Compound:
         return self.display
 
     def stop(self) -> None:
-        for child in (self.edge, self.hub):
-            if child is not None:
-                child.stop()
-        if self.barrier is not None:
-            self.barrier.stop()
-        if self.display is not None:
-            self.display.stop()
+        """Every process told to stop at once, so that they shut down side by side; the edge
+        first, then the hub, then the devices."""
+        devices = [d.child for d in (self.barrier, self.display) if d is not None]
+        children = [c for c in (self.edge, self.hub) if c is not None] + devices
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.stop()
 
     def token(self) -> str:
         if self._token is None:

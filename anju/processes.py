@@ -80,8 +80,10 @@ class Child:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    _terminating: bool = field(default=False, repr=False)
 
     def start(self) -> Child:
+        self._terminating = False
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 (argv is built by Anju itself)
@@ -110,11 +112,17 @@ class Child:
             self.kill()
             raise ProcessError(f"{self.name} did not finish in {timeout_s:.0f} s") from exc
 
+    def terminate(self) -> None:
+        """SIGTERM, without waiting: several children then stop at once (`stop` waits)."""
+        if self.process is not None and self.running and not self._terminating:
+            self.process.send_signal(signal.SIGTERM)
+            self._terminating = True
+
     def stop(self, timeout_s: float = 10.0) -> int | None:
         if self.process is None:
             return None
         if self.running:
-            self.process.send_signal(signal.SIGTERM)
+            self.terminate()  # once: a second SIGTERM makes uvicorn skip its clean shutdown
             try:
                 self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:

@@ -86,6 +86,35 @@ def _no_unexpected_error_logs(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail(f"{len(unexpected)} unexpected error log(s) from our code:\n{shown}")
 
 
+# Tests that take minutes by nature, run by `make test-slow` (which .ci/run runs too), not by
+# `make test`: the benchmarks' smoke runs (each lays out its own processes and measures), the
+# runs of faults in a row, the simulated day with its offline hour, and the face lane's runs
+# of real video through dlib (2.5 minutes as unit tests, 1.5 end to end). Move a module here
+# rather than let `make test` outgrow its budget (README, "The test budget").
+SLOW_MODULES = {
+    "e2e/test_bench_api_fuzz.py",
+    "e2e/test_bench_decide.py",
+    "e2e/test_bench_district.py",
+    "e2e/test_bench_events.py",
+    "e2e/test_bench_faces.py",
+    "e2e/test_bench_hub.py",
+    "e2e/test_bench_plates.py",
+    "e2e/test_bench_registry.py",
+    "e2e/test_chaos.py",
+    "e2e/test_faces.py",
+    "e2e/test_faults.py",
+    "e2e/test_scenario.py",
+    "unit/test_face_lane.py",
+}
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.relative_to(TESTS).as_posix() in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 def _missing(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is required under CI")
@@ -237,6 +266,15 @@ def database_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -
     name = databases.create(template=request.getfixturevalue("_postgres_template"))
     yield databases.url(name)
     databases.drop(name)
+
+
+@pytest.fixture
+def hub_sqlite(tmp_path: Path, _sqlite_template: Path) -> Path:
+    """A migrated hub database at tmp_path/hub.sqlite, where a Compound laid out in tmp_path
+    keeps it: its hub commands then find the migrations done."""
+    path = tmp_path / "hub.sqlite"
+    shutil.copyfile(_sqlite_template, path)
+    return path
 
 
 @pytest.fixture

@@ -53,6 +53,9 @@ class HubSettings(BaseSettings):
     metrics_token: str | None = Field(
         None, repr=False, description="When set, /metrics wants `Authorization: Bearer` it"
     )
+    ui_poll_s: float = Field(
+        5.0, gt=0, le=3600, description="How often the web UI's live lists ask the hub again"
+    )
     analytics_every_s: float = Field(
         60.0, gt=0, description="How often anomalies are scanned and retention enforced"
     )

@@ -93,7 +93,8 @@ def render(request: Request, name: str, caller: Caller | None, **context: Any) -
 def fragment(request: Request, name: str, caller: Caller | None, **context: Any) -> HTMLResponse:
     """Part of a page, which its script fetches again and again (it takes no message)."""
     lang = language(request)
-    context |= {"t": i18n.translator(lang), "lang": lang, "caller": caller}
+    poll_ms = round(request.app.state.services.settings.ui_poll_s * 1000)
+    context |= {"t": i18n.translator(lang), "lang": lang, "caller": caller, "poll_ms": poll_ms}
     response = templates.TemplateResponse(request, name, context)
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, lang, samesite="strict")

@@ -30,9 +30,12 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture
-def compound(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
+def compound(
+    tmp_path: Path, broker: Mosquitto, topic_prefix: str, hub_sqlite: Path
+) -> Iterator[Compound]:
     with Compound(tmp_path, broker.url, topic_prefix=topic_prefix, resend_after_s=2.0) as compound:
+        compound.start_hub(wait=False)  # it starts while the hub commands run
         compound.prepare()
-        compound.start_hub()
+        compound.wait_hub()
         compound.start_edge()
         yield compound

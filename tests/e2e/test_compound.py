@@ -20,10 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def compound(tmp_path: Path, broker_url: str, topic_prefix: str) -> Iterator[Compound]:
+def compound(
+    tmp_path: Path, broker_url: str, topic_prefix: str, hub_sqlite: Path
+) -> Iterator[Compound]:
     with Compound(tmp_path, broker_url, topic_prefix=topic_prefix, resend_after_s=2.0) as compound:
+        compound.start_hub(wait=False)  # it starts while the hub commands run
         compound.prepare()
-        compound.start_hub()
+        compound.wait_hub()
         compound.start_edge()
         yield compound
 

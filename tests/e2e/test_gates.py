@@ -31,14 +31,17 @@ DOOR, BARRIER = 0, 1
 
 
 @pytest.fixture
-def gated(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
+def gated(
+    tmp_path: Path, broker: Mosquitto, topic_prefix: str, hub_sqlite: Path
+) -> Iterator[Compound]:
     with Compound(
         tmp_path, broker.url, topic_prefix=topic_prefix, resend_after_s=2.0, with_gates=True
     ) as compound:
+        compound.start_hub(wait=False)  # it starts while the hub commands run
         compound.prepare()
         compound.start_barrier(watchdog_s=2.0)
         compound.start_display()
-        compound.start_hub()
+        compound.wait_hub()
         compound.start_edge()
         for gate, kind in (("east-gate", "pedestrian"), ("car-gate", "vehicle")):
             compound.request("POST", "/api/gates", json={"id": gate, "name": gate, "kind": kind})
@@ -86,7 +89,9 @@ def test_the_edge_reports_its_clock_against_the_hubs(gated: Compound) -> None:
 
     wait_until(lambda: edge()["clock_trusted"] is True, 30, "a trusted clock in the status")
     offset = edge()["clock_offset_s"]
-    assert isinstance(offset, float) and abs(offset) < 1.0  # the same machine
+    # The same machine: near zero, up to half a round trip to the hub, which on a busy
+    # machine has taken over 2 s.
+    assert isinstance(offset, float) and abs(offset) < 5.0
 
 
 def test_a_qr_pass_opens_offline_and_its_events_arrive_later(
@@ -176,7 +181,9 @@ def test_fire_opens_the_egress_door_with_the_edge_frozen(gated: Compound) -> Non
 
 
 @pytest.fixture
-def passback(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[Compound]:
+def passback(
+    tmp_path: Path, broker: Mosquitto, topic_prefix: str, hub_sqlite: Path
+) -> Iterator[Compound]:
     with Compound(
         tmp_path,
         broker.url,
@@ -185,9 +192,10 @@ def passback(tmp_path: Path, broker: Mosquitto, topic_prefix: str) -> Iterator[C
         with_gates=True,
         anti_passback="hard",
     ) as compound:
+        compound.start_hub(wait=False)  # it starts while the hub commands run
         compound.prepare()
         compound.start_barrier()
-        compound.start_hub()
+        compound.wait_hub()
         compound.start_edge()
         yield compound
 

@@ -186,6 +186,8 @@ def hub_http(
         # The tests scan when they choose, at the instant they choose: a background scan at
         # the real hour could find a case first.
         analytics_every_s=3600.0,
+        # The browser tests wait for the live lists to refresh: not 5 s at a time.
+        ui_poll_s=0.5,
     )
     port = free_port()
     app = create_app(settings)

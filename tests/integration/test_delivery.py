@@ -170,6 +170,7 @@ def test_events_recorded_without_a_broker_are_delivered_when_it_comes(
         daemon.stop()
 
 
+@pytest.mark.expect_error_log("edge.admission")  # events refused when full
 def test_a_filling_outbox_raises_alarms_that_reach_the_hub(
     engine: Engine, database_url: str, tmp_path: Path, broker_url: str, topic_prefix: str
 ) -> None:

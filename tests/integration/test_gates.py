@@ -146,9 +146,11 @@ def test_a_gate_that_does_not_move_alarms(gate_factory, controller) -> None:
 
 def test_the_barrier_stays_up_while_a_vehicle_is_on_the_loop(gate_factory, controller) -> None:
     gate, alarms = gate_factory(1, open_s=0.2)
-    gate.grant()
-    wait_until(lambda: _opened(controller, 1), 2, "the barrier up")
+    # The car is on the loop before the barrier opens: put there after it opened, it could
+    # come too late on a busy machine, the barrier already down again after open_s.
     controller.world.act(1, loop=True)
+    gate.grant()
+    wait_until(lambda: _opened(controller, 1), 10, "the barrier up")
     time.sleep(0.8)  # long past open_s
     assert _opened(controller, 1)
     assert "grant" in gate.released

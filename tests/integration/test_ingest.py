@@ -70,6 +70,7 @@ def test_a_resent_event_is_stored_once_and_confirmed_again(
 
 
 @pytest.mark.dialects
+@pytest.mark.expect_error_log("hub.ingest")  # the conflict, said
 def test_a_new_event_at_a_taken_position_raises_an_alarm_and_is_kept(
     hub: HubServices, edge_link: FakeEdgeLink
 ) -> None:
@@ -96,6 +97,7 @@ def test_a_new_event_at_a_taken_position_raises_an_alarm_and_is_kept(
 
 
 @pytest.mark.dialects
+@pytest.mark.expect_error_log("hub.ingest")  # the conflict, said
 def test_a_known_event_id_at_another_position_is_a_conflict(
     hub: HubServices, edge_link: FakeEdgeLink
 ) -> None:
@@ -191,6 +193,7 @@ def test_a_resent_bad_payload_is_one_dead_letter_counted(
 
 
 @pytest.mark.dialects
+@pytest.mark.expect_error_log("hub.ingest")  # the conflict, said
 def test_duplicates_and_conflicts_inside_one_batch(
     hub: HubServices, edge_link: FakeEdgeLink
 ) -> None:
@@ -207,6 +210,7 @@ def test_duplicates_and_conflicts_inside_one_batch(
 
 
 @pytest.mark.dialects
+@pytest.mark.expect_error_log("hub.ingest")  # the refused batch, said
 def test_an_event_the_database_refuses_is_set_aside_and_the_rest_stored(
     hub: HubServices, edge_link: FakeEdgeLink, database_url: str
 ) -> None:

@@ -44,6 +44,7 @@ def test_subscriptions_come_back_after_a_broker_restart(tmp_path: Path) -> None:
         broker.stop()
 
 
+@pytest.mark.expect_error_log("anju.mqtt")  # the refusal, said
 def test_a_broker_that_refuses_is_not_retried(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path, allow_anonymous=False).start()
     link = _link(broker, "stranger")

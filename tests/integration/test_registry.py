@@ -306,6 +306,7 @@ def test_provisioning_writes_a_bundle_the_edge_can_run_from(
 
 
 @pytest.mark.skipif(not mosquitto_available(), reason="needs a mosquitto binary")
+@pytest.mark.expect_error_log("anju.mqtt")  # a wrong password, refused
 def test_the_mqtt_credentials_work_with_a_real_mosquitto(tmp_path: Path) -> None:
     (tmp_path / "passwd").write_text(mosquitto_password_line("edge-9", "s3cret-pw") + "\n")
     broker = Mosquitto(tmp_path, allow_anonymous=False, password_file=tmp_path / "passwd")

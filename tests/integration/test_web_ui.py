@@ -442,6 +442,13 @@ def test_a_booth_with_no_gate_says_so(hub_http: HubHttp) -> None:
     assert 'id="no-gates"' in page and 'id="command-form"' not in page
 
 
+def test_the_live_lists_refresh_as_often_as_the_hub_is_configured_to(hub_http: HubHttp) -> None:
+    staff = browser_login(hub_http, "staff")
+    assert hub_http.settings.ui_poll_s == 0.5  # production's default is 5 s
+    for page in ("/ui/", "/ui/gates"):
+        assert 'src="/ui/static/live.js" data-poll-ms="500"' in staff.get(page).text
+
+
 def test_in_chromium_a_guard_sees_a_refused_plate_arrive_and_opens_for_its_holder(
     hub_http: HubHttp, chrome: WebDriver, edge_bundle: Path, broker_url: str, topic_prefix: str
 ) -> None:

@@ -165,6 +165,7 @@ def test_a_delta_for_another_compound_is_refused() -> None:
         _registry().apply(RegistryDelta(compound_id="c2", from_version=0, to_version=1, changes=[]))
 
 
+@pytest.mark.expect_error_log("edge.registry")  # the damaged snapshot, said
 def test_a_damaged_snapshot_is_moved_aside_and_the_cache_starts_empty(tmp_path: Path) -> None:
     path = tmp_path / "registry.json"
     path.write_text('{"v": 1, "compound_id": "c1", "from_ver')  # cut short by a power loss
@@ -231,6 +232,7 @@ def test_a_guard_command_is_carried_out_once_even_across_restarts(tmp_path: Path
     assert not Ledger(tmp_path / "ledger.sqlite").first_time("cmd-1")
 
 
+@pytest.mark.expect_error_log("edge.registry")  # the damaged snapshot, said
 def test_a_sealed_snapshot_is_unreadable_without_its_key(tmp_path: Path) -> None:
     key = bytes(range(32))
     cache = _registry()

@@ -1,9 +1,10 @@
 // Refreshes every element that names its source in data-src (the dashboard's live entries,
-// the guard booth's waiting list and temporary vehicles) every five seconds from the hub (no
-// libraries).
+// the guard booth's waiting list and temporary vehicles) from the hub, every data-poll-ms of
+// this script's tag (the hub's ui_poll_s; five seconds unless configured). No libraries.
 "use strict";
 (function () {
   const STALE_AFTER = 2; // failed refreshes in a row before the list is marked out of date
+  const POLL_MS = Number(document.currentScript && document.currentScript.dataset.pollMs) || 5000;
 
   function mark(box, stale) {
     box.classList.toggle("stale", stale);
@@ -31,6 +32,6 @@
 
   for (const box of document.querySelectorAll("[data-src]")) {
     const state = { failures: 0 };
-    setInterval(() => refresh(box, state), 5000);
+    setInterval(() => refresh(box, state), POLL_MS);
   }
 })();
