@@ -117,11 +117,9 @@ def open_set(
                 fpir += others.identify(probe).person_id is not None
         else:
             fta += sum(x is None for x in templates)
-            for probe in templates:
-                if probe is None:
-                    continue
+            for stranger in (x for x in templates if x is not None):
                 impostors += 1
-                fpir += everyone.identify(probe).person_id is not None
+                fpir += everyone.identify(stranger).person_id is not None
     probes = genuine + impostors + fta
     return {
         "fnir": round(fnir / genuine, 4) if genuine else float("nan"),
