@@ -24,7 +24,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from edge.claims import HubClaims
 from edge.clock import EdgeClock
 from edge.config import Fallback, GateSection
-from edge.decide import Context, Evidence, FaceEvidence, GateRules, Verdict, decide
+from edge.decide import (
+    CardEvidence,
+    Context,
+    Evidence,
+    FaceEvidence,
+    GateRules,
+    PinEvidence,
+    Verdict,
+    decide,
+)
 from edge.delivery import Delivery
 from edge.errors import OutboxError, OutboxFull
 from edge.evidence import EvidenceStore
@@ -100,7 +109,7 @@ class Admission:
         self.on_verdict: Callable[[Lane, Verdict, bool], None] | None = None
         self._closed = False
         self._lock = threading.Lock()  # one admission at a time: counts stay exact
-        self._faces_waiting: dict[tuple[str, Direction], tuple[FaceEvidence, datetime]] = {}
+        self._faces_waiting: dict[Lane, tuple[FaceEvidence, datetime]] = {}
 
     def close(self) -> None:
         """From now on every read is refused, unrecorded: the edge is shutting down."""
@@ -158,24 +167,30 @@ class Admission:
     def _second_factor(
         self, lane: Lane, evidence: Evidence, verdict: Verdict, now: datetime
     ) -> Verdict:
-        """A face sent to a second factor waits at its lane; the card, PIN or QR code that
-        comes next there within `SECOND_FACTOR_S` is checked against it, 1:1. The credential
+        """A face sent to a second factor waits at its lane (the camera's and the reader's
+        `lane` name one); the card or PIN that comes next there within `SECOND_FACTOR_S` (a
+        resident's own credentials: not a visitor's QR pass, a plate or a guard's command)
+        is checked against it, 1:1. The credential
         decides as it always does (a card alone opens any gate); its entry says whether the
         face seen was its holder's (`face_confirmed`), or not (`face_mismatch`, with an alarm
         for the guard: another person's card in hand)."""
-        key = (lane.gate_id, lane.direction)
+        self._faces_waiting = {
+            at: waiting
+            for at, waiting in self._faces_waiting.items()
+            if abs((now - waiting[1]).total_seconds()) <= SECOND_FACTOR_S
+        }
         if isinstance(evidence, FaceEvidence):
             if verdict.decision.reason_code in SECOND_FACTOR_CODES:
-                self._faces_waiting[key] = (evidence, now)
+                self._faces_waiting[lane] = (evidence, now)
             return verdict
-        waiting = self._faces_waiting.pop(key, None)
         holder = verdict.subject.id
-        if waiting is None or holder is None or not verdict.granted:
+        if not isinstance(evidence, CardEvidence | PinEvidence) or holder is None:
             return verdict
-        face, seen_at = waiting
-        if abs((now - seen_at).total_seconds()) > SECOND_FACTOR_S or face.same_person is None:
+        waiting = self._faces_waiting.pop(lane, None)
+        same_person = None if waiting is None else waiting[0].same_person
+        if same_person is None or not verdict.granted:
             return verdict
-        if face.same_person(holder):
+        if same_person(holder):
             return _flagged(verdict, "face_confirmed")
         text = f"The face at {lane.gate_id}/{lane.lane} is not the holder of {holder}'s credential."
         self.alarm(lane.gate_id, "face_mismatch", Severity.WARNING, text)

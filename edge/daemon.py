@@ -90,6 +90,7 @@ class EdgeDaemon:
         self.snapshots: SnapshotListener | None = None
         self._unknown_faces = UnknownFaces()
         self._face_engine: TemplateEngine | None = None
+        self._older_engine: TemplateEngine | None = None  # dlib, while people re-enrol
         self.lanes = {
             (r.gate_id, r.direction.value): Lane(r.gate_id, r.lane, r.direction)
             for r in settings.readers
@@ -298,6 +299,9 @@ class EdgeDaemon:
         settings = self._settings
         if any(c.kind == "face" for c in settings.cameras):
             self._face_engine = _face_engine(settings.faces)
+        if self._face_engine is not None and self._face_engine.info.key != "dlib":
+            role = "the dlib engine for people not yet enrolled again"
+            self._older_engine = _face_engine(EngineSettings(), role)
         engine = self._face_engine
         self._unknown_faces = UnknownFaces(
             settings.ledger_path.with_name("unknown.bin"),
@@ -350,7 +354,12 @@ class EdgeDaemon:
 
             engine = self._face_engine
             assert engine is not None  # face cameras start only with an engine
-            gallery = RegistryGallery(lambda: self.registry, engine.info.key, engine.calibration)
+            gallery = RegistryGallery(
+                lambda: self.registry,
+                engine.info.key,
+                engine.calibration,
+                length=engine.info.length,
+            )
             return FaceLane(
                 section.id,
                 engine,
@@ -366,13 +375,15 @@ class EdgeDaemon:
     def _older_matcher(self, engine: TemplateEngine) -> Matcher | None:
         """Where the lanes run another engine than dlib's: dlib, for the people enrolled
         before the change and not yet again (sent to the second factor, told to re-enrol)."""
-        if engine.info.key == "dlib":
-            return None
-        older = _face_engine(EngineSettings())
+        older = self._older_engine
         if older is None:
             return None
         gallery = RegistryGallery(
-            lambda: self.registry, "dlib", older.calibration, only_without=engine.info.key
+            lambda: self.registry,
+            "dlib",
+            older.calibration,
+            length=older.info.length,
+            only_without=engine.info.key,
         )
         return Matcher(older, gallery)
 
@@ -530,11 +541,11 @@ def _read_issuer_key(settings: EdgeSettings) -> Ed25519PublicKey | None:
         raise ConfigError(f"cannot read the issuer key {path}: {exc}") from exc
 
 
-def _face_engine(settings: EngineSettings) -> TemplateEngine | None:
-    """The face lanes' engine; None, with the fix logged, when its model is missing,
-    damaged or its terms not accepted (the lanes' cards, PINs and QR codes go on)."""
+def _face_engine(settings: EngineSettings, role: str = "face lanes") -> TemplateEngine | None:
+    """The engine; None, with the fix logged, when its model is missing, damaged or its
+    terms not accepted (the lanes' cards, PINs and QR codes go on)."""
     try:
         return build_engine(settings)
     except EngineError as exc:
-        logger.error("face lanes not started: %s", exc)
+        logger.error("%s not started: %s", role, exc)
         return None

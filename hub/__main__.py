@@ -388,7 +388,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         choices=["dlib", "mobilefacenet"],
-        help="repeat for several; the first is preferred",
+        help="repeat for several: each photo is encoded for each",
     )
     sub.add_argument(
         "--accept-model-terms",

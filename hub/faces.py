@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import secrets
 import threading
 from collections import OrderedDict, defaultdict
@@ -44,6 +45,7 @@ from hub.tables import Compound, FaceConsent, FaceTemplate, Person, utcnow
 from models.registry import FacePolicyRecord
 
 DEFAULT_FPIR_LIMIT = 0.01
+logger = logging.getLogger(__name__)
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 20_000_000
@@ -79,7 +81,7 @@ def encode_photos(photos: list[bytes], engines: list[TemplateEngine]) -> Enrolme
 
 
 def compound_engines(compound: Compound) -> list[EngineSettings]:
-    """The template engines a compound has enabled, the first preferred (dlib by default)."""
+    """The template engines a compound enrols for (dlib by default)."""
     return [EngineSettings.model_validate(e) for e in json.loads(compound.face_engines)]
 
 
@@ -96,15 +98,12 @@ def face_policies(
     registry version fixes the faces, the engines and the limit: every edge pulling it
     shares one computation (all pairs of residents: seconds for ten thousand)."""
     key = (str(session.get_bind().engine.url), compound.id, compound.registry_version)
-    with _POLICIES_LOCK:
-        if (known := _POLICIES.get(key)) is not None:
-            return known
-    policies = _compute_policies(session, compound, box)
-    with _POLICIES_LOCK:
-        _POLICIES[key] = policies
-        while len(_POLICIES) > 64:
-            _POLICIES.popitem(last=False)
-    return policies
+    with _POLICIES_LOCK:  # one computation at a time: the edges nudged together wait for it
+        if (known := _POLICIES.get(key)) is None:
+            known = _POLICIES[key] = _compute_policies(session, compound, box)
+            while len(_POLICIES) > 64:
+                _POLICIES.popitem(last=False)
+        return known
 
 
 _POLICIES: OrderedDict[tuple[str, str, int], list[FacePolicyRecord]] = OrderedDict()
@@ -114,18 +113,31 @@ _POLICIES_LOCK = threading.Lock()
 def _compute_policies(
     session: Session, compound: Compound, box: SecretBox
 ) -> list[FacePolicyRecord]:
-    risks = gallery_risks(session=session, compound=compound, box=box)
+    """Each engine's policy; one that cannot be computed (a damaged template, say) is sent
+    as face alone off, so that the registry's sync never fails for it."""
+    try:
+        risks = gallery_risks(session=session, compound=compound, box=box)
+    except Exception:  # any failure here must cost the face alone, never the registry
+        logger.exception("compound %s: face risk not computed; face alone off", compound.id)
+        keys = {s.key for s in compound_engines(compound)}
+        return [_policy(compound, key, people=0, bound=1.0, look_alikes=[]) for key in keys]
     return [
-        FacePolicyRecord(
-            id=f"policy-{key}",
-            engine=key,
-            people=risk.people,
-            fpir_bound=round(risk.fpir_bound, 6),
-            limit=compound.face_fpir_limit,
-            look_alikes=sorted(risk.look_alikes),
-        )
+        _policy(compound, key, risk.people, risk.fpir_bound, sorted(risk.look_alikes))
         for key, risk in risks.items()
     ]
+
+
+def _policy(
+    compound: Compound, key: str, people: int, bound: float, look_alikes: list[str]
+) -> FacePolicyRecord:
+    return FacePolicyRecord(
+        id=f"policy-{key}",
+        engine=key,
+        people=people,
+        fpir_bound=bound,
+        limit=compound.face_fpir_limit,
+        look_alikes=look_alikes,
+    )
 
 
 def gallery_risks(
@@ -144,9 +156,10 @@ def gallery_risks(
 
 
 def _configured_calibration(compound: Compound, key: str) -> Calibration | None:
+    """An operator's engine's calibration, from its settings (no model loaded for it)."""
     for settings in compound_engines(compound):
-        if settings.key == key and settings.threshold is not None:
-            return engine_for(settings).calibration
+        if settings.key == key:
+            return settings.calibration()
     return None
 
 
@@ -173,7 +186,7 @@ def set_engines(
     fpir_limit: float,
     changes: Changes,
 ) -> None:
-    """Enable `engines` for the compound's enrolments (the first preferred), each loaded
+    """Enable `engines` for the compound's enrolments, each loaded
     once to prove it works here; the edges get the new risk gates with the next sync."""
     if not engines or not 0 <= fpir_limit <= 1:
         raise EnginesRefused("at least one engine, and a limit from 0 to 1")

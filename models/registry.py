@@ -6,6 +6,8 @@ Records are upserted or deleted by id; later versions may add record kinds and o
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -96,7 +98,10 @@ class FaceRecord(Contract):
 
     @model_validator(mode="after")
     def _whole_numbers(self) -> FaceRecord:
-        size = len(self.template) * 3 // 4 - self.template.count("=")
+        try:
+            size = len(base64.b64decode(self.template, validate=True))
+        except binascii.Error as exc:
+            raise ValueError(f"a template is base64: {exc}") from exc
         if size % 4 or not 32 <= size // 4 <= 2048:
             raise ValueError("a template is 32 to 2,048 float32 numbers")
         return self
@@ -108,7 +113,7 @@ class FacePolicyRecord(Contract):
     nearest other resident is too near). Without it a face never opens alone."""
 
     kind: Literal["face_policy"] = "face_policy"
-    id: Identifier  # the engine's key
+    id: Identifier  # policy-<the engine's key>
     engine: Identifier
     people: int = Field(ge=0)
     fpir_bound: float = Field(ge=0, le=1)

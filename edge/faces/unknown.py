@@ -55,6 +55,8 @@ class UnknownFaces:
             self._forget(now)
             vector = np.asarray(template, dtype=np.float32)
             for sighting in self._sightings:
+                if sighting.template.shape != vector.shape:
+                    continue  # another engine's, from before a change of engine
                 if float(np.linalg.norm(sighting.template - vector)) < self._same_person:
                     self._sightings.append(_Sighting(sighting.pseudonym, vector, now))
                     self._save()

@@ -428,6 +428,9 @@ def test_face_templates_from_before_engines_stay_dlibs_and_await_re_enrolment(
         assert compound is not None
         assert [s.type for s in faces.compound_engines(compound)] == ["dlib"]
         assert faces.needs_re_enrolment(session=session, compound=compound) == {}
+        assert compound.registry_version == 2  # the upgrade announced the risk gate
+        announced = registry.delta_since(session=session, compound_id="c1", since=1, box=box)
+        assert [c.record_kind for c in announced.changes] == ["face_policy"]
         changes = registry.Changes("c1")
         mobilefacenet = EngineSettings(type="mobilefacenet", accept_model_terms=True)
         faces.set_engines(
@@ -441,7 +444,7 @@ def test_face_templates_from_before_engines_stay_dlibs_and_await_re_enrolment(
         assert faces.needs_re_enrolment(session=session, compound=compound) == {
             "p1": ["mobilefacenet"]
         }
-        after = registry.delta_since(session=session, compound_id="c1", since=1, box=box)
+        after = registry.delta_since(session=session, compound_id="c1", since=2, box=box)
     face = records["face"]
     assert isinstance(face, FaceRecord) and face.engine == "dlib"
     assert base64.b64decode(face.template) == template

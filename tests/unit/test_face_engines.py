@@ -45,7 +45,6 @@ def test_one_photo_gives_the_same_template_at_the_hub_and_at_the_lane(
 ) -> None:
     photo = fixtures_dir / EXAMPLES / "lin-manuel-miranda.png"
     [enrolled] = encode_photos([photo.read_bytes()], [engine]).templates[engine.info.key]
-    seen: list[np.ndarray] = []
 
     def admit(evidence: object) -> bool:
         return False
@@ -92,15 +91,18 @@ def test_a_gallery_never_compares_templates_of_another_engine() -> None:
     cache = RegistryCache("c1")
     changes = [Change(op=Op.UPSERT, record_kind="face", id=r.id, record=r) for r in records]
     cache.apply(RegistryDelta(compound_id="c1", from_version=0, to_version=1, changes=changes))
-    gallery = RegistryGallery(lambda: cache, "dlib", Calibration(0.4, 0.03, 0.45))
+    gallery = RegistryGallery(lambda: cache, "dlib", Calibration(0.4, 0.03, 0.45), length=128)
     assert gallery().people == frozenset({"p-1"})
-    assert gallery.skipped == {"mobilefacenet": 1}
+    narrow = RegistryGallery(lambda: cache, "dlib", Calibration(0.4, 0.03, 0.45), length=64)
+    assert narrow().people == frozenset()  # a template of another length is never compared
 
 
-def test_a_template_of_a_broken_length_is_refused_by_the_contract() -> None:
+def test_a_template_of_a_broken_length_or_not_base64_is_refused_by_the_contract() -> None:
     seven = base64.b64encode(b"\0" * 130).decode()  # 32.5 numbers
     with pytest.raises(ValueError, match="float32"):
         FaceRecord(id="f1", person_id="p-1", template=seven)
+    with pytest.raises(ValueError, match="base64"):
+        FaceRecord(id="f1", person_id="p-1", template="A" * 177)
 
 
 def test_mobilefacenet_needs_its_terms_accepted() -> None:
@@ -210,3 +212,24 @@ def test_a_person_not_yet_enrolled_for_the_lanes_engine_is_named_by_the_older_on
         if asked:
             break
     assert [(e.person_id, e.engine, e.re_enrol) for e in asked] == [("p-lin", "dlib", True)]
+
+
+def test_a_gallery_whose_distances_do_not_spread_says_nothing_rather_than_fail() -> None:
+    same = np.ones((1, 128))
+    risk = gallery_risk({f"p-{i}": same for i in range(10)}, Calibration(0.6, 0.05, 0.7))
+    assert risk.fpir_bound == 1.0
+    assert len(risk.look_alikes) == 10
+
+
+def test_the_bound_follows_a_normal_tail_computed_apart() -> None:
+    """Forty people whose distances spread: the projected share is the normal tail at the
+    threshold from the jackknife's bounds, and the bound is rounded up, never down."""
+    rng = np.random.default_rng(11)
+    gallery = {f"p-{i}": rng.normal(size=(2, 16)) for i in range(40)}
+    calibration = Calibration(0.9, 0.05, 0.95)
+    risk = gallery_risk(gallery, calibration)
+    assert 0 < risk.far_bound < 1
+    expected = 1 - (1 - risk.far_bound) ** 40
+    assert expected <= risk.fpir_bound <= expected + 1e-6
+    tighter = gallery_risk(gallery, Calibration(0.7, 0.05, 0.75))
+    assert tighter.far_bound < risk.far_bound  # a lower threshold, a thinner tail

@@ -1,11 +1,14 @@
 """Face templates name their engine; a compound names the engines it enrols for and the
-risk gate's limit. Templates stored before engines existed are dlib's.
+risk gate's limit. Templates stored before engines existed are dlib's. Each compound's
+registry moves on by one version that names dlib's risk gate, so that every edge pulls it
+at once (without it, no face would open alone until a face changed).
 
 Revision ID: 0010
 Revises: 0009
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,6 +32,24 @@ def upgrade() -> None:
         )
         batch.add_column(
             sa.Column("face_fpir_limit", sa.Float(), nullable=False, server_default="0.01")
+        )
+    _announce_risk_gates()
+
+
+def _announce_risk_gates() -> None:
+    connection = op.get_bind()
+    compounds = connection.execute(sa.text("SELECT id, registry_version FROM compound")).all()
+    for compound_id, version in compounds:
+        connection.execute(
+            sa.text("UPDATE compound SET registry_version = :v WHERE id = :id"),
+            {"v": version + 1, "id": compound_id},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO registrychange (compound_id, version, record_kind, record_id, op, at)"
+                " VALUES (:id, :v, 'face_policy', 'policy-dlib', 'upsert', :at)"
+            ),
+            {"id": compound_id, "v": version + 1, "at": datetime.now(UTC)},
         )
 
 
