@@ -17,7 +17,6 @@ one loads its model (I/O), so it happens in a daemon's start-up, never at import
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from anju.faces.landmarks import (
     Landmarker,
     face_recognition_module,
 )
+from anju.faces.model_file import ModelError, check_file
 
 EngineType = Literal["dlib", "mobilefacenet", "onnx"]
 
@@ -258,7 +258,7 @@ def _mobilefacenet(settings: EngineSettings) -> AlignedEngine:
     path = settings.model_path or mobilefacenet_model.installed_path()
     try:
         mobilefacenet_model.verify(path)
-    except mobilefacenet_model.ModelError as exc:
+    except ModelError as exc:
         raise EngineError(str(exc)) from exc
     network = _litert(path, batch=2, side=112, length=192)
     info = EngineInfo("mobilefacenet", "mobilefacenet", mobilefacenet_model.VERSION, 192)
@@ -296,14 +296,15 @@ def _litert(path: Path, *, batch: int, side: int, length: int) -> _Network:
 def _onnx(settings: EngineSettings) -> AlignedEngine:
     path, expected = settings.model_path, settings.sha256
     assert path is not None and expected is not None and settings.threshold is not None
-    if not path.is_file():
-        raise EngineError(f"the onnx engine's model {path} is missing: fix model_path")
-    actual = hashlib.sha256(path.read_bytes()).hexdigest()
-    if actual != expected:
-        raise EngineError(
-            f"the onnx engine's model {path} has sha256 {actual}, not the configured "
-            f"{expected}: restore the licensed file, or configure its checksum knowingly"
+    try:
+        check_file(
+            path,
+            expected,
+            missing="fix the onnx engine's model_path",
+            wrong="restore the licensed file, or configure its checksum knowingly",
         )
+    except ModelError as exc:
+        raise EngineError(f"the onnx engine's model: {exc}") from exc
     network = _onnx_session(path, settings)
     network(np.zeros((1, settings.input_size, settings.input_size, 3), np.float32))  # its shape
     info = EngineInfo(settings.key, "onnx", expected, settings.length)

