@@ -124,6 +124,7 @@ class FaceLane:
         self.name = name
         self._older = older
         self._engine = engine
+        self._own = Matcher(engine, gallery)
         self._landmarker = Landmarker()
         self._gallery = gallery
         self._admit = admit
@@ -207,7 +208,7 @@ class FaceLane:
         if problem is not None:
             return FaceOutcome(track.number, problem)
         match, encoding, matcher = self._identify(frame, box, scale)
-        if matcher.engine is self._engine:
+        if matcher is self._own:
             track.last_encoding = encoding
         track.identified_with = (matcher, encoding)
         track.sharpness = sharpness
@@ -241,7 +242,7 @@ class FaceLane:
             quality=track.sharpness,
             engine=matcher.engine.info.key,
             same_person=same_person,
-            re_enrol=matcher.engine is not self._engine,
+            re_enrol=matcher is not self._own,
         )
         granted = self._admit(evidence)
         return FaceOutcome(track.number, "admitted", evidence.person_id, granted)
@@ -293,14 +294,13 @@ class FaceLane:
         it alone knows (only while there are any)."""
         encoding = self._encode(self._engine, frame, box, scale)
         match = self._gallery().identify(encoding)
-        own = Matcher(self._engine, self._gallery)
         older = self._older
         if match.person_id is not None or older is None or not len(gallery := older.gallery()):
-            return match, encoding, own
+            return match, encoding, self._own
         older_encoding = self._encode(older.engine, frame, box, scale)
         older_match = gallery.identify(older_encoding)
         if older_match.person_id is None:
-            return match, encoding, own
+            return match, encoding, self._own
         return older_match, older_encoding, older
 
     def _encode(
