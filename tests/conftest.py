@@ -105,6 +105,7 @@ SLOW_MODULES = {
     "e2e/test_faults.py",
     "e2e/test_scenario.py",
     "integration/test_face_strangers.py",
+    "unit/test_face_engines.py",
     "unit/test_face_lane.py",
 }
 TESTS = Path(__file__).resolve().parent
