@@ -88,9 +88,10 @@ def _no_unexpected_error_logs(request: pytest.FixtureRequest) -> Iterator[None]:
 
 # Tests that take minutes by nature, run by `make test-slow` (which .ci/run runs too), not by
 # `make test`: the benchmarks' smoke runs (each lays out its own processes and measures), the
-# runs of faults in a row, the simulated day with its offline hour, and the face lane's runs
-# of real video through dlib (2.5 minutes as unit tests, 1.5 end to end). Move a module here
-# rather than let `make test` outgrow its budget (README, "The test budget").
+# runs of faults in a row, the simulated day with its offline hour, the whole demo, and the
+# face engines' runs on real photos and video (2.5 minutes as unit tests, 1.5 end to end).
+# Move a module here rather than let `make test` outgrow its budget (README, "The test
+# budget").
 SLOW_MODULES = {
     "e2e/test_bench_api_fuzz.py",
     "e2e/test_bench_decide.py",
@@ -101,6 +102,7 @@ SLOW_MODULES = {
     "e2e/test_bench_plates.py",
     "e2e/test_bench_registry.py",
     "e2e/test_chaos.py",
+    "e2e/test_compound.py",
     "e2e/test_faces.py",
     "e2e/test_faults.py",
     "e2e/test_scenario.py",
