@@ -139,7 +139,8 @@ class Decision(Contract):
     applied with a clock the edge could not check), `registry_stale`, `offline_limit` (a
     cross-gate limit checked on this edge alone), `passback` (soft anti-passback let it
     through), `watchlist` (let through, with an alert), `offline_passback` (anti-passback
-    checked on this edge alone)."""
+    checked on this edge alone), `face_confirmed` / `face_mismatch` (a card or PIN after a
+    face sent to the second factor: the face was, or was not, the holder's)."""
 
     outcome: Outcome
     reason_code: Identifier
