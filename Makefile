@@ -40,7 +40,7 @@ install-fast: install
 	PY=$(PY) deploy/build-dlib-openblas.sh .wheels
 
 demo: install
-	$(PY) -m anju.demo
+	$(PY) -m harness.demo
 
 # pytest-xdist workers (`make test WORKERS=0` runs the tests one after another, in one process).
 # A module's tests stay together on one worker, one after another (--dist loadfile): some share

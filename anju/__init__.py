@@ -1,4 +1,7 @@
-"""Plumbing shared by Anju's processes: the MQTT link, broker start-up, install checks, the demo.
+"""The runtime library the edge and the hub both run on: the MQTT link, TLS contexts, logging,
+install checks, the model files and the face template engines.
 
-Nothing of the domain lives here; the contracts are in `models`.
+It imports neither daemon (tests/unit/test_imports.py checks it); what runs whole compounds
+(the demo, the end-to-end tests' compounds, the scenario, chaos and traffic) is in `harness`.
+The contracts are in `models`.
 """

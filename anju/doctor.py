@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
+from anju.plate_models import ModelsMissing, model_paths
+
 OPENCV_DISTRIBUTIONS = (
     "opencv-python",
     "opencv-python-headless",
@@ -76,10 +78,6 @@ def check_face_recognition() -> Finding:
 
 
 def check_plate_models() -> Finding:
-    try:  # after check_opencv: with two OpenCVs, importing the engine may fail
-        from edge.plates.clpr import ModelsMissing, model_paths  # noqa: PLC0415 (edge only)
-    except ImportError as exc:
-        return Finding("plate models installed", False, f"cannot import the engine: {exc!r}")
     try:
         paths = model_paths()
     except ModelsMissing as exc:

@@ -22,8 +22,8 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from sqlmodel import Session
 
-from anju.processes import free_port, wait_until
 from bench.common import Row, base_parser, machine, print_table, write_json
+from harness.processes import free_port, wait_until
 from hub import auth, registry
 from hub.core.config import HubSettings
 from hub.core.security import SecretBox

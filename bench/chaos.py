@@ -1,5 +1,5 @@
 """`python -m bench.chaos --faults 100 --json FILE`: faults in a row while a gate's traffic
-flows (anju/chaos.py: kill -9 of the edge, the broker and the hub, broker restarts, network
+flows (harness/chaos.py: kill -9 of the edge, the broker and the hub, broker restarts, network
 cuts between the edge and the broker, the edge's disk filling where a tmpfs can be mounted),
 then the invariant: every event generated is in the hub exactly once. Keys: `faults`,
 `events`, `lost`, `duplicates` (targets: faults >= 100, lost 0, duplicates 0)."""
@@ -10,8 +10,8 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from anju.chaos import Chaos
 from bench.common import Row, base_parser, machine, print_table, write_json
+from harness.chaos import Chaos
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from anju.broker import Mosquitto
-from anju.compound import Compound
 from bench.common import Row, base_parser, machine, number, percentile, print_table, write_json
 from edge.modbus import ModbusClient
 from firmware_mocks.card_reader import CardReader, Swipe
+from harness.broker import Mosquitto
+from harness.compound import Compound
 
 DOOR = 0
 CARDS = (1001, 1002, 1003)

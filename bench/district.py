@@ -23,12 +23,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from anju.broker import Mosquitto
-from anju.invariant import Stream, check, hub_rows
 from anju.mqtt import BrokerAddress, Message, MqttLink
-from anju.processes import free_port, python_module, wait_until
 from bench.common import Row, base_parser, machine, number, percentile, print_table, write_json
 from bench.events import make_event, register
+from harness.broker import Mosquitto
+from harness.invariant import Stream, check, hub_rows
+from harness.processes import free_port, python_module, wait_until
 from models.events import Confirmation, Position
 from models.signing import generate_key, seal
 from models.topics import Topics

@@ -26,11 +26,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from anju.broker import Mosquitto
-from anju.compound import Compound
-from anju.invariant import Report, Stream, check, hub_rows, outbox_stream
 from anju.mqtt import BrokerAddress, Message, MqttLink
-from anju.processes import wait_until
 from bench.common import (
     Row,
     base_parser,
@@ -41,6 +37,10 @@ from bench.common import (
     write_json,
 )
 from edge.outbox import Outbox
+from harness.broker import Mosquitto
+from harness.compound import Compound
+from harness.invariant import Report, Stream, check, hub_rows, outbox_stream
+from harness.processes import wait_until
 from hub import crud
 from hub.core.db import make_engine, migrate
 from models.events import (

@@ -38,13 +38,13 @@ import numpy as np
 from anju.faces.engines import EngineSettings, TemplateEngine, build_engine, unit
 from anju.faces.landmarks import face_recognition_module
 from anju.faces.risk import clopper_pearson, gallery_risk
-from anju.processes import free_port, port_open, python_module, wait_until
 from bench.common import Row, base_parser, machine, number, print_table, write_json
 from edge.capture import FrameSource
 from edge.decide import FaceEvidence
 from edge.faces.calibrate import Photo, encode_all, encode_photo, labelled_photos
 from edge.faces.gallery import FaceGallery
 from edge.faces.pipeline import FaceLane
+from harness.processes import free_port, port_open, python_module, wait_until
 
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces"
 VIDEO = "short_hamilton_clip.mp4"

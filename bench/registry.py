@@ -16,9 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from anju.broker import Mosquitto
-from anju.compound import Compound
-from anju.processes import python_module, wait_until
 from bench.common import (
     Row,
     base_parser,
@@ -32,6 +29,9 @@ from edge.config import load_settings
 from edge.registry import RegistryCache
 from edge.sync import RegistrySync
 from firmware_mocks.card_reader import CardReader, Swipe
+from harness.broker import Mosquitto
+from harness.compound import Compound
+from harness.processes import python_module, wait_until
 
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 FIRST_CARD = 5_000_000

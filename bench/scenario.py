@@ -2,7 +2,7 @@
 compound, compared with its ground truth.
 
 `firmware_mocks.scenario` plans the day (500 residents, 100 visitors, 200 vehicles by
-default, faults, planted anomalies) and its truth; `anju.scenario` plays it through the card
+default, faults, planted anomalies) and its truth; `harness.scenario` plays it through the card
 reader and ANPR mocks, a real edge and hub, and a private Mosquitto, then reads the hub's
 hourly occupancy and its anomalies. Keys: `occupancy_error` (people and vehicles, summed
 absolute difference from the truth at each of the day's 25 hours), `planted_anomalies`,
@@ -17,10 +17,10 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from anju.broker import Mosquitto
-from anju.scenario import run
 from bench.common import Row, base_parser, machine, print_table, write_json
 from firmware_mocks.scenario import CI_SIZE, ZONE, Size, generate
+from harness.broker import Mosquitto
+from harness.scenario import run
 
 
 def main(argv: list[str] | None = None) -> int:

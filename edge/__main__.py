@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from anju import logs
+from anju.model_file import ModelError
 from anju.mqtt import MqttError
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure()
     try:
         return _run(args.config) if args.command == "run" else _keygen(args.out)
-    except (EdgeError, ContractError, MqttError, OSError) as exc:
+    except (EdgeError, ContractError, ModelError, MqttError, OSError) as exc:
         print(f"edge: {exc}", file=sys.stderr)
         return 2
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from anju.faces.engines import EngineError, EngineSettings, TemplateEngine, build_engine
 from anju.mqtt import BrokerAddress, Message, MqttLink
+from anju.plate_models import ModelsMissing
 from edge.admission import Admission, Lane
 from edge.cameras import CameraWorker, FrameLane, Source
 from edge.capture import FrameSource
@@ -44,7 +45,7 @@ from edge.metrics import EdgeMetrics, Health, Readings
 from edge.outbox import Outbox
 from edge.pin_guard import PinGuard
 from edge.plates.anpr import AnprListener, Answer, Pushed
-from edge.plates.clpr import ClprEngine, ModelsMissing
+from edge.plates.clpr import ClprEngine
 from edge.plates.engines import text_engine
 from edge.plates.lane import PlateLane, Snapshot
 from edge.plates.reader import PlateReader

@@ -3,7 +3,7 @@
 The generator knows nothing of the hub: it plans what people and vehicles do (who arrives
 and leaves when, through which reader or camera), the faults a real gate produces, and the
 anomalies planted among them, and it writes down what is physically true: who and what is
-inside at every hour, and which anomalies a good system should find. `anju.scenario` plays
+inside at every hour, and which anomalies a good system should find. `harness.scenario` plays
 the plan through the mocks, the edge, a broker and the hub, and compares.
 
 The plan, for `Size(residents, visitors, vehicles, staff)`:

@@ -37,7 +37,7 @@ Command = Callable[[argparse.Namespace, HubSettings], int]
 @contextmanager
 def _session(settings: HubSettings) -> Iterator[Session]:
     """A session on the migrated database; its engine is disposed after it, so commands
-    run one after another in a process (anju.hub_batch) leave no connections behind."""
+    run one after another in a process (harness.hub_batch) leave no connections behind."""
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from anju.broker import Mosquitto, mosquitto_available
+from harness.broker import Mosquitto, mosquitto_available
 from hub.core.db import make_engine, migrate
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

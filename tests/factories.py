@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from anju.compound import Resident
 from edge.config import CameraSection
+from harness.compound import Resident
 from models.events import (
     AlarmEvent,
     Credential,

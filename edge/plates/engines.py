@@ -7,8 +7,9 @@ from functools import partial
 
 import numpy as np
 
+from anju.plate_models import model_paths
 from edge.config import PlateEngineName
-from edge.plates.clpr import ClprEngine, model_paths
+from edge.plates.clpr import ClprEngine
 from edge.plates.decode import Posterior
 from edge.plates.ocr import Quad, RapidOcrEngine, TextEngine, TextRead
 

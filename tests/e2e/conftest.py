@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from anju.broker import Mosquitto, mosquitto_available
-from anju.compound import Compound
-from anju.invariant import Report, Stream, check, hub_rows
-from anju.traffic import Traffic, settle
+from harness.broker import Mosquitto, mosquitto_available
+from harness.compound import Compound
+from harness.invariant import Report, Stream, check, hub_rows
+from harness.traffic import Traffic, settle
 
 __all__ = ["Traffic", "settle", "verdict"]
 

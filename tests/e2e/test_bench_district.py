@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from anju.broker import mosquitto_available
 from bench import district
+from harness.broker import mosquitto_available
 from tests.conftest import _missing, _postgres_admin_url
 
 pytestmark = [

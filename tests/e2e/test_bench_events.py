@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from anju.broker import mosquitto_available
 from bench import events
+from harness.broker import mosquitto_available
 
 pytestmark = [
     pytest.mark.e2e,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from anju.broker import mosquitto_available
-from anju.chaos import Chaos, Fault
+from harness.broker import mosquitto_available
+from harness.chaos import Chaos, Fault
 
 pytestmark = [
     pytest.mark.e2e,

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from anju.compound import Compound
-from anju.processes import wait_until
 from firmware_mocks.card_reader import CardReader, Swipe
+from harness.compound import Compound
+from harness.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +84,7 @@ def test_demo_runs_with_the_embedded_broker(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "anju.demo",
+            "harness.demo",
             "--broker",
             "embedded",
             "--no-wait",

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import cv2
 
-from anju.broker import Mosquitto
-from anju.compound import Compound
-from anju.processes import Child, free_port, port_open, python_module, wait_until
 from firmware_mocks.card_reader import CardReader, Swipe
+from harness.broker import Mosquitto
+from harness.compound import Compound
+from harness.processes import Child, free_port, port_open, python_module, wait_until
 
 CONSENT = {"minor": False, "given_by": "self", "document_ref": "form 2026-001"}
 CLIP_S = 9.2  # 275 frames at 29.97 fps

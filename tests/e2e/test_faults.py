@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from anju.broker import Mosquitto
-from anju.chaos import fill_disk, mount_tmpfs
-from anju.compound import Compound
 from anju.mqtt import BrokerAddress, MqttLink
-from anju.processes import wait_until
+from harness.broker import Mosquitto
+from harness.chaos import fill_disk, mount_tmpfs
+from harness.compound import Compound
+from harness.processes import wait_until
 from tests.e2e.conftest import Traffic, settle, verdict
 
 pytestmark = pytest.mark.e2e

@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
-from anju.broker import Mosquitto
-from anju.compound import Compound
-from anju.processes import wait_until
 from firmware_mocks.anpr_camera import AnprCamera
 from firmware_mocks.card_reader import CardReader, Swipe
+from harness.broker import Mosquitto
+from harness.compound import Compound
+from harness.processes import wait_until
 from hub import crud
 from tests.factories import blue_plate_scene, entry, uncoloured_plate_scene
 

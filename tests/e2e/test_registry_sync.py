@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from anju.broker import Mosquitto
-from anju.compound import Compound
-from anju.processes import wait_until
 from firmware_mocks.card_reader import CardReader, Swipe
+from harness.broker import Mosquitto
+from harness.compound import Compound
+from harness.processes import wait_until
 from tests.pki import make_pki
 
 pytestmark = pytest.mark.e2e

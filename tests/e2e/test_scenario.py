@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from anju.scenario import run
 from firmware_mocks.scenario import CI_SIZE, ZONE, generate
+from harness.scenario import run
 
 pytestmark = pytest.mark.e2e
 

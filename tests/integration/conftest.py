@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from anju.mqtt import BrokerAddress, Message, MqttLink
-from anju.processes import free_port, wait_until
+from harness.processes import free_port, wait_until
 from hub import crud, registry
 from hub.core.config import HubSettings
 from hub.core.security import SecretBox, hash_password

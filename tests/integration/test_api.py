@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from anju.processes import wait_until
+from harness.processes import wait_until
 from hub import crud
 from models.events import Direction, EdgeEvent, Method, Outcome, SubjectKind
 from tests import factories

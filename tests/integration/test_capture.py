@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from anju.processes import Child, free_port, port_open, python_module, wait_until
 from edge.capture import FrameSource
+from harness.processes import Child, free_port, port_open, python_module, wait_until
 
 
 def _camera(port: int, video: Path, log_dir: Path) -> Child:

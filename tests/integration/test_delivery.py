@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from anju.broker import Mosquitto, mosquitto_available
-from anju.compound import DEFAULT_PEOPLE
-from anju.processes import free_port, wait_until
 from edge.config import EdgeSettings, MqttSection, OutboxSection, WiegandReaderSection
 from edge.daemon import EdgeDaemon
 from firmware_mocks.card_reader import CardReader, Swipe
+from harness.broker import Mosquitto, mosquitto_available
+from harness.compound import DEFAULT_PEOPLE
+from harness.processes import free_port, wait_until
 from hub import crud
 from hub.core.config import HubSettings
 from hub.services import HubServices

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from anju.processes import free_port, wait_until
 from edge.config import DisplaySection, EdgeSettings
 from edge.decide import Verdict
 from edge.display import LaneDisplay, Shown, for_face, for_verdict
 from edge.faces.pipeline import FaceOutcome
 from firmware_mocks.display import Panel, http_server
+from harness.processes import free_port, wait_until
 from models.events import Credential, Decision, Method, Outcome, Subject, SubjectKind
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from anju.hardware import BarrierController, start_barrier
-from anju.processes import free_port, wait_until
 from edge.config import GateSection, HttpRelaySection, ModbusSection
 from edge.drivers import make_driver
 from edge.gate import GateController
+from harness.hardware import BarrierController, start_barrier
+from harness.processes import free_port, wait_until
 from models.events import Severity
 
 

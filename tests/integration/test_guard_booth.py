@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from anju.mqtt import BrokerAddress, MqttLink
-from anju.processes import wait_until
+from harness.processes import wait_until
 from hub import crud, registry
 from hub.core.security import SecretBox
 from hub.services import HubServices

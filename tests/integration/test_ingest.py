@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from anju.processes import wait_until
+from harness.processes import wait_until
 from hub import crud
 from hub.ingest import Inbound
 from hub.services import HubServices

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import uvicorn
 
-from anju.processes import free_port, wait_until
+from harness.processes import free_port, wait_until
 from hub.core.config import HubSettings
 from hub.main import create_app
 

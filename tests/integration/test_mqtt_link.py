@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from anju.broker import Mosquitto, mosquitto_available
 from anju.mqtt import BrokerAddress, Message, MqttLink
+from harness.broker import Mosquitto, mosquitto_available
 
 pytestmark = [
     pytest.mark.integration,

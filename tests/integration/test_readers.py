@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from anju.processes import free_port
 from edge.config import WiegandReaderSection
 from edge.readers import MAX_CONNECTIONS, WiegandListener
 from firmware_mocks.card_reader import CardReader, Swipe
+from harness.processes import free_port
 from models.events import Direction
 from models.wiegand import WiegandRead, encode
 

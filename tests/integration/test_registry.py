@@ -17,10 +17,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel, select
 
-from anju.broker import Mosquitto, mosquitto_available
 from anju.faces.engines import EngineSettings
 from anju.mqtt import BrokerAddress, MqttLink
 from edge.config import load_settings
+from harness.broker import Mosquitto, mosquitto_available
 from hub import crud, faces, importer, registry
 from hub.__main__ import main as hub_main
 from hub.core.db import make_engine, migrate
@@ -236,7 +236,7 @@ def test_hubs_starting_together_migrate_one_database_once(empty_database_url: st
 def test_hub_commands_in_one_process_leave_no_connection_open(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """anju.hub_batch runs several commands in one process: each must give its database
+    """harness.hub_batch runs several commands in one process: each must give its database
     connections back, or a long batch holds a connection per command."""
     monkeypatch.setenv("ANJU_HUB_DATABASE_URL", postgres_url)
     monkeypatch.setenv("ANJU_HUB_SECRET_KEYS", KEY)

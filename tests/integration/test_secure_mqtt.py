@@ -18,7 +18,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from anju.mqtt import BrokerAddress, Message, MqttLink
-from anju.processes import Child, free_port, port_open, wait_until
+from harness.processes import Child, free_port, port_open, wait_until
 from hub.provision import mosquitto_password_line
 from models.topics import Topics
 from tests.conftest import _missing

@@ -13,10 +13,10 @@ import httpx
 import numpy as np
 import pytest
 
-from anju.processes import free_port
 from edge.cameras import CameraWorker
 from edge.config import SnapshotSection
 from edge.snapshots import SnapshotListener
+from harness.processes import free_port
 from tests import factories
 
 PASSWORD = "lens-cap-42"

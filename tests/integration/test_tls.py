@@ -20,7 +20,6 @@ import httpx
 import numpy as np
 import pytest
 
-from anju.processes import free_port, python_module, wait_until
 from anju.tls import client_context
 from edge.config import (
     AnprCameraSection,
@@ -34,6 +33,7 @@ from edge.errors import ConfigError, ListenError
 from edge.plates.anpr import AnprListener, Answer, Pushed
 from edge.snapshots import SnapshotListener
 from firmware_mocks.anpr_camera import AnprCamera
+from harness.processes import free_port, python_module, wait_until
 from models.events import Direction
 from tests import factories
 from tests.pki import make_pki

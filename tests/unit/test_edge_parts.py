@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from anju.compound import DEFAULT_PEOPLE
 from anju.mqtt import BrokerAddress, MqttError
 from edge.config import load_settings
 from edge.decide import CardEvidence, Context, Evidence, GateRules, PinEvidence, Verdict, decide
 from edge.errors import ConfigError
 from edge.ledger import Ledger
 from edge.registry import RegistryCache
+from harness.compound import DEFAULT_PEOPLE
 from models.events import Direction, Outcome, SubjectKind
 from models.pins import pin_digest
 from models.registry import CardRecord, Change, Op, PersonRecord, PinRecord, RegistryDelta

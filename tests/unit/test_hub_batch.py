@@ -1,4 +1,4 @@
-"""`anju.hub_batch`: hub commands in one process, in order, stopping at the first failure."""
+"""`harness.hub_batch`: hub commands in one process, in order, stopping at the first failure."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from anju.hub_batch import main
+from harness.hub_batch import main
 from hub.core.security import SecretBox
 
 

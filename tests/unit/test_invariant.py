@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from anju.invariant import HubRow, Stream, check
+from harness.invariant import HubRow, Stream, check
 
 EPOCH = "0f" * 16
 

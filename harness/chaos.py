@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from anju.broker import Mosquitto
-from anju.compound import Compound
-from anju.invariant import check, hub_rows
-from anju.processes import Child
-from anju.traffic import Traffic, settle
 from firmware_mocks.network import Link
+from harness.broker import Mosquitto
+from harness.compound import Compound
+from harness.invariant import check, hub_rows
+from harness.processes import Child
+from harness.traffic import Traffic, settle
 
 
 class Fault(StrEnum):

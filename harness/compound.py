@@ -4,7 +4,7 @@ processes.
 The demo, the end-to-end tests and the benchmarks lay out a compound through this module, the
 way an installer would, with the hub's own commands: create the compound, import its residents
 from CSV, create an admin, and enrol the edge (`provision-edge`), these four in one process
-(`anju.hub_batch`); the edge then pulls its registry from the hub. Every running part (hub,
+(`harness.hub_batch`); the edge then pulls its registry from the hub. Every running part (hub,
 edge, barrier controller, reader mocks) is a process of its own.
 """
 
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import httpx
 
-from anju.hardware import BarrierController, DisplayPanel, start_barrier, start_display
-from anju.processes import Child, free_ports, port_open, python_module, wait_until
 from anju.tls import client_context
 from edge.registry import RegistryCache
+from harness.hardware import BarrierController, DisplayPanel, start_barrier, start_display
+from harness.processes import Child, free_ports, port_open, python_module, wait_until
 from hub.core.security import SecretBox
 from models.events import SubjectKind
 
@@ -261,10 +261,10 @@ class Compound:
         return self.barrier
 
     def _hub_commands(self, *commands: list[str], **env: str) -> None:
-        """Hub commands run in one process (`anju.hub_batch`): a start costs seconds."""
+        """Hub commands run in one process (`harness.hub_batch`): a start costs seconds."""
         batch = [json.dumps(command) for command in commands]
         child = python_module(
-            "hub-cli", "anju.hub_batch", batch, self.workdir, **self.hub_env(), **env
+            "hub-cli", "harness.hub_batch", batch, self.workdir, **self.hub_env(), **env
         )
         if child.start().wait(timeout_s=120) != 0:
             names = ", ".join(command[0] for command in commands)

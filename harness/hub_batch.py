@@ -1,5 +1,5 @@
 """Several `python -m hub` commands in one process, in order, stopping at the first that
-fails: `python -m anju.hub_batch COMMAND...`, each COMMAND a JSON list of arguments.
+fails: `python -m harness.hub_batch COMMAND...`, each COMMAND a JSON list of arguments.
 
 A compound's set-up (the demo, the end-to-end tests) runs four hub commands, and each new
 process spends seconds importing the hub on a small machine; in one process it does so

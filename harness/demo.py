@@ -23,11 +23,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from anju.broker import Mosquitto, mosquitto_available, start_embedded
-from anju.compound import Compound
-from anju.processes import Child, wait_until
 from firmware_mocks.anpr_camera import AnprCamera
 from firmware_mocks.card_reader import CardReader, Swipe
+from harness.broker import Mosquitto, mosquitto_available, start_embedded
+from harness.compound import Compound
+from harness.processes import Child, wait_until
 
 # (reader direction, card number): a morning at the east gate.
 SCENARIO: tuple[tuple[str, int], ...] = (
@@ -124,7 +124,7 @@ def report(compound: Compound, answers: list[tuple[str, str, str]]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m anju.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.demo", description=__doc__)
     parser.add_argument("--broker", choices=("auto", "mosquitto", "embedded"), default="auto")
     parser.add_argument("--no-wait", action="store_true", help="exit after the report")
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from anju.processes import Child, free_port, port_open, python_module, wait_until
 from firmware_mocks.barrier import World
+from harness.processes import Child, free_port, port_open, python_module, wait_until
 
 
 @dataclass

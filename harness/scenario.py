@@ -19,12 +19,12 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from anju.compound import Compound, Resident
-from anju.processes import wait_until
 from firmware_mocks.anpr_camera import AnprCamera
 from firmware_mocks.card_reader import CardReader, Swipe
 from firmware_mocks.network import Link
 from firmware_mocks.scenario import Action, Channel, Person, Plan
+from harness.compound import Compound, Resident
+from harness.processes import wait_until
 from hub.core.db import make_engine
 from hub.tables import Entry, Receipt, as_utc
 from models.events import SubjectKind

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import threading
 
-from anju.compound import Compound
-from anju.invariant import Stream, outbox_stream
-from anju.processes import wait_until
 from firmware_mocks.card_reader import Answer, CardReader, Swipe
+from harness.compound import Compound
+from harness.invariant import Stream, outbox_stream
+from harness.processes import wait_until
 
 
 class Traffic:

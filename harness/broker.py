@@ -1,6 +1,6 @@
 """An MQTT broker for the demo and the tests: Mosquitto when installed, else an embedded one.
 
-`python -m anju.broker --port N` runs the embedded pure-Python broker (amqtt) in the foreground.
+`python -m harness.broker --port N` runs the embedded pure-Python broker (amqtt) in the foreground.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from anju.processes import (
+from harness.processes import (
     Child,
     ProcessError,
     free_port,
@@ -78,7 +78,7 @@ class Mosquitto:
 
 def start_embedded(workdir: Path, port: int | None = None) -> tuple[Child, str]:
     port = port or free_port()
-    child = python_module("embedded-broker", "anju.broker", ["--port", str(port)], workdir)
+    child = python_module("embedded-broker", "harness.broker", ["--port", str(port)], workdir)
     child.start()
     wait_until(lambda: port_open("127.0.0.1", port), 20, "the embedded broker to listen")
     return child, f"mqtt://127.0.0.1:{port}"
@@ -99,7 +99,7 @@ async def _serve_embedded(port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m anju.broker", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.broker", description=__doc__)
     parser.add_argument("--port", type=int, default=1883)
     args = parser.parse_args(argv)
     asyncio.run(_serve_embedded(args.port))
