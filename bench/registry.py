@@ -77,8 +77,8 @@ def time_full_sync(compound: Compound, workdir: Path) -> float:
     samples = []
     for attempt in range(3):
         cache = RegistryCache(compound.compound_id)
-        sync = RegistrySync(settings.hub, cache, workdir / f"fresh-edge-{attempt}.json")
-        sync.start_client()
+        path = workdir / f"fresh-edge-{attempt}.json"
+        sync = RegistrySync.from_settings(settings.hub, cache, path)
         start = time.monotonic()
         if not sync.pull_once():
             raise RuntimeError("the full pull failed")

@@ -24,7 +24,7 @@ logger = logging.getLogger("edge")
 
 
 def _run(config: Path) -> int:
-    daemon = EdgeDaemon(load_settings(config))
+    daemon = EdgeDaemon.from_settings(load_settings(config))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

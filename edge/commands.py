@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.admission import Admission, Lane
+from edge.alarms import Alarms
 from edge.clock import EdgeClock
 from edge.decide import RemoteEvidence
 from edge.gate import GateController
@@ -46,7 +47,8 @@ class GateCommands:
         issuer_key: Ed25519PublicKey,
         clock: EdgeClock,
         admission: Admission,
-        controllers: Callable[[], Mapping[str, GateController]],
+        alarms: Alarms,
+        controllers: Mapping[str, GateController],
         lanes: Mapping[tuple[str, str], Lane],
         seen: Callable[[str], bool],
     ) -> None:
@@ -55,6 +57,7 @@ class GateCommands:
         self._key = issuer_key
         self._clock = clock
         self._admission = admission
+        self._alarms = alarms
         self._controllers = controllers
         self._lanes = lanes
         self._first_time = seen
@@ -78,7 +81,7 @@ class GateCommands:
         if now - self._last_refusal_alarm < REFUSAL_ALARM_EVERY_S:
             return
         self._last_refusal_alarm = now
-        self._admission.alarm(None, "command_refused", Severity.WARNING, text[:500])
+        self._alarms.alarm(None, "command_refused", Severity.WARNING, text[:500])
 
     def execute(self, command: GateCommand) -> None:
         said = f"{command.issued_by}: {command.reason}"
@@ -88,11 +91,11 @@ class GateCommands:
             self._admission.admit(lane, RemoteEvidence(command))
             return
         active = command.action == "emergency_open"
-        controller = self._controllers().get(command.gate_id)
+        controller = self._controllers.get(command.gate_id)
         opened = controller.emergency(active) if controller is not None else False
         what = "held open" if active else "back in service"
         text = f"Emergency override, gate {what} ({said})" + ("" if opened else "; relay failed")
-        self._admission.alarm(command.gate_id, command.action, Severity.CRITICAL, text)
+        self._alarms.alarm(command.gate_id, command.action, Severity.CRITICAL, text)
 
     def _accept(self, payload: bytes) -> GateCommand:
         try:
@@ -101,7 +104,7 @@ class GateCommands:
             )
         except TokenError as exc:
             raise CommandRejected(f"not a valid command: {str(exc)[:200]}") from exc
-        if command.gate_id not in self._controllers() and not any(
+        if command.gate_id not in self._controllers and not any(
             gate == command.gate_id for gate, _ in self._lanes
         ):
             raise NotForUs(f"command {command.command_id}: gate {command.gate_id} is not here")

@@ -8,8 +8,9 @@ inputs also feeds the controller's communication watchdog.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -112,7 +113,12 @@ class ModbusDriver:
         self._client.close()
 
 
+# The drivers by the `type` of their configuration section.
+DRIVERS: dict[str, Callable[[Any], GateDriver]] = {
+    "http_relay": HttpRelayDriver,
+    "modbus_tcp": ModbusDriver,
+}
+
+
 def make_driver(section: DriverSection) -> GateDriver:
-    if isinstance(section, HttpRelaySection):
-        return HttpRelayDriver(section)
-    return ModbusDriver(section)
+    return DRIVERS[section.type](section)

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS passages (
 class Passage:
     direction: Direction
     at: datetime
+    gate_id: str = ""
 
 
 class Ledger:
@@ -70,19 +71,34 @@ class Ledger:
     def last_passage(self, subject_id: str) -> Passage | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT direction, at FROM passages WHERE subject_id = ?", (subject_id,)
+                "SELECT direction, at, gate_id FROM passages WHERE subject_id = ?", (subject_id,)
             ).fetchone()
-        return None if row is None else Passage(Direction(row[0]), datetime.fromisoformat(row[1]))
+        return None if row is None else _passage(row)
 
-    def record_passage(
-        self, subject_id: str, direction: Direction, gate_id: str, at: datetime
-    ) -> None:
+    def record_passage(self, subject_id: str, passage: Passage) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO passages VALUES (?, ?, ?, ?) ON CONFLICT(subject_id) DO UPDATE"
-                " SET direction = excluded.direction, gate_id = excluded.gate_id, at = excluded.at",
-                (subject_id, direction.value, gate_id, at.isoformat()),
-            )
+            self._write_passage(subject_id, passage)
+
+    def withdraw_passage(self, subject_id: str, ours: Passage, previous: Passage | None) -> None:
+        """Put back `previous` where `ours` was recorded for a grant that did not stand (its
+        pass was used up at another gate meanwhile); a later passage stays."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT direction, at, gate_id FROM passages WHERE subject_id = ?", (subject_id,)
+            ).fetchone()
+            if row is None or _passage(row) != ours:
+                return
+            if previous is None:
+                self._db.execute("DELETE FROM passages WHERE subject_id = ?", (subject_id,))
+            else:
+                self._write_passage(subject_id, previous)
+
+    def _write_passage(self, subject_id: str, passage: Passage) -> None:
+        self._db.execute(
+            "INSERT INTO passages VALUES (?, ?, ?, ?) ON CONFLICT(subject_id) DO UPDATE"
+            " SET direction = excluded.direction, gate_id = excluded.gate_id, at = excluded.at",
+            (subject_id, passage.direction.value, passage.gate_id, passage.at.isoformat()),
+        )
 
     def first_time(self, command_id: str) -> bool:
         """Record the id of a guard's command or of a request for a snapshot; False if it was
@@ -99,3 +115,7 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _passage(row: tuple[str, str, str]) -> Passage:
+    return Passage(Direction(row[0]), datetime.fromisoformat(row[1]), row[2])

@@ -16,9 +16,9 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
-from edge.config import WiegandReaderSection
+from edge.config import ReaderSection, WiegandReaderSection
 from edge.errors import ListenError
 from models.wiegand import (
     MAX_READER_LINE_BYTES,
@@ -34,6 +34,29 @@ logger = logging.getLogger(__name__)
 CardHandler = Callable[[WiegandReaderSection, WiegandRead], bool]
 PinHandler = Callable[[WiegandReaderSection, str], bool]
 QrHandler = Callable[[WiegandReaderSection, str], bool]
+
+
+class CredentialHandlers(Protocol):
+    """What a reader hands its reads to; each answers whether the gate opened."""
+
+    def card(self, reader: WiegandReaderSection, read: WiegandRead) -> bool: ...
+
+    def pin(self, reader: WiegandReaderSection, pin: str) -> bool: ...
+
+    def qr(self, reader: WiegandReaderSection, token: str) -> bool: ...
+
+
+class ReaderListener(Protocol):
+    section: WiegandReaderSection
+
+    @property
+    def port(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 MAX_CONNECTIONS = 8
 MAX_PIN_DIGITS = 8
 KEY_TIMEOUT_S = 10.0
@@ -172,3 +195,17 @@ class _Connection(socketserver.BaseRequestHandler):
             logger.info("reader connection closed: %s", exc)
         finally:
             self.server.slots.release()
+
+
+def _wiegand_tcp(section: ReaderSection, handlers: CredentialHandlers) -> ReaderListener:
+    return WiegandListener(section, handlers.card, handlers.pin, handlers.qr)
+
+
+# The reader listeners by the `type` of their configuration section.
+READERS: dict[str, Callable[[ReaderSection, CredentialHandlers], ReaderListener]] = {
+    "wiegand_tcp": _wiegand_tcp,
+}
+
+
+def make_reader(section: ReaderSection, handlers: CredentialHandlers) -> ReaderListener:
+    return READERS[section.type](section, handlers)

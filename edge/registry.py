@@ -163,6 +163,11 @@ class RegistryCache:
     def age_s(self, now: float) -> float | None:
         return None if self.synced_at is None else max(0.0, now - self.synced_at)
 
+    def stale(self, now: float, max_age_s: float) -> bool:
+        """Never synced, or last synced more than `max_age_s` ago."""
+        age = self.age_s(now)
+        return age is None or age > max_age_s
+
     def _index(self) -> None:
         values = self.records.values()
         self._cards = {r.number: r for r in values if isinstance(r, CardRecord)}

@@ -36,10 +36,13 @@ class RegistrySync:
         section: HubSection,
         cache: RegistryCache,
         path: Path,
+        *,
+        client: httpx.Client,
         clock: EdgeClock | None = None,
         on_clock_off: Callable[[float], None] | None = None,
     ) -> None:
         self._section = section
+        self._client = client
         self._clock = clock
         self._on_clock_off = on_clock_off
         self._clock_off = False
@@ -48,21 +51,29 @@ class RegistrySync:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="registry-sync", daemon=True)
-        self._client: httpx.Client | None = None
 
-    def start(self) -> None:
-        self.start_client()
-        self._thread.start()
-
-    def start_client(self) -> None:
-        """The HTTP client alone, for a caller that pulls by itself (`pull_once`)."""
-        token = self._section.token_file.read_text(encoding="ascii").strip()
-        self._client = httpx.Client(
-            base_url=self._section.url,
+    @classmethod
+    def from_settings(
+        cls,
+        section: HubSection,
+        cache: RegistryCache,
+        path: Path,
+        *,
+        clock: EdgeClock | None = None,
+        on_clock_off: Callable[[float], None] | None = None,
+    ) -> RegistrySync:
+        """With a client that speaks to the hub with the edge's token (read now)."""
+        token = section.token_file.read_text(encoding="ascii").strip()
+        client = httpx.Client(
+            base_url=section.url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=30,
-            verify=self._section.tls_verify(),
+            verify=section.tls_verify(),
         )
+        return cls(section, cache, path, client=client, clock=clock, on_clock_off=on_clock_off)
+
+    def start(self) -> None:
+        self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -72,8 +83,7 @@ class RegistrySync:
         self.close()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._client.close()
 
     def on_nudge(self, topic: str, payload: bytes) -> None:
         try:
@@ -83,10 +93,6 @@ class RegistrySync:
             return
         if nudge.version != self._cache.version:
             self._wake.set()
-
-    def stale(self, now: float) -> bool:
-        age = self._cache.age_s(now)
-        return age is None or age > self._section.max_age_s
 
     def _run(self) -> None:
         failures = 0
@@ -122,7 +128,7 @@ class RegistrySync:
 
     def _measure_clock(self) -> None:
         """Best effort: a hub that cannot tell the time still serves the registry."""
-        if self._clock is None or self._client is None:
+        if self._clock is None:
             return
         try:
             sent = time.time()
@@ -139,8 +145,6 @@ class RegistrySync:
         self._clock_off = off
 
     def _fetch(self, since: int) -> RegistryDelta:
-        if self._client is None:
-            raise RuntimeError("sync not started")
         response = self._client.get("/api/edge/registry", params={"since": since})
         response.raise_for_status()
         return RegistryDelta.model_validate_json(response.content)

@@ -81,9 +81,11 @@ class Compound:
         replay_clock: Path | None = None,
         car_lanes: Sequence[str] = (),
         hub_tls: Path | None = None,
+        in_lanes: int = 1,
     ) -> None:
         """`hub_tls`: a directory with ca.pem, server.pem and server.key; the hub then serves
-        HTTPS with them, and the edge and this harness check it against ca.pem."""
+        HTTPS with them, and the edge and this harness check it against ca.pem. `in_lanes`:
+        the east gate's readers on the way in (named "in", "in-2", ...; one on the way out)."""
         self.workdir = workdir
         self.mqtt_url = mqtt_url
         self.compound_id = compound_id
@@ -91,9 +93,13 @@ class Compound:
         self.topic_prefix = topic_prefix
         self.people = people
         self.resend_after_s = resend_after_s
-        ports = free_ports(8)  # every port the compound's processes listen on, all different
+        more_in = [f"in-{n}" for n in range(2, in_lanes + 1)]
+        # Every port the compound's processes listen on, all different.
+        ports = free_ports(8 + len(more_in))
         self.hub_port = ports[0]
-        self.reader_ports = {"in": ports[1], "out": ports[2]}
+        self.reader_ports = {"in": ports[1], "out": ports[2]} | dict(
+            zip(more_in, ports[8:], strict=True)
+        )
         self.edge_dir = workdir / "edge"
         self.outbox_dir = outbox_dir or self.edge_dir
         self.database_url = database_url or f"sqlite:///{workdir / 'hub.sqlite'}"
@@ -156,8 +162,8 @@ class Compound:
         self.workdir.mkdir(parents=True, exist_ok=True)
         write_residents_csv(residents, self.people)
         readers = [
-            f"east-gate:pedestrian-{direction}:{direction}:{port}"
-            for direction, port in self.reader_ports.items()
+            f"east-gate:pedestrian-{name}:{name.split('-')[0]}:{port}"
+            for name, port in self.reader_ports.items()
         ]
         admin = ["--username", "admin", "--role", "admin", "--compound", self.compound_id]
         edge = ["--edge-id", self.edge_id, "--out", str(self.edge_dir)]

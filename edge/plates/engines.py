@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
@@ -37,11 +38,20 @@ class SecondOpinion:
         return None if read is None else read.posterior
 
 
+def _plate_models() -> TextEngine:
+    """The plate models, with PP-OCR's second opinion on each plate; their files are checked
+    now, so that a broken install stops the edge at start rather than failing every frame."""
+    model_paths()
+    return SecondOpinion(ClprEngine(), RapidOcrEngine())
+
+
+# The text engines by the name a plate camera's `plate_engine` gives.
+TEXT_ENGINES: dict[PlateEngineName, Callable[[], TextEngine]] = {
+    "plate_models": _plate_models,
+    "general_ocr": RapidOcrEngine,
+}
+
+
 def text_engine(name: PlateEngineName) -> TextEngine:
-    """A new engine (each lane has its own); the plate models' files are checked now, so a
-    broken install stops the edge at start rather than failing every frame of a lane.
-    "plate_models" reads with the plate models and PP-OCR's second opinion on each plate."""
-    if name == "plate_models":
-        model_paths()
-        return SecondOpinion(ClprEngine(), RapidOcrEngine())
-    return RapidOcrEngine()
+    """A new engine (each lane has its own)."""
+    return TEXT_ENGINES[name]()

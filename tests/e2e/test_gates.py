@@ -8,7 +8,9 @@ fire alarm opens the egress door with the edge frozen."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +37,12 @@ def gated(
     tmp_path: Path, broker: Mosquitto, topic_prefix: str, hub_sqlite: Path
 ) -> Iterator[Compound]:
     with Compound(
-        tmp_path, broker.url, topic_prefix=topic_prefix, resend_after_s=2.0, with_gates=True
+        tmp_path,
+        broker.url,
+        topic_prefix=topic_prefix,
+        resend_after_s=2.0,
+        with_gates=True,
+        in_lanes=2,
     ) as compound:
         compound.start_hub(wait=False)  # it starts while the hub commands run
         compound.prepare()
@@ -138,6 +145,42 @@ def test_a_qr_pass_opens_offline_and_its_events_arrive_later(
     assert next(p for p in passes if p["id"] == "pass-e2e")["entries_used"] == 1
 
 
+def _at_once(compound: Compound, lanes: list[str], show: Callable[[CardReader], str]) -> list[str]:
+    """What each lane's reader answered when `show` was done at all of them at the same moment."""
+    readers = [_reader(compound, lane) for lane in lanes]
+    start = threading.Barrier(len(readers))
+
+    def at(reader: CardReader) -> str:
+        start.wait(timeout=10)
+        return show(reader)
+
+    try:
+        with ThreadPoolExecutor(len(readers)) as pool:
+            return sorted(pool.map(at, readers))
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def test_two_lanes_shown_a_one_entry_pass_at_once_grant_it_once(gated: Compound) -> None:
+    now = datetime.now(UTC)
+    body = {
+        "id": "pass-twice",
+        "unit_id": "b1-101",
+        "visitor_name": "访客",
+        "valid_from": (now - timedelta(minutes=1)).isoformat(),
+        "valid_until": (now + timedelta(hours=2)).isoformat(),
+        "max_entries": 1,
+    }
+    token = gated.request("POST", "/api/passes", json=body).json()["token"]
+    wait_until(lambda: '"pass-twice"' in gated.edge_registry(), 30, "the pass at the edge")
+    assert _at_once(gated, ["in", "in-2"], lambda r: r.show_qr(token)) == ["denied", "granted"]
+    wait_until(lambda: len(gated.all_entries()) == 2, 30, "both events at the hub")
+    assert sorted(e["reason_code"] for e in gated.all_entries()) == ["pass_used_up", "pass_valid"]
+    passes = gated.get("/api/passes").json()
+    assert next(p for p in passes if p["id"] == "pass-twice")["entries_used"] == 1
+
+
 def test_the_guard_opens_the_door_from_the_hub(gated: Compound) -> None:
     before = _relay_on(gated, DOOR)
     body = {"action": "open", "reason": "resident forgot her card, known to me"}
@@ -191,6 +234,7 @@ def passback(
         resend_after_s=2.0,
         with_gates=True,
         anti_passback="hard",
+        in_lanes=2,
     ) as compound:
         compound.start_hub(wait=False)  # it starts while the hub commands run
         compound.prepare()
@@ -237,6 +281,14 @@ def test_hard_anti_passback_holds_across_gates_while_the_hub_answers(
     assert denied == {("1001", "passback"), ("1002", "passback")}
     offline = next(e for e in entries if e["credential_ref"] == "1003")
     assert offline["flags"] == "offline_passback"
+
+
+def test_one_card_at_two_lanes_at_once_lets_one_person_in(passback: Compound) -> None:
+    swipe = lambda reader: reader.present(Swipe(1001)).result  # noqa: E731
+    assert _at_once(passback, ["in", "in-2"], swipe) == ["denied", "granted"]
+    wait_until(lambda: len(passback.all_entries()) == 2, 30, "both events at the hub")
+    codes = sorted(e["reason_code"] for e in passback.all_entries())
+    assert codes == ["card_valid", "passback"]
 
 
 def test_an_anpr_camera_push_opens_the_barrier_for_a_resident(gated: Compound) -> None:

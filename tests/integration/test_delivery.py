@@ -92,7 +92,7 @@ def edge_settings(tmp_path: Path, broker_url: str, topic_prefix: str) -> EdgeSet
 
 @pytest.fixture
 def daemon(edge_settings: EdgeSettings) -> Iterator[EdgeDaemon]:
-    daemon = EdgeDaemon(edge_settings)
+    daemon = EdgeDaemon.from_settings(edge_settings)
     yield daemon
     daemon.stop()
 
@@ -153,7 +153,7 @@ def test_events_recorded_without_a_broker_are_delivered_when_it_comes(
     url = f"mqtt://127.0.0.1:{port}"
     settings = _edge_settings(tmp_path, url, topic_prefix, resend_after_s=1.0)
     _register(engine, settings)
-    daemon = EdgeDaemon(settings)
+    daemon = EdgeDaemon.from_settings(settings)
     daemon.start()
     try:
         assert _swipe(settings, [1001, 1003]) == ["granted", "granted"]
@@ -176,7 +176,7 @@ def test_a_filling_outbox_raises_alarms_that_reach_the_hub(
 ) -> None:
     settings = _edge_settings(tmp_path, broker_url, topic_prefix, capacity=10, resend_after_s=1.0)
     _register(engine, settings)
-    daemon = EdgeDaemon(settings)
+    daemon = EdgeDaemon.from_settings(settings)
     daemon.start()
     try:
         _swipe(settings, [1001] * 12)
