@@ -234,33 +234,13 @@ def build_parts(settings: EdgeSettings, keys: EdgeKeys) -> EdgeParts:
     """Every part, each made with what it needs, in the order they depend on each other."""
     registry = RegistryCache.load(settings.registry_path, settings.compound_id, keys.sealing)
     clock = _clock(settings)
-    topics = Topics(settings.mqtt.topic_prefix)
-    link = MqttLink(
-        BrokerAddress.from_url(settings.mqtt.url),
-        client_id=f"anju-edge-{settings.edge_id}",
-        will=last_will(topics, settings.compound_id, settings.edge_id),
-        keepalive_s=settings.mqtt.keepalive_s,
-    )
     faces = _face_engines(settings)
     hub = settings.hub
     status = RegistryStatus(registry, hub.max_age_s if hub is not None else None, faces.engine)
-    outbox = Outbox(
-        settings.outbox.path,
-        edge_id=settings.edge_id,
-        capacity=settings.outbox.capacity,
-        alarm_thresholds=settings.outbox.alarm_thresholds,
-    )
-    delivery = Delivery(
-        compound_id=settings.compound_id,
-        edge_id=settings.edge_id,
-        outbox=outbox,
-        link=link,
-        key=keys.signing,
-        topics=topics,
-        settings=settings.outbox,
-        status_interval_s=settings.status_interval_s,
-        registry_info=status.info,
-        clock_info=clock.read,
+    topics = Topics(settings.mqtt.topic_prefix)
+    link = _link(settings, topics)
+    outbox, delivery = _delivery(
+        settings, keys, topics=topics, link=link, status=status, clock=clock
     )
     alarms = Alarms(compound_id=settings.compound_id, delivery=delivery, clock=clock)
     controllers = {
@@ -353,6 +333,46 @@ def build_parts(settings: EdgeSettings, keys: EdgeKeys) -> EdgeParts:
 
 def _nobody(*_: object) -> None:
     """Where nobody counts decisions (no metrics)."""
+
+
+def _link(settings: EdgeSettings, topics: Topics) -> MqttLink:
+    return MqttLink(
+        BrokerAddress.from_url(settings.mqtt.url),
+        client_id=f"anju-edge-{settings.edge_id}",
+        will=last_will(topics, settings.compound_id, settings.edge_id),
+        keepalive_s=settings.mqtt.keepalive_s,
+    )
+
+
+def _delivery(
+    settings: EdgeSettings,
+    keys: EdgeKeys,
+    *,
+    topics: Topics,
+    link: MqttLink,
+    status: RegistryStatus,
+    clock: EdgeClock,
+) -> tuple[Outbox, Delivery]:
+    """The outbox (opened at start) and what sends it, with the edge's status."""
+    outbox = Outbox(
+        settings.outbox.path,
+        edge_id=settings.edge_id,
+        capacity=settings.outbox.capacity,
+        alarm_thresholds=settings.outbox.alarm_thresholds,
+    )
+    delivery = Delivery(
+        compound_id=settings.compound_id,
+        edge_id=settings.edge_id,
+        outbox=outbox,
+        link=link,
+        key=keys.signing,
+        topics=topics,
+        settings=settings.outbox,
+        status_interval_s=settings.status_interval_s,
+        registry_info=status.info,
+        clock_info=clock.read,
+    )
+    return outbox, delivery
 
 
 def _clock(settings: EdgeSettings) -> EdgeClock:
