@@ -27,6 +27,7 @@ from hub.api.routes import (
     watchlist,
 )
 from hub.core.config import HubSettings
+from hub.headers import SecurityHeaders
 from hub.services import HubServices
 from hub.web import app as web
 
@@ -66,4 +67,5 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     for module in modules:
         app.include_router(module.router, responses=ERROR_RESPONSES)
     web.install(app)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -53,6 +53,12 @@ class HubSettings(BaseSettings):
     metrics_token: str | None = Field(
         None, repr=False, description="When set, /metrics wants `Authorization: Bearer` it"
     )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="The address staff open (https://hub.example): with https the session"
+        " cookie is Secure whatever a reverse proxy in front tells the hub",
+    )
     ui_poll_s: float = Field(
         5.0, gt=0, le=3600, description="How often the web UI's live lists ask the hub again"
     )
@@ -65,6 +71,12 @@ class HubSettings(BaseSettings):
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("HTTPS needs both ANJU_HUB_TLS_CERT_FILE and ANJU_HUB_TLS_KEY_FILE")
         return self
+
+    def served_over_https(self, scheme: str) -> bool:
+        """Whether browsers reach the hub over HTTPS: as it says it is reached
+        (`public_url`), or as this request came."""
+        public = self.public_url
+        return scheme == "https" or (public is not None and public.startswith("https://"))
 
     def password_cost(self) -> PasswordCost:
         return PasswordCost(time_cost=self.password_time_cost, memory_kib=self.password_memory_kib)

@@ -131,7 +131,7 @@ def login(
     home = "/ui/entries" if role is Role.RESIDENT else "/ui/"
     response = RedirectResponse(home, status_code=303)
     max_age = int((expires - utcnow()).total_seconds())
-    secure = request.url.scheme == "https"
+    secure = services.settings.served_over_https(request.url.scheme)
     for name, value in ((SESSION_COOKIE, token), (PURPOSE_COOKIE, write_purpose(purpose))):
         response.set_cookie(
             name, value, max_age=max_age, httponly=True, samesite="strict", secure=secure

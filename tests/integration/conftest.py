@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import queue
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -11,6 +13,8 @@ import httpx
 import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from selenium import webdriver
+from selenium.webdriver.remote.webdriver import WebDriver
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -26,8 +30,28 @@ from hub.tables import Building, Unit, User
 from models.events import Confirmation, EdgeEvent
 from models.signing import generate_key, public_key_pem, seal
 from models.topics import Topics
+from tests.conftest import _missing
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def chrome() -> Iterator[WebDriver]:
+    """Debian's headless Chromium (never a browser a test tool downloads), keeping the
+    browser's console (CSP violations and refused frames are reported there)."""
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        _missing("Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must never fetch a browser
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_path))
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
 
 
 class FakeEdgeLink:

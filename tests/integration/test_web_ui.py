@@ -5,18 +5,14 @@ acknowledges an anomaly with a reason."""
 from __future__ import annotations
 
 import html
-import os
 import queue
 import re
-import shutil
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -31,7 +27,6 @@ from models.signing import load_public_key
 from models.tokens import GateCommand, verify_token
 from models.topics import Topics
 from tests import factories
-from tests.conftest import _missing
 from tests.integration.conftest import PASSWORD, HubHttp
 
 pytestmark = pytest.mark.integration
@@ -132,22 +127,6 @@ def _a_new_page(driver: WebDriver) -> bool:
         return bool(driver.execute_script(script))
     except WebDriverException:  # between the two documents
         return False
-
-
-@pytest.fixture
-def chrome() -> Iterator[WebDriver]:
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        _missing("Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must never fetch a browser
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_path))
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
 
 
 def test_in_chromium_staff_see_real_data_and_an_officer_acknowledges_with_a_reason(
