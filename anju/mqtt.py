@@ -1,8 +1,10 @@
 """One wrapper around paho-mqtt that owns all connection state, for the edge and the hub.
 
 It subscribes again on every connect, publishes a retained status with a Last Will, reconnects
-with backoff, reports `connected` only after an accepted CONNACK, and stops (instead of retrying
-for ever) when the broker refuses the credentials.
+with backoff, and reports `connected` only after an accepted CONNACK. A CONNACK or SUBACK whose
+reason code says that trying again cannot help (bad user name or password, not authorised,
+client identifier rejected) stops the link for good (`refused`); any other refusal, such as a
+server unavailable, is retried.
 """
 
 from __future__ import annotations
@@ -19,11 +21,26 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 logger = logging.getLogger(__name__)
 
-_REFUSED_FOR_GOOD = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
+# CONNACK reason codes after which another attempt can only be refused again. paho 2 hands
+# MQTT 3.1.1's return codes over as MQTT 5 reason codes (2 becomes 0x85, 4 becomes 0x86 and 5
+# becomes 0x87; 3, server unavailable, becomes 0x88 and is retried), so one set covers both.
+REFUSED_FOR_GOOD = frozenset(
+    {
+        0x85,  # client identifier not valid (3.1.1: 2)
+        0x86,  # bad user name or password (3.1.1: 4)
+        0x87,  # not authorised (3.1.1: 5)
+        0x8C,  # bad authentication method (MQTT 5 only)
+    }
+)
 
 
 class MqttError(Exception):
     """The link is misconfigured, or the broker refused it for good."""
+
+
+def refused_for_good(reason: ReasonCode) -> bool:
+    """A CONNACK refusal that retrying cannot cure: credentials, authorisation, client id."""
+    return reason.value in REFUSED_FOR_GOOD
 
 
 @dataclass(frozen=True)
@@ -101,7 +118,7 @@ class MqttLink:
         self._on_connected: list[Callable[[], None]] = []
         self._connected = threading.Event()
         self._stopping = False
-        self.refused: str | None = None
+        self.refused: str | None = None  # why, with the reason code, once refused for good
 
     @property
     def connected(self) -> bool:
@@ -153,7 +170,7 @@ class MqttLink:
         properties: object,
     ) -> None:
         if reason.is_failure:
-            self._refuse(str(reason))
+            self._connect_refused(reason)
             return
         scheme = "mqtts" if self._broker.tls else "mqtt"
         logger.info("connected to %s://%s:%d", scheme, self._broker.host, self._broker.port)
@@ -173,10 +190,12 @@ class MqttLink:
     ) -> None:
         if mid != self._subscribe_mid:
             return
-        refused = [str(r) for r in reasons if r.is_failure]
+        topics = list(self._subscriptions)  # in the order they were asked for
+        pairs = zip(topics, reasons, strict=False)
+        refused = [f"{t}: {r} (SUBACK {r.value:#04x})" for t, r in pairs if r.is_failure]
         if refused:
             # Without its subscriptions this client would miss what it exists to receive.
-            self._refuse_for_good(f"subscriptions refused: {', '.join(refused)}")
+            self._refuse_for_good(f"subscription refused, {', '.join(refused)}")
             return
         self._ready()
 
@@ -186,15 +205,17 @@ class MqttLink:
         for callback in self._on_connected:
             callback()
 
-    def _refuse(self, reason: str) -> None:
-        if reason in _REFUSED_FOR_GOOD:
-            self._refuse_for_good(reason)
+    def _connect_refused(self, reason: ReasonCode) -> None:
+        if refused_for_good(reason):
+            self._refuse_for_good(f"{reason} (CONNACK {reason.value:#04x})")
         else:
-            logger.warning("broker refused the connection (%s); retrying", reason)
+            logger.warning(
+                "broker refused the connection (%s, CONNACK %#04x); retrying", reason, reason.value
+            )
 
-    def _refuse_for_good(self, reason: str) -> None:
-        self.refused = reason
-        logger.error("broker refused this client (%s); not retrying", reason)
+    def _refuse_for_good(self, why: str) -> None:
+        self.refused = why
+        logger.error("broker refused this client (%s); not retrying", why)
         self._client.disconnect()
 
     def _on_disconnect(
