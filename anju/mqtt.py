@@ -1,8 +1,9 @@
 """One wrapper around paho-mqtt that owns all connection state, for the edge and the hub.
 
 - `connected` is true only once the broker accepted the CONNACK and acknowledged every
-  subscription; it turns false as soon as the connection is lost.
-- Subscriptions are registered before `start` and made again on every connect.
+  subscription made at that connect; it turns false as soon as the connection is lost.
+- Subscriptions may be added at any time: while connected they are made at once (`subscribe`
+  waits for the SUBACK), and all of them are made again on every connect.
 - The link's own network thread reconnects with full-jitter exponential back-off (`Backoff`), so
   that hundreds of edges that lost the same broker do not all knock again at the same instant.
 - A CONNACK or SUBACK whose reason code says that trying again cannot help (bad user name or
@@ -37,6 +38,7 @@ REFUSED_FOR_GOOD = frozenset(
         0x8C,  # bad authentication method (MQTT 5 only)
     }
 )
+SUBACK_WAIT_S = 10.0
 
 
 class MqttError(Exception):
@@ -110,6 +112,16 @@ class Message:
 Handler = Callable[[str, bytes], None]
 
 
+@dataclass
+class _Asked:
+    """A SUBSCRIBE waiting for its SUBACK."""
+
+    topics: list[str]
+    at_connect: bool  # the connect's own: the link is ready once it is acknowledged
+    answered: threading.Event = field(default_factory=threading.Event)
+    refused: str | None = None
+
+
 class MqttLink:
     def __init__(
         self,
@@ -129,9 +141,11 @@ class MqttLink:
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()  # seeded apart in every client
         self._client = self._paho_client(client_id, clean_session, max_inflight, will)
+        self._lock = threading.Lock()  # subscriptions, SUBACKs awaited, whether a session is up
         self._dialling = threading.Lock()  # a connect attempt, against `stop`
-        self._subscribe_mid: int | None = None
         self._subscriptions: dict[str, tuple[int, Handler]] = {}
+        self._asked: dict[int, _Asked] = {}
+        self._session_up = False  # CONNACK accepted, connection not yet lost
         self._on_connected: list[Callable[[], None]] = []
         self._connected = threading.Event()
         self._stopping = threading.Event()
@@ -177,8 +191,23 @@ class MqttLink:
         return self._thread is not None and self._thread.is_alive()
 
     def subscribe(self, topic: str, handler: Handler, qos: int = 1) -> None:
-        """Register before `start`; the link subscribes again after every reconnect."""
-        self._subscriptions[topic] = (qos, handler)
+        """Hand what arrives on `topic` to `handler` (on the network thread), from now on and
+        after every reconnect. Before `start`, or while the link is down, the next connect
+        subscribes; while connected, it subscribes at once and returns when the broker has
+        acknowledged it (it cannot wait when called on the network thread itself, from a
+        handler say). Raises MqttError when the broker refuses it: like a refusal at connect,
+        that stops the link for good."""
+        with self._lock:
+            self._subscriptions[topic] = (qos, handler)
+            asked = self._ask([(topic, qos)], at_connect=False) if self._session_up else None
+        if asked is not None and threading.current_thread() is not self._thread:
+            self._await_suback(asked)
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop handing `topic` to its handler, now and after reconnects."""
+        with self._lock:
+            if self._subscriptions.pop(topic, None) is not None and self._session_up:
+                self._client.unsubscribe(topic)
 
     def on_connected(self, callback: Callable[[], None]) -> None:
         """Run `callback` (on the network thread) after every accepted connect."""
@@ -273,11 +302,13 @@ class MqttLink:
             return
         self._failures = 0
         logger.info("connected to %s", self._broker)
-        if not self._subscriptions:
+        with self._lock:
+            self._session_up = True
+            wanted = [(topic, qos) for topic, (qos, _) in self._subscriptions.items()]
+            if wanted:
+                self._ask(wanted, at_connect=True)
+        if not wanted:
             self._ready()
-            return
-        wanted = [(topic, qos) for topic, (qos, _) in self._subscriptions.items()]
-        _, self._subscribe_mid = client.subscribe(wanted)
 
     def _connect_refused(self, reason: ReasonCode) -> None:
         if refused_for_good(reason):
@@ -287,6 +318,23 @@ class MqttLink:
                 "broker refused the connection (%s, CONNACK %#04x); retrying", reason, reason.value
             )
 
+    def _ask(self, wanted: list[tuple[str, int]], *, at_connect: bool) -> _Asked | None:
+        """Send one SUBSCRIBE (holding `_lock`); None when the connection is gone already
+        (the next connect subscribes again)."""
+        rc, mid = self._client.subscribe(wanted)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
+            return None
+        asked = _Asked([topic for topic, _ in wanted], at_connect)
+        self._asked[mid] = asked
+        return asked
+
+    def _await_suback(self, asked: _Asked) -> None:
+        if not asked.answered.wait(SUBACK_WAIT_S):
+            logger.warning("no SUBACK for %s within %g s", asked.topics[0], SUBACK_WAIT_S)
+        elif asked.refused is not None:
+            raise MqttError(f"subscription refused, {asked.refused}")
+        # Answered without a SUBACK: the connection was lost, and the next one subscribes.
+
     def _on_subscribe(
         self,
         client: paho.Client,
@@ -295,16 +343,19 @@ class MqttLink:
         reasons: list[ReasonCode],
         properties: object,
     ) -> None:
-        if mid != self._subscribe_mid:
+        with self._lock:
+            asked = self._asked.pop(mid, None)
+        if asked is None:
             return
-        topics = list(self._subscriptions)  # in the order they were asked for
-        pairs = zip(topics, reasons, strict=False)
+        pairs = zip(asked.topics, reasons, strict=False)
         refused = [f"{t}: {r} (SUBACK {r.value:#04x})" for t, r in pairs if r.is_failure]
         if refused:
+            asked.refused = ", ".join(refused)
             # Without its subscriptions this client would miss what it exists to receive.
-            self._refuse_for_good(f"subscription refused, {', '.join(refused)}")
-            return
-        self._ready()
+            self._refuse_for_good(f"subscription refused, {asked.refused}")
+        asked.answered.set()
+        if asked.at_connect and not refused:
+            self._ready()
 
     def _ready(self) -> None:
         """Connected and subscribed: only now can nothing addressed to us be missed."""
@@ -333,12 +384,20 @@ class MqttLink:
         self._session_ended()
 
     def _session_ended(self) -> None:
+        """Nothing is connected or subscribed any more; whoever awaits a SUBACK stops."""
         self._connected.clear()
+        with self._lock:
+            self._session_up = False
+            unanswered = list(self._asked.values())
+            self._asked.clear()
+        for asked in unanswered:
+            asked.answered.set()
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        for topic, (_, handler) in self._subscriptions.items():
-            if paho.topic_matches_sub(topic, msg.topic):
-                self._dispatch(handler, msg)
+        with self._lock:
+            handlers = [h for t, (_, h) in self._subscriptions.items() if _matches(t, msg.topic)]
+        for handler in handlers:
+            self._dispatch(handler, msg)
 
     @staticmethod
     def _dispatch(handler: Handler, msg: paho.MQTTMessage) -> None:
@@ -347,3 +406,7 @@ class MqttLink:
             handler(msg.topic, bytes(msg.payload))  # paho may hand a bytearray
         except Exception:
             logger.exception("handler for %s failed", msg.topic)
+
+
+def _matches(subscription: str, topic: str) -> bool:
+    return bool(paho.topic_matches_sub(subscription, topic))

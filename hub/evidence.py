@@ -49,7 +49,7 @@ class SnapshotDesk:
         self._slots = threading.BoundedSemaphore(AT_ONCE)
 
     def start(self) -> None:
-        """Before the link starts (its subscriptions are renewed at every connect)."""
+        """Before or after the link starts (its subscriptions are renewed at every connect)."""
         self._link.subscribe(self._topics.all_evidence(), self._on_reply, qos=0)
 
     def fetch(

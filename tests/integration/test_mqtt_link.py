@@ -79,3 +79,29 @@ def test_a_wrong_password_is_refused_by_its_reason_code_once(tmp_path: Path) -> 
         link.stop()
         broker.stop()
     assert broker.log_path.read_text(encoding="utf-8").count("disconnected, not authorised") == 1
+
+
+def test_a_subscription_made_while_connected_works_at_once(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path).start()
+    listener, talker = _link(broker, "listener"), _link(broker, "talker")
+    connects: list[None] = []
+    listener.on_connected(lambda: connects.append(None))
+    received: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    try:
+        listener.start()
+        talker.start()
+        assert listener.wait_connected(10) and talker.wait_connected(10)
+        listener.subscribe("late/#", lambda topic, payload: received.put((topic, payload)))
+        listener.subscribe("later", lambda topic, payload: received.put((topic, payload)))
+        assert talker.publish(Message("late/1", b"first"))
+        assert received.get(timeout=10) == ("late/1", b"first")
+        listener.unsubscribe("late/#")
+        assert talker.publish(Message("late/2", b"not for us any more"))
+        assert talker.publish(Message("later", b"second"))  # after late/2, had that come
+        assert received.get(timeout=10) == ("later", b"second")
+        assert received.empty()
+        assert len(connects) == 1, "subscribing reconnected"
+    finally:
+        listener.stop()
+        talker.stop()
+        broker.stop()
