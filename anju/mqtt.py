@@ -4,6 +4,8 @@
   subscription made at that connect; it turns false as soon as the connection is lost.
 - Subscriptions may be added at any time: while connected they are made at once (`subscribe`
   waits for the SUBACK), and all of them are made again on every connect.
+- `publish` raises `LinkDown` when the message cannot be handed to the broker now; the caller
+  decides whether it keeps the message for later (the edge's outbox does) or gives up.
 - The link's own network thread reconnects with full-jitter exponential back-off (`Backoff`), so
   that hundreds of edges that lost the same broker do not all knock again at the same instant.
 - A CONNACK or SUBACK whose reason code says that trying again cannot help (bad user name or
@@ -43,6 +45,11 @@ SUBACK_WAIT_S = 10.0
 
 class MqttError(Exception):
     """The link is misconfigured, or the broker refused it for good."""
+
+
+class LinkDown(MqttError):
+    """The message was not handed to the broker: the link is not connected now (or paho
+    refused the message). The caller keeps it for later or says that it was not sent."""
 
 
 def refused_for_good(reason: ReasonCode) -> bool:
@@ -225,13 +232,18 @@ class MqttLink:
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)
 
-    def publish(self, message: Message) -> bool:
-        """Hand `message` to paho; False when not connected. True is no proof of delivery:
+    def publish(self, message: Message) -> None:
+        """Hand `message` to paho, or raise LinkDown. Handing over is no proof of delivery:
         the caller keeps what matters until the other side confirms it."""
         if not self.connected:
-            return False
-        info = self._client.publish(message.topic, message.payload, message.qos, message.retain)
-        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+            raise LinkDown(f"not connected to {self._broker}: {message.topic} not sent")
+        try:
+            info = self._client.publish(message.topic, message.payload, message.qos, message.retain)
+        except ValueError as exc:  # a topic or payload the protocol cannot carry
+            raise MqttError(f"cannot publish on {message.topic}: {exc}") from exc
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            why = paho.error_string(info.rc)
+            raise LinkDown(f"{message.topic} not sent to {self._broker}: {why}")
 
     def stop(self, last: Message | None = None, timeout_s: float = 2.0) -> None:
         """Publish `last` if connected (waiting briefly for it), then disconnect cleanly (the

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from anju.mqtt import Backoff, BrokerAddress, Message, MqttLink
+from anju.mqtt import Backoff, BrokerAddress, LinkDown, Message, MqttLink
 from harness.broker import Mosquitto, mosquitto_available
 from harness.processes import wait_until
 from hub.provision import mosquitto_password_line
@@ -38,7 +38,7 @@ def test_subscriptions_come_back_after_a_broker_restart(tmp_path: Path) -> None:
         wait_until(lambda: not listener.connected, 5, "the listener to see the broker go")
         broker.start()
         assert listener.wait_connected(30) and talker.wait_connected(30)
-        assert talker.publish(Message("t/after", b"hello"))
+        talker.publish(Message("t/after", b"hello"))
         assert received.get(timeout=10) == b"hello"
     finally:
         listener.stop()
@@ -55,7 +55,8 @@ def test_a_broker_that_refuses_is_not_retried(tmp_path: Path) -> None:
         wait_until(lambda: not link.running, 10, "the link to give up")
         assert link.refused == "Not authorized (CONNACK 0x87)"
         assert not link.connected
-        assert not link.publish(Message("t/x", b"nope"))
+        with pytest.raises(LinkDown):
+            link.publish(Message("t/x", b"nope"))
     finally:
         link.stop()
         broker.stop()
@@ -93,15 +94,33 @@ def test_a_subscription_made_while_connected_works_at_once(tmp_path: Path) -> No
         assert listener.wait_connected(10) and talker.wait_connected(10)
         listener.subscribe("late/#", lambda topic, payload: received.put((topic, payload)))
         listener.subscribe("later", lambda topic, payload: received.put((topic, payload)))
-        assert talker.publish(Message("late/1", b"first"))
+        talker.publish(Message("late/1", b"first"))
         assert received.get(timeout=10) == ("late/1", b"first")
         listener.unsubscribe("late/#")
-        assert talker.publish(Message("late/2", b"not for us any more"))
-        assert talker.publish(Message("later", b"second"))  # after late/2, had that come
+        talker.publish(Message("late/2", b"not for us any more"))
+        talker.publish(Message("later", b"second"))  # after late/2, had that come
         assert received.get(timeout=10) == ("later", b"second")
         assert received.empty()
         assert len(connects) == 1, "subscribing reconnected"
     finally:
         listener.stop()
         talker.stop()
+        broker.stop()
+
+
+def test_publishing_while_offline_raises(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path).start()
+    link = _link(broker, "offline")
+    try:
+        with pytest.raises(LinkDown, match="not connected"):
+            link.publish(Message("t/x", b"before start"))
+        link.start()
+        assert link.wait_connected(10)
+        link.publish(Message("t/x", b"connected"))
+        broker.stop()
+        wait_until(lambda: not link.connected, 5, "the link to see the broker go")
+        with pytest.raises(LinkDown, match="not connected"):
+            link.publish(Message("t/x", b"broker gone"))
+    finally:
+        link.stop()
         broker.stop()
