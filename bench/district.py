@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from anju.mqtt import BrokerAddress, Message, MqttLink
+from anju.mqtt import BrokerAddress, LinkDown, Message, MqttLink
 from bench.common import Row, base_parser, machine, number, percentile, print_table, write_json
 from bench.events import make_event, register
 from harness.broker import Mosquitto
@@ -65,6 +65,7 @@ class Publisher:
         self._lock = threading.Lock()
         self.sent: dict[uuid.UUID, tuple[float, str, bytes]] = {}
         self.latencies: list[tuple[float, float]] = []  # (confirmed at, ms)
+        self.link_down = 0  # publishes refused while the link was down
         self.link = MqttLink(BrokerAddress.from_url(broker_url), client_id=f"bench-{name}")
         self.link.subscribe("anju/+/edge/+/confirm", self._on_confirm)
 
@@ -91,7 +92,7 @@ class Publisher:
                 topic = TOPICS.events(edge.compound_id, edge.edge_id)
                 with self._lock:
                     self.sent[event_id] = (time.monotonic(), topic, payload)
-                self.link.publish(Message(topic, payload))
+                self._send(topic, payload)
                 edge.published += 1
                 sent_any = True
             if not sent_any:
@@ -116,7 +117,13 @@ class Publisher:
         with self._lock:
             overdue = [item for item in self.sent.values() if item[0] < cutoff]
         for _, topic, payload in overdue:
+            self._send(topic, payload)
+
+    def _send(self, topic: str, payload: bytes) -> None:
+        try:
             self.link.publish(Message(topic, payload))
+        except LinkDown:  # still in `sent`: re-sent once overdue, as an edge would
+            self.link_down += 1
 
 
 def fresh_database(admin_url: str, name: str) -> str:
@@ -194,6 +201,7 @@ def measure(settings: Settings, workdir: Path) -> dict[str, object]:
         "load_exhausted": exhausted,
         "lost": report.lost,
         "duplicates": report.duplicates,
+        "publishes_while_link_down": sum(p.link_down for p in publishers),
         "seconds": settings.seconds,
         "database": "postgresql",
         "machine": machine(),

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
-from anju.mqtt import Message, MqttLink
+from anju.mqtt import LinkDown, Message, MqttLink
 from edge.clock import ClockReading
 from edge.config import OutboxSection
 from edge.errors import OutboxError
@@ -177,11 +177,16 @@ class Delivery:
         if room <= 0:
             return
         due = self._outbox.due(now, room)
-        sent = [
-            pending.seq
-            for pending in due
-            if self._link.publish(Message(self._events_topic, pending.payload))
-        ]
+        sent: list[int] = []
+        for pending in due:
+            try:
+                self._link.publish(Message(self._events_topic, pending.payload))
+            except LinkDown as exc:
+                # The outbox keeps this event and the rest unsent: due again at once when
+                # the link is back (every reconnect makes all unconfirmed events due).
+                logger.info("events wait in the outbox: %s", exc)
+                break
+            sent.append(pending.seq)
         self._outbox.mark_sent(sent, now, self._settings.resend_after_s)
         if len(due) == room and len(sent) == len(due):
             self._wake.set()
@@ -189,7 +194,11 @@ class Delivery:
     def _refresh_status(self) -> None:
         if time.monotonic() - self._last_status >= self._status_interval_s:
             self._last_status = time.monotonic()
-            self._link.publish(self._status_message(online=True))
+            try:
+                self._link.publish(self._status_message(online=True))
+            except LinkDown as exc:  # the next connect publishes it (`_resend_all`)
+                logger.info("status not published: %s", exc)
+                self._last_status = 0.0
 
     def _status_message(self, *, online: bool) -> Message:
         registry = self._registry_info()

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from anju.mqtt import LinkDown
 from edge.clock import EdgeClock
 from edge.images import ImageError, to_bgr8
 from edge.plates.locate import candidates
@@ -230,7 +231,8 @@ class EvidenceDesk:
     """Answers the hub's requests for the snapshots kept here. A request must be signed by
     the compound's hub and name this compound and edge, or it is dropped unanswered; one
     that is stale by this edge's clock, or seen before, gets a signed answer saying so (the
-    hub then tells staff why, rather than that the edge is offline)."""
+    hub then tells staff why, rather than that the edge is offline). `reply` publishes an
+    answer, raising LinkDown when the broker is out of reach."""
 
     def __init__(
         self,
@@ -241,7 +243,7 @@ class EvidenceDesk:
         signing_key: Ed25519PrivateKey,
         clock: EdgeClock,
         store: EvidenceStore,
-        reply: Callable[[bytes], bool],
+        reply: Callable[[bytes], None],
         seen: Callable[[str], bool],
     ) -> None:
         self._compound_id = compound_id
@@ -276,8 +278,10 @@ class EvidenceDesk:
             request.issued_by,
             "sent" if found else reply.missing,
         )
-        if not self._reply(seal_reply(reply, self._signing_key)):
-            logger.warning("snapshot of %s not sent: the broker is out of reach", reply.event_id)
+        try:
+            self._reply(seal_reply(reply, self._signing_key))
+        except LinkDown as exc:  # the hub's wait runs out and it tells staff the edge is away
+            logger.warning("snapshot of %s not sent: %s", reply.event_id, exc)
 
     def _refusal(self, request: EvidenceRequest) -> str | None:
         stale = off_clock(request, self._clock.read().now)

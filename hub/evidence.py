@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from anju.mqtt import Message, MqttLink
+from anju.mqtt import LinkDown, Message, MqttLink
 from hub.errors import NotFound, Unavailable
 from models.errors import ContractError
 from models.evidence import EvidenceReply, EvidenceRequest, open_reply
@@ -49,7 +49,7 @@ class SnapshotDesk:
         self._slots = threading.BoundedSemaphore(AT_ONCE)
 
     def start(self) -> None:
-        """Before the link starts (its subscriptions are renewed at every connect)."""
+        """Before or after the link starts (its subscriptions are renewed at every connect)."""
         self._link.subscribe(self._topics.all_evidence(), self._on_reply, qos=0)
 
     def fetch(
@@ -71,8 +71,13 @@ class SnapshotDesk:
             with self._lock:
                 self._asked[request.request_id] = asked
             topic = self._topics.evidence_request(request.compound_id, edge_id)
-            if not self._link.publish(Message(topic, token.encode("ascii"), qos=0)):
-                raise Unavailable("the broker is out of reach: the edge was not asked")
+            try:
+                self._link.publish(Message(topic, token.encode("ascii"), qos=0))
+            except LinkDown as exc:
+                raise Unavailable(
+                    f"edge {edge_id} cannot be reached now (the hub is not connected to the"
+                    " broker): try again later"
+                ) from exc
             if not asked.answered.wait(wait_s):
                 raise Unavailable(f"edge {edge_id} did not answer within {wait_s:g} s")
         finally:

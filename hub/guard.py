@@ -5,6 +5,7 @@ plates a refused plate may be."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from functools import partial
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from anju.mqtt import LinkDown
 from hub import audit, issuer, look_alikes
 from hub.api.deps import Caller
 from hub.errors import NotFound, Unavailable
@@ -21,6 +23,8 @@ from hub.services import HubServices
 from hub.tables import Entry, Gate, as_utc, utcnow
 from models.events import Direction, Identifier, Text
 from models.tokens import GateAction, GateCommand
+
+logger = logging.getLogger(__name__)
 
 
 class CommandBody(BaseModel):
@@ -61,10 +65,25 @@ def send_command(
     whom = body.subject_id or body.pass_id
     target = f"gate:{gate_id}" + (f" (for {whom})" if whom else "")
     audit.record(caller.engine, actor=actor, action=body.action, target=target, reason=body.reason)
-    sent = [e for e, t in tokens.items() if services.send_command(caller.compound_id, e, t)]
+    sent = _send_commands(services, caller.compound_id, tokens)
     if not sent:
         raise Unavailable("the broker is out of reach: the command was not sent")
     return CommandSent(command_id=str(command_id), edges=sent)
+
+
+def _send_commands(services: HubServices, compound_id: str, tokens: dict[str, str]) -> list[str]:
+    """The edges whose command reached the broker, in order, until the link is found down
+    (one link serves them all): the caller tells the guard which edges it reached."""
+    sent: list[str] = []
+    for edge_id, token in tokens.items():
+        try:
+            services.send_command(compound_id, edge_id, token)
+        except LinkDown as exc:
+            missed = [e for e in tokens if e not in sent]
+            logger.warning("gate command not sent to %s: %s", ", ".join(missed), exc)
+            break
+        sent.append(edge_id)
+    return sent
 
 
 def _command(

@@ -30,7 +30,7 @@ from sqlalchemy.exc import (
 )
 from sqlmodel import Session
 
-from anju.mqtt import Message, MqttLink
+from anju.mqtt import LinkDown, Message, MqttLink
 from hub import crud, follow_up
 from hub.metrics import HubMetrics
 from models.errors import BadSignature, ContractError
@@ -319,7 +319,13 @@ class Ingestor:
         """Once stored (a re-sent duplicate alerts no one twice)."""
         for alert in follow_up.officer_alerts(events):
             topic = self._topics.officers(alert.compound_id)
-            self._link.publish(Message(topic, alert.model_dump_json().encode(), qos=1))
+            try:
+                self._link.publish(Message(topic, alert.model_dump_json().encode(), qos=1))
+            except LinkDown as exc:
+                # Stored with the alarms, but no officer hears of it now: someone must look.
+                logger.error(
+                    "officer alert %s (%s) not pushed: %s", alert.event_id, alert.code, exc
+                )
 
     def _confirm(self, events: list[EdgeEvent]) -> list[Confirmation]:
         by_edge: dict[tuple[str, str], dict[UUID, None]] = defaultdict(dict)
@@ -329,8 +335,10 @@ class Ingestor:
         for (compound_id, edge_id), ids in by_edge.items():
             confirmation = Confirmation(edge_id=edge_id, event_ids=list(ids))
             topic = self._topics.confirm(compound_id, edge_id)
-            if not self._link.publish(Message(topic, confirmation.model_dump_json().encode())):
-                logger.warning("confirmation to %s not sent; it will re-send", edge_id)
+            try:
+                self._link.publish(Message(topic, confirmation.model_dump_json().encode()))
+            except LinkDown as exc:  # the edge keeps the events and sends them again
+                logger.warning("confirmation to %s not sent (%s); it will re-send", edge_id, exc)
             confirmations.append(confirmation)
         return confirmations
 

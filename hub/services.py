@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from anju.mqtt import BrokerAddress, Message, MqttLink
+from anju.mqtt import BrokerAddress, LinkDown, Message, MqttLink
 from hub import crud, registry
 from hub.analytics.job import AnalyticsJob
 from hub.core.config import HubSettings
@@ -66,7 +66,10 @@ class HubServices:
         topics = Topics(self.settings.topic_prefix)
 
         def announce() -> None:
-            self.link.publish(hub_status(topics, online=True))
+            try:
+                self.link.publish(hub_status(topics, online=True))
+            except LinkDown as exc:  # lost again at once: the next connect announces it
+                logger.warning("online status not published: %s", exc)
 
         self.link.on_connected(announce)
         self.link.start()
@@ -82,17 +85,26 @@ class HubServices:
         topics = Topics(self.settings.topic_prefix)
         payload = RegistryNudge(compound_id=compound_id, version=version).model_dump_json()
         for edge_id in self.edge_ids(compound_id):
-            self.link.publish(Message(topics.registry(compound_id, edge_id), payload.encode()))
+            try:
+                self.link.publish(Message(topics.registry(compound_id, edge_id), payload.encode()))
+            except LinkDown as exc:  # one link for all edges: the rest would fail alike
+                logger.warning(
+                    "registry v%d of %s not announced (%s): its edges pull it at their next poll",
+                    version,
+                    compound_id,
+                    exc,
+                )
+                return
 
     def edge_ids(self, compound_id: str) -> list[str]:
         with Session(self.engine) as session:
             return [e.edge_id for e in crud.list_edges(session=session, compound_id=compound_id)]
 
-    def send_command(self, compound_id: str, edge_id: str, token: str) -> bool:
+    def send_command(self, compound_id: str, edge_id: str, token: str) -> None:
         """A signed gate command to one edge (QoS 1, not retained: it expires in 30 s);
-        False when the broker is out of reach."""
+        LinkDown when the broker is out of reach."""
         topic = Topics(self.settings.topic_prefix).command(compound_id, edge_id)
-        return self.link.publish(Message(topic, token.encode("ascii"), qos=1))
+        self.link.publish(Message(topic, token.encode("ascii"), qos=1))
 
     def stop(self) -> None:
         self.link.stop(last=hub_status(Topics(self.settings.topic_prefix), online=False))

@@ -84,7 +84,7 @@ class FakeEdgeLink:
 
     def send_raw(self, payload: bytes, topic: str | None = None) -> None:
         topic = topic or self.topics.events(self.compound_id, self.edge_id)
-        assert self.link.publish(Message(topic, payload))
+        self.link.publish(Message(topic, payload))  # LinkDown fails the test
 
     def confirmed_ids(self, expected: int, timeout_s: float = 10.0) -> set[uuid.UUID]:
         seen: set[uuid.UUID] = set()

@@ -105,7 +105,7 @@ def test_each_edge_publishes_only_its_own_topics(secure_broker: SecureBroker) ->
         T.officers("c1"),
         "anju/hub/status",
     ):
-        assert edge.publish(Message(topic, b"x"))
+        edge.publish(Message(topic, b"x"))
     assert sorted(got(at_hub)) == sorted([mine, snapshot])
     hub.stop()
     edge.stop()
@@ -123,7 +123,7 @@ def test_each_edge_reads_only_what_is_addressed_to_it(secure_broker: SecureBroke
         "anju/hub/status",
     ]
     for topic in [*wanted, T.confirm("c1", "edge-2"), T.evidence("c1", "edge-1")]:
-        assert hub.publish(Message(topic, b"x"))
+        hub.publish(Message(topic, b"x"))
     assert sorted(got(at_edge)) == sorted(wanted)
     hub.stop()
     edge.stop()
@@ -144,7 +144,7 @@ def test_wider_subscriptions_deliver_nothing_beyond_its_own(secure_broker: Secur
         T.officers("c1"),
     ]
     for topic in [*others, T.command("c1", "edge-1")]:
-        assert hub.publish(Message(topic, b"x"))
+        hub.publish(Message(topic, b"x"))
     assert got(at_edge) == [T.command("c1", "edge-1")]
     hub.stop()
     edge.stop()
@@ -195,7 +195,7 @@ def test_an_edge_cannot_take_over_the_hubs_session(secure_broker: SecureBroker) 
     assert impostor.wait_connected(10)
     edge, _ = link(secure_broker, "edge-2")
     assert edge.wait_connected(10)
-    assert edge.publish(Message(T.events("c1", "edge-2"), b"x"))
+    edge.publish(Message(T.events("c1", "edge-2"), b"x"))
     assert got(at_hub) == [T.events("c1", "edge-2")], "the hub was not kicked off"
     for client in (impostor, edge, hub):
         client.stop()

@@ -1,6 +1,7 @@
 """The hub's side of a snapshot request over a real Mosquitto: it takes the picture only from
 the edge it asked, for the request and the event it asked about, and only a JPEG; it says
-why when there is none, and refuses at once when too many fetches are waiting."""
+why when there is none, and refuses at once when too many fetches are waiting or when the
+hub is cut off from the broker."""
 
 from __future__ import annotations
 
@@ -146,3 +147,16 @@ def test_too_many_fetches_at_once_are_refused_at_once(exchange: Exchange) -> Non
 def _expect_unavailable(exchange: Exchange) -> None:
     with pytest.raises(Unavailable):
         exchange.fetch(wait_s=2)
+
+
+def test_a_hub_cut_off_from_the_broker_says_so_at_once(broker_url: str, topic_prefix: str) -> None:
+    hub_link = _link(broker_url)
+    hub_link.start()
+    assert hub_link.wait_connected(10)
+    hub_link.stop()  # the hub's link is down now
+    desk = SnapshotDesk(hub_link, Topics(topic_prefix))
+    made = Exchange(desk, Topics(topic_prefix), generate_key(), generate_key(), [])
+    started = datetime.now(UTC)
+    with pytest.raises(Unavailable, match="edge edge-1 cannot be reached now"):
+        made.fetch(wait_s=5)
+    assert (datetime.now(UTC) - started).total_seconds() < 1  # not after the wait

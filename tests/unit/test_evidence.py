@@ -210,7 +210,7 @@ class Desk:
             signing_key=self.edge_key,
             clock=EdgeClock(reference=False, max_offset_s=5, max_age_s=60),
             store=self.store,
-            reply=lambda payload: self.sent.append(payload) is None,
+            reply=self.sent.append,
             seen=first_time,
         )
 
