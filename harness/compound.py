@@ -18,6 +18,7 @@ import secrets
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -82,6 +83,7 @@ class Compound:
         car_lanes: Sequence[str] = (),
         hub_tls: Path | None = None,
         in_lanes: int = 1,
+        in_service_since: datetime | None = None,
     ) -> None:
         """`hub_tls`: a directory with ca.pem, server.pem and server.key; the hub then serves
         HTTPS with them, and the edge and this harness check it against ca.pem. `in_lanes`:
@@ -97,6 +99,7 @@ class Compound:
         # Every port the compound's processes listen on, all different.
         ports = free_ports(8 + len(more_in))
         self.hub_port = ports[0]
+        self.in_service_since = in_service_since
         self.reader_ports = {"in": ports[1], "out": ports[2]} | dict(
             zip(more_in, ports[8:], strict=True)
         )
@@ -166,12 +169,15 @@ class Compound:
             for name, port in self.reader_ports.items()
         ]
         admin = ["--username", "admin", "--role", "admin", "--compound", self.compound_id]
+        since = []
+        if self.in_service_since is not None:
+            since = ["--in-service-since", self.in_service_since.isoformat()]
         edge = ["--edge-id", self.edge_id, "--out", str(self.edge_dir)]
         links = ["--hub-url", self.hub_url, "--mqtt-url", self.edge_mqtt_url]
         if self.hub_tls is not None:
             links += ["--hub-ca", str(self.hub_tls / "ca.pem")]
         self._hub_commands(
-            ["create-compound", "--id", self.compound_id, "--name", "Anju demo"],
+            ["create-compound", "--id", self.compound_id, "--name", "Anju demo", *since],
             ["import-residents", str(residents), "--compound", self.compound_id],
             ["create-user", *admin],
             [

@@ -69,6 +69,8 @@ class Player:
             edge_mqtt_url=f"mqtt://127.0.0.1:{self.link.port}",
             replay_clock=self.clock,
             car_lanes=("in", "out"),
+            # The simulated days are in the past: the compound was in service before them.
+            in_service_since=min(a.at for a in plan.actions) - timedelta(hours=1),
         )
         self.tokens: dict[str, str] = {}
         self.unexpected: list[str] = []

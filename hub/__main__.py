@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import uvicorn
@@ -77,10 +78,21 @@ def serve(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def _aware_time(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} names no time zone (e.g. +08:00)")
+    return at
+
+
 def create_compound(args: argparse.Namespace, settings: HubSettings) -> int:
     with _session(settings) as session:
         registry.create_compound(
-            session=session, compound_id=args.id, name=args.name, box=settings.secret_box()
+            session=session,
+            compound_id=args.id,
+            name=args.name,
+            box=settings.secret_box(),
+            in_service_since=args.in_service_since,
         )
         session.commit()
         _audit(session, args.id, "create", f"compound:{args.id}")
@@ -337,6 +349,17 @@ def analytics(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def _compound_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--id", required=True)
+    sub.add_argument("--name", required=True)
+    sub.add_argument(
+        "--in-service-since",
+        type=_aware_time,
+        help="when its gates began deciding (ISO 8601 with a zone; default now): events"
+        " dated before it are kept out of occupancy and analytics",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m hub", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -347,9 +370,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("serve", serve, "run the hub (HTTP API and MQTT ingest)")
-    sub = command("create-compound", create_compound, "create a compound")
-    sub.add_argument("--id", required=True)
-    sub.add_argument("--name", required=True)
+    _compound_arguments(command("create-compound", create_compound, "create a compound"))
     sub = command("create-user", create_user, "create a user; the password is read from stdin")
     sub.add_argument("--username", required=True)
     sub.add_argument("--role", required=True, choices=[r.value for r in auth.Role])

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, tuple_
 from sqlmodel import Session, col, select
 
 from hub.errors import BadCursor, Conflict
+from hub.event_time import Placed
 from hub.tables import Alarm, DeadLetter, Edge, Entry, Gate, Receipt, as_utc, utcnow
 from models.events import AlarmEvent, EdgeEvent, EdgeStatus, EntryEvent, Method
 from models.signing import MAX_PAYLOAD_BYTES
@@ -97,16 +98,20 @@ def record_status(*, session: Session, status: EdgeStatus) -> bool:
     return True
 
 
-def store_events(*, session: Session, events: Sequence[EdgeEvent]) -> StoreResult:
-    """Add the events not seen before; sort the rest into duplicates and conflicts.
+def store_events(*, session: Session, events: Sequence[EdgeEvent | Placed]) -> StoreResult:
+    """Add the events not seen before; sort the rest into duplicates and conflicts. An event
+    the ingest placed in time (`hub.event_time`) is stored as placed: dated as counted, its
+    edge's own time beside it.
 
     A duplicate is an `event_id` already stored at the same position (the edge re-sent it).
     A conflict is a new `event_id` at a taken position, or a known `event_id` at another
     position: something is wrong at that edge, and the caller must alarm and keep the payload.
     """
-    positions_by_id, taken = _known(session, events)
+    placements = [item if isinstance(item, Placed) else Placed(item) for item in events]
+    positions_by_id, taken = _known(session, [p.event for p in placements])
     result = StoreResult()
-    for event in events:
+    for placed in placements:
+        event = placed.event
         position = _position_key(event)
         held_at = positions_by_id.get(event.event_id)
         if held_at == position:
@@ -119,7 +124,7 @@ def store_events(*, session: Session, events: Sequence[EdgeEvent]) -> StoreResul
             positions_by_id[event.event_id] = position
             taken.add(position)
             session.add(_receipt(event))
-            session.add(_row(event))
+            session.add(_row(placed))
             result.stored.append(event)
     return result
 
@@ -322,7 +327,8 @@ def _receipt(event: EdgeEvent) -> Receipt:
     )
 
 
-def _row(event: EdgeEvent) -> Entry | Alarm:
+def _row(placed: Placed) -> Entry | Alarm:
+    event = placed.event
     if isinstance(event, AlarmEvent):
         return Alarm(
             event_id=event.event_id,
@@ -334,11 +340,14 @@ def _row(event: EdgeEvent) -> Entry | Alarm:
             severity=event.severity.value,
             text=event.text,
             occurred_at=event.occurred_at,
+            reported_at=placed.reported_at,
         )
-    return entry_row(event)
+    return entry_row(event, placed.reported_at, counted=placed.counted)
 
 
-def entry_row(event: EntryEvent) -> Entry:
+def entry_row(
+    event: EntryEvent, reported_at: datetime | None = None, *, counted: bool = True
+) -> Entry:
     return Entry(
         event_id=event.event_id,
         edge_id=event.position.edge_id,
@@ -361,4 +370,6 @@ def entry_row(event: EntryEvent) -> Entry:
         reason_code=event.decision.reason_code,
         reason=event.decision.reason,
         flags=" ".join(event.decision.flags),
+        reported_at=reported_at,
+        counted=counted,
     )

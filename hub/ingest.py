@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -32,7 +33,9 @@ from sqlmodel import Session
 
 from anju.mqtt import LinkDown, Message, MqttLink
 from hub import crud, follow_up
+from hub.event_time import ALARM_EVERY, CLOCK_AHEAD, Placed, TimeBounds, describe
 from hub.metrics import HubMetrics
+from hub.tables import Compound, as_utc, utcnow
 from models.errors import BadSignature, ContractError
 from models.events import Confirmation, EdgeEvent, EdgeStatus, EntryEvent, Severity
 from models.signing import Envelope, load_public_key, open_envelope, verify
@@ -41,6 +44,7 @@ from models.topics import Topics
 logger = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 50_000
+NO_BOUND = datetime.min.replace(tzinfo=UTC)
 _TRANSIENT_RETRIES = 5
 
 
@@ -80,6 +84,7 @@ class Rejected:
 class _KnownEdge:
     compound_id: str
     key: Ed25519PublicKey
+    in_service_since: datetime  # its compound's: no event can be dated before it
 
 
 class Ingestor:
@@ -91,8 +96,13 @@ class Ingestor:
         *,
         batch_max: int = 500,
         metrics: HubMetrics | None = None,
+        clock_tolerance: timedelta = timedelta(minutes=5),
     ) -> None:
+        """`clock_tolerance`: how far ahead of the hub's clock an event may be dated before
+        it is counted at the hub's time instead (`hub.event_time`)."""
         self._engine = engine
+        self._clock_tolerance = clock_tolerance
+        self._clock_alarmed: dict[tuple[str, str], datetime] = {}  # (edge, flag): last alarm
         self._metrics = metrics
         self._link = link
         self._topics = topics
@@ -213,10 +223,16 @@ class Ingestor:
             events.append(event)
             sources.setdefault(event.event_id, inbound)
         started = time.perf_counter()
+        placed = self._place(events)
         with Session(self._engine) as session:
-            result = crud.store_events(session=session, events=events)
+            result = crud.store_events(session=session, events=placed)
             follow_up.count_offline_entries(session, result.stored)
-            follow_up.record_vehicle_stays(session, result.stored)
+            stored = {e.event_id for e in result.stored}
+            off_clock = [p for p in placed if p.reported_at and p.event.event_id in stored]
+            uncounted = {p.event.event_id for p in off_clock if not p.counted}
+            counted = [e for e in result.stored if e.event_id not in uncounted]
+            follow_up.record_vehicle_stays(session, counted)
+            self._clock_alarms(session, off_clock)
             self._dead_letters(session, rejected)
             for conflict in result.conflicts:
                 self._conflict(session, conflict, sources[conflict.event.event_id])
@@ -260,15 +276,42 @@ class Ingestor:
                 raise
             return verify(envelope, fresh.key)
 
+    def _place(self, events: Sequence[EdgeEvent]) -> list[Placed]:
+        bounds = TimeBounds(utcnow(), self._clock_tolerance)
+        return [bounds.place(e, self._edge(e.position.edge_id).in_service_since) for e in events]
+
+    def _clock_alarms(self, session: Session, off_clock: Sequence[Placed]) -> None:
+        """An alarm naming the edge whose events are dated where they cannot be, at most
+        one of each kind per edge per `ALARM_EVERY` (a drifting edge sends many)."""
+        for placed in off_clock:
+            edge_id, code = placed.event.position.edge_id, placed.flag or CLOCK_AHEAD
+            now = utcnow()
+            last = self._clock_alarmed.get((edge_id, code))
+            if last is not None and now - last < ALARM_EVERY:
+                continue
+            self._clock_alarmed[(edge_id, code)] = now
+            text = describe(placed, edge_id)
+            logger.warning(text)
+            crud.raise_hub_alarm(
+                session=session,
+                code=code,
+                severity=(Severity.WARNING if placed.counted else Severity.CRITICAL).value,
+                text=text,
+                edge_id=edge_id,
+            )
+
     def _edge(self, edge_id: str, *, refresh: bool = False) -> _KnownEdge:
         known = None if refresh else self._keys.get(edge_id)
         if known is not None:
             return known
         with Session(self._engine) as session:
             edge = crud.get_edge(session=session, edge_id=edge_id)
+            compound = None if edge is None else session.get(Compound, edge.compound_id)
         if edge is None:
             raise UnknownEdge(f"edge {edge_id!r} is not registered")
-        known = _KnownEdge(edge.compound_id, load_public_key(edge.public_key))
+        # An edge registered for a compound the hub has no record of has no lower bound.
+        since = NO_BOUND if compound is None else as_utc(compound.in_service_since)
+        known = _KnownEdge(edge.compound_id, load_public_key(edge.public_key), since)
         self._keys[edge_id] = known
         return known
 

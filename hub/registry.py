@@ -65,10 +65,23 @@ _TABLES: dict[str, type[Row]] = {
 }
 
 
-def create_compound(*, session: Session, compound_id: str, name: str, box: SecretBox) -> Compound:
+def create_compound(
+    *,
+    session: Session,
+    compound_id: str,
+    name: str,
+    box: SecretBox,
+    in_service_since: datetime | None = None,
+) -> Compound:
     if session.get(Compound, compound_id) is not None:
         raise Conflict(f"compound {compound_id} exists")
-    compound = Compound(id=compound_id, name=name, pin_pepper=box.encrypt(secrets.token_bytes(32)))
+    compound = Compound(
+        id=compound_id,
+        name=name,
+        pin_pepper=box.encrypt(secrets.token_bytes(32)),
+        # In UTC, as every stored time (SQLite keeps the wall clock it is given).
+        in_service_since=as_utc(in_service_since) if in_service_since else utcnow(),
+    )
     session.add(compound)
     return compound
 

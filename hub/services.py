@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -46,7 +46,14 @@ class HubServices:
             will=hub_status(topics, online=False),
         )
         metrics = HubMetrics(engine, lambda: link.connected)
-        ingestor = Ingestor(engine, link, topics, batch_max=settings.ingest_batch, metrics=metrics)
+        ingestor = Ingestor(
+            engine,
+            link,
+            topics,
+            batch_max=settings.ingest_batch,
+            metrics=metrics,
+            clock_tolerance=timedelta(seconds=settings.event_clock_tolerance_s),
+        )
         analytics = AnalyticsJob(engine, settings.analytics, settings.analytics_every_s)
         return cls(
             settings=settings,

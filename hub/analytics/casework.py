@@ -109,6 +109,7 @@ def _exit_after(session: Session, case: Anomaly) -> datetime | None:
         select(Entry.occurred_at)
         .where(
             col(Entry.compound_id) == case.compound_id,
+            col(Entry.counted).is_(True),
             column == subject,
             col(Entry.direction) == "out",
             col(Entry.outcome) == "granted",
@@ -127,6 +128,7 @@ def read_log(
         select(Entry)
         .where(
             col(Entry.compound_id) == compound_id,
+            col(Entry.counted).is_(True),
             col(Entry.occurred_at) >= since,
             col(Entry.occurred_at) <= now,
         )

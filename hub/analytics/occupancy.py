@@ -163,9 +163,11 @@ _COLUMNS = (
 
 
 def _granted(compound_id: str) -> list[ColumnElement[bool]]:
+    """Granted, and dated where it can have happened (`hub.event_time`)."""
     return [
         col(Entry.compound_id) == compound_id,
         col(Entry.outcome) == Outcome.GRANTED.value,
+        col(Entry.counted).is_(True),
     ]
 
 

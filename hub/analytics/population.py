@@ -86,6 +86,7 @@ def absent_residents(
             col(Entry.compound_id) == compound_id,
             col(Entry.outcome) == Outcome.GRANTED.value,
             col(Entry.subject_id).is_not(None),
+            col(Entry.counted).is_(True),
         )
         .group_by(col(Entry.subject_id))
         .subquery()
@@ -116,6 +117,7 @@ def unregistered_regulars(
     rows = session.execute(
         select(Entry.method, Entry.subject_id, Entry.credential_ref, Entry.occurred_at).where(
             col(Entry.compound_id) == compound_id,
+            col(Entry.counted).is_(True),
             col(Entry.subject_kind) == SubjectKind.UNKNOWN.value,
             col(Entry.method).in_((Method.FACE.value, Method.PLATE.value)),
             col(Entry.occurred_at) >= since,

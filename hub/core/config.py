@@ -53,6 +53,13 @@ class HubSettings(BaseSettings):
     metrics_token: str | None = Field(
         None, repr=False, description="When set, /metrics wants `Authorization: Bearer` it"
     )
+    event_clock_tolerance_s: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="An event dated further ahead of the hub's clock is counted at the hub's time"
+        " and raises an alarm naming its edge",
+    )
     public_url: str | None = Field(
         None,
         pattern=r"^https?://[^\s/]+(/\S*)?$",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -69,6 +70,9 @@ class EntryBase(SQLModel):
         sa_column_kwargs={"server_default": ""},
         description="The decision's flags, space-separated",
     )
+    reported_at: datetime | None = Field(
+        default=None, description="The edge's own time, where the hub counted the event at its own"
+    )
 
     @property
     def snapshot(self) -> bool:
@@ -92,6 +96,12 @@ class Entry(EntryBase, table=True):
 
     occurred_at: datetime = Field(sa_column=utc_column())
     seq: int = Field(sa_column=seq_column())
+    reported_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    counted: bool = Field(
+        default=True,
+        sa_column_kwargs={"server_default": sa.true()},
+        description="False: dated outside any possible time, left out of occupancy and analytics",
+    )
 
 
 class EntryPublic(EntryBase):
@@ -115,6 +125,7 @@ class Alarm(SQLModel, table=True):
     severity: str = Field(max_length=16)
     text: str = Field(max_length=1000)
     occurred_at: datetime = Field(sa_column=utc_column(index=True))
+    reported_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class DeadLetter(SQLModel, table=True):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from hub.tables.common import utc_column
+from hub.tables.common import utc_column, utcnow
 
 
 class Compound(SQLModel, table=True):
@@ -34,6 +34,11 @@ class Compound(SQLModel, table=True):
     )
     face_fpir_limit: float = Field(
         default=0.01, description="The risk gate: a face alone opens only under this FPIR bound"
+    )
+    in_service_since: datetime = Field(
+        default_factory=utcnow,
+        sa_column=utc_column(),
+        description="When the compound's gates began deciding: no event is dated before it",
     )
 
 

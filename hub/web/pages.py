@@ -52,8 +52,13 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
 def _local(at: datetime, zone: ZoneInfo | None) -> str:
-    """A stored time as the compound's clock shows it (UTC when no zone is given)."""
-    return as_utc(at).astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M:%S")
+    """A stored time as the compound's clock shows it (UTC when no zone is given, or when
+    the zone would carry it past the calendar's end: any date the database holds renders)."""
+    utc = as_utc(at)
+    try:
+        return utc.astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except OverflowError:
+        return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 templates.env.filters["local"] = _local

@@ -23,12 +23,12 @@ from edge.config import load_settings
 from harness.broker import Mosquitto, mosquitto_available
 from hub import crud, faces, importer, registry
 from hub.__main__ import main as hub_main
-from hub.core.db import make_engine, migrate
+from hub.core.db import head_revision, make_engine, migrate
 from hub.core.security import SecretBox
 from hub.errors import InvalidInput
 from hub.provision import ReaderSpec, mosquitto_password_line, provision_edge
 from hub.secrets import rotate_secrets
-from hub.tables import Compound, Entry, Person
+from hub.tables import Compound, Entry, Person, Receipt, as_utc
 from models.registry import FacePolicyRecord, FaceRecord, Op
 from tests import factories
 from tests.integration.conftest import HubHttp
@@ -153,7 +153,7 @@ def test_migrations_upgrade_a_populated_database(empty_database_url: str) -> Non
     migrate(engine, "0001")
     event = factories.entry()
     # The entry table as 0001 made it: the columns later migrations added are left out.
-    later = {"flags", "margin", "live", "quality"}
+    later = {"flags", "margin", "live", "quality", "reported_at", "counted"}
     columns = [c._copy() for c in Entry.__table__.columns if c.name not in later]  # type: ignore[attr-defined]
     entry_0001 = sa.Table("entry", sa.MetaData(), *columns)
     values = crud.entry_row(event).model_dump(exclude=later)
@@ -165,8 +165,50 @@ def test_migrations_upgrade_a_populated_database(empty_database_url: str) -> Non
         [stored] = session.exec(select(Entry)).all()
         version = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert stored.event_id == event.event_id
-    assert version == "0010"
+    assert version == head_revision()
     assert stored.flags == ""
+    engine.dispose()
+
+
+@pytest.mark.dialects
+def test_migration_0011_retimes_a_far_dated_entry_and_dates_the_compound(
+    empty_database_url: str,
+) -> None:
+    engine = make_engine(empty_database_url)
+    migrate(engine, "0010")
+    far = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    event, received = factories.entry(at=far), datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    later = {"reported_at", "counted"}
+    columns = [c._copy() for c in Entry.__table__.columns if c.name not in later]  # type: ignore[attr-defined]
+    entry_0010 = sa.Table("entry", sa.MetaData(), *columns)
+    receipt = {
+        "event_id": event.event_id,
+        "edge_id": event.position.edge_id,
+        "epoch": event.position.epoch,
+        "seq": event.position.seq,
+        "kind": "entry",
+        "received_at": received,
+    }
+    with Session(engine) as session:
+        session.execute(
+            entry_0010.insert().values(**crud.entry_row(event).model_dump(exclude=later))
+        )
+        session.execute(Receipt.__table__.insert().values(**receipt))  # type: ignore[attr-defined]
+        session.execute(
+            text(
+                "INSERT INTO compound (id, name, registry_version, pin_pepper, face_engines,"
+                " face_fpir_limit) VALUES ('c1', 'c1', 0, :pepper, '[]', 0.01)"
+            ),
+            {"pepper": b"x"},
+        )
+        session.commit()
+    migrate(engine)
+    with Session(engine) as session:
+        [stored] = session.exec(select(Entry)).all()
+        [compound] = session.exec(select(Compound)).all()
+    assert as_utc(stored.occurred_at) == received and as_utc(stored.reported_at or received) == far
+    assert not stored.counted and stored.flags == "time_out_of_bounds"
+    assert as_utc(compound.in_service_since) == received  # its earliest entry, as retimed
     engine.dispose()
 
 
@@ -230,7 +272,7 @@ def test_hubs_starting_together_migrate_one_database_once(empty_database_url: st
     with engine.connect() as connection:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     engine.dispose()
-    assert [v for (v,) in versions] == ["0010"]
+    assert [v for (v,) in versions] == [head_revision()]
 
 
 def test_hub_commands_in_one_process_leave_no_connection_open(
