@@ -237,8 +237,7 @@ def steady_latency(edge: LoadEdge, rate: float, seconds: float) -> list[float]:
 
 def fill_outbox(compound: Compound, count: int) -> None:
     key = load_private_key(compound.workdir / "edge" / "signing-key.pem")
-    outbox = Outbox(compound.outbox_path, edge_id=compound.edge_id, capacity=10_000_000)
-    outbox.open()
+    outbox = Outbox.open(compound.outbox_path, edge_id=compound.edge_id, capacity=10_000_000)
     n = iter(range(count))
 
     def sealer(position: Position) -> tuple[uuid.UUID, bytes]:

@@ -1,5 +1,5 @@
 """The edge daemon: its parts built in one step from the settings (`EdgeDaemon.from_settings`,
-where keys, the registry, the ledger and the models are read), then started and stopped in
+where keys, the registry, the ledger, the outbox and the models are read), then started and stopped in
 order. Nothing is assigned after construction: each part gets what it needs when it is made,
 and an optional part (the hub's sync, the ANPR listener, metrics) is there or not from then on.
 """
@@ -157,7 +157,7 @@ class EdgeDaemon:
     @classmethod
     def from_settings(cls, settings: EdgeSettings) -> EdgeDaemon:
         """Reads the keys first (a bad key fails before anything is touched), then the
-        registry, the ledger and the models; opens nothing on the network."""
+        registry, the ledger, the outbox and the models; opens nothing on the network."""
         return cls(build_parts(settings, EdgeKeys.read(settings)))
 
     @property
@@ -167,7 +167,6 @@ class EdgeDaemon:
 
     def start(self) -> None:
         parts = self._parts
-        parts.outbox.open()
         parts.evidence.start()  # the sweep runs even where nothing new is kept
         parts.displays.start()
         for controller in parts.controllers.values():
@@ -353,8 +352,9 @@ def _delivery(
     status: RegistryStatus,
     clock: EdgeClock,
 ) -> tuple[Outbox, Delivery]:
-    """The outbox (opened at start) and what sends it, with the edge's status."""
-    outbox = Outbox(
+    """The outbox (opened now: its epoch and backlog are read) and what sends it, with the
+    edge's status."""
+    outbox = Outbox.open(
         settings.outbox.path,
         edge_id=settings.edge_id,
         capacity=settings.outbox.capacity,

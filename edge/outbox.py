@@ -60,51 +60,72 @@ Sealer = Callable[[Position], tuple[UUID, bytes]]
 
 
 class Outbox:
+    """Opened by `Outbox.open` (the file, its epoch and its count read there)."""
+
     def __init__(
         self,
+        conn: sqlite3.Connection,
+        *,
+        path: Path,
+        edge_id: str,
+        epoch: UUID,
+        rows: int,
+        capacity: int,
+        alarm_thresholds: Sequence[float] = (0.8, 0.9),
+    ) -> None:
+        self._conn = conn
+        self._closed = False
+        self._path = path
+        self._edge_id = edge_id
+        self._epoch = epoch
+        self._capacity = capacity
+        # Reaching capacity always alarms: from then on new events are refused.
+        self._thresholds = tuple(sorted({*alarm_thresholds, 1.0}))
+        self._lock = threading.Lock()
+        self._rows = rows
+        self._refused = 0
+        self._armed = {t for t in self._thresholds if rows < t * capacity}
+
+    @classmethod
+    def open(
+        cls,
         path: Path,
         *,
         edge_id: str,
         capacity: int,
         alarm_thresholds: Sequence[float] = (0.8, 0.9),
-    ) -> None:
-        self._path = path
-        self._edge_id = edge_id
-        self._capacity = capacity
-        # Reaching capacity always alarms: from then on new events are refused.
-        self._thresholds = tuple(sorted({*alarm_thresholds, 1.0}))
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._epoch: UUID | None = None
-        self._rows = 0
-        self._refused = 0
-        self._armed: set[float] = set(self._thresholds)
-
-    def open(self) -> None:
+    ) -> Outbox:
+        """The outbox in `path`, created with a new epoch if there is none; a file written
+        by another edge is refused."""
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(_SCHEMA)
-            self._conn = conn
-            self._epoch = self._load_identity()
-            self._rows = self._count()
+            epoch = _identity(conn, path, edge_id)
+            [(rows,)] = conn.execute("SELECT count(*) FROM outbox").fetchall()
         except sqlite3.Error as exc:
-            raise OutboxError(f"cannot open outbox {self._path}: {exc}") from exc
-        self._armed = {t for t in self._thresholds if self._rows < t * self._capacity}
-        logger.info("outbox %s: epoch %s, %d unconfirmed", self._path, self._epoch, self._rows)
+            raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
+        logger.info("outbox %s: epoch %s, %d unconfirmed", path, epoch, rows)
+        return cls(
+            conn,
+            path=path,
+            edge_id=edge_id,
+            epoch=epoch,
+            rows=int(rows),
+            capacity=capacity,
+            alarm_thresholds=alarm_thresholds,
+        )
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
+            if not self._closed:
                 self._conn.close()
-                self._conn = None
+                self._closed = True
 
     @property
     def epoch(self) -> UUID:
-        if self._epoch is None:
-            raise OutboxError("outbox is not open")
         return self._epoch
 
     def append(self, seal: Sealer) -> tuple[Position, list[FillAlarm]]:
@@ -183,8 +204,8 @@ class Outbox:
 
     @property
     def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise OutboxError("outbox is not open")
+        if self._closed:
+            raise OutboxError(f"outbox {self._path} is closed")
         return self._conn
 
     def _insert(self, seal: Sealer) -> Position:
@@ -230,29 +251,26 @@ class Outbox:
         rows = self._read("SELECT value FROM meta WHERE key = 'next_seq'")
         return int(rows[0][0]) if rows else 1
 
-    def _load_identity(self) -> UUID:
-        """The file's epoch, created with it; a file written by another edge is refused."""
-        meta = dict(self._read("SELECT key, value FROM meta"))
-        if "epoch" in meta:
-            owner = meta.get("edge_id") or self._adopt()
-            if owner != self._edge_id:
-                raise OutboxError(f"{self._path} belongs to edge {owner!r}, not {self._edge_id!r}")
-            return UUID(meta["epoch"])
-        epoch = uuid.uuid4()
-        with self._transaction():
-            self._db.execute("INSERT INTO meta VALUES ('epoch', ?)", (str(epoch),))
-            self._db.execute("INSERT INTO meta VALUES ('edge_id', ?)", (self._edge_id,))
-        return epoch
 
-    def _adopt(self) -> str:
-        """A file from before outboxes recorded their edge: it becomes this edge's."""
-        with self._transaction():
-            self._db.execute("INSERT INTO meta VALUES ('edge_id', ?)", (self._edge_id,))
-        return self._edge_id
 
-    def _count(self) -> int:
-        [(count,)] = self._read("SELECT count(*) FROM outbox")
-        return int(count)
+def _identity(conn: sqlite3.Connection, path: Path, edge_id: str) -> UUID:
+    """The file's epoch, created with it; a file written by another edge is refused (one
+    from before outboxes recorded their edge becomes this edge's)."""
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    if "epoch" in meta:
+        owner = meta.get("edge_id")
+        if owner is None:
+            with _Transaction(conn):
+                conn.execute("INSERT INTO meta VALUES ('edge_id', ?)", (edge_id,))
+            owner = edge_id
+        if owner != edge_id:
+            raise OutboxError(f"{path} belongs to edge {owner!r}, not {edge_id!r}")
+        return UUID(meta["epoch"])
+    epoch = uuid.uuid4()
+    with _Transaction(conn):
+        conn.execute("INSERT INTO meta VALUES ('epoch', ?)", (str(epoch),))
+        conn.execute("INSERT INTO meta VALUES ('edge_id', ?)", (edge_id,))
+    return epoch
 
 
 class _Transaction:

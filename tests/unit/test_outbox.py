@@ -12,9 +12,7 @@ from models.events import Position
 
 
 def _open(path: Path, capacity: int = 100, thresholds: tuple[float, ...] = (0.8, 0.9)) -> Outbox:
-    outbox = Outbox(path, edge_id="edge-1", capacity=capacity, alarm_thresholds=thresholds)
-    outbox.open()
-    return outbox
+    return Outbox.open(path, edge_id="edge-1", capacity=capacity, alarm_thresholds=thresholds)
 
 
 def _sealer(ids: list[uuid.UUID]):
@@ -126,9 +124,8 @@ def test_health_reports_backlog_and_age(tmp_path: Path) -> None:
 
 def test_another_edges_outbox_is_refused(tmp_path: Path) -> None:
     _open(tmp_path / "o.sqlite").close()
-    other = Outbox(tmp_path / "o.sqlite", edge_id="edge-2", capacity=10)
     with pytest.raises(OutboxError, match="belongs to edge 'edge-1'"):
-        other.open()
+        Outbox.open(tmp_path / "o.sqlite", edge_id="edge-2", capacity=10)
 
 
 def test_a_damaged_outbox_is_an_outbox_error_not_a_crash(tmp_path: Path) -> None:
