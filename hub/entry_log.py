@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from hub import crud, issuer, registry
-from hub.api.deps import Caller
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import InvalidInput, NotFound
 from hub.services import HubServices
 from hub.tables import Entry, EntryPublic, utcnow

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from hub import audit, issuer, look_alikes
-from hub.api.deps import Caller
+from hub.callers import Caller
 from hub.errors import NotFound, Unavailable
 from hub.look_alikes import LooksLike, PlateRegister
 from hub.services import HubServices

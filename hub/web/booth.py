@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from hub import crud
-from hub.api.deps import Caller, ServicesDep, SessionDep
+from hub.api.deps import ServicesDep, SessionDep
+from hub.callers import Caller
 from hub.errors import HubError
 from hub.guard import CommandBody, Waiting, send_command, shown, who_is_waiting
 from hub.services import HubServices

@@ -22,9 +22,10 @@ from pydantic import BaseModel, Field, ValidationError
 from hub import audit, auth, crud
 from hub.analytics import casework, occupancy
 from hub.analytics.casework import Status
-from hub.api.deps import Caller, ServicesDep, SessionDep
+from hub.api.deps import ServicesDep, SessionDep
 from hub.api.errors import status_of
 from hub.auth import Role
+from hub.callers import Caller
 from hub.entry_log import (
     EXPORT_LIMIT,
     SNAPSHOT_HEADERS,

@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub import audit, auth, crud
-from hub.api.deps import Caller, Manager, ServicesDep, SessionDep, allow
+from hub.api.deps import Manager, ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import Conflict, InvalidInput
 from hub.tables import Building, Gate, Unit
 from models.events import Identifier, Text

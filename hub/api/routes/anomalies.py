@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 
 from hub.analytics import casework
 from hub.analytics.casework import Action, AnomalyDetail, AnomalyPublic, Status, detail, public
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.api.params import RowId
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import InvalidInput
 from hub.tables import utcnow
 from models.events import Moment, Text

@@ -7,8 +7,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from hub import crud
-from hub.api.deps import Caller, SessionDep, allow
+from hub.api.deps import SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
 from hub.tables import as_utc
 
 router = APIRouter(prefix="/api", tags=["edges"])

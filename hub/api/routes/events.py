@@ -10,8 +10,9 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from hub import crud
-from hub.api.deps import Caller, PersonalDataReader, ServicesDep, SessionDep, allow
+from hub.api.deps import PersonalDataReader, ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
 from hub.entry_log import (
     EXPORT_LIMIT,
     SNAPSHOT_HEADERS,

@@ -20,9 +20,10 @@ from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
 from hub import faces, registry
-from hub.api.deps import Caller, Manager, PersonalDataReader, ServicesDep, SessionDep, allow
+from hub.api.deps import Manager, PersonalDataReader, ServicesDep, SessionDep, allow
 from hub.api.routes.people import visible
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import Forbidden, InvalidInput
 from hub.registry import Changes
 from hub.tables import FaceConsent, FaceTemplate, Person, as_utc, utcnow

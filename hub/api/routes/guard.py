@@ -13,9 +13,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from hub import audit, issuer, registry
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.api.routes.passes import PassPublic, check_unit, public
 from hub.auth import Role
+from hub.callers import Caller
 from hub.guard import CommandBody, CommandSent, Waiting, send_command, shown, who_is_waiting
 from hub.registry import Changes
 from hub.tables import VisitorPass, utcnow

@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field
 
 from hub.analytics import incidents
 from hub.analytics.incidents import Category, OrderStatus, Period
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.api.params import RowId
 from hub.auth import Role
+from hub.callers import Caller
 from hub.tables import Incident, WorkOrder, as_utc, utcnow
 from models.events import Moment, Text
 

@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
 from hub import issuer, registry
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.registry import Changes
 from hub.tables import Unit, VisitorPass, as_utc, utcnow

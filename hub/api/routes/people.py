@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from hub import registry
-from hub.api.deps import Caller, Manager, PersonalDataReader, ServicesDep, SessionDep
+from hub.api.deps import Manager, PersonalDataReader, ServicesDep, SessionDep
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import InvalidInput, NotFound
 from hub.registry import Changes
 from hub.services import HubServices

@@ -10,8 +10,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from hub.analytics import population
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
 from hub.tables import utcnow
 
 router = APIRouter(prefix="/api/population", tags=["population"])

@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from hub import registry
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import NotFound
 from hub.registry import Changes
 from hub.tables import WatchlistEntry
