@@ -7,33 +7,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
-from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from hub import audit, issuer, look_alikes
 from hub.callers import Caller
 from hub.errors import NotFound, Unavailable
-from hub.look_alikes import LooksLike, PlateRegister
+from hub.look_alikes import PlateRegister
+from hub.schemas.guard import CommandBody, CommandSent, Waiting
 from hub.services import HubServices
 from hub.tables import Entry, Gate, as_utc, utcnow
-from models.events import Direction, Identifier, Text
-from models.tokens import GateAction, GateCommand
-
-
-class CommandBody(BaseModel):
-    action: GateAction
-    reason: Text = Field(min_length=3, max_length=300)
-    direction: Direction = Direction.IN
-    subject_id: Identifier | None = None
-    pass_id: Identifier | None = None
-
-
-class CommandSent(BaseModel):
-    command_id: str
-    edges: list[str]
+from models.events import Direction
+from models.tokens import GateCommand
 
 
 def send_command(
@@ -83,22 +70,6 @@ def _command(
         subject_id=body.subject_id,
         pass_id=body.pass_id,
     )
-
-
-class Waiting(BaseModel):
-    gate_id: str
-    lane: str
-    direction: Direction
-    since: datetime
-    attempts: int
-    method: str
-    credential_ref: str | None
-    subject_kind: str
-    subject_id: str | None
-    last_reason: str
-    event_id: str  # the last denial's
-    snapshot: bool  # its edge kept a picture of it (`GET /api/events/{event_id}/snapshot`)
-    looks_like: list[LooksLike] = []  # for a refused plate: the plates on record it may be
 
 
 def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Waiting]:

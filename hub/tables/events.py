@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from hub.tables.common import as_utc, seq_column, utc_column
+from hub.tables.common import seq_column, utc_column
 from models.evidence import SNAPSHOT_FLAG
 
 
@@ -92,14 +92,6 @@ class Entry(EntryBase, table=True):
 
     occurred_at: datetime = Field(sa_column=utc_column())
     seq: int = Field(sa_column=seq_column())
-
-
-class EntryPublic(EntryBase):
-    @classmethod
-    def of(cls, row: Entry) -> EntryPublic:
-        """As the API shows it: times in UTC whatever the database handed back."""
-        entry = cls.model_validate(row)
-        return entry.model_copy(update={"occurred_at": as_utc(entry.occurred_at)})
 
 
 class Alarm(SQLModel, table=True):

@@ -18,9 +18,11 @@ from hub import crud
 from hub.api.deps import ServicesDep, SessionDep
 from hub.callers import Caller
 from hub.errors import HubError
-from hub.guard import CommandBody, Waiting, send_command, shown, who_is_waiting
+from hub.guard import send_command, shown, who_is_waiting
+from hub.schemas.guard import CommandBody, Waiting
+from hub.schemas.vehicles import Stay
 from hub.services import HubServices
-from hub.stays import Stay, list_stays
+from hub.stays import list_stays
 from hub.web import i18n
 from hub.web.pages import audit_poll, fragment, language, render
 from hub.web.session import Handler, after_form, same_origin

@@ -11,12 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from hub.analytics import casework, incidents, population
-from hub.analytics.casework import Action, Status, detail
+from hub.analytics.casework import Action, Status
 from hub.analytics.incidents import Category, OrderStatus, Period
 from hub.api.deps import ServicesDep, SessionDep
 from hub.api.params import RowId
 from hub.auth import Role
 from hub.errors import HubError
+from hub.schemas.anomalies import AnomalyDetail
 from hub.tables import utcnow
 from hub.web.pages import local_time, render
 from hub.web.session import Anyone, Handler, Staff, after_form, same_origin
@@ -87,7 +88,7 @@ def anomaly_page(
         request,
         "anomaly.html",
         caller,
-        case=detail(session, row),
+        case=AnomalyDetail.of_case(casework.case_file(session=session, anomaly=row)),
         actions=[a.value for a in Action],
         zone=services.settings.analytics.zone,
     )

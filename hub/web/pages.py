@@ -35,7 +35,8 @@ from hub.entry_log import (
     snapshot_of,
 )
 from hub.errors import HubError, InvalidInput, Unauthenticated
-from hub.tables import EntryPublic, as_utc, utcnow
+from hub.schemas.events import EntryPublic
+from hub.tables import as_utc, utcnow
 from hub.web import charts, i18n
 from hub.web.session import (
     LANGUAGE_COOKIE,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -14,54 +13,19 @@ from hub.api.deps import Manager, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.callers import Caller
 from hub.errors import Conflict, InvalidInput
+from hub.schemas.admin import (
+    AuditCheck,
+    BuildingCreate,
+    GateCreate,
+    UnitCreate,
+    UserCreate,
+    UserPublic,
+)
 from hub.tables import Building, Gate, Unit
-from models.events import Identifier, Text
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
 Admin = Annotated[Caller, allow(Role.ADMIN)]
-
-
-class BuildingCreate(BaseModel):
-    id: Identifier
-    name: Text = Field(max_length=100)
-
-
-class UnitCreate(BaseModel):
-    id: Identifier
-    building_id: Identifier
-    label: Text = Field(max_length=50)
-
-
-class GateCreate(BaseModel):
-    id: Identifier
-    name: Text = Field(max_length=100)
-    kind: Literal["pedestrian", "vehicle"]
-    building_id: Identifier | None = Field(None, description="For a building's own gate")
-
-
-class UserCreate(BaseModel):
-    username: Identifier
-    password: str = Field(min_length=10, max_length=256)
-    role: Role
-    unit_id: Identifier | None = None
-    person_id: Identifier | None = Field(
-        None, description="The holder's own entry in the registry (a resident's, in their unit)"
-    )
-
-
-class UserPublic(BaseModel):
-    username: str
-    role: Role
-    unit_id: str | None
-    person_id: str | None = None
-
-
-class AuditCheck(BaseModel):
-    records: int
-    head: str
-    ok: bool
-    problems: list[str]
 
 
 @router.post("/buildings", status_code=201)
@@ -74,7 +38,7 @@ def create_building(body: BuildingCreate, caller: Manager, session: SessionDep) 
 @router.get("/units")
 def list_units(caller: Manager, session: SessionDep) -> list[UnitCreate]:
     units = session.exec(select(Unit).where(col(Unit.compound_id) == caller.compound_id))
-    return [UnitCreate(id=u.id, building_id=u.building_id, label=u.label) for u in units]
+    return [UnitCreate.of(unit) for unit in units]
 
 
 @router.post("/units", status_code=201)
@@ -90,7 +54,7 @@ def create_unit(body: UnitCreate, caller: Manager, session: SessionDep) -> UnitC
 @router.get("/gates")
 def list_gates(caller: Manager, session: SessionDep) -> list[GateCreate]:
     gates = crud.list_gates(session=session, compound_id=caller.compound_id)
-    return [GateCreate(id=g.id, name=g.name, kind=g.kind, building_id=g.building_id) for g in gates]
+    return [GateCreate.of(gate) for gate in gates]
 
 
 @router.post("/gates", status_code=201)
@@ -133,9 +97,7 @@ def create_user(
 def verify_audit(caller: Admin, session: SessionDep) -> AuditCheck:
     """Walk the audit chain: any edited or removed record shows as a problem."""
     result = audit.verify(session)
-    return AuditCheck(
-        records=result.records, head=result.head, ok=result.ok, problems=result.problems
-    )
+    return AuditCheck.of(result)
 
 
 def _insert(session: Session, row: Building | Unit | Gate) -> None:

@@ -4,16 +4,15 @@ the count of a pass's entries across all gates, and which way a person last pass
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from hub import registry
 from hub.api.deps import EdgeDep, ServicesDep, SessionDep
+from hub.schemas.edge_sync import EntryCount, HubTime, Presence
 from hub.tables import Entry, PassEntry, VisitorPass, as_utc, utcnow
 from models.events import Direction
 from models.registry import RegistryDelta
@@ -35,20 +34,10 @@ def pull_registry(
     return registry.delta_since(session=session, compound_id=edge.compound_id, since=since, box=box)
 
 
-class HubTime(BaseModel):
-    now: datetime
-
-
 @router.get("/clock")
 def clock(edge: EdgeDep) -> HubTime:
     """The hub's time, from which the edge measures its clock's offset."""
     return HubTime(now=utcnow())
-
-
-class EntryCount(BaseModel):
-    granted: bool
-    entries: int
-    max_entries: int
 
 
 @router.post("/passes/{pass_id}/entries")
@@ -81,11 +70,6 @@ def count_entry(
     session.commit()
     session.refresh(row)
     return EntryCount(granted=taken == 1, entries=row.entries_used, max_entries=row.max_entries)
-
-
-class Presence(BaseModel):
-    direction: Direction | None
-    at: datetime | None
 
 
 @router.get("/presence/{subject_id}")

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
 from hub import faces, registry
@@ -26,49 +24,12 @@ from hub.auth import Role
 from hub.callers import Caller
 from hub.errors import Forbidden, InvalidInput
 from hub.registry import Changes
+from hub.schemas.faces import EnrolBody, Enrolled, FaceStatus
 from hub.tables import FaceConsent, FaceTemplate, Person, as_utc, utcnow
-from hub.tables.registry import MAX_DOCUMENT_REF
-from models.events import Text
 
 router = APIRouter(prefix="/api/people", tags=["faces"])
 
-MAX_PHOTOS = 10
-MAX_PHOTO_CHARS = (faces.MAX_PHOTO_BYTES * 4) // 3 + 4
 Withdrawer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.RESIDENT)]
-
-
-class Consent(BaseModel):
-    minor: bool = Field(description="Under 14: a guardian's consent is required")
-    given_by: Literal["self", "guardian"]
-    guardian_name: Text | None = Field(None, max_length=100)
-    document_ref: Text | None = Field(
-        None, max_length=MAX_DOCUMENT_REF, description="The signed form"
-    )
-
-    @model_validator(mode="after")
-    def _guardian_for_a_minor(self) -> Consent:
-        if self.minor and (self.given_by != "guardian" or not self.guardian_name):
-            raise ValueError("a minor's consent is given by a named guardian")
-        return self
-
-
-class EnrolBody(BaseModel):
-    consent: Consent
-    photos: list[Annotated[str, Field(max_length=MAX_PHOTO_CHARS)]] = Field(
-        min_length=1, max_length=MAX_PHOTOS, description="base64, at most 8 MB each"
-    )
-
-
-class Enrolled(BaseModel):
-    templates: int
-    warnings: list[str]
-
-
-class FaceStatus(BaseModel):
-    consent: bool
-    recorded_at: datetime | None
-    minor: bool | None
-    templates: int
 
 
 @router.post("/{person_id}/face", status_code=201)

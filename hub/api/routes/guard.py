@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from hub import audit, issuer, registry
 from hub.api.deps import ServicesDep, SessionDep, allow
-from hub.api.routes.passes import PassPublic, check_unit, public
+from hub.api.routes.passes import check_unit
 from hub.auth import Role
 from hub.callers import Caller
-from hub.guard import CommandBody, CommandSent, Waiting, send_command, shown, who_is_waiting
+from hub.guard import send_command, shown, who_is_waiting
 from hub.registry import Changes
+from hub.schemas.guard import CommandBody, CommandSent, Waiting
+from hub.schemas.passes import WalkIn, WalkInPass
 from hub.tables import VisitorPass, utcnow
-from models.events import Identifier, Text
 
 router = APIRouter(prefix="/api", tags=["guard booth"])
 
@@ -35,19 +35,6 @@ def command_gate(
     unaudited). The edge that drives `gate_id` carries it out within 30 s or not at all;
     `edges` lists the edges it reached the broker for (503 when none)."""
     return send_command(gate_id, body, caller, session, services)
-
-
-class WalkIn(BaseModel):
-    gate_id: Identifier
-    unit_id: Identifier
-    visitor_name: Text = Field(min_length=1, max_length=60)
-    kind: Literal["visitor", "courier"] = "visitor"
-    minutes: int = Field(60, ge=5, le=24 * 60)
-    plate: str | None = Field(None, max_length=20)
-
-
-class WalkInPass(PassPublic):
-    token: str
 
 
 @router.post("/walk-ins", status_code=201)
@@ -72,7 +59,7 @@ def walk_in(body: WalkIn, caller: Guard, session: SessionDep, services: Services
     changes.upsert("pass", row.id)
     services.commit_registry(session, changes, f"walk-in pass {row.id}")
     caller.audit("create", f"pass:{row.id}")
-    return WalkInPass(**public(row).model_dump(), token=token)
+    return WalkInPass.of_issued(row, token)
 
 
 @router.get("/gates/waiting")

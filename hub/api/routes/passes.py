@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
 from hub import issuer, registry
@@ -17,42 +16,13 @@ from hub.auth import Role
 from hub.callers import Caller
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.registry import Changes
-from hub.tables import Unit, VisitorPass, as_utc, utcnow
-from models.events import Identifier, Text, UtcDatetime
+from hub.schemas.passes import PassCreate, PassIssued, PassPublic, PassQr
+from hub.tables import Unit, VisitorPass, utcnow
 
 router = APIRouter(prefix="/api/passes", tags=["passes"])
 
 Issuer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.RESIDENT, personal_data=True)]
 MAX_VALIDITY = timedelta(days=31)
-
-
-class PassCreate(BaseModel):
-    id: Identifier
-    unit_id: Identifier
-    visitor_name: Text = Field(max_length=100)
-    valid_from: UtcDatetime
-    valid_until: UtcDatetime
-    max_entries: int = Field(1, ge=1, le=100)
-    plate: str | None = Field(None, max_length=20)
-
-    @model_validator(mode="after")
-    def _window(self) -> PassCreate:
-        if not self.valid_from < self.valid_until <= self.valid_from + MAX_VALIDITY:
-            raise ValueError("a pass runs forwards, for at most 31 days")
-        return self
-
-
-class PassPublic(PassCreate):
-    revoked: bool
-    entries_used: int = 0
-
-
-class PassIssued(PassPublic):
-    token: str = Field(description="Signed QR content; the edge verifies it offline")
-
-
-class PassQr(BaseModel):
-    token: str
 
 
 @router.post("", status_code=201)
@@ -75,7 +45,7 @@ def issue(
     token = issuer.pass_token(session=session, row=row, box=box, now=utcnow())
     session.commit()  # the issuer key, if this was its first use
     caller.audit("create", f"pass:{body.id}")
-    return PassIssued(**public(row).model_dump(), token=token)
+    return PassIssued.of_issued(row, token)
 
 
 @router.get("/{pass_id}/qr")
@@ -98,7 +68,7 @@ def list_passes(caller: Issuer, session: SessionDep) -> list[PassPublic]:
         query = query.where(col(VisitorPass.unit_id) == caller.user.unit_id)
     rows = session.exec(query.order_by(col(VisitorPass.valid_from).desc())).all()
     caller.audit("read", "passes")
-    return [public(row) for row in rows]
+    return [PassPublic.of(row) for row in rows]
 
 
 @router.delete("/{pass_id}", status_code=204)
@@ -127,17 +97,3 @@ def check_unit(session: Session, caller: Caller, unit_id: str) -> None:
     unit = session.get(Unit, unit_id)
     if unit is None or unit.compound_id != caller.compound_id:
         raise InvalidInput(f"no unit {unit_id} in this compound")
-
-
-def public(row: VisitorPass) -> PassPublic:
-    return PassPublic(
-        id=row.id,
-        unit_id=row.unit_id,
-        visitor_name=row.visitor_name,
-        valid_from=as_utc(row.valid_from),
-        valid_until=as_utc(row.valid_until),
-        max_entries=row.max_entries,
-        plate=row.plate,
-        revoked=row.revoked_at is not None,
-        entries_used=row.entries_used,
-    )

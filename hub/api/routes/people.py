@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from hub import registry
@@ -16,59 +15,21 @@ from hub.auth import Role
 from hub.callers import Caller
 from hub.errors import InvalidInput, NotFound
 from hub.registry import Changes
+from hub.schemas.people import (
+    CardCreate,
+    CredentialPublic,
+    PersonCreate,
+    PersonPublic,
+    PersonUpdate,
+    PinCreate,
+    PlateCreate,
+)
 from hub.services import HubServices
 from hub.tables import Card, Person, Pin, Plate, Unit
-from models.events import Identifier, Text, UtcDatetime
 
 router = APIRouter(prefix="/api", tags=["people"])
 
 KnownKind = Literal["resident", "staff", "visitor"]
-
-
-class PersonCreate(BaseModel):
-    id: Identifier
-    kind: KnownKind
-    unit_id: Identifier | None = None
-    display_name: Text = Field(max_length=100)
-
-
-class PersonUpdate(BaseModel):
-    kind: KnownKind | None = None
-    unit_id: Identifier | None = None
-    display_name: Text | None = Field(None, max_length=100)
-
-
-class CardCreate(BaseModel):
-    id: Identifier
-    number: str = Field(pattern=r"^[0-9]{1,20}$")
-    valid_from: UtcDatetime | None = None
-    valid_until: UtcDatetime | None = None
-
-
-class PlateCreate(BaseModel):
-    id: Identifier
-    number: str = Field(max_length=20)
-    parking_slot: Identifier | None = None
-
-
-class PinCreate(BaseModel):
-    id: Identifier
-    pin: str = Field(pattern=r"^[0-9]{4,8}$")
-    duress: bool = Field(False, description="Opens normally and raises a silent alarm")
-
-
-class CredentialPublic(BaseModel):
-    id: str
-    kind: Literal["card", "plate", "pin"]
-    value: str | None = Field(description="Card or plate number; never a PIN")
-
-
-class PersonPublic(BaseModel):
-    id: str
-    kind: str
-    unit_id: str | None
-    display_name: str
-    credentials: list[CredentialPublic]
 
 
 @router.get("/people")

@@ -4,10 +4,9 @@ a read of personal data, so an officer gives a reason."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from hub import registry
@@ -16,20 +15,12 @@ from hub.auth import Role
 from hub.callers import Caller
 from hub.errors import NotFound
 from hub.registry import Changes
+from hub.schemas.watchlist import WatchCreate
 from hub.tables import WatchlistEntry
-from models.events import Identifier, Text
 
 router = APIRouter(prefix="/api/watchlist", tags=["watchlist"])
 
 Watcher = Annotated[Caller, allow(Role.ADMIN, Role.OFFICER, personal_data=True)]
-
-
-class WatchCreate(BaseModel):
-    id: Identifier
-    target: Literal["plate", "person"]
-    value: str = Field(min_length=1, max_length=64)
-    action: Literal["deny", "alert"]
-    reason: Text = Field(min_length=3, max_length=500)
 
 
 @router.post("", status_code=201)
@@ -60,10 +51,7 @@ def list_entries(caller: Watcher, session: SessionDep) -> list[WatchCreate]:
         select(WatchlistEntry).where(col(WatchlistEntry.compound_id) == caller.compound_id)
     )
     caller.audit("read", "watchlist")
-    return [
-        WatchCreate(id=r.id, target=r.kind, value=r.value, action=r.action, reason=r.reason)
-        for r in rows
-    ]
+    return [WatchCreate.of(row) for row in rows]
 
 
 @router.delete("/{entry_id}", status_code=204)
