@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from hub import audit
+from hub.audited import Note
 from hub.auth import Role
 from hub.tables import User
 
@@ -29,6 +30,11 @@ class Caller:
     @property
     def actor(self) -> audit.Actor:
         return audit.Actor(self.user.username, self.role.value, self.user.compound_id)
+
+    def note(self, action: str, target: str, reason: str | None = None) -> Note:
+        """What the audit log will say of a change this caller makes (`hub.audited.commit`),
+        with the reason they gave unless the change carries its own."""
+        return Note(self.actor, action, target, self.reason if reason is None else reason)
 
     def audit(self, action: str, target: str) -> None:
         """A read, audited in a transaction of its own (a change is audited with it)."""

@@ -12,10 +12,11 @@ from functools import partial
 
 from sqlmodel import Session, col, select
 
-from hub import audit, issuer, look_alikes
+from hub import audited, issuer, look_alikes
 from hub.callers import Caller
-from hub.errors import NotFound, Unavailable
+from hub.errors import Unavailable
 from hub.look_alikes import PlateRegister
+from hub.records import owned
 from hub.schemas.guard import CommandBody, CommandSent, Waiting
 from hub.services import HubServices
 from hub.tables import Entry, Gate, as_utc, utcnow
@@ -29,9 +30,7 @@ def send_command(
     """The guard's command for `gate_id`: signed for each edge of the compound, audited with
     its reason, then sent. The edge that drives the gate carries it out within 30 s or not
     at all; `edges` lists the edges it reached the broker for (`Unavailable` when none)."""
-    gate = session.get(Gate, gate_id)
-    if gate is None or gate.compound_id != caller.compound_id:
-        raise NotFound(f"no gate {gate_id}")
+    owned(session, Gate, gate_id, caller.compound_id, "gate")
     edges = services.edge_ids(caller.compound_id)
     if not edges:
         raise Unavailable("no edge is enrolled in this compound")
@@ -43,11 +42,10 @@ def send_command(
         )
         for edge_id in edges
     }
-    session.commit()  # a new issuer key, if this was its first use
-    actor = audit.Actor(caller.user.username, caller.role.value, caller.compound_id)
     whom = body.subject_id or body.pass_id
     target = f"gate:{gate_id}" + (f" (for {whom})" if whom else "")
-    audit.record(caller.engine, actor=actor, action=body.action, target=target, reason=body.reason)
+    # Audited with its own reason, with a new issuer key if this was its first use.
+    audited.commit(session, caller.note(body.action, target, reason=body.reason))
     sent = [e for e, t in tokens.items() if services.send_command(caller.compound_id, e, t)]
     if not sent:
         raise Unavailable("the broker is out of reach: the command was not sent")

@@ -95,6 +95,7 @@ def record(
         recorded_at=now,
     )
     session.add(incident)
+    session.flush()  # its number, for the audit record
     return incident
 
 
@@ -164,6 +165,7 @@ def report(
         due_at=now + timedelta(minutes=response_minutes),
     )
     session.add(order)
+    session.flush()  # its number, for the audit record
     return order
 
 

@@ -104,7 +104,23 @@ class OrderPublic(BaseModel):
 
     @classmethod
     def of(cls, row: WorkOrder, now: datetime) -> OrderPublic:
-        fields = row.model_dump(exclude={"compound_id"})
-        for name in ("reported_at", "due_at", "responded_at", "closed_at"):
-            fields[name] = as_utc(fields[name]) if fields[name] else None
-        return cls(**fields, overdue=incidents.overdue(row, now), late=incidents.late(row))
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            category=row.category,
+            description=row.description,
+            reported_by=row.reported_by,
+            reported_at=as_utc(row.reported_at),
+            due_at=as_utc(row.due_at),
+            owner=row.owner,
+            status=row.status,
+            responded_at=_utc(row.responded_at),
+            closed_at=_utc(row.closed_at),
+            note=row.note,
+            overdue=incidents.overdue(row, now),
+            late=incidents.late(row),
+        )
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    return None if at is None else as_utc(at)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from hub import audited
 from hub.analytics import casework, incidents, population
 from hub.analytics.casework import Action, Status
 from hub.analytics.incidents import Category, OrderStatus, Period
@@ -74,7 +75,7 @@ def scan(
         policy=services.settings.analytics,
         now=utcnow(),
     )
-    session.commit()
+    audited.commit(session, caller.note("scan", "anomalies"))
     return after_form(request, "/ui/anomalies", f"{report.new} + {report.reopened}")
 
 
@@ -115,8 +116,7 @@ def anomaly_step(
         )
     except HubError as exc:
         return after_form(request, f"/ui/anomalies/{anomaly_id}", str(exc))
-    session.commit()
-    caller.audit(form.action.value, f"anomaly:{anomaly_id}")
+    audited.commit(session, caller.note(form.action.value, f"anomaly:{anomaly_id}"))
     return after_form(request, f"/ui/anomalies/{anomaly_id}")
 
 
@@ -179,8 +179,7 @@ def record_incident(
         )
     except (ValueError, HubError) as exc:
         return after_form(request, "/ui/incidents", str(exc))
-    session.commit()
-    caller.audit("record", "incident")
+    audited.commit(session, caller.note("record", "incident"))
     return after_form(request, "/ui/incidents")
 
 
@@ -192,7 +191,7 @@ def report_order(
     services: ServicesDep,
     form: Annotated[OrderForm, Form()],
 ) -> RedirectResponse:
-    incidents.report(
+    order = incidents.report(
         session=session,
         compound_id=caller.compound_id,
         category=form.category,
@@ -201,7 +200,7 @@ def report_order(
         now=utcnow(),
         response_minutes=services.settings.analytics.response_minutes,
     )
-    session.commit()
+    audited.commit(session, caller.note("report", f"work-order:{order.id}"))
     return after_form(request, "/ui/incidents")
 
 
@@ -225,8 +224,7 @@ def order_step(
         )
     except HubError as exc:
         return after_form(request, "/ui/incidents", str(exc))
-    session.commit()
-    caller.audit(form.action, f"work-order:{order_id}")
+    audited.commit(session, caller.note(form.action, f"work-order:{order_id}"))
     return after_form(request, "/ui/incidents")
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from hub import audit, auth, crud
+from hub import audit, audited, auth, crud
 from hub.api.deps import Manager, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.callers import Caller
-from hub.errors import Conflict, InvalidInput
+from hub.errors import InvalidInput
 from hub.schemas.admin import (
     AuditCheck,
     BuildingCreate,
@@ -30,8 +29,8 @@ Admin = Annotated[Caller, allow(Role.ADMIN)]
 
 @router.post("/buildings", status_code=201)
 def create_building(body: BuildingCreate, caller: Manager, session: SessionDep) -> BuildingCreate:
-    _insert(session, Building(compound_id=caller.compound_id, **body.model_dump()))
-    caller.audit("create", f"building:{body.id}")
+    session.add(Building(compound_id=caller.compound_id, **body.model_dump()))
+    audited.commit(session, caller.note("create", f"building:{body.id}"))
     return body
 
 
@@ -46,8 +45,8 @@ def create_unit(body: UnitCreate, caller: Manager, session: SessionDep) -> UnitC
     building = session.get(Building, body.building_id)
     if building is None or building.compound_id != caller.compound_id:
         raise InvalidInput(f"no building {body.building_id} in this compound")
-    _insert(session, Unit(compound_id=caller.compound_id, **body.model_dump()))
-    caller.audit("create", f"unit:{body.id}")
+    session.add(Unit(compound_id=caller.compound_id, **body.model_dump()))
+    audited.commit(session, caller.note("create", f"unit:{body.id}"))
     return body
 
 
@@ -63,8 +62,8 @@ def create_gate(body: GateCreate, caller: Admin, session: SessionDep) -> GateCre
         building = session.get(Building, body.building_id)
         if building is None or building.compound_id != caller.compound_id:
             raise InvalidInput(f"no building {body.building_id} in this compound")
-    _insert(session, Gate(compound_id=caller.compound_id, **body.model_dump()))
-    caller.audit("create", f"gate:{body.id}")
+    session.add(Gate(compound_id=caller.compound_id, **body.model_dump()))
+    audited.commit(session, caller.note("create", f"gate:{body.id}"))
     return body
 
 
@@ -86,8 +85,7 @@ def create_user(
         unit_id=body.unit_id,
         person_id=body.person_id,
     )
-    session.commit()
-    caller.audit("create", f"user:{body.username}")
+    audited.commit(session, caller.note("create", f"user:{body.username}"))
     return UserPublic(
         username=body.username, role=body.role, unit_id=body.unit_id, person_id=body.person_id
     )
@@ -98,12 +96,3 @@ def verify_audit(caller: Admin, session: SessionDep) -> AuditCheck:
     """Walk the audit chain: any edited or removed record shows as a problem."""
     result = audit.verify(session)
     return AuditCheck.of(result)
-
-
-def _insert(session: Session, row: Building | Unit | Gate) -> None:
-    session.add(row)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"{row.id} exists") from exc

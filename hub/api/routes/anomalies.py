@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from hub import audited
 from hub.analytics import casework
 from hub.analytics.casework import Status
 from hub.api.deps import ServicesDep, SessionDep, allow
@@ -61,8 +62,7 @@ def act_on_anomaly(
         assignee=body.assignee,
         now=utcnow(),
     )
-    session.commit()
-    caller.audit(body.action.value, f"anomaly:{anomaly_id}")
+    audited.commit(session, caller.note(body.action.value, f"anomaly:{anomaly_id}"))
     return AnomalyDetail.of_case(casework.case_file(session=session, anomaly=anomaly))
 
 
@@ -84,5 +84,7 @@ def scan(
         policy=services.settings.analytics,
         now=at or now,
     )
-    session.commit()
+    audited.commit(
+        session, caller.note("scan", f"anomalies (as of {at.isoformat()})" if at else "anomalies")
+    )
     return ScanPublic.of(report)

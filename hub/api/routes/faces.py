@@ -50,8 +50,7 @@ def enrol(
         )
     except faces.PhotoError as exc:
         raise InvalidInput(str(exc)) from exc
-    services.commit_registry(session, changes, f"face of {person_id}")
-    caller.audit("create", f"face:{person_id}")
+    services.commit_registry(session, changes, caller.note("create", f"face:{person_id}"))
     return Enrolled(templates=result.photos_used, warnings=result.warnings)
 
 
@@ -82,8 +81,7 @@ def withdraw(
         raise Forbidden("a resident may withdraw their own face consent, or a minor's")
     changes = Changes(caller.compound_id)
     registry.withdraw_face_consent(session=session, person=person, changes=changes, now=utcnow())
-    services.commit_registry(session, changes, f"face consent of {person_id} withdrawn")
-    caller.audit("delete", f"face:{person_id}")
+    services.commit_registry(session, changes, caller.note("delete", f"face:{person_id}"))
 
 
 def _may_withdraw(session: Session, caller: Caller, person: Person) -> bool:

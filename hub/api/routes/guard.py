@@ -57,8 +57,7 @@ def walk_in(body: WalkIn, caller: Guard, session: SessionDep, services: Services
     token = issuer.pass_token(session=session, row=row, box=services.settings.secret_box(), now=now)
     changes = Changes(caller.compound_id)
     changes.upsert("pass", row.id)
-    services.commit_registry(session, changes, f"walk-in pass {row.id}")
-    caller.audit("create", f"pass:{row.id}")
+    services.commit_registry(session, changes, caller.note("create", f"pass:{row.id}"))
     return WalkInPass.of_issued(row, token)
 
 

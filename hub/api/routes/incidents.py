@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from hub import audited
 from hub.analytics import incidents
 from hub.analytics.incidents import OrderStatus, Period
 from hub.api.deps import ServicesDep, SessionDep, allow
@@ -43,8 +44,7 @@ def record_incident(body: IncidentBody, caller: Recorder, session: SessionDep) -
         recorded_by=caller.user.username,
         now=utcnow(),
     )
-    session.commit()
-    caller.audit("record", f"incident:{incident.id}")
+    audited.commit(session, caller.note("record", f"incident:{incident.id}"))
     return IncidentPublic.of(incident)
 
 
@@ -97,8 +97,7 @@ def report(
         now=utcnow(),
         response_minutes=services.settings.analytics.response_minutes,
     )
-    session.commit()
-    session.refresh(order)
+    audited.commit(session, caller.note("report", f"work-order:{order.id}"))
     return OrderPublic.of(order, utcnow())
 
 
@@ -132,9 +131,7 @@ def step(order_id: RowId, body: OrderStep, caller: Handler, session: SessionDep)
         note=body.note,
         now=utcnow(),
     )
-    session.commit()
-    session.refresh(order)
-    caller.audit(body.action, f"work-order:{order_id}")
+    audited.commit(session, caller.note(body.action, f"work-order:{order_id}"))
     return OrderPublic.of(order, utcnow())
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from sqlmodel import Session, col, select
 
-from hub import issuer, registry
+from hub import audited, issuer, registry
 from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.callers import Caller
@@ -40,11 +40,10 @@ def issue(
     session.add(row)
     changes = Changes(caller.compound_id)
     changes.upsert("pass", row.id)
-    services.commit_registry(session, changes, f"pass {body.id}")
+    services.commit_registry(session, changes, caller.note("create", f"pass:{body.id}"))
     box = services.settings.secret_box()
     token = issuer.pass_token(session=session, row=row, box=box, now=utcnow())
     session.commit()  # the issuer key, if this was its first use
-    caller.audit("create", f"pass:{body.id}")
     return PassIssued.of_issued(row, token)
 
 
@@ -56,8 +55,7 @@ def qr(pass_id: str, caller: Issuer, session: SessionDep, services: ServicesDep)
         raise NotFound(f"pass {pass_id} is revoked")
     box = services.settings.secret_box()
     token = issuer.pass_token(session=session, row=row, box=box, now=utcnow())
-    session.commit()
-    caller.audit("read", f"pass:{pass_id}:qr")
+    audited.commit(session, caller.note("read", f"pass:{pass_id}:qr"))
     return PassQr(token=token)
 
 
@@ -78,8 +76,7 @@ def revoke(pass_id: str, caller: Issuer, session: SessionDep, services: Services
     session.add(row)
     changes = Changes(caller.compound_id)
     changes.upsert("pass", row.id)  # the delta turns a revoked pass into a deletion
-    services.commit_registry(session, changes, f"pass {pass_id}")
-    caller.audit("delete", f"pass:{pass_id}")
+    services.commit_registry(session, changes, caller.note("delete", f"pass:{pass_id}"))
 
 
 def _own_pass(session: Session, caller: Caller, pass_id: str) -> VisitorPass:

@@ -62,8 +62,7 @@ def create_person(
     session.add(person)
     changes = Changes(caller.compound_id)
     changes.upsert("person", person.id)
-    services.commit_registry(session, changes, f"person {body.id}")
-    caller.audit("create", f"person:{person.id}")
+    services.commit_registry(session, changes, caller.note("create", f"person:{person.id}"))
     return _public(session, person)
 
 
@@ -83,8 +82,7 @@ def update_person(
     registry.unlink_accounts(session=session, person=person)
     changes = Changes(caller.compound_id)
     changes.upsert("person", person.id)
-    services.commit_registry(session, changes, f"person {person_id}")
-    caller.audit("update", f"person:{person_id}")
+    services.commit_registry(session, changes, caller.note("update", f"person:{person_id}"))
     return _public(session, person)
 
 
@@ -96,8 +94,7 @@ def delete_person(
     person = visible(session, caller, person_id)
     changes = Changes(caller.compound_id)
     registry.delete_person(session=session, person=person, changes=changes)
-    services.commit_registry(session, changes, f"person {person_id}")
-    caller.audit("delete", f"person:{person_id}")
+    services.commit_registry(session, changes, caller.note("delete", f"person:{person_id}"))
 
 
 @router.post("/people/{person_id}/cards", status_code=201)
@@ -151,8 +148,7 @@ def remove_credential(
     session.delete(row)
     changes = Changes(caller.compound_id)
     changes.delete(kind, credential_id)
-    services.commit_registry(session, changes, f"{kind} {credential_id}")
-    caller.audit("delete", f"{kind}:{credential_id}")
+    services.commit_registry(session, changes, caller.note("delete", f"{kind}:{credential_id}"))
 
 
 def _add(
@@ -167,8 +163,7 @@ def _add(
     session.add(row)
     changes = Changes(caller.compound_id)
     changes.upsert(kind, row.id)
-    services.commit_registry(session, changes, f"{kind} {row.id}")
-    caller.audit("create", f"{kind}:{row.id}")
+    services.commit_registry(session, changes, caller.note("create", f"{kind}:{row.id}"))
     return CredentialPublic(id=row.id, kind=kind, value=value)
 
 

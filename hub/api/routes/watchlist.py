@@ -40,8 +40,7 @@ def add(
     session.add(row)
     changes = Changes(caller.compound_id)
     changes.upsert("watchlist", row.id)
-    services.commit_registry(session, changes, f"watchlist entry {body.id}")
-    caller.audit("create", f"watchlist:{body.id}")
+    services.commit_registry(session, changes, caller.note("create", f"watchlist:{body.id}"))
     return body.model_copy(update={"value": value})
 
 
@@ -62,5 +61,4 @@ def remove(entry_id: str, caller: Watcher, session: SessionDep, services: Servic
     session.delete(row)
     changes = Changes(caller.compound_id)
     changes.delete("watchlist", entry_id)
-    services.commit_registry(session, changes, f"watchlist entry {entry_id}")
-    caller.audit("delete", f"watchlist:{entry_id}")
+    services.commit_registry(session, changes, caller.note("delete", f"watchlist:{entry_id}"))
