@@ -24,9 +24,10 @@ from hub.analytics import job
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
 from hub.core.security import SecretBox
-from hub.errors import HubError
+from hub.errors import HubError, NotFound
 from hub.main import create_app
 from hub.provision import ReaderSpec, provision_edge
+from hub.records import owned
 from hub.secrets import rotate_secrets
 from hub.tables import Person, utcnow
 from models.errors import ContractError
@@ -275,8 +276,9 @@ def _enrol_one(
     photos: list[bytes],
     consent: faces.ConsentGiven,
 ) -> str | None:
-    person = session.get(Person, person_id)
-    if person is None or person.compound_id != compound_id:
+    try:
+        person = owned(session, Person, person_id, compound_id, "person")
+    except NotFound:
         return f"no person {person_id} in {compound_id}"
     changes = registry.Changes(compound_id)
     try:

@@ -16,6 +16,7 @@ from hub import crud, issuer, registry
 from hub.auth import Role
 from hub.callers import Caller
 from hub.errors import InvalidInput, NotFound
+from hub.records import owned
 from hub.schemas.events import EntryPublic, EventQuery
 from hub.services import HubServices
 from hub.tables import Entry, utcnow
@@ -107,9 +108,7 @@ def snapshot_of(
     edge now (a signed request) and kept nowhere here. Audited whether answered or not;
     `NotFound` when none was kept or it is past the edge's retention, `Unavailable` when the
     broker or the edge does not answer."""
-    entry = session.get(Entry, event_id)
-    if entry is None or entry.compound_id != caller.compound_id:
-        raise NotFound(f"no entry {event_id}")
+    entry = owned(session, Entry, event_id, caller.compound_id, "entry")
     whom = entry.subject_id or entry.subject_kind
     if entry.credential_ref:
         whom += f", {entry.method}:{entry.credential_ref}"

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from hub.faces import MAX_PHOTO_BYTES
+from hub.faces import MAX_PHOTO_BYTES, FaceState
+from hub.tables import as_utc
 from hub.tables.registry import MAX_DOCUMENT_REF
 from models.events import Text
 
@@ -47,3 +48,13 @@ class FaceStatus(BaseModel):
     recorded_at: datetime | None
     minor: bool | None
     templates: int
+
+    @classmethod
+    def of(cls, state: FaceState) -> FaceStatus:
+        consent = state.consent
+        return cls(
+            consent=consent is not None,
+            recorded_at=None if consent is None else as_utc(consent.recorded_at),
+            minor=None if consent is None else consent.minor,
+            templates=state.templates,
+        )

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from hub import crud
+from hub import premises
 from hub.api.deps import ServicesDep, SessionDep
 from hub.callers import Caller
 from hub.errors import HubError
@@ -70,7 +70,7 @@ def booth(
 ) -> HTMLResponse:
     waiting = _waiting(request, caller, session)
     inside = _inside(request, caller, session)
-    gates = crud.list_gates(session=session, compound_id=caller.compound_id)
+    gates = premises.gates(session=session, compound_id=caller.compound_id)
     return render(
         request,
         "gates.html",

@@ -128,7 +128,6 @@ def login(
     role = Role(auth.user_for_token(session=session, token=token).role)
     if role is Role.OFFICER and not purpose.strip():
         auth.logout(session=session, token=token)
-        session.commit()
         return RedirectResponse("/ui/login?error=purpose_needed", status_code=303)
     home = "/ui/entries" if role is Role.RESIDENT else "/ui/"
     response = RedirectResponse(home, status_code=303)
@@ -146,7 +145,6 @@ def logout(request: Request, session: SessionDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         auth.logout(session=session, token=token)
-        session.commit()
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(PURPOSE_COOKIE)

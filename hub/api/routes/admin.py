@@ -1,17 +1,16 @@
-"""Buildings, units and user accounts of the caller's compound; the audit chain's check."""
+"""Buildings, units (paged), gates and user accounts of the caller's compound; the audit
+chain's check."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter
-from sqlmodel import col, select
 
-from hub import audit, audited, auth, crud
+from hub import audit, audited, auth, premises
 from hub.api.deps import Manager, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.callers import Caller
-from hub.errors import InvalidInput
 from hub.schemas.admin import (
     AuditCheck,
     BuildingCreate,
@@ -20,7 +19,7 @@ from hub.schemas.admin import (
     UserCreate,
     UserPublic,
 )
-from hub.tables import Building, Gate, Unit
+from hub.schemas.common import Limit, Offset, Page
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
@@ -29,40 +28,38 @@ Admin = Annotated[Caller, allow(Role.ADMIN)]
 
 @router.post("/buildings", status_code=201)
 def create_building(body: BuildingCreate, caller: Manager, session: SessionDep) -> BuildingCreate:
-    session.add(Building(compound_id=caller.compound_id, **body.model_dump()))
+    premises.add_building(session=session, compound_id=caller.compound_id, body=body)
     audited.commit(session, caller.note("create", f"building:{body.id}"))
     return body
 
 
 @router.get("/units")
-def list_units(caller: Manager, session: SessionDep) -> list[UnitCreate]:
-    units = session.exec(select(Unit).where(col(Unit.compound_id) == caller.compound_id))
-    return [UnitCreate.of(unit) for unit in units]
+def list_units(
+    caller: Manager, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[UnitCreate]:
+    """The compound's units by id, a page at a time; `total` counts them all."""
+    found = premises.units(
+        session=session, compound_id=caller.compound_id, limit=limit, offset=offset
+    )
+    return Page[UnitCreate].of(found, UnitCreate.of)
 
 
 @router.post("/units", status_code=201)
 def create_unit(body: UnitCreate, caller: Manager, session: SessionDep) -> UnitCreate:
-    building = session.get(Building, body.building_id)
-    if building is None or building.compound_id != caller.compound_id:
-        raise InvalidInput(f"no building {body.building_id} in this compound")
-    session.add(Unit(compound_id=caller.compound_id, **body.model_dump()))
+    premises.add_unit(session=session, compound_id=caller.compound_id, body=body)
     audited.commit(session, caller.note("create", f"unit:{body.id}"))
     return body
 
 
 @router.get("/gates")
 def list_gates(caller: Manager, session: SessionDep) -> list[GateCreate]:
-    gates = crud.list_gates(session=session, compound_id=caller.compound_id)
+    gates = premises.gates(session=session, compound_id=caller.compound_id)
     return [GateCreate.of(gate) for gate in gates]
 
 
 @router.post("/gates", status_code=201)
 def create_gate(body: GateCreate, caller: Admin, session: SessionDep) -> GateCreate:
-    if body.building_id is not None:
-        building = session.get(Building, body.building_id)
-        if building is None or building.compound_id != caller.compound_id:
-            raise InvalidInput(f"no building {body.building_id} in this compound")
-    session.add(Gate(compound_id=caller.compound_id, **body.model_dump()))
+    premises.add_gate(session=session, compound_id=caller.compound_id, body=body)
     audited.commit(session, caller.note("create", f"gate:{body.id}"))
     return body
 
@@ -71,10 +68,6 @@ def create_gate(body: GateCreate, caller: Admin, session: SessionDep) -> GateCre
 def create_user(
     body: UserCreate, caller: Admin, session: SessionDep, services: ServicesDep
 ) -> UserPublic:
-    if body.unit_id is not None:
-        unit = session.get(Unit, body.unit_id)
-        if unit is None or unit.compound_id != caller.compound_id:
-            raise InvalidInput(f"no unit {body.unit_id} in this compound")
     auth.create_user(
         session=session,
         settings=services.settings,
