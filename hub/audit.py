@@ -6,9 +6,9 @@ newest records leaves a shorter valid chain: keep the head hash it prints somewh
 Writers queue before they read the head (PostgreSQL on an advisory lock held to the end of
 the transaction, SQLite on the database's write lock), and each `prev_hash` is unique, so two
 writers can never both extend the same head: the second would fail rather than fork the
-chain. A change is audited in its own transaction (`append`, through `hub.audited.commit`):
-the change and its record commit together or not at all. A read is audited in a transaction
-of its own (`record`).
+chain. A change is audited inside the change's own transaction (`append`, through
+`hub.audited.commit`): the change and its record commit together or not at all. A read is
+audited in a transaction of its own (`record`).
 """
 
 from __future__ import annotations
