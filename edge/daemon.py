@@ -1,7 +1,8 @@
-"""The edge daemon: its parts built in one step from the settings (`EdgeDaemon.from_settings`,
-where keys, the registry, the ledger, the outbox and the models are read), then started and stopped in
-order. Nothing is assigned after construction: each part gets what it needs when it is made,
-and an optional part (the hub's sync, the ANPR listener, metrics) is there or not from then on.
+"""The edge daemon: its parts built in one step from the settings
+(`EdgeDaemon.from_settings`, where keys, the registry, the ledger, the outbox and the models
+are read), then started and stopped in order. Nothing is assigned after construction: each
+part gets what it needs when it is made, and an optional part (the hub's sync, the ANPR
+listener, metrics) is there or not from then on.
 """
 
 from __future__ import annotations

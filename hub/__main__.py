@@ -14,19 +14,21 @@ from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from anju import logs
 from anju.faces.engines import EngineSettings
 from anju.tls import TlsError, server_context
-from hub import audit, auth, backup, crud, faces, importer, registry
+from hub import audit, audited, auth, backup, crud, faces, importer, registry
 from hub.analytics import job
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
 from hub.core.security import SecretBox
-from hub.errors import HubError
+from hub.errors import HubError, NotFound
 from hub.main import create_app
 from hub.provision import ReaderSpec, provision_edge
+from hub.records import owned
 from hub.secrets import rotate_secrets
 from hub.tables import Person, utcnow
 from models.errors import ContractError
@@ -48,14 +50,23 @@ def _session(settings: HubSettings) -> Iterator[Session]:
         engine.dispose()
 
 
-def _audit(session: Session, compound_id: str | None, action: str, target: str) -> None:
-    """Commands change the registry too: they are audited as the operating-system user."""
+def _note(compound_id: str | None, action: str, target: str) -> audited.Note:
+    """Commands change the registry too: they are audited as the operating-system user, each
+    change with its record (`hub.audited.commit`)."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = f"uid-{os.getuid()}"
-    actor = audit.Actor(f"cli:{user}", "admin", compound_id)
-    audit.record(session.get_bind(), actor=actor, action=action, target=target)  # type: ignore[arg-type]
+    return audited.Note(audit.Actor(f"cli:{user}", "admin", compound_id), action, target)
+
+
+def _audit(session: Session, compound_id: str | None, action: str, target: str) -> None:
+    """A read, or what a step that commits its own work (an import, an edge's enrolment) did,
+    audited after it."""
+    note = _note(compound_id, action, target)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    audit.record(engine, actor=note.actor, action=action, target=target, reason=note.reason)
 
 
 def serve(args: argparse.Namespace, settings: HubSettings) -> int:
@@ -94,8 +105,7 @@ def create_compound(args: argparse.Namespace, settings: HubSettings) -> int:
             box=settings.secret_box(),
             in_service_since=args.in_service_since,
         )
-        session.commit()
-        _audit(session, args.id, "create", f"compound:{args.id}")
+        audited.commit(session, _note(args.id, "create", f"compound:{args.id}"))
     print(f"compound {args.id} created")
     return 0
 
@@ -113,8 +123,7 @@ def create_user(args: argparse.Namespace, settings: HubSettings) -> int:
             unit_id=args.unit,
             person_id=args.person,
         )
-        session.commit()
-        _audit(session, args.compound, "create", f"user:{args.username}")
+        audited.commit(session, _note(args.compound, "create", f"user:{args.username}"))
     print(f"user {args.username} ({args.role}) created")
     return 0
 
@@ -126,8 +135,7 @@ def add_edge(args: argparse.Namespace, settings: HubSettings) -> int:
         crud.register_edge(
             session=session, edge_id=args.edge_id, compound_id=args.compound_id, public_key=pem
         )
-        session.commit()
-        _audit(session, args.compound_id, "create", f"edge:{args.edge_id}")
+        audited.commit(session, _note(args.compound_id, "create", f"edge:{args.edge_id}"))
     print(f"edge {args.edge_id} registered for compound {args.compound_id}")
     return 0
 
@@ -229,8 +237,8 @@ def face_engines(args: argparse.Namespace, settings: HubSettings) -> int:
         except faces.EnginesRefused as exc:
             print(f"hub: {exc}", file=sys.stderr)
             return 2
-        registry.commit(session=session, changes=changes, what="face engines")
-        _audit(session, args.compound, "update", f"face-engines:{','.join(args.engine)}")
+        target = f"face-engines:{','.join(args.engine)}"
+        audited.commit(session, _note(args.compound, "update", target), changes)
     print(f"{args.compound} enrols faces for: {', '.join(args.engine)}")
     return 0
 
@@ -280,8 +288,9 @@ def _enrol_one(
     photos: list[bytes],
     consent: faces.ConsentGiven,
 ) -> str | None:
-    person = session.get(Person, person_id)
-    if person is None or person.compound_id != compound_id:
+    try:
+        person = owned(session, Person, person_id, compound_id, "person")
+    except NotFound:
         return f"no person {person_id} in {compound_id}"
     changes = registry.Changes(compound_id)
     try:
@@ -297,8 +306,7 @@ def _enrol_one(
     except faces.PhotoError as exc:
         session.rollback()
         return str(exc)
-    registry.commit(session=session, changes=changes, what=f"face of {person_id}")
-    _audit(session, compound_id, "create", f"face:{person_id}")
+    audited.commit(session, _note(compound_id, "create", f"face:{person_id}"), changes)
     for warning in result.warnings:
         print(f"\n{person_id}: {warning}", file=sys.stderr)
     return None

@@ -3,17 +3,19 @@
 Each record's hash covers its content and the previous record's hash, so editing or deleting
 a record breaks every later link; `python -m hub audit-verify` walks the chain. Removing the
 newest records leaves a shorter valid chain: keep the head hash it prints somewhere else too.
-Each `prev_hash` is unique, so two writers that read the same head cannot both extend it: the
-second insert fails and is retried on the new head (a lock in this process, and an advisory
-lock on PostgreSQL, make that rare). A record is written in its own transaction, after the
-change it describes has committed.
+Writers queue before they read the head (PostgreSQL on an advisory lock held to the end of
+the transaction, SQLite on the database's write lock), and each `prev_hash` is unique, so two
+writers can never both extend the same head: the second would fail rather than fork the
+chain. A change is audited inside the change's own transaction (`append`, through
+`hub.audited.commit`): the change and its record commit together or not at all. A read is
+audited in a transaction of its own (`record`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,7 +28,6 @@ from hub.tables import AuditRecord, as_utc, utcnow
 
 GENESIS = "0" * 64
 TARGET_CHARS = 200  # what a record's target holds; `targets` splits longer lists
-_LOCK = threading.Lock()
 _PG_LOCK_KEY = 0x414E4A55  # "ANJU"
 
 
@@ -44,10 +45,15 @@ class Actor:
 def record(
     engine: Engine, *, actor: Actor, action: str, target: str, reason: str = ""
 ) -> AuditRecord:
-    try:
-        return _append(engine, actor, action, target, reason)
-    except IntegrityError as exc:  # writers queue (see _append): two heads would be a defect
-        raise AuditError(f"the audit chain refused a record: {exc.orig}") from exc
+    """A record in a transaction of its own: a read's (a change's goes in with the change)."""
+    with Session(engine) as session:
+        entry = append(session, actor=actor, action=action, target=target, reason=reason)
+        try:
+            session.commit()
+        except IntegrityError as exc:  # writers queue (see _queue): two heads would be a defect
+            raise AuditError(f"the audit chain refused a record: {exc.orig}") from exc
+        session.refresh(entry)
+        return entry
 
 
 def targets(prefix: str, items: Iterable[str]) -> list[str]:
@@ -65,31 +71,43 @@ def targets(prefix: str, items: Iterable[str]) -> list[str]:
     return out
 
 
-def _append(engine: Engine, actor: Actor, action: str, target: str, reason: str) -> AuditRecord:
-    with _LOCK, Session(engine) as session:
-        # Writers queue before reading the head, so that two never build on the same one:
-        # PostgreSQL on an advisory lock, SQLite on its write lock, taken up front.
-        if engine.dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-        elif engine.dialect.name == "sqlite":
+def append(
+    session: Session, *, actor: Actor, action: str, target: str, reason: str = ""
+) -> AuditRecord:
+    """Add a record to `session`'s transaction, at the head of the chain; it is written when
+    the caller commits, with whatever else the transaction holds."""
+    session.flush()  # the change first: its writes may already hold SQLite's write lock
+    _queue(session)
+    last = session.exec(select(AuditRecord).order_by(col(AuditRecord.id).desc())).first()
+    entry = AuditRecord(
+        at=utcnow(),
+        actor=actor.name,
+        role=actor.role,
+        compound_id=actor.compound_id,
+        action=action,
+        target=target[:TARGET_CHARS],
+        reason=reason[:500],
+        prev_hash=last.hash if last else GENESIS,
+        hash="",
+    )
+    entry.hash = digest(entry)
+    session.add(entry)
+    return entry
+
+
+def _queue(session: Session) -> None:
+    """Wait for the writers ahead (to the end of this transaction), so that no other can
+    read the head this one builds on: PostgreSQL on an advisory lock; SQLite on its write
+    lock, which a transaction that has written holds already, and others take up front."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    elif dialect == "sqlite":
+        raw = session.connection().connection.dbapi_connection
+        if isinstance(raw, sqlite3.Connection) and not raw.in_transaction:
+            # The driver begins a transaction only before a write: none yet, so begin one
+            # that holds the write lock now.
             session.execute(text("BEGIN IMMEDIATE"))
-        last = session.exec(select(AuditRecord).order_by(col(AuditRecord.id).desc())).first()
-        entry = AuditRecord(
-            at=utcnow(),
-            actor=actor.name,
-            role=actor.role,
-            compound_id=actor.compound_id,
-            action=action,
-            target=target[:TARGET_CHARS],
-            reason=reason[:500],
-            prev_hash=last.hash if last else GENESIS,
-            hash="",
-        )
-        entry.hash = digest(entry)
-        session.add(entry)
-        session.commit()
-        session.refresh(entry)
-        return entry
 
 
 def digest(entry: AuditRecord) -> str:

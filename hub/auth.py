@@ -18,7 +18,8 @@ from hub.core.security import (
     verify_password,
 )
 from hub.errors import Conflict, InvalidInput, Unauthenticated
-from hub.tables import AuthToken, Edge, Person, User, as_utc, utcnow
+from hub.records import referenced
+from hub.tables import AuthToken, Edge, Person, Unit, User, as_utc, utcnow
 
 REFUSED = "login refused: wrong user name or password, or the account is locked for a while"
 
@@ -54,10 +55,10 @@ def create_user(
         raise Conflict(f"user {username} exists")
     if (role is Role.RESIDENT) != (unit_id is not None):
         raise Conflict("a resident account belongs to exactly one unit; others to none")
+    if unit_id is not None:
+        referenced(session, Unit, unit_id, compound_id, "unit")
     if person_id is not None:
-        person = session.get(Person, person_id)
-        if person is None or person.compound_id != compound_id:
-            raise InvalidInput(f"no person {person_id} in this compound")
+        person = referenced(session, Person, person_id, compound_id, "person")
         if role is Role.RESIDENT and person.unit_id != unit_id:
             raise InvalidInput(f"person {person_id} does not live in unit {unit_id}")
     user = User(

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import BadCursor, Conflict
 from hub.event_time import Placed
-from hub.tables import Alarm, DeadLetter, Edge, Entry, Gate, Receipt, as_utc, utcnow
+from hub.tables import Alarm, DeadLetter, Edge, Entry, Receipt, as_utc, utcnow
 from models.events import AlarmEvent, EdgeEvent, EdgeStatus, EntryEvent, Method
 from models.signing import MAX_PAYLOAD_BYTES
 
@@ -69,12 +69,6 @@ def list_edges(*, session: Session, compound_id: str | None = None) -> Sequence[
     if compound_id is not None:
         query = query.where(col(Edge.compound_id) == compound_id)
     return session.exec(query).all()
-
-
-def list_gates(*, session: Session, compound_id: str) -> Sequence[Gate]:
-    return session.exec(
-        select(Gate).where(col(Gate.compound_id) == compound_id).order_by(col(Gate.id))
-    ).all()
 
 
 def record_status(*, session: Session, status: EdgeStatus) -> bool:
@@ -223,6 +217,20 @@ def list_entries(
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1]) if more else None
     return rows, next_cursor
+
+
+def last_passage(*, session: Session, compound_id: str, subject_id: str) -> Entry | None:
+    """`subject_id`'s latest granted entry at any gate of the compound."""
+    return session.exec(
+        select(Entry)
+        .where(
+            col(Entry.compound_id) == compound_id,
+            col(Entry.subject_id) == subject_id,
+            col(Entry.outcome) == "granted",
+        )
+        .order_by(col(Entry.occurred_at).desc())
+        .limit(1)
+    ).first()
 
 
 def iter_entries(*, session: Session, filters: EntryFilter, limit: int) -> Iterator[Entry]:

@@ -10,37 +10,19 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from hub import crud, issuer, registry
-from hub.api.deps import Caller
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import InvalidInput, NotFound
+from hub.records import owned
+from hub.schemas.events import EntryPublic, EventQuery
 from hub.services import HubServices
-from hub.tables import Entry, EntryPublic, utcnow
+from hub.tables import Entry, utcnow
 from models import plates
-from models.events import Method, Moment, Outcome
 from models.evidence import EvidenceRequest
 from models.signing import load_public_key
-
-
-class EventQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    since: Moment | None = Field(None, description="Occurred at or after (with timezone)")
-    until: Moment | None = Field(None, description="Occurred before (with timezone)")
-    gate_id: str | None = None
-    method: Method | None = None
-    decision: Outcome | None = None
-    person_id: str | None = Field(None, max_length=64, description="One person's history")
-    plate: str | None = Field(None, max_length=16, description="A whole plate, exactly")
-    plate_prefix: str | None = Field(
-        None, min_length=1, max_length=16, description="Plates beginning so (粤B, say)"
-    )
-    limit: int = Field(100, ge=1, le=1000)
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page")
-
 
 SNAPSHOT_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 EXPORT_LIMIT = 200_000
@@ -126,9 +108,7 @@ def snapshot_of(
     edge now (a signed request) and kept nowhere here. Audited whether answered or not;
     `NotFound` when none was kept or it is past the edge's retention, `Unavailable` when the
     broker or the edge does not answer."""
-    entry = session.get(Entry, event_id)
-    if entry is None or entry.compound_id != caller.compound_id:
-        raise NotFound(f"no entry {event_id}")
+    entry = owned(session, Entry, event_id, caller.compound_id, "entry")
     whom = entry.subject_id or entry.subject_kind
     if entry.credential_ref:
         whom += f", {entry.method}:{entry.credential_ref}"

@@ -27,7 +27,7 @@ from functools import cache
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from anju.faces.engines import (
     Calibration,
@@ -336,3 +336,34 @@ def enrol(
             session.add(row)
             changes.upsert("face", row.id)
     return result
+
+
+@dataclass(frozen=True)
+class FaceState:
+    """A person's face enrolment: their consent in force (if any), and their templates."""
+
+    consent: FaceConsent | None
+    templates: int
+
+
+def state(*, session: Session, person: Person) -> FaceState:
+    count = session.exec(select(func.count()).where(col(FaceTemplate.person_id) == person.id)).one()
+    return FaceState(consent=active_consent(session=session, person=person), templates=count)
+
+
+def active_consent(*, session: Session, person: Person) -> FaceConsent | None:
+    """The newest consent not withdrawn."""
+    return session.exec(
+        select(FaceConsent)
+        .where(col(FaceConsent.person_id) == person.id, col(FaceConsent.withdrawn_at).is_(None))
+        .order_by(col(FaceConsent.recorded_at).desc())
+    ).first()
+
+
+def may_withdraw(*, session: Session, person: Person, holder_id: str | None) -> bool:
+    """Whether the resident whose account names `holder_id` may withdraw `person`'s consent:
+    their own, or a minor's (of their unit: the caller has checked that)."""
+    if person.id == holder_id:
+        return True
+    consent = active_consent(session=session, person=person)
+    return consent is not None and consent.minor

@@ -8,36 +8,24 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
-from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from anju.mqtt import LinkDown
-from hub import audit, issuer, look_alikes
-from hub.api.deps import Caller
-from hub.errors import NotFound, Unavailable
-from hub.look_alikes import LooksLike, PlateRegister
+from hub import audited, issuer, look_alikes
+from hub.callers import Caller
+from hub.errors import Unavailable
+from hub.look_alikes import PlateRegister
+from hub.records import owned
+from hub.schemas.guard import CommandBody, CommandSent, Waiting
 from hub.services import HubServices
 from hub.tables import Entry, Gate, as_utc, utcnow
-from models.events import Direction, Identifier, Text
-from models.tokens import GateAction, GateCommand
+from models.events import Direction
+from models.tokens import GateCommand
 
 logger = logging.getLogger(__name__)
-
-
-class CommandBody(BaseModel):
-    action: GateAction
-    reason: Text = Field(min_length=3, max_length=300)
-    direction: Direction = Direction.IN
-    subject_id: Identifier | None = None
-    pass_id: Identifier | None = None
-
-
-class CommandSent(BaseModel):
-    command_id: str
-    edges: list[str]
 
 
 def send_command(
@@ -46,9 +34,7 @@ def send_command(
     """The guard's command for `gate_id`: signed for each edge of the compound, audited with
     its reason, then sent. The edge that drives the gate carries it out within 30 s or not
     at all; `edges` lists the edges it reached the broker for (`Unavailable` when none)."""
-    gate = session.get(Gate, gate_id)
-    if gate is None or gate.compound_id != caller.compound_id:
-        raise NotFound(f"no gate {gate_id}")
+    owned(session, Gate, gate_id, caller.compound_id, "gate")
     edges = services.edge_ids(caller.compound_id)
     if not edges:
         raise Unavailable("no edge is enrolled in this compound")
@@ -60,11 +46,10 @@ def send_command(
         )
         for edge_id in edges
     }
-    session.commit()  # a new issuer key, if this was its first use
-    actor = audit.Actor(caller.user.username, caller.role.value, caller.compound_id)
     whom = body.subject_id or body.pass_id
     target = f"gate:{gate_id}" + (f" (for {whom})" if whom else "")
-    audit.record(caller.engine, actor=actor, action=body.action, target=target, reason=body.reason)
+    # Audited with its own reason, with a new issuer key if this was its first use.
+    audited.commit(session, caller.note(body.action, target, reason=body.reason))
     sent = _send_commands(services, caller.compound_id, tokens)
     if not sent:
         raise Unavailable("the broker is out of reach: the command was not sent")
@@ -102,22 +87,6 @@ def _command(
         subject_id=body.subject_id,
         pass_id=body.pass_id,
     )
-
-
-class Waiting(BaseModel):
-    gate_id: str
-    lane: str
-    direction: Direction
-    since: datetime
-    attempts: int
-    method: str
-    credential_ref: str | None
-    subject_kind: str
-    subject_id: str | None
-    last_reason: str
-    event_id: str  # the last denial's
-    snapshot: bool  # its edge kept a picture of it (`GET /api/events/{event_id}/snapshot`)
-    looks_like: list[LooksLike] = []  # for a refused plate: the plates on record it may be
 
 
 def who_is_waiting(session: Session, compound_id: str, minutes: int) -> list[Waiting]:

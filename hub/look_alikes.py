@@ -17,32 +17,15 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import NamedTuple
 
-from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from hub.schemas.guard import LooksLike
 from hub.tables import Person, Plate, VisitorPass, WatchlistEntry, as_utc, utcnow
 from models.plates import PROVINCES, normalise, within_one
 
 REASONS = frozenset({"plate_unknown", "ask_guard", "registry_stale"})
 MAX_SHOWN = 3
 EARLY = timedelta(hours=1)  # a pass opening this soon is shown: its visitor may be early
-
-
-class LooksLike(BaseModel):
-    plate: str
-    exact: bool  # the plate read is this one (the gate's registry is behind, or it is early)
-    person_id: str | None  # a person's registered plate; or
-    pass_id: str | None = None  # a visitor pass's plate, with its window
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-    kind: str
-    display_name: str
-    unit_id: str | None
-
-    @property
-    def holder(self) -> str:
-        """Whom a guard's command names to open for this plate (`subject_id` or `pass_id`)."""
-        return self.person_id or str(self.pass_id)
 
 
 class _Held(NamedTuple):

@@ -1,8 +1,9 @@
 """The registry as the source of truth: people and credentials, versioned for the edges.
 
 Every change goes through `Changes`, which bumps the compound's registry version once per
-transaction and logs what changed; `delta_since` turns that log into what an edge needs to
-go from the version it holds to the current one.
+transaction and logs what changed (`hub.audited.commit` commits it with its audit record);
+`delta_since` turns that log into what an edge needs to go from the version it holds to the
+current one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.auth import Role
@@ -336,18 +336,6 @@ def new_pin(
 
 def people_of_unit(*, session: Session, unit_id: str) -> Sequence[Person]:
     return session.exec(select(Person).where(col(Person.unit_id) == unit_id)).all()
-
-
-def commit(*, session: Session, changes: Changes, what: str) -> int:
-    """Commit the transaction with its new registry version; a duplicate is a Conflict."""
-    try:
-        session.flush()
-        version = changes.commit_version(session)
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"{what}: the id, number or plate is already registered") from exc
-    return version
 
 
 def plate_number(text: str) -> str:

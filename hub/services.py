@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from anju.mqtt import BrokerAddress, LinkDown, Message, MqttLink
-from hub import crud, registry
+from hub import audited, crud
 from hub.analytics.job import AnalyticsJob
 from hub.core.config import HubSettings
 from hub.core.db import make_engine, migrate
@@ -81,9 +81,11 @@ class HubServices:
         self.link.on_connected(announce)
         self.link.start()
 
-    def commit_registry(self, session: Session, changes: Changes, what: str) -> int:
-        """Commit a registry change with its new version, then nudge the compound's edges."""
-        version = registry.commit(session=session, changes=changes, what=what)
+    def commit_registry(self, session: Session, changes: Changes, note: audited.Note) -> int:
+        """Commit a registry change with its new version and its audit record
+        (`hub.audited.commit`), then nudge the compound's edges."""
+        version = audited.commit(session, note, changes)
+        assert version is not None  # a registry change always has its version
         self.nudge(changes.compound_id, version)
         return version
 

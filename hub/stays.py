@@ -5,20 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from hub.schemas.vehicles import Stay
 from hub.tables import VehicleStay, as_utc, utcnow
-
-
-class Stay(BaseModel):
-    plate: str
-    subject_kind: str
-    entered_at: datetime
-    entry_gate: str
-    exited_at: datetime | None
-    exit_gate: str | None
-    minutes: float
 
 
 def list_stays(session: Session, compound_id: str, *, inside: bool, limit: int) -> list[Stay]:

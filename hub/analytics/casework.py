@@ -1,6 +1,6 @@
 """Anomalies as cases: findings stored once by their (rule, key), their evidence, and what
 officers do with them (acknowledge, assign, close, reopen), each step with its reason; and a
-case as the API and the web UI show it (`public`, `detail`)."""
+case with what it rests on (`case_file`), as the API and the web UI show it."""
 
 from __future__ import annotations
 
@@ -10,20 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from hub.analytics import anomalies, occupancy
 from hub.analytics.anomalies import Finding
 from hub.analytics.policy import AnalyticsPolicy
-from hub.errors import Conflict, InvalidInput, NotFound
+from hub.errors import Conflict, InvalidInput
+from hub.records import owned
 from hub.tables import (
     Alarm,
     Anomaly,
     AnomalyAction,
     AnomalyEvidence,
     Entry,
-    EntryPublic,
     as_utc,
 )
 
@@ -179,10 +178,7 @@ def act(
 
 
 def get(*, session: Session, compound_id: str, anomaly_id: int) -> Anomaly:
-    anomaly = session.get(Anomaly, anomaly_id)
-    if anomaly is None or anomaly.compound_id != compound_id:
-        raise NotFound(f"no anomaly {anomaly_id}")
-    return anomaly
+    return owned(session, Anomaly, anomaly_id, compound_id, "anomaly")
 
 
 def evidence(*, session: Session, anomaly_id: int) -> list[str]:
@@ -310,60 +306,23 @@ def _log_action(
     )
 
 
-class AnomalyPublic(BaseModel):
-    id: int
-    rule: str
-    subject: str | None
-    summary: str
-    first_at: datetime
-    last_at: datetime
-    status: str
-    assignee: str | None
+@dataclass(frozen=True)
+class CaseFile:
+    """One case with what it rests on: its evidence's references, the entries among them
+    still in the log, and the steps taken on it."""
+
+    anomaly: Anomaly
+    evidence: list[str]
+    entries: Sequence[Entry]
+    history: Sequence[AnomalyAction]
 
 
-class StepPublic(BaseModel):
-    actor: str
-    action: str
-    status: str
-    assignee: str | None
-    reason: str
-    at: datetime
-
-
-class AnomalyDetail(AnomalyPublic):
-    evidence: list[str] = Field(description="Event ids (and `alarm:N` for hub alarms)")
-    entries: list[EntryPublic] = Field(description="The evidence entries still in the log")
-    history: list[StepPublic]
-
-
-def public(row: Anomaly) -> AnomalyPublic:
-    assert row.id is not None
-    return AnomalyPublic(
-        id=row.id,
-        rule=row.rule,
-        subject=row.subject,
-        summary=row.summary,
-        first_at=as_utc(row.first_at),
-        last_at=as_utc(row.last_at),
-        status=row.status,
-        assignee=row.assignee,
-    )
-
-
-def detail(session: Session, row: Anomaly) -> AnomalyDetail:
-    assert row.id is not None
-    refs = evidence(session=session, anomaly_id=row.id)
+def case_file(*, session: Session, anomaly: Anomaly) -> CaseFile:
+    assert anomaly.id is not None
+    refs = evidence(session=session, anomaly_id=anomaly.id)
     ids = [uuid.UUID(ref) for ref in refs if not ref.startswith("alarm:")]
     entries = session.exec(
         select(Entry).where(col(Entry.event_id).in_(ids)).order_by(col(Entry.occurred_at))
     ).all()
-    steps = history(session=session, anomaly_id=row.id)
-    return AnomalyDetail(
-        **public(row).model_dump(),
-        evidence=refs,
-        entries=[EntryPublic.of(e) for e in entries],
-        history=[
-            StepPublic(**step.model_dump(exclude={"id", "anomaly_id", "at"}), at=as_utc(step.at))
-            for step in steps
-        ],
-    )
+    steps = history(session=session, anomaly_id=anomaly.id)
+    return CaseFile(anomaly=anomaly, evidence=refs, entries=entries, history=steps)

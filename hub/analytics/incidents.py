@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
-from hub.errors import Conflict, InvalidInput, NotFound
+from hub.errors import Conflict, InvalidInput
+from hub.records import owned
 from hub.tables import Compound, Incident, WorkOrder, as_utc
 
 
@@ -94,6 +95,7 @@ def record(
         recorded_at=now,
     )
     session.add(incident)
+    session.flush()  # its number, for the audit record
     return incident
 
 
@@ -163,14 +165,12 @@ def report(
         due_at=now + timedelta(minutes=response_minutes),
     )
     session.add(order)
+    session.flush()  # its number, for the audit record
     return order
 
 
 def get_order(*, session: Session, compound_id: str, order_id: int) -> WorkOrder:
-    order = session.get(WorkOrder, order_id)
-    if order is None or order.compound_id != compound_id:
-        raise NotFound(f"no work order {order_id}")
-    return order
+    return owned(session, WorkOrder, order_id, compound_id, "work order")
 
 
 def assign(*, order: WorkOrder, owner: str) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from hub import audit
+from hub import audit, audited
 from hub.analytics import casework, retention
 from hub.analytics.policy import AnalyticsPolicy
 from hub.tables import Compound, utcnow
@@ -32,12 +32,12 @@ def run_once(engine: Engine, policy: AnalyticsPolicy, now: datetime) -> retentio
                     report.reopened,
                 )
         purged = retention.purge(session=session, retention=policy.retention, now=now)
-        session.commit()
-    if any(vars(purged).values()):
-        logger.info("retention purged %s", purged.as_text())
-        actor = audit.Actor("hub", "system", None)
-        what = purged.as_text()
-        audit.record(engine, actor=actor, action="purge", target=what, reason="retention")
+        if any(vars(purged).values()):
+            actor = audit.Actor("hub", "system", None)
+            audited.commit(session, audited.Note(actor, "purge", purged.as_text(), "retention"))
+            logger.info("retention purged %s", purged.as_text())
+        else:
+            session.commit()  # the scans' findings
     return purged
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -11,8 +10,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from hub import audit, auth
+from hub import auth
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import Forbidden, Unauthenticated
 from hub.services import HubServices
 from hub.tables import Edge, User
@@ -55,24 +55,6 @@ def get_edge(session: SessionDep, credentials: BearerDep) -> Edge:
 
 
 EdgeDep = Annotated[Edge, Depends(get_edge)]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """A logged-in user, the role they act in, and the reason they gave (officers must)."""
-
-    user: User
-    role: Role
-    reason: str
-    engine: Engine
-
-    @property
-    def compound_id(self) -> str:
-        return self.user.compound_id
-
-    def audit(self, action: str, target: str) -> None:
-        actor = audit.Actor(self.user.username, self.role.value, self.user.compound_id)
-        audit.record(self.engine, actor=actor, action=action, target=target, reason=self.reason)
 
 
 def allow(*roles: Role, personal_data: bool = False) -> Any:

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from hub.errors import (
     BadCursor,
@@ -18,6 +17,7 @@ from hub.errors import (
     Unauthenticated,
     Unavailable,
 )
+from hub.schemas.errors import FieldProblems, Problem
 
 _STATUS: dict[type[HubError], int] = {
     BadCursor: 400,
@@ -28,16 +28,6 @@ _STATUS: dict[type[HubError], int] = {
     InvalidInput: 422,
     Unavailable: 503,
 }
-
-
-class Problem(BaseModel):
-    detail: str = Field(description="What was wrong, for a person to read")
-
-
-class FieldProblems(BaseModel):
-    """A request whose fields do not fit the API (FastAPI's own answer)."""
-
-    detail: list[dict[str, Any]]
 
 
 # Every route may answer with these (the API's documentation says so, one place for all).

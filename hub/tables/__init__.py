@@ -9,7 +9,6 @@ from hub.tables.events import (
     Edge,
     Entry,
     EntryBase,
-    EntryPublic,
     Receipt,
     VehicleStay,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "Edge",
     "Entry",
     "EntryBase",
-    "EntryPublic",
     "FaceConsent",
     "FaceTemplate",
     "Gate",

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from hub.tables.common import as_utc, seq_column, utc_column
+from hub.tables.common import seq_column, utc_column
 from models.evidence import SNAPSHOT_FLAG
 
 
@@ -102,14 +102,6 @@ class Entry(EntryBase, table=True):
         sa_column_kwargs={"server_default": sa.true()},
         description="False: dated outside any possible time, left out of occupancy and analytics",
     )
-
-
-class EntryPublic(EntryBase):
-    @classmethod
-    def of(cls, row: Entry) -> EntryPublic:
-        """As the API shows it: times in UTC whatever the database handed back."""
-        entry = cls.model_validate(row)
-        return entry.model_copy(update={"occurred_at": as_utc(entry.occurred_at)})
 
 
 class Alarm(SQLModel, table=True):

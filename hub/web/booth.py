@@ -14,12 +14,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from hub import crud
-from hub.api.deps import Caller, ServicesDep, SessionDep
+from hub import premises
+from hub.api.deps import ServicesDep, SessionDep
+from hub.callers import Caller
 from hub.errors import HubError
-from hub.guard import CommandBody, Waiting, send_command, shown, who_is_waiting
+from hub.guard import send_command, shown, who_is_waiting
+from hub.schemas.guard import CommandBody, Waiting
+from hub.schemas.vehicles import Stay
 from hub.services import HubServices
-from hub.stays import Stay, list_stays
+from hub.stays import list_stays
 from hub.web import i18n
 from hub.web.pages import audit_poll, fragment, language, render
 from hub.web.session import Handler, after_form, same_origin
@@ -67,7 +70,7 @@ def booth(
 ) -> HTMLResponse:
     waiting = _waiting(request, caller, session)
     inside = _inside(request, caller, session)
-    gates = crud.list_gates(session=session, compound_id=caller.compound_id)
+    gates = premises.gates(session=session, compound_id=caller.compound_id)
     return render(
         request,
         "gates.html",

@@ -10,13 +10,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from hub import audited
 from hub.analytics import casework, incidents, population
-from hub.analytics.casework import Action, Status, detail
+from hub.analytics.casework import Action, Status
 from hub.analytics.incidents import Category, OrderStatus, Period
 from hub.api.deps import ServicesDep, SessionDep
 from hub.api.params import RowId
 from hub.auth import Role
 from hub.errors import HubError
+from hub.schemas.anomalies import AnomalyDetail
 from hub.tables import utcnow
 from hub.web.pages import local_time, render
 from hub.web.session import Anyone, Handler, Staff, after_form, same_origin
@@ -73,7 +75,7 @@ def scan(
         policy=services.settings.analytics,
         now=utcnow(),
     )
-    session.commit()
+    audited.commit(session, caller.note("scan", "anomalies"))
     return after_form(request, "/ui/anomalies", f"{report.new} + {report.reopened}")
 
 
@@ -87,7 +89,7 @@ def anomaly_page(
         request,
         "anomaly.html",
         caller,
-        case=detail(session, row),
+        case=AnomalyDetail.of_case(casework.case_file(session=session, anomaly=row)),
         actions=[a.value for a in Action],
         zone=services.settings.analytics.zone,
     )
@@ -114,8 +116,7 @@ def anomaly_step(
         )
     except HubError as exc:
         return after_form(request, f"/ui/anomalies/{anomaly_id}", str(exc))
-    session.commit()
-    caller.audit(form.action.value, f"anomaly:{anomaly_id}")
+    audited.commit(session, caller.note(form.action.value, f"anomaly:{anomaly_id}"))
     return after_form(request, f"/ui/anomalies/{anomaly_id}")
 
 
@@ -178,8 +179,7 @@ def record_incident(
         )
     except (ValueError, HubError) as exc:
         return after_form(request, "/ui/incidents", str(exc))
-    session.commit()
-    caller.audit("record", "incident")
+    audited.commit(session, caller.note("record", "incident"))
     return after_form(request, "/ui/incidents")
 
 
@@ -191,7 +191,7 @@ def report_order(
     services: ServicesDep,
     form: Annotated[OrderForm, Form()],
 ) -> RedirectResponse:
-    incidents.report(
+    order = incidents.report(
         session=session,
         compound_id=caller.compound_id,
         category=form.category,
@@ -200,7 +200,7 @@ def report_order(
         now=utcnow(),
         response_minutes=services.settings.analytics.response_minutes,
     )
-    session.commit()
+    audited.commit(session, caller.note("report", f"work-order:{order.id}"))
     return after_form(request, "/ui/incidents")
 
 
@@ -224,8 +224,7 @@ def order_step(
         )
     except HubError as exc:
         return after_form(request, "/ui/incidents", str(exc))
-    session.commit()
-    caller.audit(form.action, f"work-order:{order_id}")
+    audited.commit(session, caller.note(form.action, f"work-order:{order_id}"))
     return after_form(request, "/ui/incidents")
 
 

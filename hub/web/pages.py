@@ -22,9 +22,10 @@ from pydantic import BaseModel, Field, ValidationError
 from hub import audit, auth, crud
 from hub.analytics import casework, occupancy
 from hub.analytics.casework import Status
-from hub.api.deps import Caller, ServicesDep, SessionDep
+from hub.api.deps import ServicesDep, SessionDep
 from hub.api.errors import status_of
 from hub.auth import Role
+from hub.callers import Caller
 from hub.entry_log import (
     EXPORT_LIMIT,
     SNAPSHOT_HEADERS,
@@ -34,7 +35,8 @@ from hub.entry_log import (
     snapshot_of,
 )
 from hub.errors import HubError, InvalidInput, Unauthenticated
-from hub.tables import EntryPublic, as_utc, utcnow
+from hub.schemas.events import EntryPublic
+from hub.tables import as_utc, utcnow
 from hub.web import charts, i18n
 from hub.web.session import (
     LANGUAGE_COOKIE,
@@ -131,7 +133,6 @@ def login(
     role = Role(auth.user_for_token(session=session, token=token).role)
     if role is Role.OFFICER and not purpose.strip():
         auth.logout(session=session, token=token)
-        session.commit()
         return RedirectResponse("/ui/login?error=purpose_needed", status_code=303)
     home = "/ui/entries" if role is Role.RESIDENT else "/ui/"
     response = RedirectResponse(home, status_code=303)
@@ -149,7 +150,6 @@ def logout(request: Request, session: SessionDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         auth.logout(session=session, token=token)
-        session.commit()
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(PURPOSE_COOKIE)

@@ -13,8 +13,9 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 from hub import auth
-from hub.api.deps import Caller, SessionDep, get_engine
+from hub.api.deps import SessionDep, get_engine
 from hub.auth import Role
+from hub.callers import Caller
 from hub.core.security import token_digest
 from hub.errors import Unauthenticated
 

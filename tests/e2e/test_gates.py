@@ -141,7 +141,7 @@ def test_a_qr_pass_opens_offline_and_its_events_arrive_later(
         ("granted", "pass_valid", "offline_limit"),
     ]
     wait_until(lambda: "qr_forged" in _alarms(gated), 30, "the forged-QR alarm")
-    passes = gated.get("/api/passes").json()
+    passes = gated.get("/api/passes").json()["items"]
     assert next(p for p in passes if p["id"] == "pass-e2e")["entries_used"] == 1
 
 

@@ -1,15 +1,20 @@
-"""The audit chain stays one chain when several processes append to it at once."""
+"""The audit chain stays one chain when several processes append to it at once, and a change
+is committed with its audit record, in one transaction."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from hub import audit
+from hub import audit, audited, registry
+from hub.core.security import SecretBox
+from hub.errors import Conflict
+from hub.tables import AuditRecord, Building, Person
 
 pytestmark = [pytest.mark.integration, pytest.mark.dialects]
 
@@ -36,3 +41,64 @@ def test_concurrent_writers_in_several_processes_keep_one_chain(
         result = audit.verify(session)
     assert result.records == 120
     assert result.problems == []
+
+
+def _compound(engine: Engine) -> None:
+    box = SecretBox.from_config(SecretBox.generate_key())
+    with Session(engine) as session:
+        registry.create_compound(session=session, compound_id="c1", name="c1", box=box)
+        session.commit()
+
+
+def _add_buildings(engine: Engine, writer: str, count: int) -> None:
+    actor = audit.Actor(writer, "staff", "c1")
+    for n in range(count):
+        with Session(engine) as session:
+            session.add(Building(id=f"{writer}-{n}", compound_id="c1", name=str(n)))
+            audited.commit(session, audited.Note(actor, "create", f"building:{writer}-{n}"))
+
+
+def _read(engine: Engine, reader: str, count: int) -> None:
+    actor = audit.Actor(reader, "officer", "c1")
+    for n in range(count):
+        audit.record(engine, actor=actor, action="read", target=f"person:p-{n}", reason="case")
+
+
+def test_changes_and_reads_audited_at_once_keep_one_chain(engine: Engine) -> None:
+    """Changes append their records inside their own transactions, reads in transactions of
+    their own, on several threads at once: one chain, every record in it."""
+    _compound(engine)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        jobs = [pool.submit(_add_buildings, engine, f"writer-{n}", 15) for n in range(2)]
+        jobs += [pool.submit(_read, engine, f"reader-{n}", 15) for n in range(2)]
+        for job in jobs:
+            job.result()
+    with Session(engine) as session:
+        result = audit.verify(session)
+        buildings = session.exec(select(Building)).all()
+    assert (result.records, result.problems) == (60, [])
+    assert len(buildings) == 30
+
+
+def test_a_change_and_its_record_are_committed_together_or_not_at_all(engine: Engine) -> None:
+    _compound(engine)
+    actor = audit.Actor("staff", "staff", "c1")
+    _add_buildings(engine, "first", 1)
+    with Session(engine) as session:
+        session.add(Building(id="first-0", compound_id="c1", name="again"))
+        with pytest.raises(Conflict):
+            audited.commit(session, audited.Note(actor, "create", "building:first-0"))
+    with Session(engine) as session:
+        records = session.exec(select(AuditRecord)).all()
+        assert [r.target for r in records] == ["building:first-0"]  # the first, only
+        # A registry change: the new version, the change's log and the record, at once.
+        session.add(Person(id="p-1", compound_id="c1", kind="staff", display_name="某人"))
+        changes = registry.Changes("c1")
+        changes.upsert("person", "p-1")
+        version = audited.commit(session, audited.Note(actor, "create", "person:p-1"), changes)
+    with Session(engine) as session:
+        assert registry.get_compound(session=session, compound_id="c1").registry_version == 1
+        assert version == 1
+        last = session.exec(select(AuditRecord).order_by(col(AuditRecord.id).desc())).first()
+        assert last is not None and (last.actor, last.target) == ("staff", "person:p-1")
+        assert audit.verify(session).ok

@@ -36,7 +36,7 @@ def test_a_resident_issues_passes_for_their_own_unit_only(
     resident = hub_http.client("resident")
     assert resident.post("/api/passes", json=_pass("pass-1", plate="鲁C·12345")).status_code == 201
     assert resident.post("/api/passes", json=_pass("pass-2", unit="c1-102")).status_code == 403
-    assert [p["id"] for p in resident.get("/api/passes").json()] == ["pass-1"]
+    assert [p["id"] for p in resident.get("/api/passes").json()["items"]] == ["pass-1"]
     records = _records(edge_http, "pass")
     assert records["pass-1"]["plate"] == "鲁C12345"
     assert "visitor_name" not in records["pass-1"]  # the name stays on the hub
@@ -51,7 +51,7 @@ def test_a_revoked_pass_leaves_the_edges(hub_http: HubHttp, edge_http: httpx.Cli
     delta = edge_http.get("/api/edge/registry", params={"since": version}).json()
     assert [(c["id"], c["op"]) for c in delta["changes"]] == [("pass-9", "delete")]
     assert "pass-9" not in _records(edge_http, "pass")
-    assert staff.get("/api/passes").json()[0]["revoked"] is True
+    assert staff.get("/api/passes").json()["items"][0]["revoked"] is True
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_officers_keep_the_watchlist_and_edges_get_no_reasons(
     assert officer.post("/api/watchlist", json=entry, headers=headers).status_code == 201
     assert hub_http.client("staff").get("/api/watchlist").status_code == 403
     assert officer.get("/api/watchlist").status_code == 403  # no reason given
-    [listed] = officer.get("/api/watchlist", headers=headers).json()
+    [listed] = officer.get("/api/watchlist", headers=headers).json()["items"]
     assert listed["value"] == "京A8B3C1"
     record = _records(edge_http, "watchlist")["w1"]
     assert record == {
@@ -148,4 +148,4 @@ def test_passes_and_watchlist_entries_of_another_compound_are_out_of_reach(
         hub_http.client("staff", "c1").post("/api/passes", json=_pass("p-x", "c2-101")).status_code
         == 422
     )
-    assert hub_http.client("staff", "c2").get("/api/passes").json()[0]["revoked"] is False
+    assert hub_http.client("staff", "c2").get("/api/passes").json()["items"][0]["revoked"] is False

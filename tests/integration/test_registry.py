@@ -482,7 +482,8 @@ def test_face_templates_from_before_engines_stay_dlibs_and_await_re_enrolment(
             fpir_limit=0.01,
             changes=changes,
         )
-        registry.commit(session=session, changes=changes, what="engines")
+        changes.commit_version(session)
+        session.commit()
         assert faces.needs_re_enrolment(session=session, compound=compound) == {
             "p1": ["mobilefacenet"]
         }

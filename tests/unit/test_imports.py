@@ -23,8 +23,8 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-def imported_packages(path: Path) -> set[str]:
-    """The top-level packages of ours that the module at `path` imports."""
+def imported_modules(path: Path) -> set[str]:
+    """The modules that the module at `path` imports (`from a.b import c`: `a.b`)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -32,7 +32,12 @@ def imported_packages(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
-    return {name.split(".")[0] for name in names} & set(OURS)
+    return names
+
+
+def imported_packages(path: Path) -> set[str]:
+    """The top-level packages of ours that the module at `path` imports."""
+    return {name.split(".")[0] for name in imported_modules(path)} & set(OURS)
 
 
 def crossings(package: str) -> list[str]:
@@ -56,3 +61,21 @@ def test_the_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert imported_packages(module) == {"edge", "hub"}
+
+
+# Inside the hub: the HTTP layers (the API, the web UI, the app that mounts them, and the
+# command line that serves it) sit on top; the data layer, the caller and the audit log
+# beneath never reach up into them.
+HTTP_LAYERS = ("hub/api/", "hub/web/", "hub/main.py", "hub/__main__.py")
+
+
+def test_the_hubs_data_layer_never_imports_its_http_layers() -> None:
+    found = []
+    for path in sorted((ROOT / "hub").rglob("*.py")):
+        where = path.relative_to(ROOT).as_posix()
+        if where.startswith(HTTP_LAYERS):
+            continue
+        for name in sorted(imported_modules(path)):
+            if name.startswith(("hub.api", "hub.web", "hub.main")):
+                found.append(f"{where} imports {name}")
+    assert found == []

@@ -1,105 +1,66 @@
-"""Buildings, units and user accounts of the caller's compound; the audit chain's check."""
+"""Buildings, units (paged), gates and user accounts of the caller's compound; the audit
+chain's check."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
-from hub import audit, auth, crud
-from hub.api.deps import Caller, Manager, ServicesDep, SessionDep, allow
+from hub import audit, audited, auth, premises
+from hub.api.deps import Manager, ServicesDep, SessionDep, allow
 from hub.auth import Role
-from hub.errors import Conflict, InvalidInput
-from hub.tables import Building, Gate, Unit
-from models.events import Identifier, Text
+from hub.callers import Caller
+from hub.schemas.admin import (
+    AuditCheck,
+    BuildingCreate,
+    GateCreate,
+    UnitCreate,
+    UserCreate,
+    UserPublic,
+)
+from hub.schemas.common import Limit, Offset, Page
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
 Admin = Annotated[Caller, allow(Role.ADMIN)]
 
 
-class BuildingCreate(BaseModel):
-    id: Identifier
-    name: Text = Field(max_length=100)
-
-
-class UnitCreate(BaseModel):
-    id: Identifier
-    building_id: Identifier
-    label: Text = Field(max_length=50)
-
-
-class GateCreate(BaseModel):
-    id: Identifier
-    name: Text = Field(max_length=100)
-    kind: Literal["pedestrian", "vehicle"]
-    building_id: Identifier | None = Field(None, description="For a building's own gate")
-
-
-class UserCreate(BaseModel):
-    username: Identifier
-    password: str = Field(min_length=10, max_length=256)
-    role: Role
-    unit_id: Identifier | None = None
-    person_id: Identifier | None = Field(
-        None, description="The holder's own entry in the registry (a resident's, in their unit)"
-    )
-
-
-class UserPublic(BaseModel):
-    username: str
-    role: Role
-    unit_id: str | None
-    person_id: str | None = None
-
-
-class AuditCheck(BaseModel):
-    records: int
-    head: str
-    ok: bool
-    problems: list[str]
-
-
 @router.post("/buildings", status_code=201)
 def create_building(body: BuildingCreate, caller: Manager, session: SessionDep) -> BuildingCreate:
-    _insert(session, Building(compound_id=caller.compound_id, **body.model_dump()))
-    caller.audit("create", f"building:{body.id}")
+    premises.add_building(session=session, compound_id=caller.compound_id, body=body)
+    audited.commit(session, caller.note("create", f"building:{body.id}"))
     return body
 
 
 @router.get("/units")
-def list_units(caller: Manager, session: SessionDep) -> list[UnitCreate]:
-    units = session.exec(select(Unit).where(col(Unit.compound_id) == caller.compound_id))
-    return [UnitCreate(id=u.id, building_id=u.building_id, label=u.label) for u in units]
+def list_units(
+    caller: Manager, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[UnitCreate]:
+    """The compound's units by id, a page at a time; `total` counts them all."""
+    found = premises.units(
+        session=session, compound_id=caller.compound_id, limit=limit, offset=offset
+    )
+    return Page[UnitCreate].of(found, UnitCreate.of)
 
 
 @router.post("/units", status_code=201)
 def create_unit(body: UnitCreate, caller: Manager, session: SessionDep) -> UnitCreate:
-    building = session.get(Building, body.building_id)
-    if building is None or building.compound_id != caller.compound_id:
-        raise InvalidInput(f"no building {body.building_id} in this compound")
-    _insert(session, Unit(compound_id=caller.compound_id, **body.model_dump()))
-    caller.audit("create", f"unit:{body.id}")
+    premises.add_unit(session=session, compound_id=caller.compound_id, body=body)
+    audited.commit(session, caller.note("create", f"unit:{body.id}"))
     return body
 
 
 @router.get("/gates")
 def list_gates(caller: Manager, session: SessionDep) -> list[GateCreate]:
-    gates = crud.list_gates(session=session, compound_id=caller.compound_id)
-    return [GateCreate(id=g.id, name=g.name, kind=g.kind, building_id=g.building_id) for g in gates]
+    gates = premises.gates(session=session, compound_id=caller.compound_id)
+    return [GateCreate.of(gate) for gate in gates]
 
 
 @router.post("/gates", status_code=201)
 def create_gate(body: GateCreate, caller: Admin, session: SessionDep) -> GateCreate:
-    if body.building_id is not None:
-        building = session.get(Building, body.building_id)
-        if building is None or building.compound_id != caller.compound_id:
-            raise InvalidInput(f"no building {body.building_id} in this compound")
-    _insert(session, Gate(compound_id=caller.compound_id, **body.model_dump()))
-    caller.audit("create", f"gate:{body.id}")
+    premises.add_gate(session=session, compound_id=caller.compound_id, body=body)
+    audited.commit(session, caller.note("create", f"gate:{body.id}"))
     return body
 
 
@@ -107,10 +68,6 @@ def create_gate(body: GateCreate, caller: Admin, session: SessionDep) -> GateCre
 def create_user(
     body: UserCreate, caller: Admin, session: SessionDep, services: ServicesDep
 ) -> UserPublic:
-    if body.unit_id is not None:
-        unit = session.get(Unit, body.unit_id)
-        if unit is None or unit.compound_id != caller.compound_id:
-            raise InvalidInput(f"no unit {body.unit_id} in this compound")
     auth.create_user(
         session=session,
         settings=services.settings,
@@ -121,8 +78,7 @@ def create_user(
         unit_id=body.unit_id,
         person_id=body.person_id,
     )
-    session.commit()
-    caller.audit("create", f"user:{body.username}")
+    audited.commit(session, caller.note("create", f"user:{body.username}"))
     return UserPublic(
         username=body.username, role=body.role, unit_id=body.unit_id, person_id=body.person_id
     )
@@ -132,15 +88,4 @@ def create_user(
 def verify_audit(caller: Admin, session: SessionDep) -> AuditCheck:
     """Walk the audit chain: any edited or removed record shows as a problem."""
     result = audit.verify(session)
-    return AuditCheck(
-        records=result.records, head=result.head, ok=result.ok, problems=result.problems
-    )
-
-
-def _insert(session: Session, row: Building | Unit | Gate) -> None:
-    session.add(row)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"{row.id} exists") from exc
+    return AuditCheck.of(result)

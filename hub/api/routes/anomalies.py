@@ -6,33 +6,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
+from hub import audited
 from hub.analytics import casework
-from hub.analytics.casework import Action, AnomalyDetail, AnomalyPublic, Status, detail, public
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.analytics.casework import Status
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.api.params import RowId
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import InvalidInput
+from hub.schemas.anomalies import ActionBody, AnomalyDetail, AnomalyPublic, ScanPublic
 from hub.tables import utcnow
-from models.events import Moment, Text
+from models.events import Moment
 
 router = APIRouter(prefix="/api/anomalies", tags=["anomalies"])
 Reader = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
 Scanner = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER)]
-
-
-class ActionBody(BaseModel):
-    action: Action
-    reason: Text = Field(min_length=3, max_length=500)
-    assignee: str | None = Field(None, max_length=64)
-
-
-class ScanPublic(BaseModel):
-    found: int
-    new: int
-    reopened: int
-    withdrawn: int = Field(description="Overstays disproved by an exit that arrived late")
 
 
 @router.get("")
@@ -47,14 +36,14 @@ def list_anomalies(
         session=session, compound_id=caller.compound_id, status=status, rule=rule, limit=limit
     )
     caller.audit("read", "anomalies")
-    return [public(row) for row in rows]
+    return [AnomalyPublic.of(row) for row in rows]
 
 
 @router.get("/{anomaly_id}")
 def get_anomaly(anomaly_id: RowId, caller: Reader, session: SessionDep) -> AnomalyDetail:
     anomaly = casework.get(session=session, compound_id=caller.compound_id, anomaly_id=anomaly_id)
     caller.audit("read", f"anomaly:{anomaly_id}")
-    return detail(session, anomaly)
+    return AnomalyDetail.of_case(casework.case_file(session=session, anomaly=anomaly))
 
 
 @router.post("/{anomaly_id}/actions")
@@ -73,9 +62,8 @@ def act_on_anomaly(
         assignee=body.assignee,
         now=utcnow(),
     )
-    session.commit()
-    caller.audit(body.action.value, f"anomaly:{anomaly_id}")
-    return detail(session, anomaly)
+    audited.commit(session, caller.note(body.action.value, f"anomaly:{anomaly_id}"))
+    return AnomalyDetail.of_case(casework.case_file(session=session, anomaly=anomaly))
 
 
 @router.post("/scan")
@@ -96,5 +84,7 @@ def scan(
         policy=services.settings.analytics,
         now=at or now,
     )
-    session.commit()
-    return ScanPublic(**vars(report))
+    audited.commit(
+        session, caller.note("scan", f"anomalies (as of {at.isoformat()})" if at else "anomalies")
+    )
+    return ScanPublic.of(report)

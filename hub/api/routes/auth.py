@@ -1,24 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from hub import auth
 from hub.api.deps import BearerDep, ServicesDep, SessionDep, _token
+from hub.schemas.auth import Login, LoginResult
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-
-class Login(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
-
-
-class LoginResult(BaseModel):
-    token: str
-    expires_at: datetime
 
 
 @router.post("/login")

@@ -1,32 +1,16 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from hub import crud
-from hub.api.deps import Caller, SessionDep, allow
+from hub.api.deps import SessionDep, allow
 from hub.auth import Role
-from hub.tables import as_utc
+from hub.callers import Caller
+from hub.schemas.edges import EdgePublic
 
 router = APIRouter(prefix="/api", tags=["edges"])
-
-
-class EdgePublic(BaseModel):
-    edge_id: str
-    compound_id: str
-    online: bool
-    status_at: datetime | None
-    outbox_rows: int | None
-    outbox_oldest_age_s: float | None
-    outbox_refused: int | None
-    registry_version: int | None
-    registry_age_s: float | None
-    registry_stale: bool | None
-    clock_offset_s: float | None
-    clock_trusted: bool | None
 
 
 @router.get("/edges")
@@ -34,20 +18,5 @@ def list_edges(
     caller: Annotated[Caller, allow(Role.ADMIN, Role.STAFF)], session: SessionDep
 ) -> list[EdgePublic]:
     """Every registered edge with its last reported status (offline when its Will fired)."""
-    return [
-        EdgePublic(
-            edge_id=edge.edge_id,
-            compound_id=edge.compound_id,
-            online=edge.online,
-            status_at=as_utc(edge.status_at) if edge.status_at else None,
-            outbox_rows=edge.outbox_rows,
-            outbox_oldest_age_s=edge.outbox_oldest_age_s,
-            outbox_refused=edge.outbox_refused,
-            registry_version=edge.registry_version,
-            registry_age_s=edge.registry_age_s,
-            registry_stale=edge.registry_stale,
-            clock_offset_s=edge.clock_offset_s,
-            clock_trusted=edge.clock_trusted,
-        )
-        for edge in crud.list_edges(session=session, compound_id=caller.compound_id)
-    ]
+    edges = crud.list_edges(session=session, compound_id=caller.compound_id)
+    return [EdgePublic.of(edge) for edge in edges]

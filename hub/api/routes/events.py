@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
 
 from hub import crud
-from hub.api.deps import Caller, PersonalDataReader, ServicesDep, SessionDep, allow
+from hub.api.deps import PersonalDataReader, ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
 from hub.entry_log import (
     EXPORT_LIMIT,
     SNAPSHOT_HEADERS,
@@ -20,15 +20,10 @@ from hub.entry_log import (
     entry_filter,
     snapshot_of,
 )
-from hub.tables import EntryPublic
+from hub.schemas.events import EntryPage, EntryPublic
 
 router = APIRouter(prefix="/api", tags=["events"])
 SnapshotViewer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
-
-
-class EntryPage(BaseModel):
-    items: list[EntryPublic]
-    next_cursor: str | None
 
 
 @router.get("/events")

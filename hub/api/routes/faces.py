@@ -12,69 +12,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, model_validator
-from sqlmodel import Session, col, select
 
-from hub import faces, registry
-from hub.api.deps import Caller, Manager, PersonalDataReader, ServicesDep, SessionDep, allow
-from hub.api.routes.people import visible
+from hub import faces, people, registry
+from hub.api.deps import Manager, PersonalDataReader, ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
 from hub.errors import Forbidden, InvalidInput
 from hub.registry import Changes
-from hub.tables import FaceConsent, FaceTemplate, Person, as_utc, utcnow
-from hub.tables.registry import MAX_DOCUMENT_REF
-from models.events import Text
+from hub.schemas.faces import EnrolBody, Enrolled, FaceStatus
+from hub.tables import utcnow
 
 router = APIRouter(prefix="/api/people", tags=["faces"])
 
-MAX_PHOTOS = 10
-MAX_PHOTO_CHARS = (faces.MAX_PHOTO_BYTES * 4) // 3 + 4
 Withdrawer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.RESIDENT)]
-
-
-class Consent(BaseModel):
-    minor: bool = Field(description="Under 14: a guardian's consent is required")
-    given_by: Literal["self", "guardian"]
-    guardian_name: Text | None = Field(None, max_length=100)
-    document_ref: Text | None = Field(
-        None, max_length=MAX_DOCUMENT_REF, description="The signed form"
-    )
-
-    @model_validator(mode="after")
-    def _guardian_for_a_minor(self) -> Consent:
-        if self.minor and (self.given_by != "guardian" or not self.guardian_name):
-            raise ValueError("a minor's consent is given by a named guardian")
-        return self
-
-
-class EnrolBody(BaseModel):
-    consent: Consent
-    photos: list[Annotated[str, Field(max_length=MAX_PHOTO_CHARS)]] = Field(
-        min_length=1, max_length=MAX_PHOTOS, description="base64, at most 8 MB each"
-    )
-
-
-class Enrolled(BaseModel):
-    templates: int
-    warnings: list[str]
-
-
-class FaceStatus(BaseModel):
-    consent: bool
-    recorded_at: datetime | None
-    minor: bool | None
-    templates: int
 
 
 @router.post("/{person_id}/face", status_code=201)
 def enrol(
     person_id: str, body: EnrolBody, caller: Manager, session: SessionDep, services: ServicesDep
 ) -> Enrolled:
-    person = visible(session, caller, person_id)
+    person = people.visible(session=session, caller=caller, person_id=person_id)
     changes = Changes(caller.compound_id)
     try:
         result = faces.enrol(
@@ -88,25 +48,16 @@ def enrol(
         )
     except faces.PhotoError as exc:
         raise InvalidInput(str(exc)) from exc
-    services.commit_registry(session, changes, f"face of {person_id}")
-    caller.audit("create", f"face:{person_id}")
+    services.commit_registry(session, changes, caller.note("create", f"face:{person_id}"))
     return Enrolled(templates=result.photos_used, warnings=result.warnings)
 
 
 @router.get("/{person_id}/face")
 def status(person_id: str, caller: PersonalDataReader, session: SessionDep) -> FaceStatus:
-    person = visible(session, caller, person_id)
-    consent = _active_consent(session, person)
-    count = len(
-        session.exec(select(FaceTemplate.id).where(col(FaceTemplate.person_id) == person.id)).all()
-    )
+    person = people.visible(session=session, caller=caller, person_id=person_id)
+    found = faces.state(session=session, person=person)
     caller.audit("read", f"face:{person_id}")
-    return FaceStatus(
-        consent=consent is not None,
-        recorded_at=None if consent is None else as_utc(consent.recorded_at),
-        minor=None if consent is None else consent.minor,
-        templates=count,
-    )
+    return FaceStatus.of(found)
 
 
 @router.delete("/{person_id}/face", status_code=204)
@@ -115,28 +66,15 @@ def withdraw(
 ) -> None:
     """Consent withdrawn: the templates are deleted here and on every edge. A resident may
     withdraw their own consent and that of any minor of their unit, not another adult's."""
-    person = visible(session, caller, person_id)
-    if caller.role is Role.RESIDENT and not _may_withdraw(session, caller, person):
+    person = people.visible(session=session, caller=caller, person_id=person_id)
+    holder = caller.user.person_id
+    if caller.role is Role.RESIDENT and not faces.may_withdraw(
+        session=session, person=person, holder_id=holder
+    ):
         raise Forbidden("a resident may withdraw their own face consent, or a minor's")
     changes = Changes(caller.compound_id)
     registry.withdraw_face_consent(session=session, person=person, changes=changes, now=utcnow())
-    services.commit_registry(session, changes, f"face consent of {person_id} withdrawn")
-    caller.audit("delete", f"face:{person_id}")
-
-
-def _may_withdraw(session: Session, caller: Caller, person: Person) -> bool:
-    if person.id == caller.user.person_id:
-        return True
-    consent = _active_consent(session, person)
-    return consent is not None and consent.minor
-
-
-def _active_consent(session: Session, person: Person) -> FaceConsent | None:
-    return session.exec(
-        select(FaceConsent)
-        .where(col(FaceConsent.person_id) == person.id, col(FaceConsent.withdrawn_at).is_(None))
-        .order_by(col(FaceConsent.recorded_at).desc())
-    ).first()
+    services.commit_registry(session, changes, caller.note("delete", f"face:{person_id}"))
 
 
 def _photo(number: int, text: str) -> bytes:

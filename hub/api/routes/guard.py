@@ -5,21 +5,19 @@ The commands and the waiting list are `hub.guard`'s, shared with the booth's pag
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
-from hub import audit, issuer, registry
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
-from hub.api.routes.passes import PassPublic, check_unit, public
+from hub import audit, passes
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.auth import Role
-from hub.guard import CommandBody, CommandSent, Waiting, send_command, shown, who_is_waiting
+from hub.callers import Caller
+from hub.guard import send_command, shown, who_is_waiting
 from hub.registry import Changes
-from hub.tables import VisitorPass, utcnow
-from models.events import Identifier, Text
+from hub.schemas.guard import CommandBody, CommandSent, Waiting
+from hub.schemas.passes import WalkIn, WalkInPass
+from hub.tables import utcnow
 
 router = APIRouter(prefix="/api", tags=["guard booth"])
 
@@ -36,42 +34,18 @@ def command_gate(
     return send_command(gate_id, body, caller, session, services)
 
 
-class WalkIn(BaseModel):
-    gate_id: Identifier
-    unit_id: Identifier
-    visitor_name: Text = Field(min_length=1, max_length=60)
-    kind: Literal["visitor", "courier"] = "visitor"
-    minutes: int = Field(60, ge=5, le=24 * 60)
-    plate: str | None = Field(None, max_length=20)
-
-
-class WalkInPass(PassPublic):
-    token: str
-
-
 @router.post("/walk-ins", status_code=201)
 def walk_in(body: WalkIn, caller: Guard, session: SessionDep, services: ServicesDep) -> WalkInPass:
     """A pass for one entry, from now for `minutes`; show its QR code at the gate's reader."""
-    check_unit(session, caller, body.unit_id)
     now = utcnow()
-    row = VisitorPass(
-        id=f"walkin-{now:%Y%m%d}-{secrets.token_hex(4)}",
-        compound_id=caller.compound_id,
-        unit_id=body.unit_id,
-        visitor_name=f"{body.visitor_name} ({body.kind} at {body.gate_id})",
-        valid_from=now - timedelta(minutes=1),
-        valid_until=now + timedelta(minutes=body.minutes),
-        max_entries=1,
-        plate=None if body.plate is None else registry.plate_number(body.plate),
-        created_by=caller.user.username,
-    )
-    session.add(row)
-    token = issuer.pass_token(session=session, row=row, box=services.settings.secret_box(), now=now)
+    box = services.settings.secret_box()
     changes = Changes(caller.compound_id)
-    changes.upsert("pass", row.id)
-    services.commit_registry(session, changes, f"walk-in pass {row.id}")
-    caller.audit("create", f"pass:{row.id}")
-    return WalkInPass(**public(row).model_dump(), token=token)
+    row = passes.walk_in(
+        session=session, caller=caller, body=body, box=box, changes=changes, now=now
+    )
+    services.commit_registry(session, changes, caller.note("create", f"pass:{row.id}"))
+    token = passes.token(session=session, row=row, box=box, now=now)
+    return WalkInPass.of_issued(row, token)
 
 
 @router.get("/gates/waiting")

@@ -6,10 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from hub.api.deps import ServicesDep, SessionDep
+from hub.api.deps import ServicesDep
+from hub.core import db
 from hub.errors import Unauthenticated
 
 router = APIRouter(tags=["health"])
@@ -29,13 +28,9 @@ def metrics(
 
 
 @router.get("/healthz")
-def healthz(services: ServicesDep, session: SessionDep) -> JSONResponse:
+def healthz(services: ServicesDep) -> JSONResponse:
     """Ready when the database answers and ingest runs; says whether MQTT is connected."""
-    try:
-        session.execute(text("SELECT 1"))
-        database = "ok"
-    except SQLAlchemyError:
-        database = "unavailable"
+    database = "ok" if db.answers(services.engine) else "unavailable"
     ingestor = services.ingestor
     healthy = database == "ok" and ingestor.alive
     link = services.link

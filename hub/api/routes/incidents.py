@@ -3,88 +3,34 @@ residents' reports as work orders with a response deadline."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
+from hub import audited
 from hub.analytics import incidents
-from hub.analytics.incidents import Category, OrderStatus, Period
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.analytics.incidents import OrderStatus, Period
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.api.params import RowId
 from hub.auth import Role
-from hub.tables import Incident, WorkOrder, as_utc, utcnow
-from models.events import Moment, Text
+from hub.callers import Caller
+from hub.schemas.incidents import (
+    DistrictPublic,
+    IncidentBody,
+    IncidentPublic,
+    OrderBody,
+    OrderPublic,
+    OrderStep,
+    RateQuery,
+    ZeroIncidentPublic,
+)
+from hub.tables import utcnow
 
 router = APIRouter(prefix="/api", tags=["incidents and work orders"])
 Recorder = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER)]
 Reporter = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, Role.RESIDENT)]
 Handler = Annotated[Caller, allow(Role.ADMIN, Role.STAFF)]
-
-
-class IncidentBody(BaseModel):
-    category: Category
-    occurred_at: Moment
-    summary: Text = Field(min_length=3, max_length=1000)
-
-
-class IncidentPublic(IncidentBody):
-    id: int
-    recorded_by: str
-    recorded_at: datetime
-
-
-class RateQuery(BaseModel):
-    first: date | None = Field(None, description="First local day (default: 30 days ago)")
-    last: date | None = Field(None, description="Last local day, included (default: today)")
-
-
-class ZeroIncidentPublic(BaseModel):
-    compound_id: str
-    first: date
-    last: date
-    days: int
-    incident_days: int
-    incidents: int
-    rate: float = Field(description="Share of days with no incident")
-    streak_days: int = Field(description="Days since the last incident day, up to `last`")
-
-
-class DistrictPublic(BaseModel):
-    first: date
-    last: date
-    compounds: int
-    without_incident: int
-    share: float = Field(description="Share of compounds with no incident in the period")
-    per_compound: list[ZeroIncidentPublic]
-
-
-class OrderBody(BaseModel):
-    category: str = Field(min_length=2, max_length=32, description="lost_card, dog, barrier…")
-    description: Text = Field(min_length=3, max_length=1000)
-
-
-class OrderStep(BaseModel):
-    action: incidents.Step
-    owner: str | None = Field(None, max_length=64)
-    note: Text = Field("", max_length=1000)
-
-
-class OrderPublic(BaseModel):
-    id: int
-    category: str
-    description: str
-    reported_by: str
-    reported_at: datetime
-    due_at: datetime
-    owner: str | None
-    status: str
-    responded_at: datetime | None
-    closed_at: datetime | None
-    note: str | None
-    overdue: bool
-    late: bool
 
 
 @router.post("/incidents", status_code=201)
@@ -98,9 +44,8 @@ def record_incident(body: IncidentBody, caller: Recorder, session: SessionDep) -
         recorded_by=caller.user.username,
         now=utcnow(),
     )
-    session.commit()
-    caller.audit("record", f"incident:{incident.id}")
-    return _incident(incident)
+    audited.commit(session, caller.note("record", f"incident:{incident.id}"))
+    return IncidentPublic.of(incident)
 
 
 @router.get("/incidents")
@@ -109,7 +54,7 @@ def list_incidents(
 ) -> list[IncidentPublic]:
     rows = incidents.list_incidents(session=session, compound_id=caller.compound_id, limit=limit)
     caller.audit("read", "incidents")
-    return [_incident(row) for row in rows]
+    return [IncidentPublic.of(row) for row in rows]
 
 
 @router.get("/zero-incident")
@@ -121,7 +66,7 @@ def zero_incident_rate(
 ) -> ZeroIncidentPublic:
     period = _period(query, services)
     figure = incidents.zero_incident(session=session, compound_id=caller.compound_id, period=period)
-    return ZeroIncidentPublic(**vars(figure), first=period.first, last=period.last)
+    return ZeroIncidentPublic.of(figure, period)
 
 
 @router.get("/district/zero-incident")
@@ -134,19 +79,7 @@ def district_rate(
     """Across every compound this hub holds (a district hub takes their events bridged):
     counts only, no personal data."""
     period = _period(query, services)
-    view = incidents.district(session=session, period=period)
-    per = [
-        ZeroIncidentPublic(**vars(f), first=period.first, last=period.last)
-        for f in view.per_compound
-    ]
-    return DistrictPublic(
-        first=period.first,
-        last=period.last,
-        compounds=view.compounds,
-        without_incident=view.without_incident,
-        share=view.share,
-        per_compound=per,
-    )
+    return DistrictPublic.of(incidents.district(session=session, period=period), period)
 
 
 @router.post("/work-orders", status_code=201)
@@ -164,9 +97,8 @@ def report(
         now=utcnow(),
         response_minutes=services.settings.analytics.response_minutes,
     )
-    session.commit()
-    session.refresh(order)
-    return _order(order)
+    audited.commit(session, caller.note("report", f"work-order:{order.id}"))
+    return OrderPublic.of(order, utcnow())
 
 
 @router.get("/work-orders")
@@ -185,7 +117,7 @@ def list_work_orders(
         reported_by=caller.user.username if caller.role is Role.RESIDENT else None,
     )
     caller.audit("read", "work-orders")
-    return [_order(row) for row in rows]
+    return [OrderPublic.of(row, utcnow()) for row in rows]
 
 
 @router.post("/work-orders/{order_id}/steps")
@@ -199,10 +131,8 @@ def step(order_id: RowId, body: OrderStep, caller: Handler, session: SessionDep)
         note=body.note,
         now=utcnow(),
     )
-    session.commit()
-    session.refresh(order)
-    caller.audit(body.action, f"work-order:{order_id}")
-    return _order(order)
+    audited.commit(session, caller.note(body.action, f"work-order:{order_id}"))
+    return OrderPublic.of(order, utcnow())
 
 
 def _period(query: RateQuery, services: ServicesDep) -> Period:
@@ -211,22 +141,3 @@ def _period(query: RateQuery, services: ServicesDep) -> Period:
     last = query.last or today
     first = query.first or last - timedelta(days=29)
     return Period(first=first, last=last, zone=zone)
-
-
-def _incident(row: Incident) -> IncidentPublic:
-    assert row.id is not None
-    return IncidentPublic(
-        id=row.id,
-        category=Category(row.category),
-        occurred_at=as_utc(row.occurred_at),
-        summary=row.summary,
-        recorded_by=row.recorded_by,
-        recorded_at=as_utc(row.recorded_at),
-    )
-
-
-def _order(row: WorkOrder) -> OrderPublic:
-    fields = row.model_dump(exclude={"compound_id"})
-    for name in ("reported_at", "due_at", "responded_at", "closed_at"):
-        fields[name] = as_utc(fields[name]) if fields[name] else None
-    return OrderPublic(**fields, overdue=incidents.overdue(row, utcnow()), late=incidents.late(row))

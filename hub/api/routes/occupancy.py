@@ -1,53 +1,19 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.analytics import occupancy
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
+from hub.schemas.occupancy import BuildingCount, Occupancy, Point, SeriesQuery
 from hub.tables import utcnow
-from models.events import Moment
 
 router = APIRouter(prefix="/api", tags=["occupancy"])
 Viewer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER)]
-
-
-class BuildingCount(BaseModel):
-    building_id: str | None = Field(description="None: people with no unit (staff, walk-ins)")
-    name: str
-    people: int
-
-
-class Occupancy(BaseModel):
-    at: datetime
-    inside: dict[str, int] = Field(description="People inside by kind")
-    total: int
-    vehicles: dict[str, int] = Field(description="Vehicles inside: residents' and others")
-    buildings: list[BuildingCount]
-
-
-class Point(BaseModel):
-    at: datetime
-    people: dict[str, int]
-    vehicles: dict[str, int]
-
-
-class SeriesQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    since: Moment
-    until: Moment
-    step_minutes: int = Field(60, ge=5, le=24 * 60)
-
-    @model_validator(mode="after")
-    def _bounded(self) -> SeriesQuery:
-        if not self.since < self.until <= self.since + timedelta(days=31):
-            raise ValueError("until must come after since, at most 31 days later")
-        return self
 
 
 @router.get("/occupancy")

@@ -1,142 +1,64 @@
 """Visitor passes: staff issue them for any unit of their compound, a resident for their own
 unit; revoking one removes it from every edge. A pass's QR code is a token signed with the
-compound's issuer key, which edges verify offline (see `models.tokens`)."""
+compound's issuer key, which edges verify offline (see `models.tokens`). The list is paged."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, model_validator
-from sqlmodel import Session, col, select
 
-from hub import issuer, registry
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub import audited, passes
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.auth import Role
-from hub.errors import Forbidden, InvalidInput, NotFound
+from hub.callers import Caller
 from hub.registry import Changes
-from hub.tables import Unit, VisitorPass, as_utc, utcnow
-from models.events import Identifier, Text, UtcDatetime
+from hub.schemas.common import Limit, Offset, Page
+from hub.schemas.passes import PassCreate, PassIssued, PassPublic, PassQr
+from hub.tables import utcnow
 
 router = APIRouter(prefix="/api/passes", tags=["passes"])
 
 Issuer = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.RESIDENT, personal_data=True)]
-MAX_VALIDITY = timedelta(days=31)
-
-
-class PassCreate(BaseModel):
-    id: Identifier
-    unit_id: Identifier
-    visitor_name: Text = Field(max_length=100)
-    valid_from: UtcDatetime
-    valid_until: UtcDatetime
-    max_entries: int = Field(1, ge=1, le=100)
-    plate: str | None = Field(None, max_length=20)
-
-    @model_validator(mode="after")
-    def _window(self) -> PassCreate:
-        if not self.valid_from < self.valid_until <= self.valid_from + MAX_VALIDITY:
-            raise ValueError("a pass runs forwards, for at most 31 days")
-        return self
-
-
-class PassPublic(PassCreate):
-    revoked: bool
-    entries_used: int = 0
-
-
-class PassIssued(PassPublic):
-    token: str = Field(description="Signed QR content; the edge verifies it offline")
-
-
-class PassQr(BaseModel):
-    token: str
 
 
 @router.post("", status_code=201)
 def issue(
     body: PassCreate, caller: Issuer, session: SessionDep, services: ServicesDep
 ) -> PassIssued:
-    check_unit(session, caller, body.unit_id)
-    plate = None if body.plate is None else registry.plate_number(body.plate)
-    row = VisitorPass(
-        compound_id=caller.compound_id,
-        created_by=caller.user.username,
-        **body.model_dump(exclude={"plate"}),
-        plate=plate,
-    )
-    session.add(row)
-    changes = Changes(caller.compound_id)
-    changes.upsert("pass", row.id)
-    services.commit_registry(session, changes, f"pass {body.id}")
     box = services.settings.secret_box()
-    token = issuer.pass_token(session=session, row=row, box=box, now=utcnow())
-    session.commit()  # the issuer key, if this was its first use
-    caller.audit("create", f"pass:{body.id}")
-    return PassIssued(**public(row).model_dump(), token=token)
+    changes = Changes(caller.compound_id)
+    row = passes.issue(session=session, caller=caller, body=body, box=box, changes=changes)
+    services.commit_registry(session, changes, caller.note("create", f"pass:{body.id}"))
+    token = passes.token(session=session, row=row, box=box, now=utcnow())
+    return PassIssued.of_issued(row, token)
 
 
 @router.get("/{pass_id}/qr")
 def qr(pass_id: str, caller: Issuer, session: SessionDep, services: ServicesDep) -> PassQr:
     """The pass's QR content again (for a lost message); a revoked pass has none."""
-    row = _own_pass(session, caller, pass_id)
-    if row.revoked_at is not None:
-        raise NotFound(f"pass {pass_id} is revoked")
+    row = passes.visible(session=session, caller=caller, pass_id=pass_id)
     box = services.settings.secret_box()
-    token = issuer.pass_token(session=session, row=row, box=box, now=utcnow())
-    session.commit()
-    caller.audit("read", f"pass:{pass_id}:qr")
+    token = passes.token(session=session, row=row, box=box, now=utcnow())
+    # The read, audited with the issuer key if this was its first use.
+    audited.commit(session, caller.note("read", f"pass:{pass_id}:qr"))
     return PassQr(token=token)
 
 
 @router.get("")
-def list_passes(caller: Issuer, session: SessionDep) -> list[PassPublic]:
-    query = select(VisitorPass).where(col(VisitorPass.compound_id) == caller.compound_id)
-    if caller.role is Role.RESIDENT:
-        query = query.where(col(VisitorPass.unit_id) == caller.user.unit_id)
-    rows = session.exec(query.order_by(col(VisitorPass.valid_from).desc())).all()
+def list_passes(
+    caller: Issuer, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[PassPublic]:
+    """The compound's passes (a resident: their unit's), newest window first, a page at a
+    time; `total` counts them all."""
+    found = passes.listing(session=session, caller=caller, limit=limit, offset=offset)
     caller.audit("read", "passes")
-    return [public(row) for row in rows]
+    return Page[PassPublic].of(found, PassPublic.of)
 
 
 @router.delete("/{pass_id}", status_code=204)
 def revoke(pass_id: str, caller: Issuer, session: SessionDep, services: ServicesDep) -> None:
-    row = _own_pass(session, caller, pass_id)
-    row.revoked_at = utcnow()
-    session.add(row)
+    row = passes.visible(session=session, caller=caller, pass_id=pass_id)
     changes = Changes(caller.compound_id)
-    changes.upsert("pass", row.id)  # the delta turns a revoked pass into a deletion
-    services.commit_registry(session, changes, f"pass {pass_id}")
-    caller.audit("delete", f"pass:{pass_id}")
-
-
-def _own_pass(session: Session, caller: Caller, pass_id: str) -> VisitorPass:
-    row = session.get(VisitorPass, pass_id)
-    if row is None or row.compound_id != caller.compound_id:
-        raise NotFound(f"no pass {pass_id}")
-    if caller.role is Role.RESIDENT and row.unit_id != caller.user.unit_id:
-        raise NotFound(f"no pass {pass_id}")
-    return row
-
-
-def check_unit(session: Session, caller: Caller, unit_id: str) -> None:
-    if caller.role is Role.RESIDENT and unit_id != caller.user.unit_id:
-        raise Forbidden("a resident issues passes for their own unit only")
-    unit = session.get(Unit, unit_id)
-    if unit is None or unit.compound_id != caller.compound_id:
-        raise InvalidInput(f"no unit {unit_id} in this compound")
-
-
-def public(row: VisitorPass) -> PassPublic:
-    return PassPublic(
-        id=row.id,
-        unit_id=row.unit_id,
-        visitor_name=row.visitor_name,
-        valid_from=as_utc(row.valid_from),
-        valid_until=as_utc(row.valid_until),
-        max_entries=row.max_entries,
-        plate=row.plate,
-        revoked=row.revoked_at is not None,
-        entries_used=row.entries_used,
-    )
+    passes.revoke(session=session, row=row, changes=changes, now=utcnow())
+    services.commit_registry(session, changes, caller.note("delete", f"pass:{pass_id}"))

@@ -3,41 +3,19 @@ and plates that come like residents do, for staff to reconcile the register."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from hub.analytics import population
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
+from hub.schemas.population import AbsentPublic, Reconciliation, RegularPublic
 from hub.tables import utcnow
 
 router = APIRouter(prefix="/api/population", tags=["population"])
 Reader = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
-
-
-class AbsentPublic(BaseModel):
-    person_id: str
-    name: str
-    unit: str | None
-    last_seen: datetime | None
-
-
-class RegularPublic(BaseModel):
-    identity: str
-    method: str
-    days_seen: int
-    sightings: int
-    last_seen: datetime
-
-
-class Reconciliation(BaseModel):
-    absent_days: int
-    absent: list[AbsentPublic]
-    regular_days: int
-    unregistered: list[RegularPublic]
 
 
 @router.get("")

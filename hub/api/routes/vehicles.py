@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from hub.api.deps import Caller, SessionDep, allow
+from hub.api.deps import SessionDep, allow
 from hub.auth import Role
+from hub.callers import Caller
 from hub.stays import Stay, list_stays
 
 router = APIRouter(prefix="/api/vehicles", tags=["vehicles"])

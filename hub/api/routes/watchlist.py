@@ -4,74 +4,55 @@ a read of personal data, so an officer gives a reason."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
-from sqlmodel import col, select
 
-from hub import registry
-from hub.api.deps import Caller, ServicesDep, SessionDep, allow
+from hub import watchlist
+from hub.api.deps import ServicesDep, SessionDep, allow
 from hub.auth import Role
-from hub.errors import NotFound
+from hub.callers import Caller
 from hub.registry import Changes
-from hub.tables import WatchlistEntry
-from models.events import Identifier, Text
+from hub.schemas.common import Limit, Offset, Page
+from hub.schemas.watchlist import WatchCreate
 
 router = APIRouter(prefix="/api/watchlist", tags=["watchlist"])
 
 Watcher = Annotated[Caller, allow(Role.ADMIN, Role.OFFICER, personal_data=True)]
 
 
-class WatchCreate(BaseModel):
-    id: Identifier
-    target: Literal["plate", "person"]
-    value: str = Field(min_length=1, max_length=64)
-    action: Literal["deny", "alert"]
-    reason: Text = Field(min_length=3, max_length=500)
-
-
 @router.post("", status_code=201)
 def add(
     body: WatchCreate, caller: Watcher, session: SessionDep, services: ServicesDep
 ) -> WatchCreate:
-    value = registry.plate_number(body.value) if body.target == "plate" else body.value
-    row = WatchlistEntry(
-        id=body.id,
-        compound_id=caller.compound_id,
-        kind=body.target,
-        value=value,
-        action=body.action,
-        reason=body.reason,
-        created_by=caller.user.username,
-    )
-    session.add(row)
     changes = Changes(caller.compound_id)
-    changes.upsert("watchlist", row.id)
-    services.commit_registry(session, changes, f"watchlist entry {body.id}")
-    caller.audit("create", f"watchlist:{body.id}")
-    return body.model_copy(update={"value": value})
+    row = watchlist.add(
+        session=session,
+        compound_id=caller.compound_id,
+        body=body,
+        created_by=caller.user.username,
+        changes=changes,
+    )
+    services.commit_registry(session, changes, caller.note("create", f"watchlist:{body.id}"))
+    return WatchCreate.of(row)
 
 
 @router.get("")
-def list_entries(caller: Watcher, session: SessionDep) -> list[WatchCreate]:
-    rows = session.exec(
-        select(WatchlistEntry).where(col(WatchlistEntry.compound_id) == caller.compound_id)
+def list_entries(
+    caller: Watcher, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[WatchCreate]:
+    """The compound's entries by id, a page at a time; `total` counts them all."""
+    found = watchlist.listing(
+        session=session, compound_id=caller.compound_id, limit=limit, offset=offset
     )
     caller.audit("read", "watchlist")
-    return [
-        WatchCreate(id=r.id, target=r.kind, value=r.value, action=r.action, reason=r.reason)
-        for r in rows
-    ]
+    return Page[WatchCreate].of(found, WatchCreate.of)
 
 
 @router.delete("/{entry_id}", status_code=204)
 def remove(entry_id: str, caller: Watcher, session: SessionDep, services: ServicesDep) -> None:
-    row = session.get(WatchlistEntry, entry_id)
-    if row is None or row.compound_id != caller.compound_id:
-        raise NotFound(f"no watchlist entry {entry_id}")
-    session.delete(row)
     changes = Changes(caller.compound_id)
-    changes.delete("watchlist", entry_id)
-    services.commit_registry(session, changes, f"watchlist entry {entry_id}")
-    caller.audit("delete", f"watchlist:{entry_id}")
+    watchlist.remove(
+        session=session, compound_id=caller.compound_id, entry_id=entry_id, changes=changes
+    )
+    services.commit_registry(session, changes, caller.note("delete", f"watchlist:{entry_id}"))

@@ -1,0 +1,142 @@
+"""People and their credentials (cards, plates, PINs) as staff manage them: who a caller may
+see, a page of the register with everyone's credentials read in bulk, and the changes, each
+logged for the edges in the caller's `Changes` (the route commits them, audited)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlmodel import Session, col, select
+
+from hub import registry
+from hub.auth import Role
+from hub.callers import Caller
+from hub.core.security import SecretBox
+from hub.errors import NotFound
+from hub.records import Slice, owned, referenced, sliced
+from hub.registry import Changes
+from hub.schemas.people import (
+    CardCreate,
+    CredentialKind,
+    PersonCreate,
+    PersonUpdate,
+    PinCreate,
+    PlateCreate,
+)
+from hub.tables import Card, Person, Pin, Plate, Unit
+
+Credential = Card | Plate | Pin
+C = TypeVar("C", Card, Plate, Pin)
+
+
+def visible(*, session: Session, caller: Caller, person_id: str) -> Person:
+    """The person, if this caller may see them (a resident: their own unit's); `NotFound`
+    otherwise, never a hint."""
+    person = owned(session, Person, person_id, caller.compound_id, "person")
+    if caller.role is Role.RESIDENT and person.unit_id != caller.user.unit_id:
+        raise NotFound(f"no person {person_id}")
+    return person
+
+
+def listing(
+    *, session: Session, compound_id: str, unit_id: str | None, limit: int, offset: int
+) -> Slice[Person]:
+    """The compound's people (one unit's, given `unit_id`) by id: a slice and its total."""
+    query = select(Person).where(col(Person.compound_id) == compound_id)
+    if unit_id is not None:
+        query = query.where(col(Person.unit_id) == unit_id)
+    return sliced(session, query.order_by(col(Person.id)), limit=limit, offset=offset)
+
+
+def credentials(*, session: Session, people: Sequence[Person]) -> dict[str, list[Credential]]:
+    """Each person's credentials (cards, then plates, then PINs, each by id), read in one
+    query per kind whatever the number of people."""
+    ids = [person.id for person in people]
+    held: dict[str, list[Credential]] = defaultdict(list)
+    if not ids:
+        return held
+    rows: list[Credential] = [*_held(session, Card, ids), *_held(session, Plate, ids)]
+    for row in [*rows, *_held(session, Pin, ids)]:
+        held[str(row.person_id)].append(row)
+    return held
+
+
+def _held(session: Session, table: type[C], person_ids: list[str]) -> Sequence[C]:
+    query = select(table).where(col(table.person_id).in_(person_ids)).order_by(col(table.id))
+    return session.exec(query).all()
+
+
+def create(*, session: Session, compound_id: str, body: PersonCreate, changes: Changes) -> Person:
+    _check_unit(session, compound_id, body.unit_id)
+    person = Person(compound_id=compound_id, **body.model_dump())
+    session.add(person)
+    changes.upsert("person", person.id)
+    return person
+
+
+def update(*, session: Session, person: Person, body: PersonUpdate, changes: Changes) -> Person:
+    """The fields given (and not null); an account whose holder no longer lives in its unit
+    stops naming them."""
+    _check_unit(session, person.compound_id, body.unit_id)
+    for name, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(person, name, value)
+    session.add(person)
+    registry.unlink_accounts(session=session, person=person)
+    changes.upsert("person", person.id)
+    return person
+
+
+def delete(*, session: Session, person: Person, changes: Changes) -> None:
+    """Move-out: the person and all their credentials, face templates and consents."""
+    registry.delete_person(session=session, person=person, changes=changes)
+
+
+def add_card(*, session: Session, person: Person, body: CardCreate, changes: Changes) -> Card:
+    card = Card(compound_id=person.compound_id, person_id=person.id, **body.model_dump())
+    return _add(session, card, "card", changes)
+
+
+def add_plate(*, session: Session, person: Person, body: PlateCreate, changes: Changes) -> Plate:
+    plate = Plate(
+        id=body.id,
+        compound_id=person.compound_id,
+        person_id=person.id,
+        number=registry.plate_number(body.number),
+        parking_slot=body.parking_slot,
+    )
+    return _add(session, plate, "plate", changes)
+
+
+def add_pin(
+    *, session: Session, person: Person, body: PinCreate, box: SecretBox, changes: Changes
+) -> Pin:
+    pin = registry.new_pin(
+        session=session, box=box, person=person, pin=body.pin, pin_id=body.id, duress=body.duress
+    )
+    return _add(session, pin, "pin", changes)
+
+
+def remove_credential(
+    *,
+    session: Session,
+    compound_id: str,
+    kind: CredentialKind,
+    credential_id: str,
+    changes: Changes,
+) -> None:
+    table = registry.table_for(kind)
+    session.delete(owned(session, table, credential_id, compound_id, kind))
+    changes.delete(kind, credential_id)
+
+
+def _add(session: Session, row: C, kind: CredentialKind, changes: Changes) -> C:
+    session.add(row)
+    changes.upsert(kind, row.id)
+    return row
+
+
+def _check_unit(session: Session, compound_id: str, unit_id: str | None) -> None:
+    if unit_id is not None:
+        referenced(session, Unit, unit_id, compound_id, "unit")

@@ -1,0 +1,68 @@
+"""The compound's buildings, units and gates, user accounts, and the audit chain's check."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from hub.audit import Verification
+from hub.auth import Role
+from hub.tables import Gate, Unit
+from models.events import Identifier, Text
+
+
+class BuildingCreate(BaseModel):
+    id: Identifier
+    name: Text = Field(max_length=100)
+
+
+class UnitCreate(BaseModel):
+    id: Identifier
+    building_id: Identifier
+    label: Text = Field(max_length=50)
+
+    @classmethod
+    def of(cls, row: Unit) -> UnitCreate:
+        return cls(id=row.id, building_id=row.building_id, label=row.label)
+
+
+class GateCreate(BaseModel):
+    id: Identifier
+    name: Text = Field(max_length=100)
+    kind: Literal["pedestrian", "vehicle"]
+    building_id: Identifier | None = Field(None, description="For a building's own gate")
+
+    @classmethod
+    def of(cls, row: Gate) -> GateCreate:
+        return cls.model_validate(
+            {"id": row.id, "name": row.name, "kind": row.kind, "building_id": row.building_id}
+        )
+
+
+class UserCreate(BaseModel):
+    username: Identifier
+    password: str = Field(min_length=10, max_length=256)
+    role: Role
+    unit_id: Identifier | None = None
+    person_id: Identifier | None = Field(
+        None, description="The holder's own entry in the registry (a resident's, in their unit)"
+    )
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: Role
+    unit_id: str | None
+    person_id: str | None = None
+
+
+class AuditCheck(BaseModel):
+    records: int
+    head: str
+    ok: bool
+    problems: list[str]
+
+    @classmethod
+    def of(cls, result: Verification) -> AuditCheck:
+        return cls(records=result.records, head=result.head, ok=result.ok, problems=result.problems)
