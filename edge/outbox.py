@@ -252,7 +252,6 @@ class Outbox:
         return int(rows[0][0]) if rows else 1
 
 
-
 def _identity(conn: sqlite3.Connection, path: Path, edge_id: str) -> UUID:
     """The file's epoch, created with it; a file written by another edge is refused (one
     from before outboxes recorded their edge becomes this edge's)."""
