@@ -24,6 +24,9 @@ from hub.tables import AuthToken, Edge, Person, Unit, User, as_utc, utcnow
 REFUSED = "login refused: wrong user name or password, or the account is locked for a while"
 
 
+CLOSED = "this account is closed; ask the property office"
+
+
 @functools.cache
 def _dummy_hash(cost: PasswordCost) -> str:
     """Checked when the user does not exist, so that every refusal takes one password check
@@ -89,6 +92,8 @@ def login(
         if not correct:
             _failed(session, user.id or 0, settings, now)
         raise Unauthenticated(REFUSED)
+    if user.disabled_at is not None:  # said only to the one who knows the password
+        raise Unauthenticated(CLOSED)
     user.failed_logins = 0
     user.locked_until = None
     session.add(user)
@@ -119,6 +124,8 @@ def user_for_token(*, session: Session, token: str) -> User:
     user = session.get(User, row.user_id)
     if user is None:
         raise Unauthenticated("the account behind this token is gone")
+    if user.disabled_at is not None:
+        raise Unauthenticated(CLOSED)
     return user
 
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from sqlmodel import Session, col, select
 
-from hub import registry
+from hub import accounts, registry
 from hub.auth import Role
 from hub.callers import Caller
 from hub.core.security import SecretBox
@@ -25,7 +25,7 @@ from hub.schemas.people import (
     PinCreate,
     PlateCreate,
 )
-from hub.tables import Card, Person, Pin, Plate, Unit
+from hub.tables import Card, Person, Pin, Plate, Unit, utcnow
 
 Credential = Card | Plate | Pin
 C = TypeVar("C", Card, Plate, Pin)
@@ -76,21 +76,31 @@ def create(*, session: Session, compound_id: str, body: PersonCreate, changes: C
     return person
 
 
-def update(*, session: Session, person: Person, body: PersonUpdate, changes: Changes) -> Person:
-    """The fields given (and not null); an account whose holder no longer lives in its unit
-    stops naming them."""
+def update(
+    *, session: Session, person: Person, body: PersonUpdate, changes: Changes
+) -> accounts.Closed:
+    """The fields given (and not null); a resident account whose holder no longer lives in
+    its unit is closed (`hub.accounts`), and what was closed is returned for the audit."""
     _check_unit(session, person.compound_id, body.unit_id)
     for name, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(person, name, value)
     session.add(person)
+    closed = accounts.close_holders(
+        session=session, person=person, changes=changes, now=utcnow(), moved_out=False
+    )
     registry.unlink_accounts(session=session, person=person)
     changes.upsert("person", person.id)
-    return person
+    return closed
 
 
-def delete(*, session: Session, person: Person, changes: Changes) -> None:
-    """Move-out: the person and all their credentials, face templates and consents."""
+def delete(*, session: Session, person: Person, changes: Changes) -> accounts.Closed:
+    """Move-out: the person and all their credentials, face templates and consents; their
+    accounts closed, their sessions ended, the passes they issued and nobody used revoked."""
+    closed = accounts.close_holders(
+        session=session, person=person, changes=changes, now=utcnow(), moved_out=True
+    )
     registry.delete_person(session=session, person=person, changes=changes)
+    return closed
 
 
 def add_card(*, session: Session, person: Person, body: CardCreate, changes: Changes) -> Card:

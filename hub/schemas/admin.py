@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from hub.audit import Verification
 from hub.auth import Role
-from hub.tables import Gate, Unit
+from hub.tables import Gate, Unit, User, as_utc
 from models.events import Identifier, Text
 
 
@@ -55,6 +56,23 @@ class UserPublic(BaseModel):
     role: Role
     unit_id: str | None
     person_id: str | None = None
+    disabled_at: datetime | None = Field(None, description="When the account was closed")
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        closed = None if user.disabled_at is None else as_utc(user.disabled_at)
+        return cls(
+            username=user.username,
+            role=Role(user.role),
+            unit_id=user.unit_id,
+            person_id=user.person_id,
+            disabled_at=closed,
+        )
+
+
+class SessionsEnded(BaseModel):
+    username: str
+    sessions: int = Field(description="How many sessions were ended")
 
 
 class AuditCheck(BaseModel):

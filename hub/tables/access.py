@@ -24,6 +24,11 @@ class User(SQLModel, table=True):
     )
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    disabled_at: datetime | None = Field(
+        default=None,
+        sa_column=utc_column(nullable=True),
+        description="Closed (a move-out, or an administrator): no login, no session",
+    )
 
 
 class AuthToken(SQLModel, table=True):

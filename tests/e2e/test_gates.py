@@ -181,6 +181,42 @@ def test_two_lanes_shown_a_one_entry_pass_at_once_grant_it_once(gated: Compound)
     assert next(p for p in passes if p["id"] == "pass-twice")["entries_used"] == 1
 
 
+def test_a_tenant_who_moved_out_loses_login_session_and_pass_at_the_gate(gated: Compound) -> None:
+    """The finding: a former tenant logged in after moving out and issued a 100-entry,
+    30-day pass whose QR code then opened the real gate."""
+    person = {"id": "p-tenant", "kind": "resident", "unit_id": "b1-101", "display_name": "租户"}
+    gated.request("POST", "/api/people", json=person)
+    login = {"username": "tenant", "password": "a long tenant password"}
+    account = login | {"role": "resident", "unit_id": "b1-101", "person_id": "p-tenant"}
+    gated.request("POST", "/api/users", json=account)
+    session = httpx.post(f"{gated.hub_url}/api/auth/login", json=login).json()["token"]
+    tenant = {"Authorization": f"Bearer {session}"}
+    now = datetime.now(UTC)
+    body = {
+        "id": "pass-tenant",
+        "unit_id": "b1-101",
+        "visitor_name": "朋友",
+        "valid_from": (now - timedelta(minutes=1)).isoformat(),
+        "valid_until": (now + timedelta(days=30)).isoformat(),
+        "max_entries": 100,
+    }
+    issued = httpx.post(f"{gated.hub_url}/api/passes", json=body, headers=tenant)
+    qr = issued.json()["token"]
+    wait_until(lambda: '"pass-tenant"' in gated.edge_registry(), 30, "the pass at the edge")
+
+    gated.request("DELETE", "/api/people/p-tenant")  # the move-out
+    wait_until(lambda: '"pass-tenant"' not in gated.edge_registry(), 30, "the pass revoked")
+    reader = _reader(gated)
+    try:
+        assert reader.show_qr(qr) == "denied"
+    finally:
+        reader.close()
+    assert httpx.get(f"{gated.hub_url}/api/events", headers=tenant).status_code == 401
+    assert httpx.post(f"{gated.hub_url}/api/auth/login", json=login).status_code == 401
+    wait_until(lambda: len(gated.all_entries()) == 1, 30, "the refusal at the hub")
+    assert gated.all_entries()[0]["reason_code"] == "pass_revoked"
+
+
 def test_the_guard_opens_the_door_from_the_hub(gated: Compound) -> None:
     before = _relay_on(gated, DOOR)
     body = {"action": "open", "reason": "resident forgot her card, known to me"}

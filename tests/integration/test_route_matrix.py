@@ -19,11 +19,13 @@ from sqlmodel import Session, col, select
 from hub import crud
 from hub.tables import (
     Anomaly,
+    AuthToken,
     Card,
     Gate,
     Person,
     Pin,
     Plate,
+    User,
     VisitorPass,
     WatchlistEntry,
     WorkOrder,
@@ -150,6 +152,10 @@ CALLS: dict[tuple[str, str], Call] = {
             "unit_id": "c2-101",
         },
     ),
+    ("GET", "/api/users"): Call("own"),
+    ("POST", "/api/users/{username}/disable"): Call("foreign"),
+    ("POST", "/api/users/{username}/enable"): Call("foreign"),
+    ("DELETE", "/api/users/{username}/sessions"): Call("foreign"),
     ("GET", "/api/audit/verify"): Call("own"),
     ("GET", "/api/edge/registry"): Call("edge"),
     ("GET", "/api/edge/clock"): Call("edge"),
@@ -161,7 +167,9 @@ CALLS: dict[tuple[str, str], Call] = {
 
 
 def _c2(hub_http: HubHttp) -> dict[str, str]:
-    """Compound c2's records, one of each kind a route names; their ids by path parameter."""
+    """Compound c2's records, one of each kind a route names; their ids by path parameter
+    (c2's officer logged in: a session nobody of c1 may end)."""
+    hub_http.client("officer", "c2")
     entry = factories.entry(
         compound_id="c2", subject_id="p-x", reference="9990001", flags=(SNAPSHOT_FLAG,)
     )
@@ -235,6 +243,7 @@ def _c2(hub_http: HubHttp) -> dict[str, str]:
             "entry_id": "w-x",
             "gate_id": "gate-x",
             "subject_id": "p-x",
+            "username": "c2-officer",
         }
 
 
@@ -321,3 +330,7 @@ def _c2_is_unchanged(hub_http: HubHttp) -> None:
         assert [a.status for a in anomalies] == ["open"]
         orders = session.exec(select(WorkOrder).where(col(WorkOrder.compound_id) == "c2"))
         assert [o.status for o in orders] == ["open"]
+        users = session.exec(select(User).where(col(User.compound_id) == "c2"))
+        assert all(u.disabled_at is None for u in users)
+        officer = session.exec(select(User).where(col(User.username) == "c2-officer")).one()
+        assert session.exec(select(AuthToken).where(col(AuthToken.user_id) == officer.id)).all()

@@ -7,19 +7,22 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from hub import audit, audited, auth, premises
+from hub import accounts, audit, audited, auth, premises
 from hub.api.deps import Manager, ServicesDep, SessionDep, allow
 from hub.auth import Role
 from hub.callers import Caller
+from hub.registry import Changes
 from hub.schemas.admin import (
     AuditCheck,
     BuildingCreate,
     GateCreate,
+    SessionsEnded,
     UnitCreate,
     UserCreate,
     UserPublic,
 )
 from hub.schemas.common import Limit, Offset, Page
+from hub.tables import utcnow
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
@@ -82,6 +85,49 @@ def create_user(
     return UserPublic(
         username=body.username, role=body.role, unit_id=body.unit_id, person_id=body.person_id
     )
+
+
+@router.get("/users")
+def list_users(
+    caller: Admin, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[UserPublic]:
+    """The compound's accounts by user name, closed ones with when they were closed."""
+    found = accounts.listing(
+        session=session, compound_id=caller.compound_id, limit=limit, offset=offset
+    )
+    return Page[UserPublic].of(found, UserPublic.of)
+
+
+@router.post("/users/{username}/disable")
+def disable_user(
+    username: str, caller: Admin, session: SessionDep, services: ServicesDep
+) -> UserPublic:
+    """Close the account: no login, every session ended, its unused visitor passes revoked."""
+    user = accounts.owned_user(session=session, compound_id=caller.compound_id, username=username)
+    changes = Changes(caller.compound_id)
+    closed = accounts.close(session=session, user=user, changes=changes, now=utcnow())
+    services.commit_registry(
+        session, changes, caller.note("disable", f"user:{username} ({closed})")
+    )
+    return UserPublic.of(user)
+
+
+@router.post("/users/{username}/enable")
+def enable_user(username: str, caller: Admin, session: SessionDep) -> UserPublic:
+    """Reopen a closed account (its revoked passes stay revoked)."""
+    user = accounts.owned_user(session=session, compound_id=caller.compound_id, username=username)
+    accounts.reopen(session=session, user=user)
+    audited.commit(session, caller.note("enable", f"user:{username}"))
+    return UserPublic.of(user)
+
+
+@router.delete("/users/{username}/sessions")
+def end_sessions(username: str, caller: Admin, session: SessionDep) -> SessionsEnded:
+    """Log the account out everywhere, now."""
+    user = accounts.owned_user(session=session, compound_id=caller.compound_id, username=username)
+    ended = accounts.end_sessions(session=session, user=user)
+    audited.commit(session, caller.note("logout", f"user:{username} ({ended} sessions)"))
+    return SessionsEnded(username=username, sessions=ended)
 
 
 @router.get("/audit/verify")

@@ -76,8 +76,9 @@ def update_person(
 ) -> PersonPublic:
     person = people.visible(session=session, caller=caller, person_id=person_id)
     changes = Changes(caller.compound_id)
-    people.update(session=session, person=person, body=body, changes=changes)
-    services.commit_registry(session, changes, caller.note("update", f"person:{person_id}"))
+    closed = people.update(session=session, person=person, body=body, changes=changes)
+    note = caller.note("update", closed.audited(f"person:{person_id}"))
+    services.commit_registry(session, changes, note)
     return _public(session, person)
 
 
@@ -88,8 +89,9 @@ def delete_person(
     """Move-out: the person and all their credentials, on the hub and on every edge."""
     person = people.visible(session=session, caller=caller, person_id=person_id)
     changes = Changes(caller.compound_id)
-    people.delete(session=session, person=person, changes=changes)
-    services.commit_registry(session, changes, caller.note("delete", f"person:{person_id}"))
+    closed = people.delete(session=session, person=person, changes=changes)
+    note = caller.note("delete", closed.audited(f"person:{person_id}"))
+    services.commit_registry(session, changes, note)
 
 
 @router.post("/people/{person_id}/cards", status_code=201)
