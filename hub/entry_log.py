@@ -56,9 +56,11 @@ def entry_csv(rows: Iterable[Entry]) -> Iterator[str]:
 
 
 def _cell(value: object) -> str:
-    """Text a spreadsheet will not run as a formula (a plate or reason typed as =cmd|...)."""
+    """Text a spreadsheet will not run as a formula (a plate or reason typed as =cmd|...,
+    spaces or tabs before it included)."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    leading = text[:1] in ("\t", "\r") or text.lstrip(" \t\r\n")[:1] in ("=", "+", "-", "@")
+    return "'" + text if leading else text
 
 
 def entry_filter(caller: Caller, session: Session, query: EventQuery) -> crud.EntryFilter:

@@ -28,6 +28,7 @@ from hub.api.routes import (
 )
 from hub.core.config import HubSettings
 from hub.headers import SecurityHeaders
+from hub.limits import BodyLimit
 from hub.services import HubServices
 from hub.web import app as web
 
@@ -67,5 +68,6 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     for module in modules:
         app.include_router(module.router, responses=ERROR_RESPONSES)
     web.install(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # the outermost: a refusal carries the headers too
     return app

@@ -27,9 +27,25 @@ def _to_utc(value: datetime) -> datetime:
         raise ValueError("time out of range once converted to UTC") from exc
 
 
+# Bidirectional embeddings, overrides and isolates: they make a plate or a name read
+# differently from what it holds (the left-to-right and right-to-left marks stay allowed).
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _controlling(char: str) -> bool:
+    code = ord(char)
+    return (
+        (code < 32 and char not in "\t\n")  # C0, but tab and newline
+        or 0x7F <= code <= 0x9F  # DEL and C1
+        or 0xD800 <= code <= 0xDFFF  # a lone surrogate: no character at all
+        or char in BIDI_CONTROLS
+    )
+
+
 def has_control_characters(value: str) -> bool:
-    """Control characters other than tab and newline: refused in any free text."""
-    return any(ord(char) < 32 and char not in "\t\n" for char in value)
+    """Control characters (C0 but tab and newline, DEL, C1), lone surrogates and bidi
+    overrides: refused in any free text."""
+    return any(_controlling(char) for char in value)
 
 
 def _no_control_characters(value: str) -> str:

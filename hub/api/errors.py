@@ -55,6 +55,13 @@ def status_of(exc: HubError) -> int:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UnicodeError)
+    async def _bad_unicode(request: Request, exc: UnicodeError) -> JSONResponse:
+        """Text no database can hold (a lone surrogate escaped in JSON): the request's
+        fault, whatever field it was in."""
+        detail = "the request holds text that is not valid Unicode (a lone surrogate)"
+        return JSONResponse(status_code=422, content={"detail": detail})
+
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
         status = status_of(exc)

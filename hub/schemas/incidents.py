@@ -36,9 +36,16 @@ class IncidentPublic(IncidentBody):
         )
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)  # as `Period` allows
+
+
 class RateQuery(BaseModel):
-    first: date | None = Field(None, description="First local day (default: 30 days ago)")
-    last: date | None = Field(None, description="Last local day, included (default: today)")
+    first: date | None = Field(
+        None, ge=FIRST_DAY, le=LAST_DAY, description="First local day (default: 30 days ago)"
+    )
+    last: date | None = Field(
+        None, ge=FIRST_DAY, le=LAST_DAY, description="Last local day, included (default: today)"
+    )
 
 
 class ZeroIncidentPublic(BaseModel):
