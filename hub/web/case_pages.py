@@ -22,31 +22,32 @@ from hub.schemas.anomalies import AnomalyDetail
 from hub.tables import utcnow
 from hub.web.pages import local_time, render
 from hub.web.session import Anyone, Handler, Staff, after_form, same_origin
+from models.events import Text
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(same_origin)])
 
 
 class StepForm(BaseModel):
     action: Action
-    reason: str = Field(max_length=500)
+    reason: Text = Field(max_length=500)
     assignee: str = Field("", max_length=64)
 
 
 class IncidentForm(BaseModel):
     category: Category
     occurred_at: str = Field(max_length=32, description="Local time, as a datetime-local field")
-    summary: str = Field(min_length=3, max_length=1000)
+    summary: Text = Field(min_length=3, max_length=1000)
 
 
 class OrderForm(BaseModel):
     category: str = Field(min_length=2, max_length=32)
-    description: str = Field(min_length=3, max_length=1000)
+    description: Text = Field(min_length=3, max_length=1000)
 
 
 class OrderStepForm(BaseModel):
     action: incidents.Step
     owner: str = Field("", max_length=64)
-    note: str = Field("", max_length=1000)
+    note: Text = Field("", max_length=1000)
 
 
 @router.get("/anomalies")

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from selenium import webdriver
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -136,8 +137,9 @@ class HubHttp:
     """The hub app served by uvicorn on a free port, with two compounds (c1, c2), each with a
     building, two units and one user of every role; requests go over real HTTP."""
 
-    def __init__(self, settings: HubSettings, port: int, engine: Engine) -> None:
+    def __init__(self, settings: HubSettings, port: int, engine: Engine, app: FastAPI) -> None:
         self.settings = settings
+        self.app = app  # its route table, for the tests that must cover every route
         self.base_url = f"http://127.0.0.1:{port}"
         self.engine = engine
         self._clients: list[httpx.Client] = []
@@ -219,7 +221,7 @@ def hub_http(
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_until(lambda: server.started, 30, "uvicorn to start")
-    http = HubHttp(settings, port, app.state.services.engine)
+    http = HubHttp(settings, port, app.state.services.engine, app)
     http.seed()
     yield http
     http.close()

@@ -1,13 +1,16 @@
-"""Every route × every role × another compound: each operation of the API (read from its
-OpenAPI document, so a new route fails here until it is added to `CALLS`) is called by each
-role of compound c1 about compound c2's records. A record of c2 is answered as missing
-(404; or 403 where the role may not use the route at all), a body naming one of c2's records
-is refused, nothing of c2 shows in any answer, and c2 is unchanged at the end. The edge's
-routes are called with c1's edge token. Real HTTP, a real database."""
+"""Every route × every role × another compound. The routes are read from the application's
+own route table (the web UI's are left out of the OpenAPI document, and the framing attack
+came through one of them), so a new route fails here until it is added to `CALLS`,
+`UI_CALLS` or `OUTSIDE`. Each is called by each role of compound c1 about compound c2's
+records: a role outside the route's `MAY` gets the role's 403, a record of c2 is answered as
+missing (404), a body naming one of c2's records is refused, nothing of c2 shows in any
+answer, every answer forbids framing, and c2 is unchanged at the end. The edge's routes are
+called with c1's edge token. Real HTTP, a real database."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -15,10 +18,12 @@ from typing import Literal
 import httpx
 import pytest
 from sqlmodel import Session, col, select
+from starlette.routing import BaseRoute
 
 from hub import crud
 from hub.tables import (
     Anomaly,
+    AuditRecord,
     AuthToken,
     Card,
     Gate,
@@ -33,6 +38,7 @@ from hub.tables import (
 from models.evidence import SNAPSHOT_FLAG
 from tests import factories
 from tests.integration.conftest import ROLES, HubHttp
+from tests.integration.test_web_ui import browser_login
 
 pytestmark = pytest.mark.integration
 
@@ -166,6 +172,139 @@ CALLS: dict[tuple[str, str], Call] = {
 }
 
 
+# Which roles may use each route of the API (the role check; the compound check is apart).
+_ALL = frozenset(ROLES)
+_DESK = frozenset({"admin", "staff", "officer"})  # the compound's side of the counter
+_MANAGERS = frozenset({"admin", "staff"})
+_ADMIN = frozenset({"admin"})
+_HOUSEHOLD = frozenset({"admin", "staff", "resident"})
+_OFFICERS = frozenset({"admin", "officer"})
+MAY: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/api/events"): _ALL,
+    ("GET", "/api/events/{event_id}/snapshot"): _DESK,
+    ("GET", "/api/events.csv"): _ALL,
+    ("GET", "/api/occupancy"): _DESK,
+    ("GET", "/api/occupancy/series"): _DESK,
+    ("GET", "/api/anomalies"): _DESK,
+    ("GET", "/api/anomalies/{anomaly_id}"): _DESK,
+    ("POST", "/api/anomalies/{anomaly_id}/actions"): _DESK,
+    ("POST", "/api/anomalies/scan"): _DESK,
+    ("POST", "/api/incidents"): _DESK,
+    ("GET", "/api/incidents"): _DESK,
+    ("GET", "/api/zero-incident"): _DESK,
+    ("GET", "/api/district/zero-incident"): _DESK,
+    ("POST", "/api/work-orders"): _ALL,
+    ("GET", "/api/work-orders"): _ALL,
+    ("POST", "/api/work-orders/{order_id}/steps"): _MANAGERS,
+    ("GET", "/api/population"): _DESK,
+    ("GET", "/api/edges"): _MANAGERS,
+    ("GET", "/api/people"): _ALL,
+    ("POST", "/api/people"): _MANAGERS,
+    ("GET", "/api/people/{person_id}"): _ALL,
+    ("PATCH", "/api/people/{person_id}"): _MANAGERS,
+    ("DELETE", "/api/people/{person_id}"): _MANAGERS,
+    ("POST", "/api/people/{person_id}/cards"): _MANAGERS,
+    ("POST", "/api/people/{person_id}/plates"): _MANAGERS,
+    ("POST", "/api/people/{person_id}/pins"): _MANAGERS,
+    ("DELETE", "/api/credentials/{kind}/{credential_id}"): _MANAGERS,
+    ("POST", "/api/people/{person_id}/face"): _MANAGERS,
+    ("GET", "/api/people/{person_id}/face"): _ALL,
+    ("DELETE", "/api/people/{person_id}/face"): _HOUSEHOLD,
+    ("POST", "/api/passes"): _HOUSEHOLD,
+    ("GET", "/api/passes"): _HOUSEHOLD,
+    ("GET", "/api/passes/{pass_id}/qr"): _HOUSEHOLD,
+    ("DELETE", "/api/passes/{pass_id}"): _HOUSEHOLD,
+    ("POST", "/api/watchlist"): _OFFICERS,
+    ("GET", "/api/watchlist"): _OFFICERS,
+    ("DELETE", "/api/watchlist/{entry_id}"): _OFFICERS,
+    ("POST", "/api/gates/{gate_id}/commands"): _MANAGERS,
+    ("POST", "/api/walk-ins"): _MANAGERS,
+    ("GET", "/api/gates/waiting"): _MANAGERS,
+    ("GET", "/api/vehicles/stays"): _DESK,
+    ("POST", "/api/buildings"): _MANAGERS,
+    ("GET", "/api/units"): _MANAGERS,
+    ("POST", "/api/units"): _MANAGERS,
+    ("GET", "/api/gates"): _MANAGERS,
+    ("POST", "/api/gates"): _ADMIN,
+    ("POST", "/api/users"): _ADMIN,
+    ("GET", "/api/users"): _ADMIN,
+    ("POST", "/api/users/{username}/disable"): _ADMIN,
+    ("POST", "/api/users/{username}/enable"): _ADMIN,
+    ("DELETE", "/api/users/{username}/sessions"): _ADMIN,
+    ("GET", "/api/audit/verify"): _ADMIN,
+}
+
+# The web UI's routes, called with each role's session cookie; `form` bodies are posted as
+# forms. `MAY_UI`: the roles a page or form serves (the others are refused or sent away).
+UI_CALLS: dict[tuple[str, str], Call] = {
+    ("GET", "/ui/login"): Call("session"),
+    ("POST", "/ui/login"): Call("session"),
+    ("POST", "/ui/logout"): Call("session"),
+    ("GET", "/ui/"): Call("own"),
+    ("GET", "/ui/live"): Call("own"),
+    ("GET", "/ui/entries"): Call("own"),
+    ("GET", "/ui/entries.csv"): Call("own"),
+    ("GET", "/ui/entries/{event_id}/snapshot"): Call("foreign"),
+    ("GET", "/ui/anomalies"): Call("own"),
+    ("POST", "/ui/anomalies/scan"): Call("own"),
+    ("GET", "/ui/anomalies/{anomaly_id}"): Call("foreign"),
+    ("POST", "/ui/anomalies/{anomaly_id}"): Call(
+        "foreign", {"action": "acknowledge", "reason": "seen it"}
+    ),
+    ("GET", "/ui/incidents"): Call("own"),
+    ("POST", "/ui/incidents"): Call(
+        "own", {"category": "theft", "occurred_at": "2026-12-01T08:00", "summary": "a bicycle"}
+    ),
+    ("POST", "/ui/work-orders"): Call("own", {"category": "dog", "description": "a loose dog"}),
+    ("POST", "/ui/work-orders/{order_id}"): Call("foreign", {"action": "respond"}),
+    ("GET", "/ui/gates"): Call("own"),
+    ("GET", "/ui/gates/waiting"): Call("own"),
+    ("GET", "/ui/gates/inside"): Call("own"),
+    ("POST", "/ui/gates/commands"): Call(
+        "refers", {"gate_id": "gate-x", "action": "open", "reason": "a visitor at the gate"}
+    ),
+    ("GET", "/ui/residents"): Call("own"),
+}
+
+MAY_UI: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/ui/"): _DESK,
+    ("GET", "/ui/live"): _DESK,
+    ("GET", "/ui/entries"): _ALL,
+    ("GET", "/ui/entries.csv"): _ALL,
+    ("GET", "/ui/entries/{event_id}/snapshot"): _DESK,
+    ("GET", "/ui/anomalies"): _DESK,
+    ("POST", "/ui/anomalies/scan"): _DESK,
+    ("GET", "/ui/anomalies/{anomaly_id}"): _DESK,
+    ("POST", "/ui/anomalies/{anomaly_id}"): _DESK,
+    ("GET", "/ui/incidents"): _ALL,
+    ("POST", "/ui/incidents"): _DESK,
+    ("POST", "/ui/work-orders"): _ALL,
+    ("POST", "/ui/work-orders/{order_id}"): _MANAGERS,
+    ("GET", "/ui/gates"): _MANAGERS,
+    ("GET", "/ui/gates/waiting"): _MANAGERS,
+    ("GET", "/ui/gates/inside"): _MANAGERS,
+    ("POST", "/ui/gates/commands"): _MANAGERS,
+    ("GET", "/ui/residents"): _DESK,
+}
+
+# Routes with nothing of any compound's behind them: the way in, the documentation, the
+# health check, the metrics (a token of their own), the UI's scripts and styles.
+OUTSIDE = {
+    ("GET", "/"),
+    ("GET", "/docs"),
+    ("HEAD", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("HEAD", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("HEAD", "/redoc"),
+    ("GET", "/openapi.json"),
+    ("HEAD", "/openapi.json"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("*", "/ui/static"),
+}
+
+
 def _c2(hub_http: HubHttp) -> dict[str, str]:
     """Compound c2's records, one of each kind a route names; their ids by path parameter
     (c2's officer logged in: a session nobody of c1 may end)."""
@@ -247,13 +386,25 @@ def _c2(hub_http: HubHttp) -> dict[str, str]:
         }
 
 
-def _operations(hub_http: HubHttp) -> set[tuple[str, str]]:
-    paths = httpx.get(f"{hub_http.base_url}/openapi.json").json()["paths"]
-    return {(m.upper(), p) for p, ops in paths.items() for m in ops if p.startswith("/api/")}
+def _route_table(routes: Sequence[BaseRoute]) -> Iterator[tuple[str, str]]:
+    """Every (method, path) the application answers, included routers opened up."""
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's included router
+        if included is not None:
+            yield from _route_table(included.routes)
+            continue
+        methods = getattr(route, "methods", None) or {"*"}  # a mount answers any method
+        yield from ((method, getattr(route, "path", "")) for method in methods)
 
 
 def test_every_route_is_in_the_matrix(hub_http: HubHttp) -> None:
-    assert _operations(hub_http) == set(CALLS)
+    table = set(_route_table(hub_http.app.routes))
+    assert len(table) > 80  # the walk reached into the included routers
+    assert table == set(CALLS) | set(UI_CALLS) | OUTSIDE
+    assert set(MAY) == {op for op, call in CALLS.items() if call.kind not in ("edge", "session")}
+    assert set(MAY_UI) == {op for op, call in UI_CALLS.items() if call.kind != "session"}
+    openapi = httpx.get(f"{hub_http.base_url}/openapi.json").json()["paths"]
+    assert {(m.upper(), p) for p, ops in openapi.items() for m in ops} <= table
 
 
 def _problems(role: str, method: str, path: str, call: Call, response: httpx.Response) -> list[str]:
@@ -262,9 +413,15 @@ def _problems(role: str, method: str, path: str, call: Call, response: httpx.Res
     status = response.status_code
     if status >= 500:
         found.append(f"{where}: a server error")
-    refused = status == 403 and response.json()["detail"] != f"a {role} may not do this"
-    if refused and call.kind != "refers":  # the compound's check answers 404, not 403
+    role_refused = status == 403 and response.json()["detail"] == f"a {role} may not do this"
+    if role not in MAY[(method, path)]:
+        return found + ([] if role_refused else [f"{where}: the role should be refused"])
+    if role_refused:
+        found.append(f"{where}: the role is refused, and should not be")
+    elif status == 403 and call.kind != "refers":  # the compound's check answers 404
         found.append(f"{where}: a 403 that is not the role's: {response.json()['detail']}")
+    if "frame-ancestors 'none'" not in response.headers.get("content-security-policy", ""):
+        found.append(f"{where}: may be framed")
     if call.kind == "foreign" and status not in (403, 404):
         found.append(f"{where}: another compound's record answered")
     if call.kind == "refers" and status < 400:
@@ -297,6 +454,45 @@ def test_no_role_of_one_compound_reaches_anothers_records(
     assert problems == []
     assert reached == foreign, "some role must get past the role check to the record"
     _c2_is_unchanged(hub_http)
+
+
+def _ui_problems(role: str, method: str, path: str, response: httpx.Response) -> list[str]:
+    where = f"{role} {method} {path} (UI) → {response.status_code}"
+    found = [f"{where}: shows {m}" for m in MARKERS if m in response.text]
+    status = response.status_code
+    if status >= 500:
+        found.append(f"{where}: a server error")
+    if "frame-ancestors 'none'" not in response.headers.get("content-security-policy", ""):
+        found.append(f"{where}: may be framed")
+    if role not in MAY_UI[(method, path)] and status != 403:
+        found.append(f"{where}: the role should be refused")
+    if role in MAY_UI[(method, path)] and status == 403:
+        found.append(f"{where}: the role is refused, and should not be")
+    if UI_CALLS[(method, path)].kind == "foreign" and method == "GET" and status == 200:
+        found.append(f"{where}: another compound's record shown")
+    return found
+
+
+def test_no_role_of_one_compound_reaches_anothers_records_through_the_pages(
+    hub_http: HubHttp,
+) -> None:
+    ids = _c2(hub_http)
+    problems: list[str] = []
+    for role in ROLES:
+        client = browser_login(hub_http, role, "case 2026-117" if role == "officer" else "")
+        client.follow_redirects = False
+        for (method, path), call in UI_CALLS.items():
+            if call.kind == "session":
+                continue
+            response = client.request(method, path.format(**ids), data=call.body)
+            problems += _ui_problems(role, method, path, response)
+    assert problems == []
+    _c2_is_unchanged(hub_http)
+    with Session(hub_http.engine) as session:
+        commands = session.exec(
+            select(AuditRecord).where(col(AuditRecord.target).startswith("gate:gate-x"))
+        ).all()
+    assert commands == []  # no command for c2's gate was signed or sent
 
 
 def test_an_edge_of_one_compound_learns_nothing_of_anothers(
