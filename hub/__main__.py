@@ -23,7 +23,7 @@ from anju.tls import TlsError, server_context
 from hub import audit, audited, auth, backup, crud, faces, importer, registry
 from hub.analytics import job
 from hub.core.config import HubSettings
-from hub.core.db import make_engine, migrate
+from hub.core.db import migrate
 from hub.core.security import SecretBox
 from hub.errors import HubError, NotFound
 from hub.main import create_app
@@ -41,7 +41,7 @@ Command = Callable[[argparse.Namespace, HubSettings], int]
 def _session(settings: HubSettings) -> Iterator[Session]:
     """A session on the migrated database; its engine is disposed after it, so commands
     run one after another in a process (harness.hub_batch) leave no connections behind."""
-    engine = make_engine(settings.database_url)
+    engine = audit.sealed_engine(settings)
     try:
         migrate(engine)
         with Session(engine) as session:
@@ -318,6 +318,8 @@ def audit_verify(args: argparse.Namespace, settings: HubSettings) -> int:
     for problem in result.problems:
         print(f"TAMPERED: {problem}")
     print(f"{result.records} audit records; head {result.head}")
+    for key_id, count in sorted(result.sealed_by.items()):
+        print(f"  {count} sealed by " + (f"key {key_id}" if key_id else "no key (SHA-256 links)"))
     return 0 if result.ok else 1
 
 
@@ -341,7 +343,7 @@ def backup_database(args: argparse.Namespace, settings: HubSettings) -> int:
 
 def restore_database(args: argparse.Namespace, settings: HubSettings) -> int:
     backup.restore(settings.database_url, args.file)
-    engine = make_engine(settings.database_url)
+    engine = audit.sealed_engine(settings)
     migrate(engine)  # a backup from an older version comes up to this one's schema
     engine.dispose()
     print(f"restored from {args.file}; now run: python -m hub audit-verify")
@@ -350,7 +352,7 @@ def restore_database(args: argparse.Namespace, settings: HubSettings) -> int:
 
 def analytics(args: argparse.Namespace, settings: HubSettings) -> int:
     """One round of the analytics job now: anomaly scan, then retention."""
-    engine = make_engine(settings.database_url)
+    engine = audit.sealed_engine(settings)
     migrate(engine)
     purged = job.run_once(engine, settings.analytics, utcnow())
     print(f"anomalies scanned; retention purged {purged.as_text()}")

@@ -1,8 +1,14 @@
 """The tamper-evident audit log: who read or changed what, when, and (for officers) why.
 
 Each record's hash covers its content and the previous record's hash, so editing or deleting
-a record breaks every later link; `python -m hub audit-verify` walks the chain. Removing the
-newest records leaves a shorter valid chain: keep the head hash it prints somewhere else too.
+a record breaks every later link; `python -m hub audit-verify` walks the chain. The hash is
+an HMAC under a key derived from the hub's secret keys (which it keeps apart from the
+database), the record naming the key's id: whoever can write to the database but does not
+hold the key cannot recompute the chain after an edit. Old keys stay in the hub's key ring
+for verification, and rotate like the other secrets (`ANJU_HUB_SECRET_KEYS`, current first);
+records from before keys (or from a hub without them) are plain SHA-256 links, and
+`audit-verify` says how many records each key, or none, sealed. Removing the newest records
+leaves a shorter valid chain: keep the head hash it prints somewhere else too.
 Writers queue before they read the head (PostgreSQL on an advisory lock held to the end of
 the transaction, SQLite on the database's write lock), and each `prev_hash` is unique, so two
 writers can never both extend the same head: the second would fail rather than fork the
@@ -14,15 +20,21 @@ audited in a transaction of its own (`record`).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass
+import weakref
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from hub.core.config import HubSettings
+from hub.core.db import make_engine
+from hub.core.security import SecretBox
 from hub.errors import HubError
 from hub.tables import AuditRecord, as_utc, utcnow
 
@@ -33,6 +45,46 @@ _PG_LOCK_KEY = 0x414E4A55  # "ANJU"
 
 class AuditError(HubError):
     """The audit chain could not be extended; the caller must not go on silently."""
+
+
+PURPOSE = "anju audit chain"
+
+
+@dataclass(frozen=True)
+class AuditKeys:
+    """The keys that seal records, by id; `current` seals new ones (None: unkeyed links)."""
+
+    keys: Mapping[str, bytes] = field(default_factory=dict)
+    current: str | None = None
+
+    @classmethod
+    def from_box(cls, box: SecretBox | None) -> AuditKeys:
+        if box is None:
+            return cls()
+        derived = box.derived_keys(PURPOSE)
+        return cls(dict(derived), derived[0][0])
+
+
+# The keys each database's chain is sealed with, set where the hub makes its engine (a chain
+# lives in one database; every session of that engine appends with the same keys).
+_SEALS: weakref.WeakKeyDictionary[Engine, AuditKeys] = weakref.WeakKeyDictionary()
+
+
+def seal_with(engine: Engine, keys: AuditKeys) -> None:
+    _SEALS[engine] = keys
+
+
+def sealed_engine(settings: HubSettings) -> Engine:
+    """The hub's database engine, its audit records sealed with the hub's keys."""
+    engine = make_engine(settings.database_url)
+    seal_with(engine, AuditKeys.from_box(settings.secret_box_or_none()))
+    return engine
+
+
+def keys_of(session: Session) -> AuditKeys:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return _SEALS.get(engine, AuditKeys())
 
 
 @dataclass(frozen=True)
@@ -79,6 +131,7 @@ def append(
     session.flush()  # the change first: its writes may already hold SQLite's write lock
     _queue(session)
     last = session.exec(select(AuditRecord).order_by(col(AuditRecord.id).desc())).first()
+    keys = keys_of(session)
     entry = AuditRecord(
         at=utcnow(),
         actor=actor.name,
@@ -87,10 +140,11 @@ def append(
         action=action,
         target=target[:TARGET_CHARS],
         reason=reason[:500],
+        key_id=keys.current or "",
         prev_hash=last.hash if last else GENESIS,
         hash="",
     )
-    entry.hash = digest(entry)
+    entry.hash = digest(entry, keys)
     session.add(entry)
     return entry
 
@@ -110,7 +164,9 @@ def _queue(session: Session) -> None:
             session.execute(text("BEGIN IMMEDIATE"))
 
 
-def digest(entry: AuditRecord) -> str:
+def digest(entry: AuditRecord, keys: AuditKeys) -> str:
+    """The record's link: an HMAC under the key it names; an unkeyed record's, SHA-256.
+    `KeyError` when the key is not in `keys`."""
     content = {
         "at": as_utc(entry.at).isoformat(),
         "actor": entry.actor,
@@ -121,8 +177,12 @@ def digest(entry: AuditRecord) -> str:
         "reason": entry.reason,
         "prev": entry.prev_hash,
     }
+    if entry.key_id:
+        content["key"] = entry.key_id
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(canonical).hexdigest()
+    if not entry.key_id:
+        return hashlib.sha256(canonical).hexdigest()
+    return hmac.new(keys.keys[entry.key_id], canonical, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -130,6 +190,7 @@ class Verification:
     records: int
     head: str
     problems: list[str]
+    sealed_by: dict[str, int] = field(default_factory=dict)  # key id ("" unkeyed): records
 
     @property
     def ok(self) -> bool:
@@ -137,18 +198,26 @@ class Verification:
 
 
 def verify(session: Session) -> Verification:
+    """Walk the chain with the keys this hub holds: an edited, removed or re-linked record,
+    or one sealed with a key the hub does not hold, is a problem."""
+    keys = keys_of(session)
     problems: list[str] = []
     expected_prev = GENESIS
     expected_id: int | None = None
-    count = 0
+    sealed_by: Counter[str] = Counter()
     for entry in session.exec(select(AuditRecord).order_by(col(AuditRecord.id))):
-        count += 1
+        if not entry.key_id and any(key_id for key_id in sealed_by):
+            # Once records are sealed, an unkeyed one is a downgrade: someone relinked it.
+            problems.append(f"record {entry.id} is unkeyed after sealed records")
+        sealed_by[entry.key_id] += 1
         if expected_id is not None and entry.id != expected_id:
             problems.append(f"records {expected_id}..{(entry.id or 0) - 1} are missing")
         if entry.prev_hash != expected_prev:
             problems.append(f"record {entry.id} does not follow the record before it")
-        if digest(entry) != entry.hash:
+        if entry.key_id and entry.key_id not in keys.keys:
+            problems.append(f"record {entry.id} is sealed with key {entry.key_id}, not held")
+        elif not hmac.compare_digest(digest(entry, keys), entry.hash):
             problems.append(f"record {entry.id} was altered")
         expected_prev = entry.hash
         expected_id = (entry.id or 0) + 1
-    return Verification(records=count, head=expected_prev, problems=problems)
+    return Verification(sum(sealed_by.values()), expected_prev, problems, dict(sealed_by))

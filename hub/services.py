@@ -10,10 +10,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from anju.mqtt import BrokerAddress, LinkDown, Message, MqttLink
-from hub import audited, crud
+from hub import audit, audited, crud
 from hub.analytics.job import AnalyticsJob
 from hub.core.config import HubSettings
-from hub.core.db import make_engine, migrate
+from hub.core.db import migrate
 from hub.evidence import SnapshotDesk
 from hub.ingest import Ingestor
 from hub.metrics import HubMetrics
@@ -37,7 +37,7 @@ class HubServices:
 
     @classmethod
     def build(cls, settings: HubSettings) -> HubServices:
-        engine = make_engine(settings.database_url)
+        engine = audit.sealed_engine(settings)
         topics = Topics(settings.topic_prefix)
         link = MqttLink(
             BrokerAddress.from_url(settings.mqtt_url),

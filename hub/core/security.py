@@ -119,6 +119,14 @@ class SecretBox:
     def is_current(self, sealed: bytes) -> bool:
         return hmac.compare_digest(sealed[:_KEY_ID_BYTES], _key_id(self.keys[0]))
 
+    def derived_keys(self, purpose: str) -> tuple[tuple[str, bytes], ...]:
+        """For each key, the current first: its id (hex, as sealed secrets name it) and a key
+        derived from it for `purpose` alone (HMAC-SHA256), so that no key serves two uses."""
+        return tuple(
+            (_key_id(key).hex(), hmac.new(key, purpose.encode(), hashlib.sha256).digest())
+            for key in self.keys
+        )
+
 
 def _key_id(key: bytes) -> bytes:
     return hashlib.sha256(key).digest()[:_KEY_ID_BYTES]

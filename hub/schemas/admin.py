@@ -80,7 +80,16 @@ class AuditCheck(BaseModel):
     head: str
     ok: bool
     problems: list[str]
+    sealed_by: dict[str, int] = Field(
+        description='Records by the id of the hub key that sealed them; "": unkeyed links'
+    )
 
     @classmethod
     def of(cls, result: Verification) -> AuditCheck:
-        return cls(records=result.records, head=result.head, ok=result.ok, problems=result.problems)
+        return cls(
+            records=result.records,
+            head=result.head,
+            ok=result.ok,
+            problems=result.problems,
+            sealed_by=result.sealed_by,
+        )

@@ -50,5 +50,11 @@ class AuditRecord(SQLModel, table=True):
     action: str = Field(max_length=16, description="read, create, update or delete")
     target: str = Field(max_length=200, description="what was touched, e.g. person:p-1")
     reason: str = Field(default="", max_length=500)
+    key_id: str = Field(
+        default="",
+        max_length=16,
+        sa_column_kwargs={"server_default": ""},
+        description="The hub's key that sealed it (HMAC); empty: an unkeyed SHA-256 link",
+    )
     prev_hash: str = Field(max_length=64, unique=True, description="A chain cannot fork")
     hash: str = Field(max_length=64, unique=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
 from selenium import webdriver
 from selenium.webdriver.remote.webdriver import WebDriver
 from sqlalchemy import Engine

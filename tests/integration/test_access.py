@@ -115,7 +115,9 @@ def test_the_audit_check_finds_an_edited_or_deleted_record(
     hub_http: HubHttp, people: dict[str, str]
 ) -> None:
     admin = hub_http.client("admin")
-    assert admin.get("/api/audit/verify").json()["ok"] is True
+    check = admin.get("/api/audit/verify").json()
+    assert check["ok"] is True
+    assert list(check["sealed_by"]) == [hub_http.settings.secret_box().derived_keys("x")[0][0]]
     with Session(hub_http.engine) as session:
         records = session.exec(select(AuditRecord).order_by(col(AuditRecord.id))).all()
         third = records[2].id

@@ -102,3 +102,72 @@ def test_a_change_and_its_record_are_committed_together_or_not_at_all(engine: En
         last = session.exec(select(AuditRecord).order_by(col(AuditRecord.id).desc())).first()
         assert last is not None and (last.actor, last.target) == ("staff", "person:p-1")
         assert audit.verify(session).ok
+
+
+def _sealed(engine: Engine, *keys: str) -> SecretBox:
+    box = SecretBox.from_config(",".join(keys))
+    audit.seal_with(engine, audit.AuditKeys.from_box(box))
+    return box
+
+
+def _write(engine: Engine, count: int) -> None:
+    actor = audit.Actor("c1-staff", "staff", "c1")
+    for n in range(count):
+        audit.record(engine, actor=actor, action="read", target=f"person:p-{n}")
+
+
+def _relink(engine: Engine, start: int, *, key_id: str, keys: audit.AuditKeys) -> None:
+    """What someone who can write to the database does after editing record `start`:
+    recompute every later link, with whatever key they hold (or none)."""
+    with Session(engine) as session:
+        records = session.exec(select(AuditRecord).order_by(col(AuditRecord.id))).all()
+        prev = records[start - 1].hash if start > 0 else audit.GENESIS
+        for record in records[start:]:
+            record.key_id, record.prev_hash = key_id, prev
+            record.hash = audit.digest(record, keys)
+            prev = record.hash
+            session.add(record)
+        session.commit()
+
+
+def _edit_second(engine: Engine) -> None:
+    with Session(engine) as session:
+        second = session.exec(select(AuditRecord).order_by(col(AuditRecord.id))).all()[1]
+        second.reason = "nothing to see here"
+        session.add(second)
+        session.commit()
+
+
+def test_an_edited_chain_relinked_without_the_key_fails(engine: Engine) -> None:
+    _sealed(engine, SecretBox.generate_key())
+    _write(engine, 5)
+    with Session(engine) as session:
+        before = audit.verify(session)
+    assert before.ok and set(before.sealed_by) != {""} and before.records == 5
+    _edit_second(engine)
+    _relink(engine, 1, key_id="", keys=audit.AuditKeys())  # as plain SHA-256 links
+    with Session(engine) as session:
+        problems = audit.verify(session).problems
+    assert any("unkeyed after sealed" in p for p in problems), problems
+    forger = audit.AuditKeys.from_box(SecretBox.from_config(SecretBox.generate_key()))
+    assert forger.current is not None
+    _relink(engine, 1, key_id=forger.current, keys=forger)  # with a key of their own
+    with Session(engine) as session:
+        problems = audit.verify(session).problems
+    assert any("not held" in p for p in problems), problems
+
+
+def test_records_stay_verifiable_across_a_key_rotation(engine: Engine) -> None:
+    old, new = SecretBox.generate_key(), SecretBox.generate_key()
+    _sealed(engine, old)
+    _write(engine, 3)
+    _sealed(engine, new, old)  # rotated: the new key first, the old kept for verification
+    _write(engine, 2)
+    with Session(engine) as session:
+        result = audit.verify(session)
+    assert result.ok, result.problems
+    assert sorted(result.sealed_by.values()) == [2, 3]
+    _sealed(engine, new)  # the old key dropped too early
+    with Session(engine) as session:
+        result = audit.verify(session)
+    assert len(result.problems) == 3 and all("not held" in p for p in result.problems)
