@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from hub import audit
 from hub.core.config import HubSettings
 from hub.core.security import (
     PasswordCost,
@@ -84,6 +85,7 @@ def login(
     user = session.exec(select(User).where(col(User.username) == username)).first()
     if user is None:
         verify_password(password, _dummy_hash(settings.password_cost()))
+        _refused(session, username, None, "no such account")
         raise Unauthenticated(REFUSED)
     # The same answer, after the same work, whether the password or the lock refused it.
     correct = verify_password(password, user.password_hash)
@@ -91,8 +93,10 @@ def login(
     if locked or not correct:
         if not correct:
             _failed(session, user.id or 0, settings, now)
+        _refused(session, username, user, "locked" if correct else "wrong password")
         raise Unauthenticated(REFUSED)
     if user.disabled_at is not None:  # said only to the one who knows the password
+        _refused(session, username, user, "closed")
         raise Unauthenticated(CLOSED)
     user.failed_logins = 0
     user.locked_until = None
@@ -100,8 +104,20 @@ def login(
     token = new_token()
     expires = now + timedelta(hours=settings.session_hours)
     session.add(AuthToken(token_hash=token_digest(token), user_id=user.id or 0, expires_at=expires))
+    actor = audit.Actor(user.username, user.role, user.compound_id)
+    audit.append(session, actor=actor, action="login", target=f"user:{user.username}")
     session.commit()
     return token, expires
+
+
+def _refused(session: Session, username: str, user: User | None, why: str) -> None:
+    """A refused login, audited (a guessing run shows in the log as well as in the lock)."""
+    actor = audit.Actor(
+        username[:64], user.role if user else "", user.compound_id if user else None
+    )
+    target = f"user:{username}"[: audit.TARGET_CHARS]
+    audit.append(session, actor=actor, action="login_refused", target=target, reason=why)
+    session.commit()
 
 
 def _failed(session: Session, user_id: int, settings: HubSettings, now: datetime) -> None:

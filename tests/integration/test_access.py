@@ -97,6 +97,9 @@ def test_officers_must_give_a_reason_and_it_is_audited(
     assert last is not None
     reason = "burglary case 2026-117"
     assert (last.actor, last.action, last.reason) == ("c1-officer", "read", reason)
+    for path in ("/api/incidents", "/api/work-orders"):  # they name people too
+        assert officer.get(path).status_code == 403, path
+        assert officer.get(path, headers={"X-Audit-Reason": reason}).status_code == 200, path
 
 
 def test_every_registry_change_and_personal_read_is_audited(
@@ -196,3 +199,20 @@ def test_credentials_of_another_compound_cannot_be_removed(
         assert response.status_code == 404, role
     credentials = hub_http.client("staff", "c2").get(f"/api/people/{people['c2-101']}").json()
     assert [c["id"] for c in credentials["credentials"]] == [other_card]
+
+
+def test_logins_and_refused_logins_are_audited(hub_http: HubHttp) -> None:
+    anonymous = hub_http.anonymous()
+    wrong = {"username": "c1-staff", "password": "not the password"}
+    assert anonymous.post("/api/auth/login", json=wrong).status_code == 401
+    nobody = {"username": "no-such-user", "password": "whatever it is"}
+    assert anonymous.post("/api/auth/login", json=nobody).status_code == 401
+    hub_http.client("staff")
+    with Session(hub_http.engine) as session:
+        rows = session.exec(
+            select(AuditRecord).where(col(AuditRecord.action).startswith("login"))
+        ).all()
+    seen = [(r.action, r.actor, r.reason) for r in rows]
+    assert ("login_refused", "c1-staff", "wrong password") in seen
+    assert ("login_refused", "no-such-user", "no such account") in seen
+    assert ("login", "c1-staff", "") in seen

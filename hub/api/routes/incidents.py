@@ -31,6 +31,11 @@ router = APIRouter(prefix="/api", tags=["incidents and work orders"])
 Recorder = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER)]
 Reporter = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, Role.RESIDENT)]
 Handler = Annotated[Caller, allow(Role.ADMIN, Role.STAFF)]
+# Incidents and work orders name people (who reported, who did what): an officer says why.
+CaseReader = Annotated[Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, personal_data=True)]
+OrderReader = Annotated[
+    Caller, allow(Role.ADMIN, Role.STAFF, Role.OFFICER, Role.RESIDENT, personal_data=True)
+]
 
 
 @router.post("/incidents", status_code=201)
@@ -50,7 +55,7 @@ def record_incident(body: IncidentBody, caller: Recorder, session: SessionDep) -
 
 @router.get("/incidents")
 def list_incidents(
-    caller: Recorder, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    caller: CaseReader, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[IncidentPublic]:
     rows = incidents.list_incidents(session=session, compound_id=caller.compound_id, limit=limit)
     caller.audit("read", "incidents")
@@ -103,7 +108,7 @@ def report(
 
 @router.get("/work-orders")
 def list_work_orders(
-    caller: Reporter,
+    caller: OrderReader,
     session: SessionDep,
     status: Annotated[OrderStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
