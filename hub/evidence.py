@@ -25,7 +25,8 @@ from models.topics import Topics
 logger = logging.getLogger(__name__)
 
 WAIT_S = 10.0
-AT_ONCE = 4
+AT_ONCE = 4  # a compound's fetches under way at once: one compound cannot starve another
+HUB_AT_ONCE = 32  # all compounds' together: each waits on a thread of the hub's
 JPEG_START = b"\xff\xd8\xff"
 
 
@@ -46,7 +47,8 @@ class SnapshotDesk:
         self._topics = topics
         self._asked: dict[uuid.UUID, _Asked] = {}
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(AT_ONCE)
+        self._compounds: dict[str, threading.BoundedSemaphore] = {}
+        self._hub = threading.BoundedSemaphore(HUB_AT_ONCE)
 
     def start(self) -> None:
         """Before or after the link starts (its subscriptions are renewed at every connect)."""
@@ -63,8 +65,12 @@ class SnapshotDesk:
         `key` (the edge's); Unavailable when the hub is busy with other fetches, or the
         broker or the edge does not answer in time; NotFound when the edge has none, with
         its reason."""
-        if not self._slots.acquire(blocking=False):
+        slots = self._slots(request.compound_id)
+        if not slots.acquire(blocking=False):
             raise Unavailable(f"{AT_ONCE} snapshots are being fetched already: try again")
+        if not self._hub.acquire(blocking=False):
+            slots.release()
+            raise Unavailable(f"{HUB_AT_ONCE} snapshots are being fetched already: try again")
         edge_id = request.edge_id
         asked = _Asked(edge_id, request.event_id, key)
         try:
@@ -83,12 +89,17 @@ class SnapshotDesk:
         finally:
             with self._lock:
                 self._asked.pop(request.request_id, None)
-            self._slots.release()
+            self._hub.release()
+            slots.release()
         reply = asked.reply  # set before `answered`
         if reply is None or reply.jpeg is None:
             missing = reply.missing if reply is not None else None
             raise NotFound(f"no snapshot from edge {edge_id}: {missing}")
         return reply.jpeg
+
+    def _slots(self, compound_id: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            return self._compounds.setdefault(compound_id, threading.BoundedSemaphore(AT_ONCE))
 
     def _on_reply(self, topic: str, payload: bytes) -> None:
         """On paho's thread: check the reply against the edge whose topic it came on, then

@@ -37,10 +37,10 @@ class Exchange:
     edge_key: Ed25519PrivateKey
     answer: list[Answer]
 
-    def fetch(self, wait_s: float = 1.0) -> bytes:
+    def fetch(self, wait_s: float = 1.0, compound_id: str = "c1") -> bytes:
         request = EvidenceRequest(
             request_id=uuid.uuid4(),
-            compound_id="c1",
+            compound_id=compound_id,
             edge_id="edge-1",
             event_id=uuid.uuid4(),
             issued_by="c1-staff",
@@ -139,6 +139,10 @@ def test_too_many_fetches_at_once_are_refused_at_once(exchange: Exchange) -> Non
         with pytest.raises(Unavailable, match="being fetched already"):
             exchange.fetch(wait_s=5)
         assert (datetime.now(UTC) - started).total_seconds() < 1
+        # Another compound's staff are not kept waiting by c1's: their fetch goes out (and
+        # times out here, as nothing answers for c2).
+        with pytest.raises(Unavailable, match="did not answer"):
+            exchange.fetch(wait_s=0.5, compound_id="c2")
     finally:
         for thread in waiting:
             thread.join()
