@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TypeVar
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from hub import accounts, registry
 from hub.auth import Role
 from hub.callers import Caller
 from hub.core.security import SecretBox
-from hub.errors import NotFound
+from hub.errors import Forbidden, NotFound
 from hub.records import Slice, owned, referenced, sliced
 from hub.registry import Changes
 from hub.schemas.people import (
@@ -25,7 +27,7 @@ from hub.schemas.people import (
     PinCreate,
     PlateCreate,
 )
-from hub.tables import Card, Person, Pin, Plate, Unit, utcnow
+from hub.tables import AuditRecord, Card, Person, Pin, Plate, Unit, utcnow
 
 Credential = Card | Plate | Pin
 C = TypeVar("C", Card, Plate, Pin)
@@ -126,6 +128,25 @@ def add_pin(
         session=session, box=box, person=person, pin=body.pin, pin_id=body.id, duress=body.duress
     )
     return _add(session, pin, "pin", changes)
+
+
+PIN_REFUSALS = 5  # refused PINs a user may have in `PIN_REFUSAL_WINDOW`
+PIN_REFUSAL_WINDOW = timedelta(hours=1)
+
+
+def may_try_pin(*, session: Session, caller: Caller) -> None:
+    """Too many refused PINs from one user in the last hour is someone trying PINs to learn
+    whose they are: `Forbidden` until the hour has passed (counted from the audit log)."""
+    since = utcnow() - PIN_REFUSAL_WINDOW
+    refused = session.exec(
+        select(func.count()).where(
+            col(AuditRecord.actor) == caller.user.username,
+            col(AuditRecord.action) == "pin_refused",
+            col(AuditRecord.at) >= since,
+        )
+    ).one()
+    if refused >= PIN_REFUSALS:
+        raise Forbidden(f"{refused} PINs refused in the last hour: ask an administrator")
 
 
 def remove_credential(

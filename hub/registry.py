@@ -9,6 +9,7 @@ current one.
 from __future__ import annotations
 
 import base64
+import itertools
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -320,15 +321,33 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
+class PinRefused(Conflict):
+    """A PIN that cannot be given. The answer never says why: that it is someone else's
+    (PINs are one per compound) must not be learnt by trying them."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this PIN cannot be given (too easy to guess, or not free): choose another"
+        )
+
+
+def guessable_pin(pin: str) -> bool:
+    """One digit repeated, or a run up or down (1234, 9876): the first PINs anyone tries."""
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(pin)}
+    return len(steps) == 1 and steps <= {-1, 0, 1}
+
+
 def new_pin(
     *, session: Session, box: SecretBox, person: Person, pin: str, pin_id: str, duress: bool = False
 ) -> Pin:
+    """The person's new PIN; `PinRefused` for a guessable one or one already given (the same
+    answer for both)."""
     digest = pin_digest(pin_pepper(session=session, compound_id=person.compound_id, box=box), pin)
     taken = session.exec(
         select(Pin).where(col(Pin.compound_id) == person.compound_id, col(Pin.digest) == digest)
     ).first()
-    if taken is not None:
-        raise Conflict("this PIN is already in use in the compound; choose another")
+    if taken is not None or guessable_pin(pin):
+        raise PinRefused
     return Pin(
         id=pin_id, compound_id=person.compound_id, person_id=person.id, digest=digest, duress=duress
     )

@@ -216,3 +216,27 @@ def test_logins_and_refused_logins_are_audited(hub_http: HubHttp) -> None:
     assert ("login_refused", "c1-staff", "wrong password") in seen
     assert ("login_refused", "no-such-user", "no such account") in seen
     assert ("login", "c1-staff", "") in seen
+
+
+def test_a_refused_pin_never_says_whose_it_is_and_trying_pins_stops(
+    hub_http: HubHttp, people: dict[str, str]
+) -> None:
+    staff = hub_http.client("staff")
+    given = {"id": "pin-a", "pin": "482913", "duress": True}
+    assert staff.post("/api/people/p-a/pins", json=given).status_code == 201
+    answers = [
+        staff.post("/api/people/p-b/pins", json={"id": f"pin-b{n}", "pin": pin})
+        for n, pin in enumerate(["482913", "123456", "777777"])
+    ]
+    assert [a.status_code for a in answers] == [409, 409, 409]
+    assert len({a.json()["detail"] for a in answers}) == 1  # someone's, or too easy: one answer
+    assert "in use" not in answers[0].json()["detail"]
+    for n in range(2):
+        staff.post("/api/people/p-b/pins", json={"id": f"pin-c{n}", "pin": "000000"})
+    stopped = staff.post("/api/people/p-b/pins", json={"id": "pin-d", "pin": "539172"})
+    assert stopped.status_code == 403 and "administrator" in stopped.json()["detail"]
+    with Session(hub_http.engine) as session:
+        refused = session.exec(
+            select(AuditRecord).where(col(AuditRecord.action) == "pin_refused")
+        ).all()
+    assert [(r.actor, r.target) for r in refused] == [("c1-staff", "person:p-b")] * 5

@@ -79,6 +79,7 @@ def test_in_chromium_a_framed_booth_is_refused_and_the_pages_keep_their_policy(
     chrome.find_element(By.ID, "username").send_keys("c1-staff")
     chrome.find_element(By.ID, "password").send_keys(PASSWORD)
     chrome.find_element(By.ID, "login").click()
+    wait_until(lambda: "/ui/login" not in chrome.current_url, 30, "the login to go through")
     chrome.get(hub_http.base_url + "/ui/gates")
     assert chrome.find_element(By.ID, "waiting")  # logged in: the booth itself renders
     seen = _console(chrome)
@@ -91,5 +92,5 @@ def test_in_chromium_a_framed_booth_is_refused_and_the_pages_keep_their_policy(
         refused.extend(m for m in _console(chrome) if "frame-ancestors" in m)
         return bool(refused)
 
-    wait_until(refused_by_the_hub, 10, "Chromium refusing the frame")
+    wait_until(refused_by_the_hub, 30, "Chromium refusing the frame")
     assert hub_http.base_url in refused[0] and "blocked" in refused[0]

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from hub import people
 from hub.api.deps import Manager, PersonalDataReader, ServicesDep, SessionDep
 from hub.auth import Role
-from hub.registry import Changes
+from hub.registry import Changes, PinRefused
 from hub.schemas.common import Limit, Offset, Page
 from hub.schemas.people import (
     CardCreate,
@@ -121,9 +121,14 @@ def add_pin(
     person_id: str, body: PinCreate, caller: Manager, session: SessionDep, services: ServicesDep
 ) -> CredentialPublic:
     person = people.visible(session=session, caller=caller, person_id=person_id)
+    people.may_try_pin(session=session, caller=caller)
     changes = Changes(caller.compound_id)
     box = services.settings.secret_box()
-    pin = people.add_pin(session=session, person=person, body=body, box=box, changes=changes)
+    try:
+        pin = people.add_pin(session=session, person=person, body=body, box=box, changes=changes)
+    except PinRefused:  # nothing was added: the audit record is all that is written
+        caller.audit("pin_refused", f"person:{person_id}")  # counted by `may_try_pin`
+        raise
     services.commit_registry(session, changes, caller.note("create", f"pin:{body.id}"))
     return CredentialPublic.of(pin)
 
