@@ -107,13 +107,16 @@ class Counted:
 def count_entry(*, session: Session, compound_id: str, pass_id: str, entry: uuid.UUID) -> Counted:
     """Count entry `entry` (the entry event's id) on the pass if it has one left, and
     commit: two gates asking at once cannot both take the last one, and the same entry
-    asked twice is counted once. A revoked, expired or unknown pass has none."""
+    asked twice is counted once, on the pass it was counted on (an entry counted on another
+    pass is no entry of this one). A revoked, expired or unknown pass has none."""
     try:
         row = owned(session, VisitorPass, pass_id, compound_id, "pass")
     except NotFound:
         return Counted(granted=False, entries=0, max_entries=0)
-    if session.get(PassEntry, entry) is not None:
-        return Counted(granted=True, entries=row.entries_used, max_entries=row.max_entries)
+    counted = session.get(PassEntry, entry)
+    if counted is not None:
+        same = counted.pass_id == pass_id and row.revoked_at is None
+        return Counted(granted=same, entries=row.entries_used, max_entries=row.max_entries)
     now = utcnow()
     taken = _take_one(session, pass_id, now)
     if taken:

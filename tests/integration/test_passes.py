@@ -149,3 +149,29 @@ def test_passes_and_watchlist_entries_of_another_compound_are_out_of_reach(
         == 422
     )
     assert hub_http.client("staff", "c2").get("/api/passes").json()["items"][0]["revoked"] is False
+
+
+def test_an_entry_counts_once_on_its_own_pass_and_never_on_a_revoked_one(
+    hub_http: HubHttp, edge_http: httpx.Client
+) -> None:
+    now = datetime.now(UTC)
+    window = {
+        "valid_from": (now - timedelta(minutes=5)).isoformat(),
+        "valid_until": (now + timedelta(hours=2)).isoformat(),
+    }
+    staff = hub_http.client("staff")
+    for pass_id in ("pass-a", "pass-b"):
+        assert staff.post("/api/passes", json=_pass(pass_id) | window).status_code == 201
+    entry = {"entry": "6f1c7a5e-2b1d-4a43-9a55-0d7d2f1e9b11"}
+
+    def granted(pass_id: str) -> bool:
+        answer = edge_http.post(f"/api/edge/passes/{pass_id}/entries", params=entry)
+        return bool(answer.json()["granted"])
+
+    assert granted("pass-a")
+    assert granted("pass-a")  # the same entry asked again: counted once, still granted
+    assert not granted("pass-b")  # an entry counted on another pass is none of this one
+    assert staff.delete("/api/passes/pass-a").status_code == 204
+    assert not granted("pass-a")  # revoked
+    used = {p["id"]: p["entries_used"] for p in staff.get("/api/passes").json()["items"]}
+    assert used == {"pass-a": 1, "pass-b": 0}
