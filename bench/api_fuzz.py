@@ -1,11 +1,15 @@
-"""`python -m bench.api_fuzz --json FILE`: schemathesis against the hub's own OpenAPI.
+"""`python -m bench.api_fuzz --json FILE [--seconds N] [--roles admin,resident]`:
+schemathesis against the hub's own OpenAPI.
 
-A hub (its HTTP API, on a fresh SQLite database, with a compound, a building, a unit and an
-admin) is served by uvicorn on a free port; schemathesis generates requests for every
-operation from the OpenAPI document (valid and invalid ones), sends them as the admin, and
-checks each response: no server error (5xx), and the status code, content type, headers and
-body as the document says. Keys: `operations`, `requests`, `server_errors`,
-`schema_violations` (targets 0 and 0), with the first failures listed.
+A hub (its HTTP API, on a fresh SQLite database, with a compound, a building, a unit, an
+admin and a resident) is served by uvicorn on a free port; schemathesis generates requests
+for every operation from the OpenAPI document (valid and invalid ones), sends them as each
+role in turn, and checks each response: no server error (5xx), and the status code, content
+type, headers and body as the document says. With `--seconds N`, each role's rounds over
+every operation go on for N seconds (new random requests each round); without, one round of
+`--examples` requests an operation. Keys: `operations`, `requests`, `server_errors`,
+`responses_outside_schema` (targets 0 and 0; `schema_violations`, its older name, too), per
+role in `by_role`, with the first failures listed.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from hub.main import create_app
 from hub.tables import Building, Unit
 
 PASSWORD = "fuzz-admin-password"
+ROLES = ("admin", "resident")
 
 
 @dataclass
@@ -79,35 +84,58 @@ def serve(workdir: Path) -> tuple[uvicorn.Server, str]:
         session.add(Building(id="b1", compound_id="c1", name="1"))
         session.flush()
         session.add(Unit(id="u1", compound_id="c1", building_id="b1", label="101"))
-        auth.create_user(
-            session=session,
-            settings=settings,
-            username="admin",
-            password=PASSWORD,
-            role=auth.Role.ADMIN,
-            compound_id="c1",
-        )
+        for role in ROLES:
+            auth.create_user(
+                session=session,
+                settings=settings,
+                username=role,
+                password=PASSWORD,
+                role=auth.Role(role),
+                compound_id="c1",
+                unit_id="u1" if role == "resident" else None,
+            )
         session.commit()
     return server, f"http://127.0.0.1:{port}"
 
 
-def token(base_url: str) -> str:
+def token(base_url: str, role: str) -> str:
     response = httpx.post(
-        f"{base_url}/api/auth/login", json={"username": "admin", "password": PASSWORD}
+        f"{base_url}/api/auth/login", json={"username": role, "password": PASSWORD}
     )
     response.raise_for_status()
     return str(response.json()["token"])
 
 
-def fuzz(base_url: str, examples: int) -> tuple[int, Tally]:
+# Operations left out: they would end or close the session every other request uses.
+SESSION_ENDERS = {
+    "/api/auth/logout",
+    "/api/users/{username}/disable",
+    "/api/users/{username}/sessions",
+}
+
+
+def fuzz(base_url: str, examples: int, role: str, seconds: float) -> tuple[int, Tally]:
+    """Rounds over every operation as `role`, until `seconds` have passed (one round at
+    least)."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
-    headers = {"Authorization": f"Bearer {token(base_url)}"}
     tally = Tally()
+    deadline = time.monotonic() + seconds
+    operations = 0
+    while True:
+        operations = _round(schema, base_url, examples, role, tally)
+        if time.monotonic() >= deadline:
+            return operations, tally
+
+
+def _round(
+    schema: schemathesis.BaseSchema, base_url: str, examples: int, role: str, tally: Tally
+) -> int:
+    headers = {"Authorization": f"Bearer {token(base_url, role)}"}
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.path == "/api/auth/logout":
-            continue  # it would end the session every other request uses
+        if operation.path in SESSION_ENDERS:
+            continue
         operations += 1
 
         @settings(
@@ -128,7 +156,7 @@ def fuzz(base_url: str, examples: int) -> tuple[int, Tally]:
                     _file(tally, response.status_code, f"{where}: {title}")
 
         check()
-    return operations, tally
+    return operations
 
 
 def _titles(exc: BaseException) -> list[str]:
@@ -140,31 +168,54 @@ def _titles(exc: BaseException) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser("python -m bench.api_fuzz", __doc__)
     parser.add_argument("--examples", type=int, default=50, help="requests per operation")
+    parser.add_argument("--seconds", type=float, default=0, help="each role's time (rounds)")
+    parser.add_argument("--roles", default=",".join(ROLES), help="as whom, in turn")
     args = parser.parse_args(argv)
+    roles = [r for r in args.roles.split(",") if r]
+    if not roles or set(roles) - set(ROLES):
+        parser.error(f"--roles: some of {', '.join(ROLES)}")
     started = time.monotonic()
+    by_role: dict[str, tuple[int, Tally]] = {}
     with tempfile.TemporaryDirectory(prefix="anju-fuzz-") as tmp:
         server, base_url = serve(Path(tmp))
         try:
-            operations, tally = fuzz(base_url, args.examples)
+            for role in roles:
+                by_role[role] = fuzz(base_url, args.examples, role, args.seconds)
         finally:
             server.should_exit = True
+    operations = max(n for n, _ in by_role.values())
+    tally = Tally()
+    for _, one in by_role.values():
+        tally.requests += one.requests
+        tally.server_errors += one.server_errors
+        tally.violations += one.violations
+        tally.refused_valid += one.refused_valid
     results: dict[str, object] = {
         "operations": operations,
         "requests": tally.requests,
         "server_errors": len(tally.server_errors),
+        "responses_outside_schema": len(tally.violations),
         "schema_violations": len(tally.violations),
         "valid_requests_refused": len(tally.refused_valid),
+        "by_role": {
+            role: {
+                "requests": one.requests,
+                "server_errors": len(one.server_errors),
+                "responses_outside_schema": len(one.violations),
+            }
+            for role, (_, one) in by_role.items()
+        },
         "first_server_errors": tally.server_errors[:20],
         "first_schema_violations": tally.violations[:20],
         "seconds": round(time.monotonic() - started, 1),
         "machine": machine(),
     }
     print_table(
-        f"schemathesis against the hub's OpenAPI ({operations} operations)",
+        f"schemathesis against the hub's OpenAPI ({operations} operations, as {args.roles})",
         [
             Row("requests", tally.requests, ""),
             Row("server_errors", len(tally.server_errors), "", "0", not tally.server_errors),
-            Row("schema_violations", len(tally.violations), "", "0", not tally.violations),
+            Row("responses_outside_schema", len(tally.violations), "", "0", not tally.violations),
             Row("valid_requests_refused", len(tally.refused_valid), "", "(a rule)"),
         ],
     )
