@@ -239,8 +239,9 @@ def build_parts(settings: EdgeSettings, keys: EdgeKeys) -> EdgeParts:
     status = RegistryStatus(registry, hub.max_age_s if hub is not None else None, faces.engine)
     topics = Topics(settings.mqtt.topic_prefix)
     link = _link(settings, topics)
+    ledger = Ledger(settings.ledger_path)
     outbox, delivery = _delivery(
-        settings, keys, topics=topics, link=link, status=status, clock=clock
+        settings, keys, topics=topics, link=link, status=status, clock=clock, ledger=ledger
     )
     alarms = Alarms(compound_id=settings.compound_id, delivery=delivery, clock=clock)
     controllers = {
@@ -248,7 +249,6 @@ def build_parts(settings: EdgeSettings, keys: EdgeKeys) -> EdgeParts:
         for g in settings.gates
         if g.driver is not None
     }
-    ledger = Ledger(settings.ledger_path)
     claims = HubClaims(hub) if hub is not None else None
     metrics = EdgeMetrics() if settings.metrics is not None else None
     displays = LaneDisplays(settings.displays)
@@ -352,6 +352,7 @@ def _delivery(
     link: MqttLink,
     status: RegistryStatus,
     clock: EdgeClock,
+    ledger: Ledger,
 ) -> tuple[Outbox, Delivery]:
     """The outbox (opened now: its epoch and backlog are read) and what sends it, with the
     edge's status."""
@@ -372,6 +373,7 @@ def _delivery(
         status_interval_s=settings.status_interval_s,
         registry_info=status.info,
         clock_info=clock.read,
+        audit_heads=ledger,
     )
     return outbox, delivery
 

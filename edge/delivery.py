@@ -8,11 +8,13 @@ makes every unconfirmed event due again. The retained status reports the outbox'
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
@@ -25,6 +27,7 @@ from edge.outbox import FillAlarm, Outbox
 from edge.registry import RegistryInfo
 from models.events import (
     AlarmEvent,
+    AuditHead,
     Confirmation,
     EdgeEvent,
     EdgeStatus,
@@ -38,6 +41,14 @@ from models.topics import Topics
 logger = logging.getLogger(__name__)
 
 EventFactory = Callable[[Position], EdgeEvent]
+
+
+class AuditHeads(Protocol):
+    """Where the newest head of the hub's audit chain is kept (the edge's ledger)."""
+
+    def keep_audit_head(self, head: AuditHead) -> None: ...
+
+    def audit_head(self) -> AuditHead | None: ...
 
 
 class Delivery:
@@ -54,7 +65,10 @@ class Delivery:
         status_interval_s: float = 30.0,
         registry_info: Callable[[], RegistryInfo] = lambda: RegistryInfo(0, None, False),
         clock_info: Callable[[], ClockReading | None] = lambda: None,
+        audit_heads: AuditHeads | None = None,
     ) -> None:
+        """`audit_heads`: where the hub's audit head is kept and read back for the status
+        (the edge's ledger), so that the head is known beyond the hub's database."""
         self._compound_id = compound_id
         self._edge_id = edge_id
         self._outbox = outbox
@@ -64,6 +78,7 @@ class Delivery:
         self._status_interval_s = status_interval_s
         self._registry_info = registry_info
         self._clock_info = clock_info
+        self._audit_heads = audit_heads
         self._events_topic = topics.events(compound_id, edge_id)
         self._confirm_topic = topics.confirm(compound_id, edge_id)
         self._status_topic = topics.status(compound_id, edge_id)
@@ -134,14 +149,24 @@ class Delivery:
 
     def _on_hub_status(self, topic: str, payload: bytes) -> None:
         try:
-            online = HubStatus.model_validate_json(payload).online
+            hub = HubStatus.model_validate_json(payload)
         except ValidationError as exc:
             logger.warning("ignoring malformed hub status: %s", exc.errors()[0]["msg"])
             return
+        online = hub.online
+        if hub.audit_head is not None and self._audit_heads is not None:
+            self._keep(hub.audit_head)
         if online and not self._hub_online:
             logger.info("the hub is online: re-sending what it has not confirmed")
             self._resend_all()
         self._hub_online = online
+
+    def _keep(self, head: AuditHead) -> None:
+        assert self._audit_heads is not None
+        try:
+            self._audit_heads.keep_audit_head(head)
+        except sqlite3.Error as exc:  # a full disk: the next hub status tries again
+            logger.warning("the hub's audit head not kept: %s", exc)
 
     def _on_confirmation(self, topic: str, payload: bytes) -> None:
         try:
@@ -214,9 +239,18 @@ class Delivery:
             clock_offset_s=None if clock is None else clock.offset_s,
             clock_trusted=None if clock is None else clock.trusted,
             face_engine=registry.face_engine,
+            audit_head=self._kept_head(),
             faces_skipped=registry.faces_skipped,
         )
         return _retained(self._status_topic, status)
+
+    def _kept_head(self) -> AuditHead | None:
+        if self._audit_heads is None:
+            return None
+        try:
+            return self._audit_heads.audit_head()
+        except sqlite3.Error:
+            return None
 
     def offline_message(self) -> Message:
         """The status published on a clean shutdown."""

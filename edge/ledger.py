@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from models.events import Direction
+from models.events import AuditHead, Direction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pass_entries (pass_id TEXT PRIMARY KEY, entries INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS commands (command_id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_head (
+    one INTEGER PRIMARY KEY CHECK (one = 1), record INTEGER NOT NULL, hash TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS passages (
     subject_id TEXT PRIMARY KEY, direction TEXT NOT NULL, gate_id TEXT NOT NULL, at TEXT NOT NULL
 );
@@ -99,6 +102,22 @@ class Ledger:
             " SET direction = excluded.direction, gate_id = excluded.gate_id, at = excluded.at",
             (subject_id, passage.direction.value, passage.gate_id, passage.at.isoformat()),
         )
+
+    def keep_audit_head(self, head: AuditHead) -> None:
+        """Keep the hub's audit head if it is newer than the one kept: a head that goes back
+        (a chain whose tail was cut) never replaces a later one."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO audit_head VALUES (1, ?, ?) ON CONFLICT(one) DO UPDATE"
+                " SET record = excluded.record, hash = excluded.hash"
+                " WHERE excluded.record > audit_head.record",
+                (head.record, head.hash),
+            )
+
+    def audit_head(self) -> AuditHead | None:
+        with self._lock:
+            row = self._db.execute("SELECT record, hash FROM audit_head").fetchone()
+        return None if row is None else AuditHead(record=row[0], hash=row[1])
 
     def first_time(self, command_id: str) -> bool:
         """Record the id of a guard's command or of a request for a snapshot; False if it was

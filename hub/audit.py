@@ -36,7 +36,8 @@ from hub.core.config import HubSettings
 from hub.core.db import make_engine
 from hub.core.security import SecretBox
 from hub.errors import HubError
-from hub.tables import AuditRecord, as_utc, utcnow
+from hub.tables import AuditRecord, Edge, as_utc, utcnow
+from models.events import AuditHead
 
 GENESIS = "0" * 64
 TARGET_CHARS = 200  # what a record's target holds; `targets` splits longer lists
@@ -185,6 +186,14 @@ def digest(entry: AuditRecord, keys: AuditKeys) -> str:
     return hmac.new(keys.keys[entry.key_id], canonical, hashlib.sha256).hexdigest()
 
 
+def head(session: Session) -> AuditHead | None:
+    """The chain's newest record and its link (None for an empty chain)."""
+    last = session.exec(select(AuditRecord).order_by(col(AuditRecord.id).desc())).first()
+    if last is None or last.id is None:
+        return None
+    return AuditHead(record=last.id, hash=last.hash)
+
+
 @dataclass(frozen=True)
 class Verification:
     records: int
@@ -220,4 +229,20 @@ def verify(session: Session) -> Verification:
             problems.append(f"record {entry.id} was altered")
         expected_prev = entry.hash
         expected_id = (entry.id or 0) + 1
+    problems += _unwitnessed(session)
     return Verification(sum(sealed_by.values()), expected_prev, problems, dict(sealed_by))
+
+
+def _unwitnessed(session: Session) -> list[str]:
+    """The heads edges have heard from this hub that the chain no longer holds: its tail was
+    cut (or the database restored from an older backup), which a walk alone cannot see."""
+    problems = []
+    edges = session.exec(select(Edge).where(col(Edge.audit_head_record).is_not(None)))
+    for edge in edges:
+        held = session.get(AuditRecord, edge.audit_head_record)
+        if held is None or held.hash != edge.audit_head_hash:
+            problems.append(
+                f"record {edge.audit_head_record}, the chain's head as edge {edge.edge_id}"
+                " last heard it, is gone or changed: the chain's newest records were removed"
+            )
+    return problems

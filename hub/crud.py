@@ -88,6 +88,9 @@ def record_status(*, session: Session, status: EdgeStatus) -> bool:
     edge.registry_stale = status.registry_stale
     edge.clock_offset_s = status.clock_offset_s
     edge.clock_trusted = status.clock_trusted
+    if status.audit_head is not None:  # the edge keeps the newest it heard
+        edge.audit_head_record = status.audit_head.record
+        edge.audit_head_hash = status.audit_head.hash
     session.add(edge)
     return True
 

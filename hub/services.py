@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from anju.mqtt import BrokerAddress, LinkDown, Message, MqttLink
@@ -18,7 +20,7 @@ from hub.evidence import SnapshotDesk
 from hub.ingest import Ingestor
 from hub.metrics import HubMetrics
 from hub.registry import Changes
-from models.events import HubStatus
+from models.events import AuditHead, HubStatus
 from models.registry import RegistryNudge
 from models.topics import Topics
 
@@ -34,6 +36,7 @@ class HubServices:
     analytics: AnalyticsJob
     metrics: HubMetrics
     snapshots: SnapshotDesk
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(cls, settings: HubSettings) -> HubServices:
@@ -43,7 +46,7 @@ class HubServices:
             BrokerAddress.from_url(settings.mqtt_url),
             client_id=settings.client_id,
             clean_session=False,
-            will=hub_status(topics, online=False),
+            will=hub_status(topics, False),
         )
         metrics = HubMetrics(engine, lambda: link.connected)
         ingestor = Ingestor(
@@ -70,16 +73,26 @@ class HubServices:
         self.ingestor.start()
         self.analytics.start()
         self.snapshots.start()
-        topics = Topics(self.settings.topic_prefix)
-
-        def announce() -> None:
-            try:
-                self.link.publish(hub_status(topics, online=True))
-            except LinkDown as exc:  # lost again at once: the next connect announces it
-                logger.warning("online status not published: %s", exc)
-
-        self.link.on_connected(announce)
+        self.link.on_connected(self.announce)
         self.link.start()
+        every = self.settings.audit_head_every_s
+        threading.Thread(target=self._announce_every, args=(every,), daemon=True).start()
+
+    def announce(self) -> None:
+        """The hub is online, and its audit chain's head is this (edges keep the newest)."""
+        with Session(self.engine) as session:
+            head = audit.head(session)
+        try:
+            self.link.publish(hub_status(Topics(self.settings.topic_prefix), True, head))
+        except LinkDown as exc:  # lost again: the next connect announces it
+            logger.info("online status not published: %s", exc)
+
+    def _announce_every(self, every_s: float) -> None:
+        while not self.stopping.wait(every_s):
+            try:
+                self.announce()
+            except SQLAlchemyError as exc:  # the database away: the next round tries again
+                logger.warning("audit head not published: %s", exc)
 
     def commit_registry(self, session: Session, changes: Changes, note: audited.Note) -> int:
         """Commit a registry change with its new version and its audit record
@@ -116,12 +129,13 @@ class HubServices:
         self.link.publish(Message(topic, token.encode("ascii"), qos=1))
 
     def stop(self) -> None:
-        self.link.stop(last=hub_status(Topics(self.settings.topic_prefix), online=False))
+        self.stopping.set()
+        self.link.stop(last=hub_status(Topics(self.settings.topic_prefix), False))
         self.ingestor.stop()
         self.analytics.stop()
         self.engine.dispose()
 
 
-def hub_status(topics: Topics, *, online: bool) -> Message:
-    status = HubStatus(online=online, at=datetime.now(UTC))
+def hub_status(topics: Topics, online: bool, head: AuditHead | None = None) -> Message:
+    status = HubStatus(online=online, at=datetime.now(UTC), audit_head=head)
     return Message(topics.hub_status(), status.model_dump_json().encode(), qos=1, retain=True)

@@ -209,6 +209,16 @@ class OutboxHealth(Contract):
     refused: int = Field(0, ge=0, description="Events not recorded since start (full, disk error)")
 
 
+class AuditHead(Contract):
+    """The hub's audit chain as it last said it was: its newest record and that record's
+    link. Edges keep the newest they have heard and say it back in their status, so the
+    chain's head is known beyond the hub's database: a chain whose tail was cut (the newest
+    records deleted, which leaves a shorter valid chain) no longer holds it."""
+
+    record: int = Field(ge=1, le=2**63 - 1)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class EdgeStatus(Contract):
     """Retained on the edge's status topic; the broker publishes the `offline` Last Will."""
 
@@ -224,6 +234,9 @@ class EdgeStatus(Contract):
     face_engine: Identifier | None = Field(None, description="The engine the face lanes run")
     faces_skipped: dict[Identifier, int] | None = Field(
         None, description="Face records of engines this edge lacks, by engine: not matched"
+    )
+    audit_head: AuditHead | None = Field(
+        None, description="The newest head of the hub's audit chain this edge has heard"
     )
 
 
@@ -242,7 +255,9 @@ class OfficerAlert(Contract):
 
 class HubStatus(Contract):
     """Retained on the hub's status topic; when it turns online, edges re-send at once what
-    they were holding back, instead of waiting out their confirmation timeouts."""
+    they were holding back, instead of waiting out their confirmation timeouts. It carries
+    the audit chain's head, published again every minute while the hub runs."""
 
     online: bool
     at: UtcDatetime
+    audit_head: AuditHead | None = None

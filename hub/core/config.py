@@ -60,6 +60,12 @@ class HubSettings(BaseSettings):
         description="An event dated further ahead of the hub's clock is counted at the hub's time"
         " and raises an alarm naming its edge",
     )
+    audit_head_every_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How often the audit chain's head goes to the edges (they keep the newest)",
+    )
     public_url: str | None = Field(
         None,
         pattern=r"^https?://[^\s/]+(/\S*)?$",

@@ -28,6 +28,10 @@ class Edge(SQLModel, table=True):
     registry_stale: bool | None = None
     clock_offset_s: float | None = None
     clock_trusted: bool | None = None
+    audit_head_record: int | None = Field(
+        default=None, description="The audit chain's head as the edge last heard it"
+    )
+    audit_head_hash: str | None = Field(default=None, max_length=64)
 
 
 class Receipt(SQLModel, table=True):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from edge.config import EdgeSettings, MqttSection, OutboxSection, WiegandReaderSection
 from edge.daemon import EdgeDaemon
@@ -15,10 +16,10 @@ from firmware_mocks.card_reader import CardReader, Swipe
 from harness.broker import Mosquitto, mosquitto_available
 from harness.compound import DEFAULT_PEOPLE
 from harness.processes import free_port, wait_until
-from hub import crud
+from hub import audit, crud
 from hub.core.config import HubSettings
 from hub.services import HubServices
-from hub.tables import Alarm, Entry
+from hub.tables import Alarm, AuditRecord, Edge, Entry, as_utc, utcnow
 from models.events import Direction
 from models.signing import generate_key, private_key_pem, public_key_pem
 from tests.factories import registry_snapshot
@@ -50,13 +51,14 @@ def _edge_settings(tmp_path: Path, broker_url: str, prefix: str, **outbox: float
     )
 
 
-def _hub(database_url: str, broker_url: str, prefix: str) -> HubServices:
+def _hub(database_url: str, broker_url: str, prefix: str, **more: float) -> HubServices:
     return HubServices.build(
         HubSettings(
             database_url=database_url,
             mqtt_url=broker_url,
             topic_prefix=prefix,
             client_id=f"hub-{prefix}",
+            **more,
         )
     )
 
@@ -198,3 +200,47 @@ def test_a_filling_outbox_raises_alarms_that_reach_the_hub(
         ("outbox_filling", "critical"),
     ]
     assert len(_entries(engine)) == 9
+
+
+def _witnessed(engine: Engine) -> tuple[int | None, datetime | None]:
+    with Session(engine) as session:
+        edge = session.get(Edge, "edge-1")
+        assert edge is not None
+        return edge.audit_head_record, edge.status_at and as_utc(edge.status_at)
+
+
+def test_the_audit_head_the_edges_keep_shows_a_cut_tail(
+    engine: Engine,
+    database_url: str,
+    broker_url: str,
+    topic_prefix: str,
+    edge_settings: EdgeSettings,
+    daemon: EdgeDaemon,
+) -> None:
+    _register(engine, edge_settings)
+    actor = audit.Actor("c1-staff", "staff", "c1")
+    for n in range(3):
+        audit.record(engine, actor=actor, action="read", target=f"person:p-{n}")
+    hub = _hub(database_url, broker_url, topic_prefix, audit_head_every_s=0.5)
+    hub.start()
+    try:
+        daemon.start()
+        wait_until(lambda: _witnessed(engine)[0] == 3, 30, "the edge saying the head back")
+        with Session(engine) as session:  # the newest records removed: a shorter chain
+            for record in session.exec(select(AuditRecord).where(col(AuditRecord.id) > 1)):
+                session.delete(record)
+            session.commit()
+        cut = utcnow()
+        # The hub now says the head is record 1; the edge keeps the newer it heard.
+        later = lambda: (_witnessed(engine)[1] or cut) > cut + timedelta(seconds=2)  # noqa: E731
+        wait_until(later, 30, "a status from the edge after the hub said the shorter head")
+        assert _witnessed(engine)[0] == 3
+        with Session(engine) as session:
+            result = audit.verify(session)
+    finally:
+        hub.stop()
+    assert result.records == 1
+    assert [p for p in result.problems if "edge edge-1" in p] == [
+        "record 3, the chain's head as edge edge-1 last heard it, is gone or changed:"
+        " the chain's newest records were removed"
+    ]
