@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub import issuer, registry
 from hub.auth import Role
 from hub.callers import Caller
 from hub.core.security import SecretBox
-from hub.errors import Forbidden, NotFound
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.records import Slice, owned, referenced, sliced
 from hub.registry import Changes
 from hub.schemas.passes import PassCreate, WalkIn
@@ -145,6 +146,11 @@ def _take_one(session: Session, pass_id: str, now: datetime) -> bool:
 
 def _add(session: Session, row: VisitorPass, box: SecretBox, changes: Changes) -> VisitorPass:
     session.add(row)
+    try:
+        session.flush()  # a taken id is a 409 now, before anything else reads the session
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"pass:{row.id}: its id is taken") from exc
     changes.upsert("pass", row.id)
     # The issuer key, made now if this is its first use, commits with the pass: the token
     # is signed after the commit, which then writes nothing.

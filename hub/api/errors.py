@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from hub.errors import (
     BadCursor,
@@ -18,6 +20,8 @@ from hub.errors import (
     Unavailable,
 )
 from hub.schemas.errors import FieldProblems, Problem
+
+logger = logging.getLogger(__name__)
 
 _STATUS: dict[type[HubError], int] = {
     BadCursor: 400,
@@ -55,6 +59,16 @@ def status_of(exc: HubError) -> int:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(IntegrityError)
+    async def _clash(request: Request, exc: IntegrityError) -> JSONResponse:
+        """A write the database refused (an id or a number taken) that no data layer turned
+        into a Conflict: still the request's clash with what is stored, never a 500."""
+        logger.warning(
+            "%s %s: a clash not caught where it happened", request.method, request.url.path
+        )
+        detail = "the request contradicts what is stored (an id or a number is taken)"
+        return JSONResponse(status_code=409, content={"detail": detail})
+
     @app.exception_handler(UnicodeError)
     async def _bad_unicode(request: Request, exc: UnicodeError) -> JSONResponse:
         """Text no database can hold (a lone surrogate escaped in JSON): the request's

@@ -175,3 +175,11 @@ def test_an_entry_counts_once_on_its_own_pass_and_never_on_a_revoked_one(
     assert not granted("pass-a")  # revoked
     used = {p["id"]: p["entries_used"] for p in staff.get("/api/passes").json()["items"]}
     assert used == {"pass-a": 1, "pass-b": 0}
+
+
+def test_a_pass_whose_id_is_taken_is_a_conflict(hub_http: HubHttp) -> None:
+    """Found by bench.api_fuzz --seconds 300: the second pass of an id answered 500."""
+    staff = hub_http.client("staff")
+    assert staff.post("/api/passes", json=_pass("pass-twice")).status_code == 201
+    again = staff.post("/api/passes", json=_pass("pass-twice"))
+    assert again.status_code == 409 and "taken" in again.json()["detail"]
