@@ -55,6 +55,25 @@ def gated(
         yield compound
 
 
+def _pass_at_the_edge(
+    compound: Compound, pass_id: str, *, entries: int = 1, valid: timedelta = timedelta(hours=2)
+) -> str:
+    """A visitor pass for unit b1-101 issued by the compound's admin, once its edge holds
+    it: its QR token."""
+    now = datetime.now(UTC)
+    body = {
+        "id": pass_id,
+        "unit_id": "b1-101",
+        "visitor_name": "访客",
+        "valid_from": (now - timedelta(minutes=1)).isoformat(),
+        "valid_until": (now + valid).isoformat(),
+        "max_entries": entries,
+    }
+    token = str(compound.request("POST", "/api/passes", json=body).json()["token"])
+    wait_until(lambda: f'"{pass_id}"' in compound.edge_registry(), 30, "the pass at the edge")
+    return token
+
+
 def _reader(compound: Compound, lane: str = "in") -> CardReader:
     return CardReader("127.0.0.1", compound.reader_ports[lane])
 
@@ -104,17 +123,7 @@ def test_the_edge_reports_its_clock_against_the_hubs(gated: Compound) -> None:
 def test_a_qr_pass_opens_offline_and_its_events_arrive_later(
     gated: Compound, broker: Mosquitto
 ) -> None:
-    now = datetime.now(UTC)
-    body = {
-        "id": "pass-e2e",
-        "unit_id": "b1-101",
-        "visitor_name": "访客",
-        "valid_from": (now - timedelta(minutes=1)).isoformat(),
-        "valid_until": (now + timedelta(hours=2)).isoformat(),
-        "max_entries": 1,
-    }
-    token = gated.request("POST", "/api/passes", json=body).json()["token"]
-    wait_until(lambda: '"pass-e2e"' in gated.edge_registry(), 30, "the pass at the edge")
+    token = _pass_at_the_edge(gated, "pass-e2e")
     assert gated.hub is not None
     gated.hub.stop()
     broker.stop()
@@ -163,17 +172,7 @@ def _at_once(compound: Compound, lanes: list[str], show: Callable[[CardReader], 
 
 
 def test_two_lanes_shown_a_one_entry_pass_at_once_grant_it_once(gated: Compound) -> None:
-    now = datetime.now(UTC)
-    body = {
-        "id": "pass-twice",
-        "unit_id": "b1-101",
-        "visitor_name": "访客",
-        "valid_from": (now - timedelta(minutes=1)).isoformat(),
-        "valid_until": (now + timedelta(hours=2)).isoformat(),
-        "max_entries": 1,
-    }
-    token = gated.request("POST", "/api/passes", json=body).json()["token"]
-    wait_until(lambda: '"pass-twice"' in gated.edge_registry(), 30, "the pass at the edge")
+    token = _pass_at_the_edge(gated, "pass-twice")
     assert _at_once(gated, ["in", "in-2"], lambda r: r.show_qr(token)) == ["denied", "granted"]
     wait_until(lambda: len(gated.all_entries()) == 2, 30, "both events at the hub")
     assert sorted(e["reason_code"] for e in gated.all_entries()) == ["pass_used_up", "pass_valid"]
