@@ -61,18 +61,22 @@ def allow(*roles: Role, personal_data: bool = False) -> Any:
     """Only these roles; for personal data an officer must say why (`X-Audit-Reason`)."""
 
     def dependency(
+        request: Request,
         user: Annotated[User, Depends(get_user)],
         engine: Annotated[Engine, Depends(get_engine)],
         reason: Annotated[str | None, Header(alias="X-Audit-Reason", max_length=500)] = None,
     ) -> Caller:
         role = Role(user.role)
+        caller = Caller(user=user, role=role, reason=(reason or "").strip(), engine=engine)
+        refused = None
         if role not in roles:
-            raise Forbidden(f"a {role.value} may not do this")
-        if personal_data and role is Role.OFFICER and not (reason or "").strip():
-            raise Forbidden(
-                "officers must give a reason for reading personal data (X-Audit-Reason)"
-            )
-        return Caller(user=user, role=role, reason=(reason or "").strip(), engine=engine)
+            refused = f"a {role.value} may not do this"
+        elif personal_data and role is Role.OFFICER and not caller.reason:
+            refused = "officers must give a reason for reading personal data (X-Audit-Reason)"
+        if refused is not None:  # audited: a refused read is a signal, like a refused login
+            caller.audit("refused", f"{request.method} {request.url.path}")
+            raise Forbidden(refused)
+        return caller
 
     return Depends(dependency)
 

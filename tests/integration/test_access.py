@@ -100,6 +100,16 @@ def test_officers_must_give_a_reason_and_it_is_audited(
     for path in ("/api/incidents", "/api/work-orders"):  # they name people too
         assert officer.get(path).status_code == 403, path
         assert officer.get(path, headers={"X-Audit-Reason": reason}).status_code == 200, path
+    assert hub_http.client("resident").get("/api/occupancy").status_code == 403
+    with Session(hub_http.engine) as session:
+        refused = session.exec(select(AuditRecord).where(col(AuditRecord.action) == "refused"))
+        seen = [(r.actor, r.target) for r in refused]
+    assert seen == [
+        ("c1-officer", "GET /api/people"),
+        ("c1-officer", "GET /api/incidents"),
+        ("c1-officer", "GET /api/work-orders"),
+        ("c1-resident", "GET /api/occupancy"),
+    ]
 
 
 def test_every_registry_change_and_personal_read_is_audited(
