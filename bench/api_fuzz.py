@@ -6,11 +6,12 @@ admin and a resident) is served by uvicorn on a free port; schemathesis generate
 for every operation from the OpenAPI document (valid and invalid ones), sends them as each
 role in turn, and checks each response: no server error (5xx; the documented 503 of a
 guard's command, which has no broker and no edge to reach here, is counted apart as
-`unavailable`), and the status code, content type, headers and body as the document says. With `--seconds N`, each role's rounds over
-every operation go on for N seconds (new random requests each round); without, one round of
-`--examples` requests an operation. Keys: `operations`, `requests`, `server_errors`,
-`responses_outside_schema` (targets 0 and 0; `schema_violations`, its older name, too), per
-role in `by_role`, with the first failures listed.
+`unavailable`), and the status code, content type, headers and body as the document says.
+With `--seconds N`, each role's rounds over every operation go on for N seconds (new random
+requests each round); without, one round of `--examples` requests an operation. Keys:
+`operations`, `requests`, `server_errors`, `responses_outside_schema` (targets 0 and 0;
+`schema_violations`, its older name, too), `unavailable`, per role in `by_role`, with the
+first failures listed.
 """
 
 from __future__ import annotations
