@@ -1,6 +1,6 @@
 """User accounts follow tenancy: an account whose holder moves out, or whose holder's unit
 changes, is closed at once: no login, its sessions ended, and the visitor passes it issued
-that no one has used yet revoked (on the hub now, on the edges with the registry change).
+that can still let someone in revoked (on the hub now, on the edges with the registry change).
 Administrators list accounts and close, reopen or log out any of their compound's."""
 
 from __future__ import annotations
@@ -37,24 +37,33 @@ class Closed:
 
 
 def close_holders(
-    *, session: Session, person: Person, changes: Changes, now: datetime, moved_out: bool
+    *,
+    session: Session,
+    person: Person,
+    changes: Changes,
+    now: datetime,
+    moved_out: bool,
+    left_unit: str | None,
 ) -> Closed:
     """Close the accounts of `person`: all of them at move-out; a resident's when the person
-    no longer lives in its unit. At move-out, a resident account of the unit that names no
-    holder is closed too once nobody lives there any more (the unit changes occupant)."""
+    no longer lives in its unit. When the person leaves `left_unit` (moving out or to another
+    unit) and nobody lives there any more, the unit's resident accounts that name no holder
+    close too (the unit changes occupant)."""
     closed = Closed()
-    for user in _accounts_of(session, person, moved_out):
+    for user in _accounts_of(session, person, moved_out, left_unit):
         close(session=session, user=user, changes=changes, now=now, closed=closed)
     return closed
 
 
-def _accounts_of(session: Session, person: Person, moved_out: bool) -> list[User]:
+def _accounts_of(
+    session: Session, person: Person, moved_out: bool, left_unit: str | None
+) -> list[User]:
     held = session.exec(select(User).where(col(User.person_id) == person.id)).all()
     users = [u for u in held if moved_out or (u.role == "resident" and u.unit_id != person.unit_id)]
-    if moved_out and person.unit_id is not None and _last_occupant(session, person):
+    if left_unit is not None and _nobody_left(session, left_unit, person.id):
         unnamed = session.exec(
             select(User).where(
-                col(User.unit_id) == person.unit_id,
+                col(User.unit_id) == left_unit,
                 col(User.role) == "resident",
                 col(User.person_id).is_(None),
             )
@@ -63,12 +72,12 @@ def _accounts_of(session: Session, person: Person, moved_out: bool) -> list[User
     return [u for u in users if u.disabled_at is None]
 
 
-def _last_occupant(session: Session, person: Person) -> bool:
+def _nobody_left(session: Session, unit_id: str, leaving: str) -> bool:
     others = session.exec(
         select(Person.id).where(
-            col(Person.unit_id) == person.unit_id,
+            col(Person.unit_id) == unit_id,
             col(Person.kind) == "resident",
-            col(Person.id) != person.id,
+            col(Person.id) != leaving,
         )
     ).first()
     return others is None
@@ -82,12 +91,14 @@ def close(
     now: datetime,
     closed: Closed | None = None,
 ) -> Closed:
-    """No more logins or sessions for `user`; its unused visitor passes revoked."""
+    """No more logins or sessions for `user`; the visitor passes it issued that can still
+    let someone in (not expired, entries left) revoked: a pass used once before the move-out
+    was recorded would otherwise go on opening the gate."""
     closed = closed if closed is not None else Closed()
     user.disabled_at = now
     session.add(user)
     end_sessions(session=session, user=user)
-    for row in _unused_passes(session, user, now):
+    for row in _open_passes(session, user, now):
         passes.revoke(session=session, row=row, changes=changes, now=now)
         closed.passes.append(row.id)
     closed.usernames.append(user.username)
@@ -107,13 +118,13 @@ def end_sessions(*, session: Session, user: User) -> int:
     return int(result.rowcount or 0)
 
 
-def _unused_passes(session: Session, user: User, now: datetime) -> Sequence[VisitorPass]:
+def _open_passes(session: Session, user: User, now: datetime) -> Sequence[VisitorPass]:
     rows = session.exec(
         select(VisitorPass).where(
             col(VisitorPass.compound_id) == user.compound_id,
             col(VisitorPass.created_by) == user.username,
             col(VisitorPass.revoked_at).is_(None),
-            col(VisitorPass.entries_used) == 0,
+            col(VisitorPass.entries_used) < col(VisitorPass.max_entries),
         )
     ).all()
     return [r for r in rows if as_utc(r.valid_until) > now]

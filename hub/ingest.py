@@ -232,12 +232,13 @@ class Ingestor:
             uncounted = {p.event.event_id for p in off_clock if not p.counted}
             counted = [e for e in result.stored if e.event_id not in uncounted]
             follow_up.record_vehicle_stays(session, counted)
-            self._clock_alarms(session, off_clock)
+            alarmed = self._clock_alarms(session, off_clock)
             self._dead_letters(session, rejected)
             for conflict in result.conflicts:
                 self._conflict(session, conflict, sources[conflict.event.event_id])
             self._record_statuses(session, [m for m in batch if m.is_status])
             session.commit()
+        self._clock_alarmed.update(alarmed)  # only once they are stored
         self._measure(time.perf_counter() - started, result.stored, rejected)
         self.committed += len(result.stored)
         self._alert_officers(result.stored)
@@ -280,16 +281,20 @@ class Ingestor:
         bounds = TimeBounds(utcnow(), self._clock_tolerance)
         return [bounds.place(e, self._edge(e.position.edge_id).in_service_since) for e in events]
 
-    def _clock_alarms(self, session: Session, off_clock: Sequence[Placed]) -> None:
+    def _clock_alarms(
+        self, session: Session, off_clock: Sequence[Placed]
+    ) -> dict[tuple[str, str], datetime]:
         """An alarm naming the edge whose events are dated where they cannot be, at most
-        one of each kind per edge per `ALARM_EVERY` (a drifting edge sends many)."""
+        one of each kind per edge per `ALARM_EVERY` (a drifting edge sends many). Returns
+        when each was raised, to be remembered once the batch is committed."""
+        raised: dict[tuple[str, str], datetime] = {}
         for placed in off_clock:
             edge_id, code = placed.event.position.edge_id, placed.flag or CLOCK_AHEAD
             now = utcnow()
-            last = self._clock_alarmed.get((edge_id, code))
+            last = raised.get((edge_id, code)) or self._clock_alarmed.get((edge_id, code))
             if last is not None and now - last < ALARM_EVERY:
                 continue
-            self._clock_alarmed[(edge_id, code)] = now
+            raised[(edge_id, code)] = now
             text = describe(placed, edge_id)
             logger.warning(text)
             crud.raise_hub_alarm(
@@ -299,6 +304,7 @@ class Ingestor:
                 text=text,
                 edge_id=edge_id,
             )
+        return raised
 
     def _edge(self, edge_id: str, *, refresh: bool = False) -> _KnownEdge:
         known = None if refresh else self._keys.get(edge_id)

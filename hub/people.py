@@ -84,11 +84,18 @@ def update(
     """The fields given (and not null); a resident account whose holder no longer lives in
     its unit is closed (`hub.accounts`), and what was closed is returned for the audit."""
     _check_unit(session, person.compound_id, body.unit_id)
+    unit_before = person.unit_id
     for name, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(person, name, value)
     session.add(person)
+    left = unit_before if unit_before != person.unit_id else None
     closed = accounts.close_holders(
-        session=session, person=person, changes=changes, now=utcnow(), moved_out=False
+        session=session,
+        person=person,
+        changes=changes,
+        now=utcnow(),
+        moved_out=False,
+        left_unit=left,
     )
     registry.unlink_accounts(session=session, person=person)
     changes.upsert("person", person.id)
@@ -99,7 +106,12 @@ def delete(*, session: Session, person: Person, changes: Changes) -> accounts.Cl
     """Move-out: the person and all their credentials, face templates and consents; their
     accounts closed, their sessions ended, the passes they issued and nobody used revoked."""
     closed = accounts.close_holders(
-        session=session, person=person, changes=changes, now=utcnow(), moved_out=True
+        session=session,
+        person=person,
+        changes=changes,
+        now=utcnow(),
+        moved_out=True,
+        left_unit=person.unit_id,
     )
     registry.delete_person(session=session, person=person, changes=changes)
     return closed

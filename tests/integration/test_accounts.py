@@ -67,7 +67,7 @@ def test_move_out_closes_the_account_its_sessions_and_its_unused_passes(
     assert refused.status_code == 401 and "closed" in refused.json()["detail"]
     passes = {p["id"]: p for p in staff.get("/api/passes").json()["items"]}
     assert passes["pass-unused"]["revoked"]
-    assert not passes["pass-used"]["revoked"]  # someone came in on it: kept as it was
+    assert passes["pass-used"]["revoked"]  # used once, entries left: it would open again
     counted = edge_http.post("/api/edge/passes/pass-unused/entries", params={"entry": str(uuid4())})
     assert counted.json()["granted"] is False
     registry = edge_http.get("/api/edge/registry", params={"since": 0}).text
@@ -78,7 +78,7 @@ def test_move_out_closes_the_account_its_sessions_and_its_unused_passes(
         ).all()
     # The unit's own resident account (it names no holder) closes too: its last registered
     # resident has gone, so the unit changes occupant.
-    closed = "accounts closed: tenant, c1-resident; passes revoked: pass-unused"
+    closed = "accounts closed: tenant, c1-resident; passes revoked: pass-unused, pass-used"
     assert targets == [f"person:p-tenant ({closed})"]
     assert _login(hub_http, "c1-resident").status_code == 401
 
@@ -90,6 +90,8 @@ def test_a_holder_who_leaves_the_unit_loses_its_resident_account(hub_http: HubHt
     assert staff.patch("/api/people/p-tenant", json={"unit_id": "c1-102"}).status_code == 200
     assert tenant.get("/api/events").status_code == 401
     assert _login(hub_http, "tenant").status_code == 401
+    # The unit's last resident left it: its account naming no holder closes too.
+    assert _login(hub_http, "c1-resident").status_code == 401
 
 
 def test_an_administrator_lists_closes_reopens_and_logs_out_accounts(hub_http: HubHttp) -> None:

@@ -1,10 +1,11 @@
 """Events keep their edge's own time beside the one the hub counts them at, and a compound
 its in-service date (no event can be dated before it).
 
-Existing compounds are taken to have been in service since their first stored event (or
-now). Events already stored more than a day ahead of now (a far-dated event made every page
-fail) are counted at the time the hub received them, their own time kept, and left out of
-occupancy and analytics, as the hub does from now on (hub/event_time.py).
+Existing compounds are taken to have been in service since their first stored event (or,
+with none yet, since 2000: an edge's backlog from before the upgrade still counts). Events
+already stored more than a day ahead of now (a far-dated event made every page fail) are
+counted at the time the hub received them (or now, without a receipt), their own time kept,
+and left out of occupancy and analytics, as the hub does from now on (hub/event_time.py).
 
 Revision ID: 0011
 Revises: 0010
@@ -37,19 +38,20 @@ def upgrade() -> None:
         batch.add_column(sa.Column("in_service_since", stamp, nullable=True))
     now = datetime.now(UTC)
     _retime_far_dated(now + HARD_AHEAD)  # first: a compound is not dated by such an entry
-    _date_compounds(now)
+    _date_compounds()
     with op.batch_alter_table("compound") as batch:
         batch.alter_column("in_service_since", existing_type=stamp, nullable=False)
 
 
-def _date_compounds(now: datetime) -> None:
+def _date_compounds() -> None:
     connection = op.get_bind()
     connection.execute(
         sa.text(
             "UPDATE compound SET in_service_since = COALESCE("
-            " (SELECT MIN(occurred_at) FROM entry WHERE entry.compound_id = compound.id), :now)"
+            " (SELECT MIN(occurred_at) FROM entry WHERE entry.compound_id = compound.id),"
+            " :start)"
         ),
-        {"now": now},
+        {"start": datetime(2000, 1, 1, tzinfo=UTC)},
     )
 
 
@@ -59,12 +61,11 @@ def _retime_far_dated(limit: datetime) -> None:
         sa.text(
             "UPDATE entry SET reported_at = occurred_at, counted = :false,"
             " flags = TRIM(flags || ' time_out_of_bounds'),"
-            " occurred_at = (SELECT received_at FROM receipt"
-            "  WHERE receipt.event_id = entry.event_id)"
+            " occurred_at = COALESCE((SELECT received_at FROM receipt"
+            "  WHERE receipt.event_id = entry.event_id), :now)"
             " WHERE occurred_at > :limit"
-            " AND EXISTS (SELECT 1 FROM receipt WHERE receipt.event_id = entry.event_id)"
         ),
-        {"limit": limit, "false": False},
+        {"limit": limit, "false": False, "now": limit - HARD_AHEAD},
     )
     connection.execute(
         sa.text(
