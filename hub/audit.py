@@ -239,10 +239,22 @@ def _unwitnessed(session: Session) -> list[str]:
     problems = []
     edges = session.exec(select(Edge).where(col(Edge.audit_head_record).is_not(None)))
     for edge in edges:
-        held = session.get(AuditRecord, edge.audit_head_record)
-        if held is None or held.hash != edge.audit_head_hash:
-            problems.append(
-                f"record {edge.audit_head_record}, the chain's head as edge {edge.edge_id}"
-                " last heard it, is gone or changed: the chain's newest records were removed"
-            )
+        if edge.audit_head_record is None or edge.audit_head_hash is None:
+            continue
+        heard = AuditHead(record=edge.audit_head_record, hash=edge.audit_head_hash)
+        problem = unheld(session, edge.edge_id, heard)
+        if problem is not None:
+            problems.append(problem)
     return problems
+
+
+def unheld(session: Session, edge_id: str, heard: AuditHead) -> str | None:
+    """What is wrong when the chain no longer holds the head `edge_id` heard; None if it
+    does. Checked as each edge's status arrives (an alarm at once) and by `verify`."""
+    held = session.get(AuditRecord, heard.record)
+    if held is not None and held.hash == heard.hash:
+        return None
+    return (
+        f"record {heard.record}, the chain's head as edge {edge_id} last heard it, is gone or"
+        " changed: the chain's newest records were removed"
+    )

@@ -32,12 +32,19 @@ from sqlalchemy.exc import (
 from sqlmodel import Session
 
 from anju.mqtt import LinkDown, Message, MqttLink
-from hub import crud, follow_up
+from hub import audit, crud, follow_up
 from hub.event_time import ALARM_EVERY, CLOCK_AHEAD, Placed, TimeBounds, describe
 from hub.metrics import HubMetrics
 from hub.tables import Compound, as_utc, utcnow
 from models.errors import BadSignature, ContractError
-from models.events import Confirmation, EdgeEvent, EdgeStatus, EntryEvent, Severity
+from models.events import (
+    AuditHead,
+    Confirmation,
+    EdgeEvent,
+    EdgeStatus,
+    EntryEvent,
+    Severity,
+)
 from models.signing import Envelope, load_public_key, open_envelope, verify
 from models.topics import Topics
 
@@ -103,6 +110,8 @@ class Ingestor:
         self._engine = engine
         self._clock_tolerance = clock_tolerance
         self._clock_alarmed: dict[tuple[str, str], datetime] = {}  # (edge, flag): last alarm
+        self._heads_alarmed: set[tuple[str, int]] = set()  # (edge, record) of lost heads
+        self._heads_pending: set[tuple[str, int]] = set()  # alarmed in the batch under way
         self._metrics = metrics
         self._link = link
         self._topics = topics
@@ -223,6 +232,7 @@ class Ingestor:
             events.append(event)
             sources.setdefault(event.event_id, inbound)
         started = time.perf_counter()
+        self._heads_pending = set()
         placed = self._place(events)
         with Session(self._engine) as session:
             result = crud.store_events(session=session, events=placed)
@@ -239,6 +249,7 @@ class Ingestor:
             self._record_statuses(session, [m for m in batch if m.is_status])
             session.commit()
         self._clock_alarmed.update(alarmed)  # only once they are stored
+        self._heads_alarmed |= self._heads_pending
         self._measure(time.perf_counter() - started, result.stored, rejected)
         self.committed += len(result.stored)
         self._alert_officers(result.stored)
@@ -363,6 +374,25 @@ class Ingestor:
                 logger.warning("ignoring status for %s on %s", status.edge_id, inbound.topic)
             elif not crud.record_status(session=session, status=status):
                 logger.info("status from unregistered edge %s", status.edge_id)
+            elif status.audit_head is not None:
+                self._check_head(session, status.edge_id, status.audit_head)
+
+    def _check_head(self, session: Session, edge_id: str, heard: AuditHead) -> None:
+        """The audit head an edge says back, against the chain, as it arrives: a cut tail is
+        alarmed before the chain grows past the head again (once per edge and head)."""
+        problem = audit.unheld(session, edge_id, heard)
+        key = (edge_id, heard.record)
+        if problem is None or key in self._heads_alarmed or key in self._heads_pending:
+            return
+        self._heads_pending.add(key)  # remembered once the batch is committed
+        logger.error(problem)
+        crud.raise_hub_alarm(
+            session=session,
+            code="audit_head_lost",
+            severity=Severity.CRITICAL.value,
+            text=problem,
+            edge_id=edge_id,
+        )
 
     def _alert_officers(self, events: list[EdgeEvent]) -> None:
         """Once stored (a re-sent duplicate alerts no one twice)."""

@@ -209,6 +209,7 @@ def _witnessed(engine: Engine) -> tuple[int | None, datetime | None]:
         return edge.audit_head_record, edge.status_at and as_utc(edge.status_at)
 
 
+@pytest.mark.expect_error_log("hub.ingest")  # the lost head, alarmed as the status arrives
 def test_the_audit_head_the_edges_keep_shows_a_cut_tail(
     engine: Engine,
     database_url: str,
@@ -237,9 +238,11 @@ def test_the_audit_head_the_edges_keep_shows_a_cut_tail(
         assert _witnessed(engine)[0] == 3
         with Session(engine) as session:
             result = audit.verify(session)
+            lost = session.exec(select(Alarm).where(col(Alarm.code) == "audit_head_lost")).all()
     finally:
         hub.stop()
     assert result.records == 1
+    assert [a.edge_id for a in lost] == ["edge-1"]  # once, though the edge says it again
     assert [p for p in result.problems if "edge edge-1" in p] == [
         "record 3, the chain's head as edge edge-1 last heard it, is gone or changed:"
         " the chain's newest records were removed"
