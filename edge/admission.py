@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -151,6 +151,8 @@ class Admission:
         self._closed = False
         self._busy = 0  # admissions under way
         self._faces_waiting: dict[Lane, tuple[FaceEvidence, datetime]] = {}
+        # Passages given back, by person: a later grant's giving back must not restore one.
+        self._withdrawn: dict[str, set[Passage]] = {}
 
     def close(self) -> None:
         """From now on every read is refused, unrecorded: the edge is shutting down. Returns
@@ -246,10 +248,24 @@ class Admission:
         return _Taken(subject_id, passage, previous if isinstance(previous, Passage) else None)
 
     def _give_back(self, taken: _Taken) -> None:
+        """Under the person's lock, as it was taken. A passage given back that another
+        lane's grant then named as its previous one is not put back by that grant's own
+        giving back (`_withdrawn`): the person is left with no passage rather than one
+        that never happened."""
         ledger = self._ledger
-        self._ledger_write(
-            lambda: ledger.withdraw_passage(taken.subject_id, taken.passage, taken.previous)
-        )
+        with self._people.holding([taken.subject_id]):
+            previous = taken.previous
+            if previous is not None and previous in self._withdrawn.get(taken.subject_id, ()):
+                previous = None
+            recent = {  # a day's are enough: the lane that names one decides within seconds
+                p
+                for p in self._withdrawn.get(taken.subject_id, set())
+                if taken.passage.at - p.at < timedelta(days=1)
+            }
+            self._withdrawn[taken.subject_id] = recent | {taken.passage}
+            self._ledger_write(
+                lambda: ledger.withdraw_passage(taken.subject_id, taken.passage, previous)
+            )
 
     def _hub_view(self, subject_id: str | None, context: Context) -> _HubView | None:
         """Where the hub last saw the person, when anti-passback asks (a call to the hub)."""
