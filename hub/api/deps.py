@@ -76,6 +76,7 @@ def allow(*roles: Role, personal_data: bool = False) -> Any:
         if refused is not None:  # audited: a refused read is a signal, like a refused login
             caller.audit("refused", f"{request.method} {request.url.path}")
             raise Forbidden(refused)
+        request.state.caller = caller  # a read answered 404 is audited too (api/errors.py)
         return caller
 
     return Depends(dependency)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from hub.errors import (
     BadCursor,
@@ -79,5 +80,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
         status = status_of(exc)
+        caller = getattr(request.state, "caller", None)
+        if status == 404 and request.method == "GET" and caller is not None:
+            # A read of what is not there, or not the caller's compound's: audited, as
+            # someone trying ids is a signal.
+            target = f"GET {request.url.path}"
+            await run_in_threadpool(caller.audit, "refused", target)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(status_code=status, content={"detail": str(exc)}, headers=headers)

@@ -250,3 +250,18 @@ def test_a_refused_pin_never_says_whose_it_is_and_trying_pins_stops(
             select(AuditRecord).where(col(AuditRecord.action) == "pin_refused")
         ).all()
     assert [(r.actor, r.target) for r in refused] == [("c1-staff", "person:p-b")] * 5
+
+
+def test_a_read_of_another_compounds_record_is_answered_404_and_audited(
+    hub_http: HubHttp, people: dict[str, str]
+) -> None:
+    staff = hub_http.client("staff")
+    assert staff.get(f"/api/people/{people['c2-101']}").status_code == 404
+    assert staff.get("/api/people/p-no-such-person").status_code == 404
+    with Session(hub_http.engine) as session:
+        refused = session.exec(select(AuditRecord).where(col(AuditRecord.action) == "refused"))
+        seen = [(r.actor, r.target) for r in refused]
+    assert seen == [
+        ("c1-staff", f"GET /api/people/{people['c2-101']}"),
+        ("c1-staff", "GET /api/people/p-no-such-person"),
+    ]
