@@ -89,7 +89,7 @@ VerdictSink = Callable[["Lane", Verdict, bool], None]  # the lane's screen: verd
 CLOSE_WAIT_S = 10.0  # how long `close` waits for admissions under way
 
 
-def _nobody(*_: object) -> None:
+def nobody(*_: object) -> None:
     """Where nobody listens (no metrics, no screens)."""
 
 
@@ -127,8 +127,8 @@ class Admission:
         evidence: EvidenceStore,
         issuer_key: Ed25519PublicKey | None = None,
         claims: HubClaims | None = None,
-        on_decision: DecisionSink = _nobody,
-        on_verdict: VerdictSink = _nobody,
+        on_decision: DecisionSink = nobody,
+        on_verdict: VerdictSink = nobody,
     ) -> None:
         self._compound_id = compound_id
         self._registry = registry

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from anju.faces.engines import EngineError, EngineSettings, TemplateEngine, build_engine
 from anju.mqtt import BrokerAddress, Message, MqttLink
 from anju.plate_models import ModelsMissing
-from edge.admission import Admission, Lane
+from edge.admission import Admission, Lane, nobody
 from edge.alarms import Alarms
 from edge.camera_lanes import CameraParts, FaceEngines, camera_workers
 from edge.cameras import CameraWorker
@@ -274,7 +274,7 @@ def build_parts(settings: EdgeSettings, keys: EdgeKeys) -> EdgeParts:
         evidence=evidence,
         issuer_key=keys.issuer,
         claims=claims,
-        on_decision=metrics.decided if metrics is not None else _nobody,
+        on_decision=metrics.decided if metrics is not None else nobody,
         on_verdict=displays.on_verdict,
     )
     core = _Core(
@@ -329,10 +329,6 @@ def build_parts(settings: EdgeSettings, keys: EdgeKeys) -> EdgeParts:
         clock=clock,
         health=health,
     )
-
-
-def _nobody(*_: object) -> None:
-    """Where nobody counts decisions (no metrics)."""
 
 
 def _link(settings: EdgeSettings, topics: Topics) -> MqttLink:

@@ -19,7 +19,7 @@ POLICY = (
     "frame-ancestors 'none'"
 )
 DOCS_POLICY = "frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
-DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
 COMMON = (
     (b"x-frame-options", b"DENY"),
@@ -29,7 +29,7 @@ COMMON = (
 
 
 def headers_for(path: str) -> list[tuple[bytes, bytes]]:
-    docs = path.startswith(DOCS_PATHS)
+    docs = path in DOCS_PATHS
     policy = DOCS_POLICY if docs else POLICY
     return [*COMMON, (b"content-security-policy", policy.encode("ascii"))]
 
